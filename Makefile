@@ -1,0 +1,46 @@
+# make demo   build the environment, start the sandbox, run steps 1-6 against it, stop it
+# make test   build the environment and run the whole test suite (unit, contract and end-to-end)
+# make sandbox  run the local Domino sandbox in the foreground
+# make bench  run the benchmarks under bench/
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-lock
+BENCH_STAMP := $(VENV)/.installed-bench
+# pip.conf on some machines names index folders that do not exist; those warnings are noise
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: install test demo sandbox bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements-lock.txt requirements-nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt 2>&1 | $(QUIET_PIP)
+	# domino-data-capture declares attrs<22 but imports only the standard library; see requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m example.demo
+
+sandbox: $(STAMP)
+	$(BIN)/python -m sandbox serve
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt -r requirements-bench.txt 2>&1 | $(QUIET_PIP)
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/traffic.py
+	$(BIN)/python bench/analysis.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo-output

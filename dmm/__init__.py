@@ -1,0 +1,1 @@
+"""The library the numbered steps stand on. No module here prints; scripts do."""

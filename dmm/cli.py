@@ -1,0 +1,46 @@
+"""What every numbered script shares: run ``main``, turn ``DmmError`` into one plain line and an exit code.
+
+Exit codes: 0 success; 1 a check failed or work was incomplete; 2 bad input (flags, files, config);
+3 a Domino service refused or could not be reached; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, Sequence
+
+from dmm.errors import DmmError
+from dmm.redact import redact
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_SERVICE = 3
+EXIT_INTERRUPTED = 130
+
+
+def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Call ``main(argv)``; print user errors as one sentence on stderr, never a traceback."""
+    try:
+        return int(main(argv) or 0)
+    except DmmError as error:
+        print(f"Error: {redact(str(error))}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted; nothing further was changed.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except EOFError:
+        print("Error: input ended while a question was waiting for an answer. "
+              "Pass the answers as flags and add --yes to run unattended.", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    """Ask a yes/no question unless ``--yes`` was given; refuse (rather than hang) when stdin is not a terminal."""
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise DmmError("This step needs confirmation but is not running in a terminal",
+                       "Review the plan with --dry-run, then rerun with --yes")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")

@@ -1,0 +1,141 @@
+"""The one HTTP layer for Domino's REST services (Model Monitor, Model API, custom metrics lookups).
+
+A ``requests`` session with the auth header, a default timeout and urllib3 retries with backoff on 429 and
+5xx; errors become ``ApiError`` subclasses carrying the status, the server's message and advice, with every
+secret redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from dmm.errors import ApiError, AuthError, ConflictError, NotFoundError
+from dmm.redact import redact, register_secret
+
+DEFAULT_TIMEOUT = 30.0
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | None = None) -> Retry:
+    """urllib3 retry policy: backoff on connection errors, 429 and 5xx, honouring Retry-After."""
+    return Retry(
+        total=total,
+        connect=total,
+        read=total,
+        status=total,
+        backoff_factor=backoff,
+        backoff_max=10,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=methods if methods is not None else frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "POST", "PATCH"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def make_session(headers: Mapping[str, str] | None = None, auth: tuple[str, str] | None = None,
+                 retry: Retry | None = None, pool_size: int = 10) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry if retry is not None else build_retry(),
+                          pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if headers:
+        session.headers.update(headers)
+    if auth:
+        session.auth = auth
+    return session
+
+
+def api_key_headers(api_key: str) -> dict[str, str]:
+    register_secret(api_key)
+    return {"X-Domino-Api-Key": api_key}
+
+
+def server_message(response: requests.Response) -> str:
+    """The most useful text of an error response: its ``message`` / ``errors`` fields, else the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return redact(response.text.strip()[:500])
+    if isinstance(body, dict):
+        for key in ("message", "errors", "error", "detail"):
+            if body.get(key):
+                value = body[key]
+                text = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+                return redact(text[:500])
+    return redact(json.dumps(body)[:500])
+
+
+_ADVICE_BY_STATUS = {
+    401: "Check that the API key or token is set and valid (for Domino: DOMINO_USER_API_KEY; for a Model API: its access token)",
+    403: "The credentials were accepted but lack permission here: ask the project owner for access",
+    404: "Check the id or name in monitoring_config.json against Domino's UI",
+    429: "The service is rate limiting: lower --concurrency or --rate and try again",
+}
+
+
+def raise_for_response(response: requests.Response, what: str, advice: str = "") -> None:
+    """Turn a non-2xx answer into the matching ``ApiError`` subclass."""
+    if response.status_code < 400:
+        return
+    status = response.status_code
+    message = server_message(response)
+    cls = {401: AuthError, 403: AuthError, 404: NotFoundError, 409: ConflictError}.get(status, ApiError)
+    advice = advice or _ADVICE_BY_STATUS.get(status, "The server reported an error; try again, and if it persists check the service's status")
+    detail = f": {message}" if message else ""
+    raise cls(f"{what} failed with HTTP {status}{detail}", advice, status=status, server_message=message,
+              url=redact(response.url))
+
+
+@dataclass
+class ApiClient:
+    """A base URL plus a configured session; every call returns parsed JSON or raises ``ApiError``."""
+
+    base_url: str
+    session: requests.Session = field(default_factory=make_session)
+    timeout: float = DEFAULT_TIMEOUT
+    service_name: str = "Domino"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, *, what: str = "", advice: str = "", **kwargs: Any) -> Any:
+        url = self.url(path)
+        what = what or f"{method} {path}"
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.exceptions.RetryError as exc:
+            raise ApiError(f"{what} kept failing after retries ({redact(str(exc.args[0]) if exc.args else '')})",
+                           "The service is overloaded or down; wait and try again", url=redact(url)) from None
+        except requests.exceptions.Timeout:
+            raise ApiError(f"{what} timed out after {kwargs['timeout']} s talking to {self.service_name} at {redact(self.base_url)}",
+                           "Check that the service is up, or raise the timeout", url=redact(url)) from None
+        except requests.exceptions.ConnectionError:
+            raise ApiError(f"Could not reach {self.service_name} at {redact(self.base_url)}",
+                           "Check the URL in monitoring_config.json and that the service is running", url=redact(url)) from None
+        raise_for_response(response, what, advice)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)

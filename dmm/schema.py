@@ -1,0 +1,117 @@
+"""The monitoring schema: the single source of truth for names, written by step 1 and read by every later step.
+
+``monitoring_schema.json`` holds the features in order with their value types, the target (which is also the
+name the prediction is captured under), the model type, the class labels, and the key and timestamp columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dmm.errors import UsageError
+
+SCHEMA_FILE_NAME = "monitoring_schema.json"
+SCHEMA_FORMAT_VERSION = 1
+
+ValueType = Literal["numerical", "categorical"]
+ModelType = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    value_type: ValueType
+    dtype: str = ""
+    example: Any = None
+
+
+@dataclass(frozen=True)
+class MonitoringSchema:
+    training_set_name: str
+    training_set_version: int | None
+    model_type: ModelType
+    target: str
+    features: tuple[Feature, ...]
+    class_labels: tuple[Any, ...] = ()
+    key_columns: tuple[str, ...] = ()
+    timestamp_column: str | None = None
+    excluded_columns: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def prediction_name(self) -> str:
+        """Domino's integrated monitoring matches the captured prediction to the training set's target by name."""
+        return self.target
+
+    @property
+    def target_value_type(self) -> ValueType:
+        return "categorical" if self.model_type == "classification" else "numerical"
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def sample_row(self) -> dict[str, Any]:
+        """One input row built from the schema's example values, for live checks of an endpoint."""
+        return {f.name: f.example for f in self.features}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_FORMAT_VERSION,
+            "training_set": {"name": self.training_set_name, "version": self.training_set_version},
+            "model_type": self.model_type,
+            "target": {"name": self.target, "value_type": self.target_value_type,
+                       "class_labels": list(self.class_labels)},
+            "features": [asdict(f) for f in self.features],
+            "key_columns": list(self.key_columns),
+            "timestamp_column": self.timestamp_column,
+            "excluded_columns": list(self.excluded_columns),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MonitoringSchema":
+        try:
+            return cls(
+                training_set_name=data["training_set"]["name"],
+                training_set_version=data["training_set"].get("version"),
+                model_type=data["model_type"],
+                target=data["target"]["name"],
+                class_labels=tuple(data["target"].get("class_labels") or ()),
+                features=tuple(Feature(**f) for f in data["features"]),
+                key_columns=tuple(data.get("key_columns") or ()),
+                timestamp_column=data.get("timestamp_column"),
+                excluded_columns=tuple(data.get("excluded_columns") or ()),
+            )
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"The monitoring schema is incomplete or malformed ({exc!r})",
+                             "Recreate it by running 1_register_training_set.py again") from None
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "MonitoringSchema":
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"No monitoring schema at {path}",
+                             "Run 1_register_training_set.py first; it writes monitoring_schema.json")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not valid JSON (line {exc.lineno})",
+                             "Recreate it by running 1_register_training_set.py again") from None
+        return cls.from_dict(data)

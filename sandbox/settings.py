@@ -1,0 +1,27 @@
+"""How a sandbox is started: keys, the folder, and the faults to inject per route group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROUTE_GROUPS = ("trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics", "admin")
+
+
+@dataclass
+class Fault:
+    fail_rate: float = 0.0
+    latency_ms: int = 0
+
+
+@dataclass
+class SandboxSettings:
+    api_keys: tuple[str, ...] = ("sandbox-api-key",)
+    project_id: str = "sandbox-project-0000000000"
+    project_owner: str = "sandbox-user"
+    project_name: str = "monitoring-sandbox"
+    domino_version: str = "6.0.0"
+    seed: int | None = None
+    faults: dict[str, Fault] = field(default_factory=dict)
+
+    def fault_for(self, group: str) -> Fault:
+        return self.faults.get(group) or self.faults.get("*") or Fault()

@@ -1,0 +1,73 @@
+"""The sandbox's state: one folder, one JSON document of records plus the files Domino would keep on disk."""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+
+class SandboxState:
+    """Records kept in ``<root>/state.json`` (saved after every change, so they survive restarts)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        for folder in (self.training_set_root, self.objects_root, self.capture_dir, self.prediction_data_dir,
+                       self.models_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._file = self.root / "state.json"
+        self._data: dict[str, Any] = json.loads(self._file.read_text()) if self._file.exists() else {}
+
+    @property
+    def training_set_root(self) -> Path:
+        """What ``DOMINO_TRAINING_SET_PATH`` points at: the client writes the parquet files here itself."""
+        return self.root / "trainingsets"
+
+    @property
+    def objects_root(self) -> Path:
+        """The object store behind data sources: ``<objects_root>/<datasource id>/<key>``."""
+        return self.root / "objects"
+
+    @property
+    def capture_dir(self) -> Path:
+        """``PREDICTION_DATA_DIRECTORY`` of every model process: capture logs land here."""
+        return self.root / "capture"
+
+    @property
+    def prediction_data_dir(self) -> Path:
+        """The ``prediction_data`` dataset that ingestion writes (``<version>/$$date$$=…/$$hour$$=…``)."""
+        return self.root / "prediction_data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @contextmanager
+    def transaction(self) -> Iterator[dict[str, Any]]:
+        """Read-modify-write the records under one lock; saved atomically on success."""
+        with self._lock:
+            yield self._data
+            self._save()
+
+    @contextmanager
+    def reading(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            yield self._data
+
+    def collection(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+        return data.setdefault(name, {})
+
+    def next_id(self, data: dict[str, Any], prefix: str) -> str:
+        counters = data.setdefault("_counters", {})
+        counters[prefix] = counters.get(prefix, 0) + 1
+        # 24 hex chars, like Domino's Mongo ids, but readable and stable across restarts
+        return f"{prefix[:4]:<4}".replace(" ", "0").encode().hex()[:8] + f"{counters[prefix]:016x}"
+
+    def _save(self) -> None:
+        tmp = self._file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._data, indent=1, default=str))
+        tmp.replace(self._file)
