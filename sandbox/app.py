@@ -21,6 +21,7 @@ BLUEPRINT_MODULES = (
     "sandbox.routes.modelapi",
     "sandbox.routes.metrics",
     "sandbox.routes.admin",
+    "sandbox.routes.admin_models",
 )
 
 # Routes that carry their own auth (signed object URLs, Basic auth on Model APIs) or none (health).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROUTE_GROUPS = ("trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics", "admin")
+ROUTE_GROUPS = ("core", "trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics", "admin", "admin_models")
 
 
 @dataclass
