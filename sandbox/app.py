@@ -42,6 +42,8 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
     app.config["STATE"] = state
     app.config["SETTINGS"] = settings
     app.json.sort_keys = False
+    # Callables run by sandbox/server.py when the server exits (e.g. stopping model processes).
+    app.config["SHUTDOWN_HOOKS"] = []
     rng = random.Random(settings.seed)
 
     import importlib

@@ -1,0 +1,145 @@
+"""``python -m sandbox``: run the local Domino sandbox and call its admin verbs.
+
+    python -m sandbox serve [--state DIR] [--host 127.0.0.1] [--port N] [--api-key K] [--fail-rate F]
+                            [--latency-ms MS] [--fault GROUP:RATE:MS ...] [--seed S]
+    python -m sandbox start [same options]      # in the background; prints `export NAME=value` lines
+    python -m sandbox stop  [--state DIR]
+    python -m sandbox env   [--state DIR]       # prints the lines again
+    python -m sandbox <verb> [--state DIR] [--json '{...}'] [--KEY VALUE ...]   # POST /sandbox/<verb>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from dmm.cli import run
+from dmm.errors import UsageError
+from sandbox import server
+from sandbox.settings import ROUTE_GROUPS, Fault, SandboxSettings
+
+LIFECYCLE = ("serve", "start", "stop", "env")
+# Groups a user means by "the Domino services"; the sandbox's own control verbs stay reliable.
+DOMINO_GROUPS = tuple(group for group in ROUTE_GROUPS if group not in ("admin", "admin_models"))
+
+
+def _add_state(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", type=Path, default=server.DEFAULT_STATE_DIR,
+                        help="folder holding the sandbox's state (default: ./.sandbox)")
+
+
+def _server_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m sandbox {command}")
+    _add_state(parser)
+    parser.add_argument("--host", default=server.DEFAULT_HOST, help="loopback address to listen on")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port (serve: default {server.DEFAULT_PORT}; start: a free one)")
+    parser.add_argument("--api-key", action="append", default=None,
+                        help="accepted API key (repeatable; the first is exported; default: sandbox-api-key)")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of Domino requests answered 503")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every Domino request")
+    parser.add_argument("--fault", action="append", default=[], metavar="GROUP:RATE:MS",
+                        help=f"fault for one route group ({', '.join(ROUTE_GROUPS)}); repeatable")
+    parser.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
+    return parser
+
+
+def _faults(args: argparse.Namespace) -> dict[str, Fault]:
+    if not 0 <= args.fail_rate <= 1 or args.latency_ms < 0:
+        raise UsageError("--fail-rate must be from 0 to 1 and --latency-ms at least 0", "Fix the value and retry")
+    faults = {}
+    if args.fail_rate or args.latency_ms:
+        faults = {group: Fault(args.fail_rate, args.latency_ms) for group in DOMINO_GROUPS}
+    for spec in args.fault:
+        group, _, rest = spec.partition(":")
+        rate, _, latency = rest.partition(":")
+        try:
+            fault = Fault(float(rate or 0), int(latency or 0))
+        except ValueError:
+            fault = None
+        if group not in ROUTE_GROUPS or fault is None or not 0 <= fault.fail_rate <= 1 or fault.latency_ms < 0:
+            raise UsageError(f"Bad --fault {spec!r}",
+                             f"Use GROUP:RATE:MS with GROUP one of {', '.join(ROUTE_GROUPS)}, e.g. monitor:0.2:50")
+        faults[group] = fault
+    return faults
+
+
+def _settings(args: argparse.Namespace) -> SandboxSettings:
+    keys = args.api_key or [key for key in os.environ.get(server.API_KEYS_ENV, "").split("\n") if key]
+    settings = SandboxSettings(seed=args.seed, faults=_faults(args))
+    if keys:
+        settings.api_keys = tuple(keys)
+    return settings
+
+
+def _serve_args(args: argparse.Namespace) -> list[str]:
+    """The options ``start`` passes on to ``serve`` (API keys travel in the environment instead)."""
+    forwarded = ["--fail-rate", str(args.fail_rate), "--latency-ms", str(args.latency_ms)]
+    for spec in args.fault:
+        forwarded += ["--fault", spec]
+    if args.seed is not None:
+        forwarded += ["--seed", str(args.seed)]
+    return forwarded
+
+
+def _lifecycle(command: str, argv: list[str]) -> int:
+    if command in ("serve", "start"):
+        args = _server_parser(command).parse_args(argv)
+        settings = _settings(args)  # validates the options before anything starts
+        if command == "serve":
+            def announce(url: str, env: dict[str, str]) -> None:
+                print(f"# Domino sandbox on {url} (state: {args.state.resolve()}); Ctrl-C to stop", flush=True)
+                print(server.format_env(env), end="", flush=True)
+
+            server.serve(args.state, settings, args.host, args.port or server.DEFAULT_PORT, on_ready=announce)
+            return 0
+        env = server.start(args.state, _serve_args(args), settings.api_keys, args.port, args.host)
+        print(server.format_env(env), end="")
+        return 0
+    parser = argparse.ArgumentParser(prog=f"python -m sandbox {command}")
+    _add_state(parser)
+    args = parser.parse_args(argv)
+    if command == "stop":
+        stopped = server.stop(args.state)
+        print("sandbox stopped" if stopped else f"no sandbox was running for {args.state}")
+        return 0
+    print(server.format_env(server.read_env(args.state)), end="")
+    return 0
+
+
+def _verb(verb: str, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m sandbox {verb}")
+    _add_state(parser)
+    parser.add_argument("--json", default=None, help="the request body as a JSON object")
+    args, rest = parser.parse_known_args(argv)
+    payload = {}
+    if args.json is not None:
+        try:
+            payload = json.loads(args.json)
+        except ValueError as error:
+            raise UsageError(f"--json is not valid JSON ({error})", "Quote it, e.g. --json '{\"name\": \"x\"}'")
+        if not isinstance(payload, dict):
+            raise UsageError("--json must be a JSON object", "Wrap the values in {...}")
+    payload.update(server.parse_verb_options(rest))
+    answer = server.admin(args.state, verb, payload, method="GET" if verb == "status" else "POST")
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command.startswith("-"):
+        raise UsageError(f"Expected a command before {command!r}", "Run: python -m sandbox --help")
+    return _lifecycle(command, rest) if command in LIFECYCLE else _verb(command, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,270 @@
+"""Run the sandbox: serve in the foreground, start it in the background, stop it, and call its admin verbs.
+
+Files in the state folder: ``sandbox.pid`` (the serving process), ``sandbox.env`` (``export NAME=value`` lines
+for a shell or a test), ``sandbox.log`` (the background server's output), ``state.json`` and data folders.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import requests
+
+from dmm.errors import ApiError, UsageError
+from dmm.http import ApiClient, api_key_headers, make_session
+from sandbox.settings import SandboxSettings
+from sandbox.state import SandboxState
+
+DEFAULT_STATE_DIR = Path(".sandbox")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8790
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+API_KEYS_ENV = "DMM_SANDBOX_API_KEYS"  # how ``start`` hands the keys to ``serve`` without showing them in ``ps``
+PID_FILE, ENV_FILE, LOG_FILE = "sandbox.pid", "sandbox.env", "sandbox.log"
+
+
+def check_loopback(host: str) -> None:
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(f"The sandbox only listens on a loopback address, not {host!r}",
+                         "Use --host 127.0.0.1 (the default)")
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def exported_env(state_dir: Path, url: str, settings: SandboxSettings) -> dict[str, str]:
+    """What a Domino workspace would set, pointed at this sandbox (see docs/internals.md)."""
+    state_dir = Path(state_dir).resolve()
+    port = url.rsplit(":", 1)[-1]
+    return {
+        "DOMINO_API_HOST": url,
+        "DOMINO_USER_API_KEY": settings.api_keys[0],
+        "DOMINO_PROJECT_ID": settings.project_id,
+        "DOMINO_PROJECT_OWNER": settings.project_owner,
+        "DOMINO_PROJECT_NAME": settings.project_name,
+        "DOMINO_TRAINING_SET_PATH": str(state_dir / "trainingsets"),
+        "DOMINO_DATASOURCE_PROXY_HOST": url,
+        # The client builds a Flight client eagerly but object stores never use it; nothing listens here.
+        "DOMINO_DATASOURCE_PROXY_FLIGHT_HOST": f"grpc://127.0.0.1:{port}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{state_dir / 'mlflow.db'}",
+        "DMM_SANDBOX_URL": url,
+    }
+
+
+def format_env(env: Mapping[str, str]) -> str:
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+
+
+def read_env(state_dir: Path) -> dict[str, str]:
+    path = Path(state_dir) / ENV_FILE
+    if not path.exists():
+        raise UsageError(f"No sandbox environment in {state_dir}", "Start one with: python -m sandbox start "
+                         f"--state {state_dir}")
+    env = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line[len("export "):].partition("=")
+            env[name] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+# ---------------------------------------------------------------------------------------------- serve
+
+
+def serve(state_dir: Path, settings: SandboxSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          on_ready=None) -> None:
+    """Serve until SIGTERM or Ctrl-C, then run ``app.config["SHUTDOWN_HOOKS"]`` (stops model processes)."""
+    from werkzeug.serving import make_server
+
+    from sandbox.app import create_app
+
+    check_loopback(host)
+    state = SandboxState(state_dir)
+    app = create_app(state, settings)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as error:
+        raise UsageError(f"Cannot listen on {host}:{port} ({error.strerror})",
+                         "Pick another --port or stop whatever uses it") from None
+    url = f"http://{host}:{server.server_port}"
+    env = exported_env(state.root, url, settings)
+    _write_private(state.root / ENV_FILE, format_env(env))
+    pid_file = state.root / PID_FILE
+    pid_file.write_text(f"{os.getpid()}\n")
+
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if on_ready is not None:
+            on_ready(url, env)
+        server.serve_forever()  # werkzeug's serve_forever returns on KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        for hook in reversed(app.config.get("SHUTDOWN_HOOKS", [])):
+            try:
+                hook()
+            except Exception as error:  # one failing hook must not keep the others from running
+                print(f"sandbox: shutdown hook {hook!r} failed: {error}", file=sys.stderr)
+        if pid_file.exists() and pid_file.read_text().strip() == str(os.getpid()):
+            pid_file.unlink()
+
+
+# ---------------------------------------------------------------------------------------------- start / stop
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of this state folder's sandbox if that process is alive and is a sandbox server."""
+    path = Path(state_dir) / PID_FILE
+    try:
+        pid = int(path.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"sandbox" in cmdline and b"serve" in cmdline else None
+
+
+def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], port: int | None = None,
+          host: str = DEFAULT_HOST, timeout: float = START_TIMEOUT_S) -> dict[str, str]:
+    """Start ``serve`` as a detached process, wait until it answers, return its exported environment."""
+    check_loopback(host)
+    state_dir = Path(state_dir).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if running_pid(state_dir) is not None:
+        raise UsageError(f"A sandbox is already running for {state_dir}",
+                         f"Stop it first with: python -m sandbox stop --state {state_dir}")
+    (state_dir / ENV_FILE).unlink(missing_ok=True)
+    port = port or free_port(host)
+    command = [sys.executable, "-m", "sandbox", "serve", "--state", str(state_dir), "--host", host,
+               "--port", str(port), *serve_args]
+    child_env = {**os.environ, API_KEYS_ENV: "\n".join(api_keys)}
+    project_root = str(Path(__file__).resolve().parent.parent)
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
+    with open(state_dir / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
+                                   start_new_session=True, cwd=state_dir)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = (state_dir / LOG_FILE).read_text(errors="replace").strip().splitlines()[-3:]
+            raise ApiError(f"The sandbox exited at start with code {process.returncode}: {' | '.join(tail)}",
+                           f"See {state_dir / LOG_FILE}")
+        try:
+            requests.get(f"{url}/health", timeout=2)  # any HTTP answer (even an injected fault) means it is up
+            if (state_dir / ENV_FILE).exists():
+                return read_env(state_dir)
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    _terminate(process.pid, STOP_TIMEOUT_S)
+    raise ApiError(f"The sandbox did not answer within {timeout:.0f} s", f"See {state_dir / LOG_FILE}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) counts as stopped
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _terminate(pid: int, timeout: float) -> bool:
+    """SIGTERM, wait; SIGKILL the process group only if it ignores that. True if it stopped on SIGTERM."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def stop(state_dir: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """Stop the state folder's sandbox. False if none was running; raises if it had to be killed."""
+    pid = running_pid(state_dir)
+    if pid is None:
+        (Path(state_dir) / PID_FILE).unlink(missing_ok=True)
+        return False
+    clean = _terminate(pid, timeout)
+    (Path(state_dir) / PID_FILE).unlink(missing_ok=True)
+    if not clean:
+        raise ApiError(f"The sandbox (pid {pid}) did not stop within {timeout:.0f} s and was killed",
+                       f"See {Path(state_dir) / LOG_FILE}")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- admin verbs
+
+
+def admin(state_dir: Path, verb: str, payload: Mapping[str, Any] | None = None, method: str = "POST") -> Any:
+    """Call ``/sandbox/<verb>`` on the state folder's running sandbox with its API key."""
+    env = read_env(state_dir)
+    client = ApiClient(env["DMM_SANDBOX_URL"], make_session(headers=api_key_headers(env["DOMINO_USER_API_KEY"])),
+                       timeout=300, service_name="the sandbox")
+    if method == "GET":
+        return client.get(f"/sandbox/{verb}", what=f"sandbox {verb}")
+    return client.post(f"/sandbox/{verb}", json=dict(payload or {}), what=f"sandbox {verb}")
+
+
+def parse_verb_options(tokens: list[str]) -> dict[str, Any]:
+    """``--KEY VALUE`` pairs; a VALUE that parses as JSON is used as such (numbers, booleans, objects)."""
+    payload: dict[str, Any] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if not token.startswith("--") or len(token) == 2:
+            raise UsageError(f"Unexpected argument {token!r}", "Pass options as --KEY VALUE or --json '{...}'")
+        key, has_value, value = token[2:].partition("=")
+        if not has_value:
+            if index + 1 >= len(tokens):
+                raise UsageError(f"Option {token} has no value", "Pass options as --KEY VALUE")
+            index += 1
+            value = tokens[index]
+        try:
+            payload[key] = json.loads(value)
+        except ValueError:
+            payload[key] = value
+        index += 1
+    return payload
+

@@ -1,0 +1,78 @@
+"""A sandbox running in the background for tests and demos: start it, talk to it, stop it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import requests
+
+from sandbox import server
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEST_KEY = "sandbox-test-key-0123456789"
+
+
+@dataclass
+class RunningSandbox:
+    """``python -m sandbox start`` on a free port; ``.env`` is ``os.environ`` with the exported variables."""
+
+    state_dir: Path
+    api_key: str = DEFAULT_TEST_KEY
+    extra_args: Sequence[str] = ()
+    port: int | None = None
+    url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> "RunningSandbox":
+        self.port = self.port or server.free_port()
+        self._cli("start", "--port", str(self.port), "--api-key", self.api_key, *self.extra_args)
+        exported = server.read_env(self.state_dir)
+        self.url = exported["DMM_SANDBOX_URL"]
+        self.env = {**os.environ, **exported}
+        return self
+
+    def stop(self) -> None:
+        self._cli("stop")
+
+    def restart(self) -> "RunningSandbox":
+        """Stop and start again on the same port and state folder (state must survive)."""
+        self.stop()
+        return self.start()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Domino-Api-Key": self.api_key}
+
+    def admin(self, verb: str, **payload: Any) -> dict[str, Any]:
+        """``POST /sandbox/<verb>`` (``GET`` for ``status``); raises ``requests.HTTPError`` on a refusal."""
+        if verb == "status":
+            response = requests.get(f"{self.url}/sandbox/status", headers=self.headers, timeout=60)
+        else:
+            response = requests.post(f"{self.url}/sandbox/{verb}", json=payload, headers=self.headers, timeout=300)
+        response.raise_for_status()
+        return response.json()
+
+    def run_python(self, code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run ``code`` in a fresh interpreter with the sandbox's environment (as a workspace script would)."""
+        return subprocess.run([sys.executable, "-c", code], env=self.env, cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def _cli(self, *args: str) -> None:
+        command = [sys.executable, "-m", "sandbox", args[0], "--state", str(self.state_dir), *args[1:]]
+        result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=90)
+        if result.returncode != 0:
+            log = Path(self.state_dir) / server.LOG_FILE
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"python -m sandbox {args[0]} failed ({result.returncode}): "
+                               f"{result.stderr.strip()}\n{tail}")
+
+    def __enter__(self) -> "RunningSandbox":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,38 @@
+"""Shared fixtures: a running local Domino sandbox (see sandbox/testing.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# The project root holds the packages (dmm, sandbox) and the numbered scripts; tests import them from there.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sandbox.testing import RunningSandbox  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """One sandbox for the whole session, stopped at the end (failures included)."""
+    running = RunningSandbox(tmp_path_factory.mktemp("sandbox-state")).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path_factory):
+    """Make fresh, isolated sandboxes: ``sandbox_factory(extra_args=[...])``; all are stopped after the test."""
+    started: list[RunningSandbox] = []
+
+    def make(**kwargs) -> RunningSandbox:
+        running = RunningSandbox(tmp_path_factory.mktemp("sandbox-isolated"), **kwargs)
+        started.append(running)
+        return running.start()
+
+    yield make
+    for running in started:
+        running.stop()
