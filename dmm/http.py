@@ -103,6 +103,8 @@ class ApiClient:
     service_name: str = "Domino"
 
     def url(self, path: str) -> str:
+        if not path:  # the base URL is the whole endpoint (e.g. a Model API's URL)
+            return self.base_url
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, *, what: str = "", advice: str = "", **kwargs: Any) -> Any:

@@ -1,5 +1,497 @@
-"""Placeholder: routes for the 'monitor' group are being written."""
+"""Domino Model Monitor's REST API v2 (``/model-monitor/v2/api``) and its scheduler (``/model-monitor/api/scheduler``).
 
-from flask import Blueprint
+Payload rules live in ``sandbox.monitor_rules``, stored data in ``sandbox.monitor_data``, analyses in
+``sandbox.monitor_analysis``, switchable [uncertain] behaviours in ``sandbox.monitor_options``.
+"""
 
-blueprint = Blueprint("monitor", __name__)
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, current_app, jsonify, request
+
+from sandbox import monitor_analysis as analysis
+from sandbox.monitor_data import INGESTED_AT, parse_time, store_ground_truth
+from sandbox.monitor_options import OPTIONS
+from sandbox.monitor_rules import (MonitorError, check_ground_truth, check_model_config, check_prediction, passes,
+                                   refuse)
+from sandbox.state import SandboxState
+from sandbox.store import (DMM_DATASOURCES, DMM_JOBS, DMM_MODELS, domino_datasource, file_columns, monitor_dir,
+                           object_file, public, read_table)
+
+blueprint = Blueprint("monitor", __name__, url_prefix="/model-monitor")
+API = "/v2/api"
+SCHEDULER = "/api/scheduler"
+
+
+@blueprint.errorhandler(MonitorError)
+def _refused(error: MonitorError):
+    return jsonify({"message": error.message, "errors": [error.message]}), error.status
+
+
+def _state() -> SandboxState:
+    return current_app.config["STATE"]
+
+
+def _body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None and request.get_data():
+        raise refuse("The request body is not valid JSON")
+    return body if body is not None else {}
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _model(data: dict[str, Any], model_id: str | None) -> dict[str, Any]:
+    if not model_id:
+        raise refuse("model_id is required")
+    record = data.get(DMM_MODELS, {}).get(model_id)
+    if record is None:
+        raise MonitorError(404, f"Model {model_id} not found")
+    return record
+
+
+def _required_args(*names: str) -> dict[str, str]:
+    missing = [name for name in names if request.args.get(name) in (None, "")]
+    if missing:
+        raise refuse(f"Required query parameter(s) {missing} missing")
+    return {name: request.args[name] for name in names}
+
+
+def _int_arg(name: str) -> int:
+    try:
+        return int(request.args[name])
+    except ValueError:
+        raise refuse(f"{name} must be an integer") from None
+
+
+def render_model(record: dict[str, Any]) -> dict[str, Any]:
+    shown = public(record)
+    shown["groundTruthVariables"] = record.get("_groundTruthVariables", [])
+    return shown
+
+
+# ---------------------------------------------------------------------------------------------------- datasets
+
+def _dataset_file(state: SandboxState, data: dict[str, Any], details: dict[str, Any]) -> tuple[Path, str]:
+    """The file a datasetDetails names: a DMM data source, and the object in the Domino data source of that name."""
+    name = details["datasourceName"]
+    dmm_source = next((s for s in data.get(DMM_DATASOURCES, {}).values() if s["name"] == name), None)
+    if dmm_source is None:
+        raise refuse(f"Data source {name} is not registered in Model Monitor; add it under Model Monitor > "
+                     f"Data Sources first")
+    if OPTIONS["check_datasource_type"] and details["datasourceType"] != dmm_source["type"]:
+        raise refuse(f"datasourceType {details['datasourceType']} does not match the type {dmm_source['type']} "
+                     f"of data source {name}")
+    domino_source = domino_datasource(data, name)
+    key = details["datasetConfig"]["path"]
+    path = object_file(state, domino_source["id"], key) if domino_source else None
+    if path is None:
+        raise refuse(f"File {key} was not found in data source {name}")
+    return path, details["datasetConfig"]["fileFormat"]
+
+
+def _check_columns(path: Path, file_format: str, wanted: list[str], key: str) -> None:
+    try:
+        columns = set(file_columns(path, file_format))
+    except Exception as error:  # noqa: BLE001 - any unreadable file is the caller's problem, named as such
+        raise refuse(f"File {key} could not be read as {file_format}: {error}") from None
+    missing = [name for name in wanted if name not in columns]
+    if missing:
+        raise refuse(f"Column(s) {missing} declared in the variables are missing from file {key}")
+
+
+def _check_dataset_name(model: dict[str, Any], details: dict[str, Any]) -> None:
+    if details["name"] in model["_datasetNames"]:
+        raise MonitorError(409, f"Dataset with name {details['name']} is already registered for model {model['id']}")
+
+
+def _add_job(state: SandboxState, data: dict[str, Any], model_id: str, **fields: Any) -> dict[str, Any]:
+    now = _now()
+    job = {"jobId": state.next_id(data, "dmmjob"), "modelId": model_id, "status": "SUCCEEDED",
+           "createdAt": now, "completedAt": now, "errorCode": None, "message": "", **fields}
+    data.setdefault(DMM_JOBS, {}).setdefault(model_id, []).append(job)
+    return job
+
+
+def create_model_record(state: SandboxState, data: dict[str, Any], variables: list[dict[str, Any]],
+                        metadata: dict[str, Any], details: dict[str, Any] | None, training_path: Path,
+                        training_format: str, run_cohort_analysis: bool = False) -> dict[str, Any]:
+    """A new DMM model in ``data`` (shared with the attach-training-set admin verb)."""
+    model_id = state.next_id(data, "dmmmodel")
+    now = _now()
+    record = {
+        "id": model_id, "modelId": model_id, "name": metadata["name"], "version": metadata.get("version", "1"),
+        "description": metadata.get("description", ""), "author": metadata.get("author", ""),
+        "modelType": metadata["modelType"], "modelStatus": "active", "createdAt": now, "updatedAt": now,
+        "sourceType": metadata.get("sourceType", "model_monitor"), "sourceDetails": metadata.get("sourceDetails", {}),
+        "ingestionStatus": "training", "isDataDriftCheckScheduled": False, "isModelQualityCheckScheduled": False,
+        "runCohortAnalysis": bool(run_cohort_analysis), "variables": variables, "trainingDatasetDetails": details,
+        "predictionDatasets": [], "groundTruthDatasets": [], "ingestionErrors": [], "predictionRowCount": 0,
+        "groundTruthRowCount": 0, "dataDriftChecks": [], "modelQualityChecks": [],
+        "_trainingData": {"path": str(training_path.relative_to(state.root)), "format": training_format},
+        "_predictionFiles": [], "_groundTruthFiles": [], "_groundTruthVariables": [],
+        "_datasetNames": [details["name"]] if details else [], "_driftQuery": None, "_schedules": {},
+    }
+    data.setdefault(DMM_MODELS, {})[model_id] = record
+    return record
+
+
+# ------------------------------------------------------------------------------------------------------ models
+
+@blueprint.put(f"{API}/model")
+def register_model():
+    body = _body()
+    variables, details, metadata = check_model_config(body)
+    state = _state()
+    with state.transaction() as data:
+        path, file_format = _dataset_file(state, data, details)
+        declared = [v["name"] for v in variables]
+        _check_columns(path, file_format, declared, details["datasetConfig"]["path"])
+        record = create_model_record(state, data, variables, metadata, details, path, file_format,
+                                     body.get("run_cohort_analysis", False))
+        _add_job(state, data, record["id"], datasetName=details["name"], datasetType="training",
+                 rowCount=len(read_table(path, file_format, declared)))
+        shown = render_model(record)
+        for key in ("id", "modelId"):
+            if key not in OPTIONS["register_model_id_keys"]:
+                shown.pop(key, None)
+        return jsonify(shown)
+
+
+@blueprint.get(f"{API}/model")
+def get_model():
+    if "model_id" not in request.args and "modelId" in request.args:
+        status = OPTIONS["get_model_camel_case_status"]
+        return jsonify({"message": "Internal Server Error", "errors": ["model_id is required"]}), status
+    with _state().reading() as data:
+        return jsonify(render_model(_model(data, request.args.get("model_id"))))
+
+
+@blueprint.get(f"{API}/models")
+def list_models():
+    _required_args("pageNumber", "pageSize", "numberOfLastChecksToFetch")
+    page, size, checks = _int_arg("pageNumber"), _int_arg("pageSize"), _int_arg("numberOfLastChecksToFetch")
+    if page < OPTIONS["page_number_base"] or size < 1 or checks < 0:
+        raise refuse(f"pageNumber must be >= {OPTIONS['page_number_base']}, pageSize >= 1 and "
+                     f"numberOfLastChecksToFetch >= 0")
+    sort_on = request.args.get("sortOn", "created_at")
+    descending = request.args.get("sortOrder", "-1") == "-1"
+    search = request.args.get("searchQuery", "").lower()
+    model_type = request.args.get("modelType")
+    with _state().reading() as data:
+        models = [render_model(record) for record in data.get(DMM_MODELS, {}).values()]
+    counts = {kind: sum(1 for m in models if m["modelType"] == kind) for kind in ("classification", "regression")}
+    models = [m for m in models if search in m["name"].lower() and (not model_type or m["modelType"] == model_type)]
+    key = {"name": "name", "created_at": "createdAt", "updated_at": "updatedAt"}.get(sort_on, "createdAt")
+    models.sort(key=lambda m: (m[key], m["id"]), reverse=descending)
+    first = (page - OPTIONS["page_number_base"]) * size
+    items = models[first:first + size]
+    for item in items:
+        item["dataDriftChecks"] = item["dataDriftChecks"][-checks:] if checks else []
+        item["modelQualityChecks"] = item["modelQualityChecks"][-checks:] if checks else []
+    return jsonify({"modelDashboardItems": items, "classificationModelCount": counts["classification"],
+                    "regressionModelCount": counts["regression"], "totalCount": len(models),
+                    "pageNumber": page, "pageSize": size})
+
+
+@blueprint.delete(f"{API}/model")
+def delete_model():
+    state = _state()
+    with state.transaction() as data:
+        record = _model(data, request.args.get("model_id"))
+        version_id = record["sourceDetails"].get("workbenchModelVersionId")
+        processes = current_app.extensions.get("model_processes")
+        if (OPTIONS["delete_conflict_while_running"] and version_id and processes
+                and processes.is_running(version_id)):
+            raise MonitorError(409, f"Model {record['id']} cannot be deleted while its endpoint version "
+                                    f"{version_id} is running")
+        del data[DMM_MODELS][record["id"]]
+        data.get(DMM_JOBS, {}).pop(record["id"], None)
+        return jsonify(render_model(record))
+
+
+@blueprint.get(f"{API}/get_model_summary")
+def model_summary():
+    with _state().reading() as data:
+        record = _model(data, request.args.get("model_id"))
+        return jsonify({key: record[key] for key in (
+            "id", "modelId", "name", "version", "modelType", "modelStatus", "createdAt", "sourceType",
+            "sourceDetails", "ingestionStatus", "isDataDriftCheckScheduled", "isModelQualityCheckScheduled",
+            "predictionRowCount", "groundTruthRowCount", "ingestionErrors")}
+            | {"numberOfVariables": len(record["variables"]),
+               "hasGroundTruth": bool(record["_groundTruthVariables"])})
+
+
+@blueprint.get(f"{API}/model/<model_id>/variables/summary")
+def variables_summary(model_id: str):
+    with _state().reading() as data:
+        record = _model(data, model_id)
+        summary = []
+        for variable in record["variables"] + record["_groundTruthVariables"]:
+            item = {key: variable[key] for key in ("name", "variableType", "valueType")}
+            if "forPredictionOutput" in variable:
+                item["forPredictionOutput"] = variable["forPredictionOutput"]
+            summary.append(item)
+        return jsonify(summary)
+
+
+# ------------------------------------------------------------------------------------------------- datasources
+
+@blueprint.get(f"{API}/datasources")
+def list_datasources():
+    with _state().reading() as data:
+        return jsonify([public(source) for source in data.get(DMM_DATASOURCES, {}).values()])
+
+
+@blueprint.put(f"{API}/datasource")
+def put_datasource():
+    body = _body()
+    if not isinstance(body, dict):
+        raise refuse("The data source must be a JSON object {name, type, config, credentials}")
+    name = body.get("name")
+    source_type = body.get("type", body.get("dataSourceType", body.get("datasourceType")))
+    if not isinstance(name, str) or not name.strip():
+        raise refuse("name is required")
+    if source_type not in OPTIONS["datasource_types"]:
+        raise refuse(f"type must be one of {OPTIONS['datasource_types']}, not {source_type!r}")
+    state = _state()
+    with state.transaction() as data:
+        sources = data.setdefault(DMM_DATASOURCES, {})
+        existing = next((s for s in sources.values() if s["name"] == name), None)
+        source_id = existing["id"] if existing else state.next_id(data, "dmmdatasource")
+        sources[source_id] = {"id": source_id, "name": name, "type": source_type,
+                              "config": body.get("config", {}), "_credentials": body.get("credentials", {}),
+                              "updatedAt": _now()}
+        return jsonify({"message": f"Data source {name} {'updated' if existing else 'added'}",
+                        **public(sources[source_id])})
+
+
+@blueprint.delete(f"{API}/datasource")
+def delete_datasource():
+    source_id = request.args.get("datasource_id")
+    if not source_id:
+        raise refuse("datasource_id is required")
+    with _state().transaction() as data:
+        source = data.get(DMM_DATASOURCES, {}).pop(source_id, None)
+        if source is None:
+            raise refuse(f"Data source {source_id} not found")
+        return jsonify(public(source))
+
+
+# -------------------------------------------------------------------------------------------- register-dataset
+
+@blueprint.put(f"{API}/model/<model_id>/register-dataset/<dataset_type>")
+def register_dataset(model_id: str, dataset_type: str):
+    if dataset_type not in ("prediction", "ground_truth"):
+        raise refuse(f"dataset type must be prediction or ground_truth, not {dataset_type}")
+    body = _body()
+    state = _state()
+    with state.transaction() as data:
+        record = _model(data, model_id)
+        if dataset_type == "ground_truth":
+            return jsonify(_register_ground_truth(state, data, record, body))
+        return jsonify(_register_prediction(state, data, record, body))
+
+
+def _register_ground_truth(state: SandboxState, data: dict[str, Any], record: dict[str, Any],
+                           body: Any) -> dict[str, Any]:
+    new_variables = check_ground_truth(record, body)
+    details = body["datasetDetails"]
+    _check_dataset_name(record, details)
+    path, file_format = _dataset_file(state, data, details)
+    variables = record["_groundTruthVariables"] + new_variables
+    row_id = next(v["name"] for v in variables if v["variableType"] == "row_identifier")
+    truth = next(v["name"] for v in variables if v["variableType"] == "ground_truth")
+    key = details["datasetConfig"]["path"]
+    _check_columns(path, file_format, [row_id, truth], key)
+    frame = read_table(path, file_format, [row_id, truth])
+    stored = store_ground_truth(state, monitor_dir(state, record["id"]) / "ground_truth",
+                                len(record["_groundTruthFiles"]) + 1, frame, row_id, truth)
+    record["_groundTruthVariables"] = variables
+    record["_groundTruthFiles"].append(str(stored))
+    record["_datasetNames"].append(details["name"])
+    record["groundTruthDatasets"].append({"name": details["name"], "path": key, "rowCount": len(frame),
+                                          "registeredAt": _now()})
+    record["groundTruthRowCount"] += len(frame)
+    _add_job(state, data, record["id"], datasetName=details["name"], datasetType="ground_truth", rowCount=len(frame))
+    return {"message": "Ground truth dataset registered", "modelId": record["id"], "datasetName": details["name"],
+            "datasetType": "ground_truth", "rowCount": len(frame), "variables": new_variables}
+
+
+def _register_prediction(state: SandboxState, data: dict[str, Any], record: dict[str, Any],
+                         body: Any) -> dict[str, Any]:
+    new_variables = check_prediction(record, body)
+    details = body["datasetDetails"]
+    _check_dataset_name(record, details)
+    path, file_format = _dataset_file(state, data, details)
+    variables = record["variables"] + new_variables
+    wanted = [v["name"] for v in variables]
+    key = details["datasetConfig"]["path"]
+    _check_columns(path, file_format, wanted, key)
+    frame = read_table(path, file_format, wanted).assign(**{INGESTED_AT: pd.Timestamp.now(tz="UTC").isoformat()})
+    folder = monitor_dir(state, record["id"]) / "predictions"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = folder / f"prediction_{uuid.uuid4().hex}.parquet"
+    frame.to_parquet(stored, index=False)
+    record["variables"] = variables
+    record["_predictionFiles"].append(str(stored.relative_to(state.root)))
+    record["_datasetNames"].append(details["name"])
+    record["predictionDatasets"].append({"name": details["name"], "path": key, "rowCount": len(frame),
+                                         "registeredAt": _now()})
+    record["predictionRowCount"] += len(frame)
+    record["ingestionStatus"] = "prediction"
+    _add_job(state, data, record["id"], datasetName=details["name"], datasetType="prediction", rowCount=len(frame))
+    return {"message": "Prediction dataset registered", "modelId": record["id"], "datasetName": details["name"],
+            "datasetType": "prediction", "rowCount": len(frame), "variables": new_variables}
+
+
+# ----------------------------------------------------------------------------------------------- jobs, traffic
+
+@blueprint.post(f"{API}/<model_id>/dataset-jobs")
+def dataset_jobs(model_id: str):
+    body = _body()
+    with _state().reading() as data:
+        _model(data, model_id)
+        jobs = list(data.get(DMM_JOBS, {}).get(model_id, []))
+    wanted_type = body.get("datasetType") if isinstance(body, dict) else None
+    return jsonify([job for job in jobs if not wanted_type or job["datasetType"] == wanted_type][::-1])
+
+
+@blueprint.get(f"{API}/model/<model_id>/dataset-timeline")
+def dataset_timeline(model_id: str):
+    start = parse_time(request.args.get("start_date"), "start_date")
+    end = parse_time(request.args.get("end_date"), "end_date")
+    with _state().reading() as data:
+        _model(data, model_id)
+        jobs = list(data.get(DMM_JOBS, {}).get(model_id, []))
+    in_window = [job for job in jobs
+                 if (start is None or job["createdAt"] >= start.timestamp())
+                 and (end is None or job["createdAt"] < end.timestamp())]
+    return jsonify({"modelId": model_id, "timeline": in_window})
+
+
+@blueprint.get(f"{API}/model/get-prediction-traffic")
+def prediction_traffic():
+    args = _required_args("model_ids", "start_date", "end_date")
+    start, end = parse_time(args["start_date"], "start_date"), parse_time(args["end_date"], "end_date")
+    state = _state()
+    with state.reading() as data:
+        models = [_model(data, model_id.strip()) for model_id in args["model_ids"].split(",") if model_id.strip()]
+        return jsonify([analysis.prediction_traffic(state, model, start, end) for model in models])
+
+
+@blueprint.get(f"{API}/model/<model_id>/traffic/ground-truth")
+def ground_truth_traffic(model_id: str):
+    start_name, end_name = OPTIONS["ground_truth_traffic_params"]
+    start = parse_time(request.args.get(start_name), start_name)
+    end = parse_time(request.args.get(end_name), end_name)
+    state = _state()
+    with state.reading() as data:
+        return jsonify(analysis.ground_truth_traffic(state, _model(data, model_id), start, end))
+
+
+# ----------------------------------------------------------------------------------------------------- analyses
+
+@blueprint.post(f"{API}/model/<model_id>/analyse-drift")
+def analyse_drift(model_id: str):
+    body = _body()
+    if not isinstance(body, dict):
+        raise refuse("The drift query must be a JSON object")
+    state = _state()
+    with state.reading() as data:
+        record = _model(data, model_id)
+        return jsonify(analysis.analyse_drift(state, record, body))
+
+
+@blueprint.post(f"{API}/model/<model_id>/analyze-model-quality")
+def analyze_model_quality(model_id: str):
+    body = _body()
+    if not isinstance(body, dict):
+        raise refuse("The model quality query must be a JSON object")
+    state = _state()
+    with state.reading() as data:
+        result = analysis.analyze_model_quality(state, _model(data, model_id), body)
+    if result is None:
+        return "", OPTIONS["quality_empty_status"]
+    return jsonify(result)
+
+
+@blueprint.get(f"{API}/model/<model_id>/drift-scheduler-query")
+def drift_scheduler_query(model_id: str):
+    with _state().reading() as data:
+        record = _model(data, model_id)
+        return jsonify({"features": record["_driftQuery"] or analysis.default_drift_features(record)})
+
+
+@blueprint.post(f"{API}/model/<model_id>/save-scheduler-query")
+def save_scheduler_query(model_id: str):
+    body = _body()
+    config = body.get("config") if isinstance(body, dict) else None
+    if not isinstance(config, list) or not all(isinstance(item, dict) for item in config):
+        raise refuse("config must be a list of feature objects {name, algorithm, condition, alertable}")
+    with _state().transaction() as data:
+        record = _model(data, model_id)
+        known = {v["name"] for v in record["variables"]}
+        unknown = [item.get("name") for item in config if item.get("name") not in known]
+        if unknown:
+            raise refuse(f"Unknown variable(s) {unknown} in the scheduler query")
+        for item in config:
+            passes(0.0, item.get("condition"))  # refuses an unknown operator
+        record["_driftQuery"] = config
+        return jsonify(True)
+
+
+# ---------------------------------------------------------------------------------------------------- scheduler
+
+@blueprint.post(f"{SCHEDULER}/create_drift_schedule_check")
+def create_drift_schedule_check():
+    body = _body()
+    if not isinstance(body, dict):
+        raise refuse("The schedule must be a JSON object")
+    missing = [key for key in ("modelId", "name", "cronExpression", "calendarType") if body.get(key) in (None, "")]
+    if missing:
+        raise refuse(f"{missing} required")
+    if body["calendarType"] not in ("D", "W", "M"):
+        raise refuse("calendarType must be D, W or M")
+    if "data_since" in body and (not isinstance(body["data_since"], int) or isinstance(body["data_since"], bool)):
+        raise refuse("data_since must be an integer count of calendar periods")
+    state = _state()
+    with state.transaction() as data:
+        record = _model(data, body["modelId"])
+        if record["ingestionStatus"] != "prediction":
+            raise refuse("No prediction data registered")
+        job_id = state.next_id(data, "schedulerjob")
+        record["_schedules"][job_id] = {"schedulerJobId": job_id, "kind": "drift", **body}
+        record["isDataDriftCheckScheduled"] = True
+        return jsonify({"schedulerJobId": job_id, "modelId": record["id"], "name": body["name"]})
+
+
+@blueprint.post(f"{SCHEDULER}/update_scheduler_config")
+def update_scheduler_config():
+    body = _body()
+    job_id = body.get("scheduler_job_id") if isinstance(body, dict) else None
+    if not job_id:
+        raise refuse("scheduler_job_id is required")
+    with _state().transaction() as data:
+        for record in data.get(DMM_MODELS, {}).values():
+            if job_id in record["_schedules"]:
+                record["_schedules"][job_id].update({k: v for k, v in body.items() if k != "scheduler_job_id"})
+                return jsonify(record["_schedules"][job_id])
+    raise MonitorError(404, f"Scheduler job {job_id} not found")
+
+
+@blueprint.post(f"{SCHEDULER}/<job_id>/unschedule_scheduler_job")
+def unschedule(job_id: str):
+    with _state().transaction() as data:
+        for record in data.get(DMM_MODELS, {}).values():
+            if record["_schedules"].pop(job_id, None) is not None:
+                record["isDataDriftCheckScheduled"] = any(s["kind"] == "drift" for s in record["_schedules"].values())
+                return jsonify(True)
+    raise MonitorError(404, f"Scheduler job {job_id} not found")

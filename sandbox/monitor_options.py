@@ -1,0 +1,67 @@
+"""Behaviours that ../shared/domino-api.md marks [uncertain]: switchable, never guessed silently.
+
+``OPTIONS`` is read on every request, so ``POST /sandbox/monitor-options {key: value}`` (or a start flag that calls
+``update``) changes the sandbox's answer without a restart. Each key names the contract line it stands for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # §2.2 PUT /model: the id key of the answer ("id or modelId"): both by default
+    "register_model_id_keys": ["id", "modelId"],
+    # §2.2 GET /model?modelId=… (camelCase) was observed to answer 500
+    "get_model_camel_case_status": 500,
+    # §2.2 DELETE /model: 409 while the source endpoint version is running
+    "delete_conflict_while_running": True,
+    # §2.3 unknown keys in a variable object are refused (strict, like Domino's schema validation)
+    "reject_unknown_variable_keys": True,
+    # §2.3 fileFormat values accepted ("csv" documented, "parquet" plausible)
+    "file_formats": ["csv", "parquet"],
+    # §2.5 DMM data source types accepted by PUT /datasource
+    "datasource_types": ["s3", "generic_s3", "azure_blob", "azure_data_lake", "gcs", "hdfs", "snowflake"],
+    # §2.5 datasetDetails.datasourceType must equal the DMM data source's type
+    "check_datasource_type": True,
+    # §2.2 GET /models pageNumber of the first page
+    "page_number_base": 1,
+    # §2.3 datasetType values accepted
+    "dataset_types": ["file"],
+    # §2.1 endpoint monitors ingest predictions only through capture: register-dataset/prediction refused
+    "reject_prediction_dataset_for_endpoint_monitors": True,
+    # §2.4 re-sending the ground-truth row_identifier counts as "already configured" (the original toolkit's retry
+    # logic removes event_id first, so Domino seems to report it)
+    "gt_row_identifier_counts_as_configured": True,
+    # §2.2 traffic and timeline query times: "s" (epoch seconds) or "ms"
+    "time_unit": "s",
+    # §2.2 ground-truth traffic parameter names (the tutorial client guesses these)
+    "ground_truth_traffic_params": ["startTimestamp", "endTimestamp"],
+    # §2.2 analyse-drift requires pagination{sortOrder, sortOn}
+    "drift_requires_pagination": True,
+    # §6.2 default drift test and passing condition of a new model
+    "default_drift_algorithm": "POPULATION STABILITY INDEX",
+    "default_drift_condition": {"operator": "<", "lower": 0.2, "upper": 0.2},
+    # §7 model-quality passing conditions by metric key, {"accuracy": {"operator": ">=", "threshold": 0.7}};
+    # merged over dmm.analysis DEFAULT_QUALITY_THRESHOLDS (Domino's defaults are undocumented)
+    "default_quality_conditions": {},
+    # §2.2 analyze-model-quality with no matched rows: 204 (documented "204 empty")
+    "quality_empty_status": 204,
+    # §2.2 GT labels are matched only when ingested within this many days
+    "ground_truth_window_days": 90,
+}
+
+OPTIONS: dict[str, Any] = {key: (value.copy() if hasattr(value, "copy") else value) for key, value in DEFAULTS.items()}
+
+
+def update(changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``changes`` (unknown keys refused with ValueError); returns the options now in force."""
+    unknown = sorted(set(changes) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown monitor option(s) {unknown}; known: {sorted(DEFAULTS)}")
+    OPTIONS.update(changes)
+    return dict(OPTIONS)
+
+
+def reset() -> None:
+    OPTIONS.clear()
+    OPTIONS.update({key: (value.copy() if hasattr(value, "copy") else value) for key, value in DEFAULTS.items()})

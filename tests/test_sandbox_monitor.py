@@ -1,0 +1,345 @@
+"""The sandbox's Model Monitor API: Monitoring Config validation and DMM's dataset registration rules."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sandbox import monitor_options
+from sandbox.app import create_app
+from sandbox.routes.datasources import create_datasource
+from sandbox.settings import SandboxSettings
+from sandbox.state import SandboxState
+
+API = "/model-monitor/v2/api"
+KEY = {"X-Domino-Api-Key": "sandbox-api-key"}
+SOURCE = "monitor-bucket"
+
+
+class Monitor:
+    """A sandbox app in-process, with one object-store data source known to both Domino and Model Monitor."""
+
+    def __init__(self, root) -> None:
+        self.state = SandboxState(root)
+        self.client = create_app(self.state, SandboxSettings()).test_client()
+        record, _ = create_datasource(self.state, SOURCE, "s3")
+        self.objects = self.state.objects_root / record["id"]
+        answer = self.client.put(f"{API}/datasource", json={"name": SOURCE, "type": "s3"}, headers=KEY)
+        assert answer.status_code == 200, answer.json
+
+    def upload(self, key: str, frame: pd.DataFrame) -> str:
+        path = self.objects / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if key.endswith(".parquet"):
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+        return key
+
+    def put(self, path: str, body):
+        return self.client.put(f"{API}{path}", json=body, headers=KEY)
+
+
+def details(name: str, key: str, file_format: str = "csv", source: str = SOURCE) -> dict:
+    return {"name": name, "datasetType": "file", "datasetConfig": {"path": key, "fileFormat": file_format},
+            "datasourceName": source, "datasourceType": "s3"}
+
+
+TRAINING = pd.DataFrame({"age": [20, 30, 40, 50, 60, 70], "plan": ["a", "b", "a", "b", "a", "c"],
+                         "churned": ["yes", "no", "no", "yes", "no", "no"], "event_id": list("abcdef")})
+
+
+def model_config(**overrides) -> dict:
+    config = {
+        "variables": [{"name": "age", "variableType": "feature", "valueType": "numerical"},
+                      {"name": "plan", "variableType": "feature", "valueType": "categorical"},
+                      {"name": "churned", "variableType": "prediction", "valueType": "categorical"},
+                      {"name": "event_id", "variableType": "row_identifier", "valueType": "string"}],
+        "datasetDetails": details("training", "train/train.csv"),
+        "modelMetadata": {"name": "churn", "modelType": "classification", "version": "1", "author": "me"},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def monitor(tmp_path):
+    monitor_options.reset()
+    sandbox = Monitor(tmp_path)
+    sandbox.upload("train/train.csv", TRAINING)
+    yield sandbox
+    monitor_options.reset()
+
+
+@pytest.fixture
+def model_id(monitor):
+    answer = monitor.put("/model", model_config())
+    assert answer.status_code == 200, answer.json
+    return answer.json["id"]
+
+
+def ground_truth_variables(label="label", prediction="churned", value_type="categorical") -> list[dict]:
+    return [{"name": label, "variableType": "ground_truth", "valueType": value_type,
+             "forPredictionOutput": prediction},
+            {"name": "event_id", "variableType": "row_identifier", "valueType": "string"}]
+
+
+LABELS = pd.DataFrame({"event_id": ["a", "b", "c"], "label": ["yes", "no", "yes"]})
+
+
+# ------------------------------------------------------------------------------------------- register model
+
+def test_register_model_answers_both_id_keys_and_is_readable(monitor, model_id):
+    answer = monitor.client.get(f"{API}/model", query_string={"model_id": model_id}, headers=KEY)
+    assert answer.status_code == 200
+    assert answer.json["id"] == answer.json["modelId"] == model_id
+    assert answer.json["ingestionStatus"] == "training"
+    summary = monitor.client.get(f"{API}/model/{model_id}/variables/summary", headers=KEY).json
+    assert {"name": "churned", "variableType": "prediction", "valueType": "categorical"} in summary
+
+
+def test_get_model_with_camel_case_id_is_a_server_error_as_observed(monitor, model_id):
+    answer = monitor.client.get(f"{API}/model", query_string={"modelId": model_id}, headers=KEY)
+    assert answer.status_code == 500
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"modelMetadata": {"name": "churn", "modelType": "ranking"}}, "modelType"),
+    ({"variables": [{"name": "age", "variableType": "feature", "valueType": "datetime"}]}, "valueType"),
+    ({"variables": [{"name": "age", "variableType": "feature", "valueType": "numerical"},
+                    {"name": "p1", "variableType": "prediction", "valueType": "numerical"},
+                    {"name": "p2", "variableType": "prediction", "valueType": "numerical"}]}, "only 1 prediction"),
+    ({"variables": [{"name": "age", "variableType": "feature", "valueType": "numerical"},
+                    {"name": "event_id", "variableType": "row_identifier", "valueType": "numerical"}]}, "string"),
+    ({"variables": [{"name": "churned", "variableType": "ground_truth", "valueType": "categorical",
+                     "forPredictionOutput": "churned"}]}, "not allowed"),
+    ({"variables": [{"name": "churned", "variableType": "prediction", "valueType": "categorical"}]}, "feature"),
+    ({"variables": [{"name": "age", "variableType": "feature", "valueType": "numerical", "colour": "red"}]},
+     "unknown key"),
+    ({"datasetDetails": None}, "datasetDetails"),
+    ({"datasetDetails": details("training", "train/missing.csv")}, "not found"),
+    ({"datasetDetails": details("training", "train/train.csv", source="nowhere")}, "not registered"),
+    ({"variables": [{"name": "income", "variableType": "feature", "valueType": "numerical"}]}, "missing"),
+])
+def test_register_model_refuses_invalid_configs(monitor, change, words):
+    answer = monitor.put("/model", model_config(**change))
+    assert answer.status_code == 400
+    assert words in answer.json["message"]
+    assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 10,
+                                                             "numberOfLastChecksToFetch": 1},
+                              headers=KEY).json["modelDashboardItems"] == []
+
+
+def test_register_model_requires_each_top_level_section(monitor):
+    for section in ("variables", "datasetDetails", "modelMetadata"):
+        config = model_config()
+        del config[section]
+        answer = monitor.put("/model", config)
+        assert answer.status_code == 400 and section in answer.json["message"]
+
+
+def test_endpoint_monitor_refuses_a_declared_prediction(monitor):
+    metadata = {"name": "churn", "modelType": "classification", "sourceType": "domino_workbench",
+                "sourceDetails": {"workbenchModelId": "m", "workbenchModelVersionId": "v"}}
+    answer = monitor.put("/model", model_config(modelMetadata=metadata))
+    assert answer.status_code == 400
+    assert answer.json["message"] == "Variable churned not allowed for registration"
+
+
+def test_list_models_requires_paging_and_delete_removes(monitor, model_id):
+    assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1}, headers=KEY).status_code == 400
+    listed = monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 5,
+                                                               "numberOfLastChecksToFetch": 3}, headers=KEY).json
+    assert [item["id"] for item in listed["modelDashboardItems"]] == [model_id]
+    assert listed["classificationModelCount"] == 1
+    assert monitor.client.delete(f"{API}/model", query_string={"model_id": model_id}, headers=KEY).status_code == 200
+    assert monitor.client.get(f"{API}/model", query_string={"model_id": model_id}, headers=KEY).status_code == 404
+
+
+def test_monitor_routes_require_the_api_key(monitor):
+    assert monitor.client.put(f"{API}/model", json=model_config()).status_code == 401
+    assert monitor.client.get(f"{API}/datasources").status_code == 401
+    assert monitor.client.get(f"{API}/datasources", headers={"X-Domino-Api-Key": "wrong"}).status_code == 401
+    bearer = {"Authorization": "Bearer sandbox-api-key"}
+    assert monitor.client.get(f"{API}/datasources", headers=bearer).status_code == 200
+
+
+def test_dmm_datasources_put_list_delete(monitor):
+    listed = monitor.client.get(f"{API}/datasources", headers=KEY).json
+    assert [source["name"] for source in listed] == [SOURCE]
+    assert monitor.put("/datasource", {"name": "x", "type": "ftp"}).status_code == 400
+    gone = monitor.client.delete(f"{API}/datasource", query_string={"datasource_id": listed[0]["id"]}, headers=KEY)
+    assert gone.status_code == 200 and gone.json["name"] == SOURCE
+    assert monitor.client.get(f"{API}/datasources", headers=KEY).json == []
+
+
+# ---------------------------------------------------------------------------------------------- ground truth
+
+def test_ground_truth_rules_first_with_variables_then_details_only(monitor, model_id):
+    monitor.upload("gt/day1.csv", LABELS)
+    monitor.upload("gt/day2.parquet", LABELS.assign(label=["no", "no", "no"]))
+    path = f"/model/{model_id}/register-dataset/ground_truth"
+
+    first = monitor.put(path, {"variables": ground_truth_variables(), "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert first.status_code == 200, first.json
+    assert first.json["rowCount"] == 3
+
+    again = monitor.put(path, {"variables": ground_truth_variables(), "datasetDetails": details("gt2", "gt/day1.csv")})
+    assert again.status_code == 400
+    assert "Variable(s) with name ['label', 'event_id'] is/are already configured" in again.json["message"]
+
+    later = monitor.put(path, {"datasetDetails": details("gt2", "gt/day2.parquet", "parquet")})
+    assert later.status_code == 200, later.json
+
+    twice = monitor.put(path, {"datasetDetails": details("gt2", "gt/day2.parquet", "parquet")})
+    assert twice.status_code == 409
+
+    summary = monitor.client.get(f"{API}/model/{model_id}/variables/summary", headers=KEY).json
+    assert {"name": "label", "variableType": "ground_truth", "valueType": "categorical",
+            "forPredictionOutput": "churned"} in summary
+
+
+def test_ground_truth_details_only_before_any_variables_is_refused(monitor, model_id):
+    monitor.upload("gt/day1.csv", LABELS)
+    answer = monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
+                         {"datasetDetails": details("gt1", "gt/day1.csv")})
+    assert answer.status_code == 400
+    assert "ground truth" in answer.json["message"].lower()
+
+
+@pytest.mark.parametrize("variables, words", [
+    (ground_truth_variables(prediction="target"), "forPredictionOutput"),
+    (ground_truth_variables(value_type="numerical"), "does not match"),
+    (ground_truth_variables()[:1], "row_identifier"),
+    (ground_truth_variables() + [{"name": "id2", "variableType": "row_identifier", "valueType": "string"}],
+     "only 1 row_identifier"),
+    (ground_truth_variables(label="missing_column"), "missing"),
+])
+def test_ground_truth_refusals(monitor, model_id, variables, words):
+    monitor.upload("gt/day1.csv", LABELS.assign(id2=["x", "y", "z"]))
+    answer = monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
+                         {"variables": variables, "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert answer.status_code == 400
+    assert words in answer.json["message"]
+    summary = monitor.client.get(f"{API}/model/{model_id}/variables/summary", headers=KEY).json
+    assert not [v for v in summary if v["variableType"] == "ground_truth"]
+
+
+def test_ground_truth_file_must_exist_in_the_data_source(monitor, model_id):
+    answer = monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
+                         {"variables": ground_truth_variables(), "datasetDetails": details("gt1", "gt/none.csv")})
+    assert answer.status_code == 400
+    assert "gt/none.csv was not found" in answer.json["message"]
+
+
+def test_ground_truth_for_an_unknown_model_is_404(monitor):
+    answer = monitor.put("/model/nope/register-dataset/ground_truth",
+                         {"variables": ground_truth_variables(), "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert answer.status_code == 404
+
+
+def test_resent_row_identifier_is_an_option(monitor, model_id):
+    monitor.upload("gt/day1.csv", LABELS)
+    path = f"/model/{model_id}/register-dataset/ground_truth"
+    assert monitor.put(path, {"variables": ground_truth_variables(),
+                              "datasetDetails": details("gt1", "gt/day1.csv")}).status_code == 200
+    monitor_options.update({"gt_row_identifier_counts_as_configured": False})
+    answer = monitor.put(path, {"variables": ground_truth_variables(), "datasetDetails": details("gt2", "gt/day1.csv")})
+    assert answer.json["message"] == "Variable(s) with name ['label'] is/are already configured"
+
+
+# ------------------------------------------------------------------------------ predictions, analyses, schedule
+
+def test_prediction_dataset_then_drift_quality_and_scheduling(monitor, model_id):
+    schedule = {"modelId": model_id, "name": "daily", "timezone": "UTC", "cronExpression": "0 12 * * *",
+                "calendarType": "D", "dataSinceLastCheck": True, "data_since": 1}
+    early = monitor.client.post("/model-monitor/api/scheduler/create_drift_schedule_check", json=schedule,
+                                headers=KEY)
+    assert early.status_code == 400 and early.json["message"] == "No prediction data registered"
+
+    predictions = pd.DataFrame({"age": [25, 35, 95], "plan": ["a", "a", "z"], "churned": ["yes", "no", "no"],
+                                "event_id": ["a", "b", "c"]})
+    monitor.upload("pred/p1.csv", predictions)
+    registered = monitor.put(f"/model/{model_id}/register-dataset/prediction",
+                             {"datasetDetails": details("p1", "pred/p1.csv")})
+    assert registered.status_code == 200, registered.json
+
+    drift = monitor.client.post(f"{API}/model/{model_id}/analyse-drift",
+                                json={"pagination": {"sortOrder": 1, "sortOn": "column_name"}}, headers=KEY)
+    assert drift.status_code == 200, drift.json
+    assert drift.json["numberOfPredictions"] == 3
+    plan = next(item for item in drift.json["features"] if item["name"] == "plan")
+    assert plan["bins"][-2:] == ["Untrained Classes", "Invalid"]
+    assert sum(plan["counts"]["prediction"]) == 3
+    assert [item["name"] for item in drift.json["features"]] == ["age", "churned", "plan"]
+    no_paging = monitor.client.post(f"{API}/model/{model_id}/analyse-drift", json={}, headers=KEY)
+    assert no_paging.status_code == 400
+
+    monitor.upload("gt/day1.csv", LABELS)
+    monitor.upload("gt/day2.csv", pd.DataFrame({"event_id": ["a"], "label": ["no"]}))
+    path = f"/model/{model_id}/register-dataset/ground_truth"
+    assert monitor.put(path, {"variables": ground_truth_variables(),
+                              "datasetDetails": details("gt1", "gt/day1.csv")}).status_code == 200
+    assert monitor.put(path, {"datasetDetails": details("gt2", "gt/day2.csv")}).status_code == 200
+    quality = monitor.client.post(f"{API}/model/{model_id}/analyze-model-quality", json={}, headers=KEY)
+    assert quality.status_code == 200, quality.json
+    assert quality.json["matchedRowCount"] == 3
+    accuracy = next(metric for metric in quality.json["metrics"] if metric["key"] == "accuracy")
+    # latest label wins: a=no (pred yes), b=no (pred no), c=yes (pred no) -> 1 of 3
+    assert accuracy["value"] == pytest.approx(1 / 3)
+    assert set(accuracy) >= {"name", "value", "isFailed"}
+
+    created = monitor.client.post("/model-monitor/api/scheduler/create_drift_schedule_check", json=schedule,
+                                  headers=KEY)
+    assert created.status_code == 200, created.json
+    summary = monitor.client.get(f"{API}/get_model_summary", query_string={"model_id": model_id}, headers=KEY).json
+    assert summary["isDataDriftCheckScheduled"] is True
+
+
+def test_scheduler_query_round_trip(monitor, model_id):
+    query = monitor.client.get(f"{API}/model/{model_id}/drift-scheduler-query", headers=KEY).json
+    assert {item["name"] for item in query["features"]} == {"age", "plan", "churned"}
+    query["features"][0]["condition"] = {"operator": "<", "lower": 0.5, "upper": 0.5}
+    saved = monitor.client.post(f"{API}/model/{model_id}/save-scheduler-query", json={"config": query["features"]},
+                                headers=KEY)
+    assert saved.status_code == 200 and saved.json is True
+    again = monitor.client.get(f"{API}/model/{model_id}/drift-scheduler-query", headers=KEY).json
+    assert again["features"][0]["condition"]["lower"] == 0.5
+    bad = monitor.client.post(f"{API}/model/{model_id}/save-scheduler-query",
+                              json={"config": [{"name": "nope"}]}, headers=KEY)
+    assert bad.status_code == 400
+
+
+def test_dataset_jobs_list_registrations(monitor, model_id):
+    jobs = monitor.client.post(f"{API}/{model_id}/dataset-jobs", json={}, headers=KEY)
+    assert jobs.status_code == 200
+    assert [job["datasetType"] for job in jobs.json] == ["training"]
+    assert jobs.json[0]["rowCount"] == len(TRAINING)
+
+
+def test_traffic_counts_registered_predictions_and_labels(monitor, model_id):
+    import time
+
+    monitor.upload("pred/p1.csv", TRAINING.head(4))
+    assert monitor.put(f"/model/{model_id}/register-dataset/prediction",
+                       {"datasetDetails": details("p1", "pred/p1.csv")}).status_code == 200
+    monitor.upload("gt/day1.csv", LABELS)
+    assert monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
+                       {"variables": ground_truth_variables(),
+                        "datasetDetails": details("gt1", "gt/day1.csv")}).status_code == 200
+    now = int(time.time())
+    window = {"start_date": now - 3600, "end_date": now + 3600}
+    traffic = monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY,
+                                 query_string={"model_ids": model_id, **window})
+    assert traffic.status_code == 200
+    assert sum(hour["queries"] for hour in traffic.json[0]["traffic"]) == 4
+    past = monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY,
+                              query_string={"model_ids": model_id, "start_date": 0, "end_date": 3600})
+    assert past.json[0]["traffic"] == []
+    assert monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY,
+                              query_string={"model_ids": model_id}).status_code == 400
+    labels = monitor.client.get(f"{API}/model/{model_id}/traffic/ground-truth", headers=KEY,
+                                query_string={"startTimestamp": now - 3600, "endTimestamp": now + 3600}).json
+    assert (labels["groundTruthRowCount"], labels["matchedRowCount"]) == (3, 3)
+    timeline = monitor.client.get(f"{API}/model/{model_id}/dataset-timeline", headers=KEY, query_string=window).json
+    assert [job["datasetType"] for job in timeline["timeline"]] == ["training", "prediction", "ground_truth"]
