@@ -1,0 +1,327 @@
+"""Step 5: register ground-truth files with Model Monitor, each exactly once.
+
+Candidates are the CSV files under ``<prefix>/<model_id>/`` in the ground-truth data source plus the ledger's
+uploads not yet registered, within a window of UTC dates taken from each key's date folder; or one file the
+user made (validated, uploaded, then registered). The first registration declares the ``row_identifier`` and
+``ground_truth`` variables; later ones send ``datasetDetails`` only. Which one is decided from the model's
+variables as Model Monitor reports them. Dataset names derive from the file key, so reruns repeat nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dmm.dataio import read_table
+from dmm.errors import DmmError, ConflictError, UsageError
+from dmm.schema import MonitoringSchema
+
+DEFAULT_HOURS = 24 * 7
+DEFAULT_ID_COLUMN = "event_id"
+_DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_DATASET_NAME = 100
+INGESTED_STATUSES = {"prediction", "ground_truth", "predictions", "active"}
+
+
+@dataclass(frozen=True)
+class GroundTruthOptions:
+    hours: float | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    file: str | None = None
+    id_column: str = DEFAULT_ID_COLUMN
+    label_column: str | None = None
+    dry_run: bool = False
+    allow_before_ingestion: bool = False
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    start: datetime.date
+    end: datetime.date
+
+    def __contains__(self, day: datetime.date) -> bool:
+        return self.start <= day <= self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d} (UTC)"
+
+
+@dataclass
+class Registration:
+    key: str
+    dataset_name: str
+    payload: dict[str, Any]
+    declares_variables: bool
+    registered: bool = False
+    already_registered: bool = False
+
+
+@dataclass
+class GroundTruthResult:
+    window: DateWindow | None
+    dry_run: bool
+    registrations: list[Registration] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    uploaded_key: str | None = None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.registrations
+
+
+# ---- names, dates, payloads ------------------------------------------------------------------------------------
+
+def parse_date(text: str, flag: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not a date", f"Write it as YYYY-MM-DD, e.g. {flag} 2024-05-01") from None
+
+
+def date_window(options: GroundTruthOptions, now: datetime.datetime) -> DateWindow:
+    today = now.astimezone(datetime.timezone.utc).date()
+    if options.start_date or options.end_date:
+        if options.hours is not None:
+            raise UsageError("--hours cannot be combined with --start-date/--end-date", "Pass one or the other")
+        end = parse_date(options.end_date, "--end-date") if options.end_date else today
+        start = parse_date(options.start_date, "--start-date") if options.start_date else end
+        if start > end:
+            raise UsageError(f"--start-date {start} is after --end-date {end}", "Swap them")
+        return DateWindow(start, end)
+    hours = DEFAULT_HOURS if options.hours is None else options.hours
+    if hours <= 0:
+        raise UsageError(f"--hours must be positive (got {hours:g})", "Pass --hours N with N > 0")
+    return DateWindow((now - datetime.timedelta(hours=hours)).astimezone(datetime.timezone.utc).date(), today)
+
+
+def key_date(key: str) -> datetime.date | None:
+    """The UTC date of a key's ``YYYY-MM-DD`` folder (the last one in the path)."""
+    for part in reversed(key.split("/")[:-1]):
+        if _DATE_FOLDER.match(part):
+            try:
+                return datetime.date.fromisoformat(part)
+            except ValueError:
+                return None
+    return None
+
+
+def dataset_name(key: str) -> str:
+    """A Model Monitor dataset name that is a pure function of the file key."""
+    stem = key[:-4] if key.lower().endswith(".csv") else key
+    name = _NAME_UNSAFE.sub("_", stem.replace("/", "__")).strip("_")
+    if len(name) > MAX_DATASET_NAME:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        name = f"{name[:MAX_DATASET_NAME - 13]}_{digest}"
+    return name
+
+
+def model_folder(prefix: str, model_id: str) -> str:
+    return "/".join(p for p in (prefix.strip("/"), model_id) if p) + "/"
+
+
+def variables_payload(schema: MonitoringSchema, id_column: str, label_column: str) -> list[dict[str, Any]]:
+    return [
+        {"name": id_column, "variableType": "row_identifier", "valueType": "string"},
+        {"name": label_column, "variableType": "ground_truth", "valueType": schema.target_value_type,
+         "forPredictionOutput": schema.prediction_name},
+    ]
+
+
+def registration_payload(config: Any, key: str, variables: list[dict[str, Any]] | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if variables:
+        payload["variables"] = variables
+    payload["datasetDetails"] = {
+        "name": dataset_name(key),
+        "datasetType": "file",
+        "datasetConfig": {"path": key, "fileFormat": "csv"},
+        "datasourceName": config.ground_truth_datasource,
+        "datasourceType": config.ground_truth_datasource_type,
+    }
+    return payload
+
+
+def ground_truth_variables(variables: list[dict[str, Any]], prediction_name: str) -> list[dict[str, Any]]:
+    """The model's ground-truth variables that label our prediction (or any, when DMM omits the link)."""
+    return [v for v in variables if v.get("variableType") == "ground_truth"
+            and v.get("forPredictionOutput") in (None, "", prediction_name)]
+
+
+# ---- a file the user made ----------------------------------------------------------------------------------------
+
+def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str, label_column: str) -> tuple[bytes, int]:
+    """Validate a user's ground-truth file; the CSV to upload (id, label, timestamp if present) and its row count."""
+    frame = read_table(path)
+    for column, flag in ((id_column, "--id-column"), (label_column, "--label-column")):
+        if column not in frame.columns:
+            raise UsageError(f"{path} has no column {column!r}",
+                             f"Pass {flag} with one of: {', '.join(map(str, frame.columns))}")
+    ids = frame[id_column]
+    if ids.isna().any():
+        raise UsageError(f"{int(ids.isna().sum())} row(s) of {path} have no {id_column}",
+                         "Every row needs the event_id its prediction returned")
+    ids = ids.astype(str)
+    duplicated = ids[ids.duplicated()]
+    if not duplicated.empty:
+        raise UsageError(f"{path} repeats {len(duplicated)} {id_column} value(s), e.g. {duplicated.iloc[0]!r}",
+                         "Keep one label per event id")
+    labels = frame[label_column]
+    if labels.isna().any():
+        raise UsageError(f"{int(labels.isna().sum())} row(s) of {path} have no label in {label_column!r}",
+                         "Remove those rows or fill in their labels")
+    if schema.model_type == "classification" and schema.class_labels:
+        known = {str(v) for v in schema.class_labels}
+        unknown = sorted({str(v) for v in labels.tolist()} - known)
+        if unknown:
+            raise UsageError(f"{path} has label(s) {', '.join(unknown[:5])} that are not classes of the training set "
+                             f"({', '.join(sorted(known))})", "Fix the labels, or check --label-column")
+    elif schema.model_type == "regression":
+        import pandas as pd
+
+        if not pd.api.types.is_numeric_dtype(labels):
+            raise UsageError(f"The labels in {label_column!r} of {path} are not numbers, but the model is a regression",
+                             "Check --label-column")
+    columns = [id_column, label_column] + (["timestamp"] if "timestamp" in frame.columns and "timestamp" not in (id_column, label_column) else [])
+    out = frame[columns].copy()
+    out[id_column] = ids
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8"), len(out)
+
+
+def user_file_key(prefix: str, model_id: str, path: str | Path, content: bytes, today: datetime.date) -> str:
+    digest = hashlib.sha256(content).hexdigest()[:12]
+    stem = _NAME_UNSAFE.sub("_", Path(path).stem).strip("_") or "ground_truth"
+    return f"{model_folder(prefix, model_id)}{today:%Y-%m-%d}/{stem}-{digest}.csv"
+
+
+# ---- the step ----------------------------------------------------------------------------------------------------
+
+def predictions_ingested(monitor: Any, model_id: str) -> bool | None:
+    """True once Model Monitor has ingested predictions for the model, False if not yet, None if it can't tell."""
+    model = monitor.get_model(model_id)
+    status = str((model or {}).get("ingestionStatus") or "").strip().lower()
+    if not status:
+        return None
+    return status in INGESTED_STATUSES
+
+
+def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: Any = None, datasources: Any = None,
+                          ledger: Any = None, now: datetime.datetime | None = None) -> GroundTruthResult:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    schema = MonitoringSchema.load(config.schema_path)
+    model_id = config.model_monitor_id
+    datasource = config.ground_truth_datasource
+    if not model_id or not datasource:
+        raise UsageError("model_monitor.model_id and data_sources.ground_truth must both be set",
+                         "Run 3_setup_monitoring.py, or set them in monitoring_config.json")
+    id_column = options.id_column or DEFAULT_ID_COLUMN
+    label_column = options.label_column or schema.target
+    folder = model_folder(config.ground_truth_prefix or "ground_truth", model_id)
+    user_file = prepare_user_file(options.file, schema, id_column, label_column) if options.file else None
+    window = None if options.file else date_window(options, now)
+    api_key = config.api_key()
+
+    if ledger is None:
+        from dmm.ledger import Ledger
+
+        ledger = Ledger.load(config.ledger_path)
+    if datasources is None:
+        from dmm.datasources import DataSources
+
+        datasources = DataSources()
+    result = GroundTruthResult(window=window, dry_run=options.dry_run)
+
+    listed = datasources.list_keys(datasource, folder)
+    if user_file is not None:
+        content, rows = user_file
+        key = user_file_key(config.ground_truth_prefix or "ground_truth", model_id, options.file, content, now.date())
+        suffix = key.rsplit("/", 1)[1]
+        same = [k for k in dict.fromkeys([*ledger.registrations, *ledger.uploads, *listed]) if k.startswith(folder) and k.endswith(suffix)]
+        done = next((k for k in same if ledger.is_registered(k)), None)
+        if done:
+            result.skipped.append((done, "this file's content is already registered"))
+            return result
+        key = same[0] if same else key
+        candidates = [key]
+    else:
+        candidates = _candidates(listed, ledger, folder, datasource, window, result)
+
+    if not candidates:
+        return result
+
+    if monitor is None:
+        from dmm.monitor import ModelMonitorClient
+
+        monitor = ModelMonitorClient(config.model_monitor_api_url, api_key, api_key_env=config.user_api_key_env)
+    ingested = predictions_ingested(monitor, model_id)
+    if ingested is not True:
+        problem = ("Model Monitor has not ingested any predictions for this model yet" if ingested is False else
+                   "Could not confirm that Model Monitor has ingested predictions for this model")
+        advice = ("labels registered before their predictions are ingested will not match; wait for the daily "
+                  "ingestion (check the model's Overview in Model Monitor), then run this step")
+        if ingested is False and not options.allow_before_ingestion:
+            raise DmmError(problem, f"Nothing was registered: {advice} (or pass --before-ingestion to register now)")
+        result.warnings.append(f"{problem}: {advice}.")
+
+    existing = ground_truth_variables(monitor.variables(model_id), schema.prediction_name)
+    if existing and existing[0].get("name") != label_column:
+        raise UsageError(f"Model Monitor already labels {schema.prediction_name!r} with the ground-truth column "
+                         f"{existing[0].get('name')!r}, but the file's label column is {label_column!r}",
+                         f"Name the label column {existing[0].get('name')!r} in the file")
+    declared = bool(existing)
+
+    if user_file is not None and not options.dry_run and candidates[0] not in listed:
+        datasources.upload_bytes(datasource, candidates[0], user_file[0])
+        ledger.record_upload(candidates[0], datasource, user_file[1], run_id=f"file:{Path(options.file).name}")
+        ledger.save()
+        result.uploaded_key = candidates[0]
+
+    for key in candidates:
+        variables = None if declared else variables_payload(schema, id_column, label_column)
+        registration = Registration(key, dataset_name(key), registration_payload(config, key, variables),
+                                    declares_variables=variables is not None)
+        result.registrations.append(registration)
+        if options.dry_run:
+            declared = True
+            continue
+        try:
+            monitor.register_dataset(model_id, "ground_truth", registration.payload)
+        except ConflictError as error:
+            if error.status != 409:  # a 400 names a payload problem; 409 means this dataset name exists already
+                raise
+            registration.already_registered = True
+            declared = bool(ground_truth_variables(monitor.variables(model_id), schema.prediction_name))
+        else:
+            registration.registered = True
+            declared = True
+        ledger.record_registration(key, registration.dataset_name, model_id)
+        ledger.save()
+    return result
+
+
+def _candidates(listed: list[str], ledger: Any, folder: str, datasource: str, window: DateWindow,
+                result: GroundTruthResult) -> list[str]:
+    from_ledger = [k for k in ledger.pending_registrations()
+                   if k.startswith(folder) and ledger.uploads[k].get("datasource", datasource) == datasource]
+    keys = sorted({k for k in [*listed, *from_ledger] if k.lower().endswith(".csv")})
+    chosen = []
+    for key in keys:
+        day = key_date(key)
+        if ledger.is_registered(key):
+            continue
+        if day is None:
+            result.skipped.append((key, "no YYYY-MM-DD folder in its key; register it with --file"))
+        elif day not in window:
+            continue
+        else:
+            chosen.append(key)
+    return sorted(chosen, key=lambda k: (key_date(k), k))

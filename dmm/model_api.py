@@ -1,0 +1,57 @@
+"""Calling a deployed Domino Model API (endpoint): Basic auth with the access token, retries, the event_id back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from dmm.errors import ApiError, AuthError
+from dmm.http import ApiClient, build_retry, make_session
+from dmm.redact import register_secret
+
+TOKEN_ADVICE = ("Check the Model API access token (Domino: the endpoint's Settings > Access tokens) in the "
+                "environment variable named by model_api.token_env (default DOMINO_MODEL_API_TOKEN)")
+EVENT_ID_ADVICE = ("Make the endpoint's predict function return the event_id it captures with: copy the capture part "
+                   "of prediction_capture_example.py into it and redeploy")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    result: Any
+    event_id: str
+    request_id: str | None
+    latency_s: float
+
+
+class ModelApiClient:
+    def __init__(self, endpoint_url: str, token: str | None, timeout: float = 30, retries: int = 4,
+                 pool_size: int = 10) -> None:
+        register_secret(token)
+        session = make_session(auth=(token, token) if token else None, retry=build_retry(total=retries),
+                               pool_size=pool_size)
+        self.endpoint_url = endpoint_url
+        self.api = ApiClient(endpoint_url, session=session, timeout=timeout, service_name="the Model API")
+
+    def call(self, data: Mapping[str, Any]) -> tuple[Any, float]:
+        """POST ``{"data": data}``; the parsed body and the latency in seconds."""
+        started = time.perf_counter()
+        try:
+            body = self.api.post("", json={"data": dict(data)}, what="Calling the Model API")
+        except AuthError as error:
+            raise AuthError(error.message, TOKEN_ADVICE, status=error.status, server_message=error.server_message,
+                            url=error.url) from None
+        return body, time.perf_counter() - started
+
+    def predict(self, data: Mapping[str, Any]) -> Prediction:
+        body, latency = self.call(data)
+        request_id = body.get("request_id") if isinstance(body, dict) else None
+        result = body["result"] if isinstance(body, dict) and "result" in body else body
+        event_id = result.get("event_id") if isinstance(result, dict) else None
+        if not event_id:
+            raise ApiError("The Model API answered without an event_id, so its predictions cannot be matched to "
+                           "ground truth", EVENT_ID_ADVICE, url=self.endpoint_url)
+        return Prediction(result=result, event_id=str(event_id), request_id=request_id, latency_s=latency)
+
+    def close(self) -> None:
+        self.api.session.close()

@@ -1,0 +1,294 @@
+"""Step 4: labelled test traffic. Send sampled rows (features only) to the Model API, keep each response's event_id
+with the row's label, and write that ground truth locally and to the data source under a key unique to the run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import math
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from dmm.dataio import read_table
+from dmm.errors import DmmError, UsageError
+from dmm.schema import MonitoringSchema
+
+GROUND_TRUTH_FOLDER = "ground_truth"
+
+
+@dataclass(frozen=True)
+class TrafficOptions:
+    count: int = 100
+    file: str | None = None
+    label_column: str | None = None
+    concurrency: int = 4
+    rate: float | None = None
+    seed: int | None = None
+    timeout: float | None = None
+    dry_run: bool = False
+    upload: bool = True
+    output_dir: str | None = None
+
+
+@dataclass
+class Outcome:
+    index: int
+    label: Any
+    event_id: str | None = None
+    timestamp: str | None = None
+    latency_s: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    sent: int
+    succeeded: int
+    failed: int
+    p50_s: float | None
+    p95_s: float | None
+    throughput_rps: float
+    elapsed_s: float
+
+
+@dataclass
+class TrafficResult:
+    run_id: str
+    label_column: str
+    target: str
+    source_file: Path
+    example_payload: dict[str, Any]
+    dry_run: bool = False
+    summary: TrafficSummary | None = None
+    ground_truth_path: Path | None = None
+    ground_truth_key: str | None = None
+    datasource: str | None = None
+    upload_error: DmmError | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------------
+
+def plain(value: Any) -> Any:
+    """A JSON-safe Python value: numpy/pandas scalars unwrapped, NaN/inf/NA -> None, timestamps ISO strings."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return plain(value.item())
+    return value
+
+
+def feature_rows(frame: Any, feature_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Only the schema's features, in order, as JSON-safe dicts."""
+    columns = [frame[name].tolist() for name in feature_names]
+    return [{name: plain(value) for name, value in zip(feature_names, values)} for values in zip(*columns)]
+
+
+def validate_inputs(schema: MonitoringSchema, frame: Any, label_column: str, source: Path) -> None:
+    if label_column not in frame.columns:
+        raise UsageError(f"The label column {label_column!r} is not in {source}",
+                         f"Pass --label-column with one of: {', '.join(map(str, frame.columns))}")
+    if label_column in schema.feature_names:
+        raise UsageError(f"The label column {label_column!r} is one of the model's features",
+                         "Pass --label-column naming the column that holds the true labels")
+    missing = [name for name in schema.feature_names if name not in frame.columns]
+    if missing:
+        raise UsageError(f"{source} lacks the feature column(s) {', '.join(missing)} of the monitoring schema",
+                         "Use test data with the same columns as the training set")
+
+
+def new_run_id(now: datetime.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def ground_truth_key(prefix: str, model_id: str, run_id: str, now: datetime.datetime) -> str:
+    """``<prefix>/<model_id>/<YYYY-MM-DD UTC>/<run_id>.csv``: unique per run, dated for step 5's window."""
+    parts = [p for p in (prefix.strip("/"), model_id, f"{now:%Y-%m-%d}", f"{run_id}.csv") if p]
+    return "/".join(parts)
+
+
+# ---- sending ---------------------------------------------------------------------------------------------------
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second across threads (evenly spaced slots)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def send_all(predict: Callable[[Mapping[str, Any]], Any], payloads: Sequence[Mapping[str, Any]],
+             labels: Sequence[Any], concurrency: int = 4, rate: float | None = None,
+             on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Call ``predict`` (a ``ModelApiClient.predict``) for every payload on ``concurrency`` threads."""
+    limiter = RateLimiter(rate)
+
+    def one(index: int) -> Outcome:
+        limiter.wait()
+        outcome = Outcome(index=index, label=labels[index])
+        try:
+            prediction = predict(payloads[index])
+        except DmmError as error:
+            outcome.error = str(error)
+        except Exception as error:  # a transport error we did not map: count it, keep going
+            outcome.error = f"{type(error).__name__}: {error}"
+        else:
+            outcome.event_id = prediction.event_id
+            outcome.latency_s = prediction.latency_s
+            result = prediction.result if isinstance(prediction.result, dict) else {}
+            outcome.timestamp = str(result.get("timestamp") or _utc_iso())
+        return outcome
+
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="traffic") as pool:
+        futures = [pool.submit(one, i) for i in range(len(payloads))]
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes.append(outcome)
+            if on_result:
+                on_result(outcome)
+    outcomes.sort(key=lambda o: o.index)
+    return outcomes
+
+
+def summarise(outcomes: Sequence[Outcome], elapsed_s: float) -> TrafficSummary:
+    import numpy as np
+
+    latencies = [o.latency_s for o in outcomes if o.ok and o.latency_s is not None]
+    p50, p95 = (float(v) for v in np.percentile(latencies, [50, 95])) if latencies else (None, None)
+    succeeded = sum(1 for o in outcomes if o.ok)
+    return TrafficSummary(sent=len(outcomes), succeeded=succeeded, failed=len(outcomes) - succeeded, p50_s=p50,
+                          p95_s=p95, throughput_rps=len(outcomes) / elapsed_s if elapsed_s > 0 else 0.0,
+                          elapsed_s=elapsed_s)
+
+
+def ground_truth_csv(outcomes: Iterable[Outcome], target: str) -> tuple[bytes, int]:
+    """``event_id, <target>, timestamp`` for the successful requests; the CSV bytes and the row count."""
+    import pandas as pd
+
+    rows = [{"event_id": o.event_id, target: o.label, "timestamp": o.timestamp} for o in outcomes if o.ok]
+    frame = pd.DataFrame(rows, columns=["event_id", target, "timestamp"])
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8"), len(frame)
+
+
+def _utc_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+# ---- the step --------------------------------------------------------------------------------------------------
+
+def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None, datasources: Any = None,
+                     ledger: Any = None, on_result: Callable[[Outcome], None] | None = None,
+                     now: datetime.datetime | None = None) -> TrafficResult:
+    """Validate everything, then send, write the ground truth, upload it and record it in the ledger."""
+    if options.count < 1:
+        raise UsageError(f"--count must be at least 1 (got {options.count})", "Pass --count N with N >= 1")
+    if options.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1 (got {options.concurrency})", "Pass --concurrency N with N >= 1")
+    if options.rate is not None and options.rate <= 0:
+        raise UsageError(f"--rate must be positive (got {options.rate})", "Pass --rate R with R > 0, or leave it out")
+    schema = MonitoringSchema.load(config.schema_path)
+    file = options.file or config.test_data_path
+    if not file:
+        raise UsageError("No test data file was given", "Pass --file PATH, or set test_data.path in monitoring_config.json")
+    source = Path(file)
+    label_column = options.label_column or getattr(config, "test_label_column", None) or schema.target
+    frame = read_table(source)
+    validate_inputs(schema, frame, label_column, source)
+    frame = frame[frame[label_column].notna()]
+    if frame.empty:
+        raise UsageError(f"Every value of the label column {label_column!r} in {source} is empty",
+                         "Pass test data with labels")
+    if not config.model_api_url:
+        raise UsageError("model_api.endpoint_url is not set", "Run 3_setup_monitoring.py, or set it in monitoring_config.json")
+    token = config.model_api_token()
+    if options.upload and not options.dry_run:
+        if not config.ground_truth_datasource:
+            raise UsageError("data_sources.ground_truth is not set, so the ground truth cannot be uploaded",
+                             "Set it in monitoring_config.json, or pass --no-upload to keep the file local")
+        if not config.model_monitor_id:
+            raise UsageError("model_monitor.model_id is not set, so the ground truth has no place in the data source",
+                             "Set it in monitoring_config.json, or pass --no-upload to keep the file local")
+
+    if options.upload and not options.dry_run:
+        if datasources is None:
+            from dmm.datasources import DataSources
+
+            datasources = DataSources()
+        datasources.datasource(config.ground_truth_datasource)  # fails now, not after sending every request
+
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    run_id = new_run_id(now)
+    sample = frame.sample(n=options.count, replace=options.count > len(frame), random_state=options.seed)
+    payloads = feature_rows(sample, schema.feature_names)
+    labels = [plain(v) for v in sample[label_column].tolist()]
+    result = TrafficResult(run_id=run_id, label_column=label_column, target=schema.target, source_file=source,
+                           example_payload={"data": payloads[0]}, dry_run=options.dry_run)
+    if options.dry_run:
+        return result
+
+    if client is None:
+        from dmm.model_api import ModelApiClient
+
+        client = ModelApiClient(config.model_api_url, token,
+                                timeout=options.timeout or config.model_api_timeout,
+                                pool_size=max(10, options.concurrency))
+    started = time.perf_counter()
+    outcomes = send_all(client.predict, payloads, labels, options.concurrency, options.rate, on_result)
+    result.summary = summarise(outcomes, time.perf_counter() - started)
+    result.errors = [o.error for o in outcomes if o.error]
+    if not result.summary.succeeded:
+        return result
+
+    content, rows = ground_truth_csv(outcomes, schema.target)
+    folder = Path(options.output_dir) if options.output_dir else Path.cwd() / GROUND_TRUTH_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    result.ground_truth_path = folder / f"{run_id}.csv"
+    result.ground_truth_path.write_bytes(content)
+    if not options.upload:
+        return result
+
+    key = ground_truth_key(config.ground_truth_prefix or GROUND_TRUTH_FOLDER, config.model_monitor_id, run_id, now)
+    result.datasource = config.ground_truth_datasource
+    try:
+        datasources.upload_bytes(config.ground_truth_datasource, key, content)
+    except DmmError as error:
+        result.upload_error = error
+        return result
+    result.ground_truth_key = key
+    if ledger is None:
+        from dmm.ledger import Ledger
+
+        ledger = Ledger.load(config.ledger_path)
+    ledger.record_upload(key, config.ground_truth_datasource, rows, run_id)
+    ledger.save()
+    return result

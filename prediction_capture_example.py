@@ -1,0 +1,242 @@
+"""Prediction capture for a Domino Model API: copy this file next to your endpoint's script.
+
+Domino calls ``predict(**kwargs)`` with the keys of the request's ``data`` object as keyword arguments. For
+Domino Model Monitor to match everything by name, this template:
+
+- reads ``monitoring_schema.json`` (written by step 1) for the feature names in order, the target column (the
+  prediction is captured and returned under that name) and, for classifiers, the class labels;
+- captures each prediction with ``domino_data_capture`` after converting numpy/pandas values to plain Python
+  (NaN and infinity become null, so every captured line is strict JSON);
+- generates an ``event_id`` (or uses the caller's ``event_id``) and returns it with a UTC timestamp, so the
+  caller can write ground truth that joins on it;
+- never lets a capture problem fail the prediction: it is logged instead.
+
+To use it with your model, keep ``MonitoredModel`` and replace the body marked "REPLACE THIS" in ``predict``.
+The schema is found through ``$MONITORING_SCHEMA``, else next to this file, ``./``, ``/mnt/code``, ``/mnt`` or
+``/mnt/artifacts``. Only the standard library and ``domino_data_capture`` are required (numpy is optional).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+SCHEMA_FILE_NAME = "monitoring_schema.json"
+SCHEMA_ENV = "MONITORING_SCHEMA"
+CAPTURE_LOGGER_NAME = "domino_data_capture.logger"
+
+log = logging.getLogger("prediction_capture")
+
+
+def schema_search_paths() -> list[Path]:
+    """Where the schema is looked for, in order."""
+    paths = []
+    if os.environ.get(SCHEMA_ENV):
+        paths.append(Path(os.environ[SCHEMA_ENV]))
+    for folder in (Path(__file__).resolve().parent, Path.cwd(), Path("/mnt/code"), Path("/mnt"), Path("/mnt/artifacts")):
+        paths.append(folder / SCHEMA_FILE_NAME)
+    return paths
+
+
+def find_schema() -> Path:
+    for path in schema_search_paths():
+        if path.is_file():
+            return path
+    searched = ", ".join(str(p) for p in schema_search_paths())
+    raise FileNotFoundError(f"{SCHEMA_FILE_NAME} was not found (searched {searched}). Copy the file written by "
+                            f"1_register_training_set.py next to this script, or set {SCHEMA_ENV} to its path.")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain-Python, strict-JSON form of a value: numpy/pandas scalars and arrays unwrapped, NaN/inf -> None."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT
+        return None
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas.Timestamp, numpy datetime via pandas
+        return value.isoformat()
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, pandas Series/Index
+        return to_jsonable(value.tolist())
+    if hasattr(value, "item"):
+        return to_jsonable(value.item())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    try:
+        number = float(value)  # Decimal, Fraction
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else None
+
+
+def _single(value: Any) -> Any:
+    """``model.predict(one_row)`` returns a one-element array; capture and return the element."""
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+def _unwrap_row(value: Any) -> Any:
+    """``predict_proba(one_row)`` returns ``[[p0, p1, ...]]``; keep the row."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        return value[0]
+    return value
+
+
+def utc_now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class MonitoredModel:
+    """The names from the monitoring schema plus prediction capture that never fails the prediction."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.feature_names: list[str] = [f["name"] for f in schema["features"]]
+        self.prediction_name: str = schema["target"]["name"]
+        self.model_type: str = schema.get("model_type", "classification")
+        self.class_labels: list[Any] = list(schema["target"].get("class_labels") or [])
+        self.feature_types: dict[str, str] = {f["name"]: f.get("value_type", "numerical") for f in schema["features"]}
+        self._client: Any = None
+        self._client_error: str | None = None
+
+    @classmethod
+    def from_schema_file(cls, path: str | os.PathLike[str] | None = None) -> "MonitoredModel":
+        path = Path(path) if path else find_schema()
+        return cls(json.loads(Path(path).read_text()))
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.model_type == "classification"
+
+    def features_from(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's features in the schema's order, as plain Python; a missing one is the caller's error."""
+        missing = [name for name in self.feature_names if name not in inputs]
+        if missing:
+            raise ValueError(f"Missing feature(s) {', '.join(missing)}: send every feature of the monitoring schema "
+                             f"in 'data' ({', '.join(self.feature_names)})")
+        return {name: to_jsonable(inputs[name]) for name in self.feature_names}
+
+    def ordered_probabilities(self, probabilities: Sequence[Any], model_classes: Sequence[Any]) -> list[Any]:
+        """Reorder ``predict_proba`` output (in ``model.classes_`` order) into the schema's class-label order."""
+        values = _unwrap_row(to_jsonable(probabilities))
+        by_class = {str(to_jsonable(c)): p for c, p in zip(model_classes, values)}
+        if not self.class_labels:
+            return list(by_class.values())
+        return [by_class.get(str(label)) for label in self.class_labels]
+
+    def capture(self, features: Mapping[str, Any], prediction: Any, probabilities: Any = None,
+                event_id: Any = None) -> dict[str, str]:
+        """Record one prediction for Domino Model Monitor; returns the ``event_id`` and ``timestamp`` used."""
+        ordered = self.features_from(features)
+        event_id = str(event_id) if event_id not in (None, "") else str(uuid.uuid4())
+        timestamp = utc_now_iso()
+        try:
+            client = self._capture_client()
+            if client is not None:
+                client.capturePrediction(list(ordered.values()), [_single(to_jsonable(prediction))],
+                                         event_id=event_id, timestamp=timestamp,
+                                         prediction_probability=_unwrap_row(to_jsonable(probabilities)))
+        except Exception as exc:  # capture must never fail the prediction
+            log.warning("Prediction capture failed for event %s (the prediction is still returned): %r", event_id, exc)
+        return {"event_id": event_id, "timestamp": timestamp}
+
+    def respond(self, features: Mapping[str, Any], prediction: Any, probabilities: Any = None,
+                event_id: Any = None) -> dict[str, Any]:
+        """Capture, then build what the endpoint returns: the prediction under the target's name, and the join key."""
+        prediction = _single(to_jsonable(prediction))
+        probabilities = _unwrap_row(to_jsonable(probabilities))
+        captured = self.capture(features, prediction, probabilities, event_id)
+        result: dict[str, Any] = {self.prediction_name: prediction}
+        if self.is_classifier and probabilities is not None:
+            result["prediction_probability"] = probabilities
+        result.update(captured)
+        return result
+
+    def _capture_client(self) -> Any:
+        """Built on first use; a construction failure (e.g. HOSTNAME="model") is logged once and disables capture."""
+        if self._client is not None or self._client_error is not None:
+            return self._client
+        try:
+            from domino_data_capture.data_capture_client import DataCaptureClient
+
+            self._client = DataCaptureClient(self.feature_names, [self.prediction_name])
+        except Exception as exc:
+            self._client_error = repr(exc)
+            log.warning("Prediction capture is disabled: DataCaptureClient could not be created (%r)", exc)
+            return None
+        _stop_capture_echo()
+        return self._client
+
+
+def _stop_capture_echo() -> None:
+    """Keep captured records out of the root logger: otherwise an application's logging setup (or the library's
+    own ``logging.error`` on a bad record) echoes every captured line to stderr. The logger must be created with
+    the library's logger class, which the library would otherwise set on first capture."""
+    from domino_data_capture.logger import PredictionLogger
+
+    previous = logging.getLoggerClass()
+    logging.setLoggerClass(PredictionLogger)
+    try:
+        logging.getLogger(CAPTURE_LOGGER_NAME).propagate = False
+    finally:
+        logging.setLoggerClass(previous)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The endpoint. Domino calls predict(**data).
+
+_monitored: MonitoredModel | None = None
+
+
+def monitored_model() -> MonitoredModel:
+    global _monitored
+    if _monitored is None:
+        _monitored = MonitoredModel.from_schema_file()
+    return _monitored
+
+
+def toy_model(monitored: MonitoredModel, features: Mapping[str, Any]) -> tuple[Any, list[float] | None]:
+    """A stand-in model driven by the schema alone, so this file runs unchanged anywhere."""
+    numbers = [float(v) for v in features.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    score = sum(numbers) / len(numbers) if numbers else 0.0
+    if not monitored.is_classifier:
+        return score, None
+    labels = monitored.class_labels or [0, 1]
+    chosen = int(abs(score)) % len(labels)
+    rest = 0.2 / (len(labels) - 1) if len(labels) > 1 else 0.0
+    probabilities = [0.8 if i == chosen else rest for i in range(len(labels))] if len(labels) > 1 else [1.0]
+    return labels[chosen], probabilities
+
+
+def predict(**kwargs: Any) -> dict[str, Any]:
+    monitored = monitored_model()
+    event_id = kwargs.pop("event_id", None)
+    features = monitored.features_from(kwargs)
+
+    # ---- REPLACE THIS with your model: compute the prediction (and, for classifiers, the probabilities in
+    # ---- monitored.class_labels order; monitored.ordered_probabilities(model.predict_proba(X)[0], model.classes_)).
+    prediction, probabilities = toy_model(monitored, features)
+    # ---- end of the part to replace
+
+    return monitored.respond(features, prediction, probabilities, event_id)
+
+
+if __name__ == "__main__":
+    example = monitored_model()
+    row = {f: 0 for f in example.feature_names}
+    print(json.dumps(predict(**row), indent=2))

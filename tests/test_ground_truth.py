@@ -1,0 +1,312 @@
+"""Step 5: variables on the first registration only (decided from the model's variables), never the same file
+twice, --dry-run sends nothing, nothing to do is a clean exit 0, and --file is validated before anything."""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import json
+
+import pytest
+
+from dmm.cli import run
+from dmm.errors import ConflictError, DmmError, UsageError
+from dmm.ground_truth import (GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth)
+from dmm.ledger import Ledger
+from dmm.schema import Feature, MonitoringSchema
+
+step5 = importlib.import_module("5_upload_ground_truth")
+
+NOW = datetime.datetime(2024, 5, 10, 12, 0, tzinfo=datetime.timezone.utc)
+TODAY = datetime.datetime.now(datetime.timezone.utc).date()
+
+
+class FakeMonitor:
+    """Model Monitor as it behaves for ground truth: re-declaring configured variables is refused."""
+
+    def __init__(self, variables=None, ingestion="prediction"):
+        self.vars = list(variables or [])
+        self.ingestion = ingestion
+        self.registered: list[dict] = []
+        self.variable_queries = 0
+        self.dataset_names: set[str] = set()
+
+    def get_model(self, model_id):
+        return {"id": model_id, "ingestionStatus": self.ingestion}
+
+    def variables(self, model_id):
+        self.variable_queries += 1
+        return list(self.vars)
+
+    def register_dataset(self, model_id, kind, payload):
+        assert kind == "ground_truth" and model_id == "m1"
+        names = {v["name"] for v in self.vars}
+        clash = [v["name"] for v in payload.get("variables", []) if v["name"] in names]
+        if clash:
+            raise ConflictError(f"Variable(s) with name {clash} is/are already configured", status=400)
+        name = payload["datasetDetails"]["name"]
+        if name in self.dataset_names:
+            raise ConflictError(f"Dataset with name {name} is already registered", status=409)
+        self.vars.extend(payload.get("variables", []))
+        self.dataset_names.add(name)
+        self.registered.append(payload)
+        return {"ok": True}
+
+
+class FakeDataSources:
+    def __init__(self, keys=()):
+        self.objects = {key: b"event_id,churned,timestamp\n" for key in keys}
+        self.uploads: list[str] = []
+
+    def list_keys(self, name, prefix=""):
+        assert name == "gt-store"
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def upload_bytes(self, name, key, data):
+        self.uploads.append(key)
+        self.objects[key] = data
+
+    def datasource(self, name):
+        return object()
+
+
+class Config:
+    def __init__(self, folder):
+        self.schema_path = folder / "monitoring_schema.json"
+        self.ledger_path = folder / "monitoring_ledger.json"
+        self.model_monitor_id = "m1"
+        self.model_monitor_api_url = "https://domino.example.com/model-monitor/v2/api"
+        self.ground_truth_datasource = "gt-store"
+        self.ground_truth_datasource_type = "s3"
+        self.ground_truth_prefix = "ground_truth"
+        self.user_api_key_env = "DOMINO_USER_API_KEY"
+
+    def api_key(self):
+        return "user-key-abcdef"
+
+
+@pytest.fixture
+def config(tmp_path):
+    MonitoringSchema("churn", 1, "classification", "churned",
+                     (Feature("age", "numerical"), Feature("plan", "categorical")),
+                     class_labels=("no", "yes")).save(tmp_path / "monitoring_schema.json")
+    return Config(tmp_path)
+
+
+def register(config, monitor, sources, **options):
+    ledger = Ledger.load(config.ledger_path)
+    return register_ground_truth(config, GroundTruthOptions(**options), monitor=monitor, datasources=sources,
+                                 ledger=ledger, now=NOW)
+
+
+def test_first_registration_declares_variables_and_later_ones_send_dataset_details_only(config):
+    monitor = FakeMonitor()
+    sources = FakeDataSources(["ground_truth/m1/2024-05-09/run-a.csv", "ground_truth/m1/2024-05-10/run-b.csv"])
+    result = register(config, monitor, sources)
+
+    first, second = monitor.registered
+    assert first["variables"] == [
+        {"name": "event_id", "variableType": "row_identifier", "valueType": "string"},
+        {"name": "churned", "variableType": "ground_truth", "valueType": "categorical", "forPredictionOutput": "churned"},
+    ]
+    assert first["datasetDetails"] == {
+        "name": dataset_name("ground_truth/m1/2024-05-09/run-a.csv"), "datasetType": "file",
+        "datasetConfig": {"path": "ground_truth/m1/2024-05-09/run-a.csv", "fileFormat": "csv"},
+        "datasourceName": "gt-store", "datasourceType": "s3"}
+    assert set(second) == {"datasetDetails"}
+    assert second["datasetDetails"]["datasetConfig"]["path"] == "ground_truth/m1/2024-05-10/run-b.csv"
+    assert [r.declares_variables for r in result.registrations] == [True, False]
+
+
+def test_existing_ground_truth_variable_means_dataset_details_only(config):
+    monitor = FakeMonitor(variables=[
+        {"name": "event_id", "variableType": "row_identifier", "valueType": "string"},
+        {"name": "churned", "variableType": "ground_truth", "valueType": "categorical", "forPredictionOutput": "churned"}])
+    register(config, monitor, FakeDataSources(["ground_truth/m1/2024-05-10/run-c.csv"]))
+    assert [set(p) for p in monitor.registered] == [{"datasetDetails"}]
+    assert monitor.variable_queries == 1
+
+
+def test_a_rerun_registers_nothing_twice(config):
+    monitor = FakeMonitor()
+    sources = FakeDataSources(["ground_truth/m1/2024-05-10/run-a.csv"])
+    assert len(register(config, monitor, sources).registrations) == 1
+    again = register(config, monitor, sources)
+    assert again.nothing_to_do
+    assert len(monitor.registered) == 1
+
+
+def test_a_dataset_the_monitor_already_has_is_recorded_not_repeated(config):
+    """A rerun from another folder (no ledger): Model Monitor answers 409 for the deterministic name."""
+    monitor = FakeMonitor()
+    sources = FakeDataSources(["ground_truth/m1/2024-05-10/a.csv", "ground_truth/m1/2024-05-10/b.csv"])
+    register(config, monitor, sources)
+    config.ledger_path.unlink()
+    sources.objects["ground_truth/m1/2024-05-10/c.csv"] = b""
+    again = register(config, monitor, sources)
+    assert [r.already_registered for r in again.registrations] == [True, True, False]
+    assert [set(p) for p in monitor.registered] == [{"variables", "datasetDetails"}, {"datasetDetails"},
+                                                   {"datasetDetails"}]
+    assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/a.csv")
+
+
+def test_keys_the_ledger_marks_registered_are_skipped_even_on_a_fresh_monitor(config):
+    ledger = Ledger.load(config.ledger_path)
+    ledger.record_registration("ground_truth/m1/2024-05-10/old.csv", "x", "m1")
+    ledger.save()
+    monitor = FakeMonitor()
+    result = register(config, monitor, FakeDataSources(["ground_truth/m1/2024-05-10/old.csv",
+                                                        "ground_truth/m1/2024-05-10/new.csv"]))
+    assert [r.key for r in result.registrations] == ["ground_truth/m1/2024-05-10/new.csv"]
+
+
+def test_ledger_uploads_not_yet_listed_are_registered_too(config):
+    ledger = Ledger.load(config.ledger_path)
+    ledger.record_upload("ground_truth/m1/2024-05-10/from-ledger.csv", "gt-store", 3, "run")
+    ledger.save()
+    monitor = FakeMonitor()
+    register(config, monitor, FakeDataSources())
+    assert monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"] == "ground_truth/m1/2024-05-10/from-ledger.csv"
+    assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/from-ledger.csv")
+
+
+def test_window_selects_by_the_key_date_folder(config):
+    keys = ["ground_truth/m1/2024-05-01/old.csv", "ground_truth/m1/2024-05-09/mid.csv",
+            "ground_truth/m1/2024-05-10/new.csv", "ground_truth/m1/notes.txt"]
+    by_hours = register(config, FakeMonitor(), FakeDataSources(keys), hours=30, dry_run=True)
+    assert [r.key for r in by_hours.registrations] == keys[1:3]
+    by_dates = register(config, FakeMonitor(), FakeDataSources(keys), start_date="2024-05-01",
+                        end_date="2024-05-01", dry_run=True)
+    assert [r.key for r in by_dates.registrations] == keys[:1]
+
+
+def test_dry_run_sends_nothing_and_changes_nothing(config):
+    monitor = FakeMonitor()
+    result = register(config, monitor, FakeDataSources(["ground_truth/m1/2024-05-10/a.csv",
+                                                        "ground_truth/m1/2024-05-10/b.csv"]), dry_run=True)
+    assert monitor.registered == []
+    assert not config.ledger_path.exists()
+    assert [set(r.payload) for r in result.registrations] == [{"variables", "datasetDetails"}, {"datasetDetails"}]
+
+
+def test_not_ingested_registers_nothing_unless_asked(config):
+    sources = FakeDataSources(["ground_truth/m1/2024-05-10/a.csv"])
+    monitor = FakeMonitor(ingestion="training")
+    with pytest.raises(DmmError, match="not ingested") as raised:
+        register(config, monitor, sources)
+    assert "--before-ingestion" in str(raised.value)
+    assert monitor.registered == []
+    result = register(config, monitor, sources, allow_before_ingestion=True)
+    assert any("not ingested" in w for w in result.warnings)
+    assert len(monitor.registered) == 1
+
+
+def test_dataset_names_are_deterministic_and_distinct():
+    a = dataset_name("ground_truth/m1/2024-05-10/run-a.csv")
+    assert a == dataset_name("ground_truth/m1/2024-05-10/run-a.csv")
+    assert a != dataset_name("ground_truth/m1/2024-05-10/run-b.csv")
+    assert "/" not in a and len(dataset_name("x/" * 200 + "y.csv")) <= 100
+
+
+def test_key_dates_and_windows():
+    assert key_date("gt/m1/2024-05-10/run.csv") == datetime.date(2024, 5, 10)
+    assert key_date("gt/m1/run.csv") is None
+    with pytest.raises(UsageError, match="after"):
+        date_window(GroundTruthOptions(start_date="2024-05-10", end_date="2024-05-01"), NOW)
+    with pytest.raises(UsageError, match="not a date"):
+        date_window(GroundTruthOptions(start_date="10/05/2024"), NOW)
+
+
+# ---- --file ------------------------------------------------------------------------------------------------------
+
+def test_user_file_is_validated_uploaded_then_registered_once(config, tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("event_id,churned\nev-1,yes\nev-2,no\n")
+    monitor, sources = FakeMonitor(), FakeDataSources()
+    result = register(config, monitor, sources, file=str(path))
+    assert sources.uploads == [result.uploaded_key]
+    assert result.uploaded_key.startswith("ground_truth/m1/2024-05-10/labels-")
+    assert monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"] == result.uploaded_key
+    assert sources.objects[result.uploaded_key] == b"event_id,churned\nev-1,yes\nev-2,no\n"
+
+    again = register(config, monitor, sources, file=str(path))
+    assert again.nothing_to_do and again.skipped
+    assert len(monitor.registered) == 1 and len(sources.uploads) == 1
+
+
+@pytest.mark.parametrize("content, options, message", [
+    ("id,churned\nev-1,yes\n", {}, "no column 'event_id'"),
+    ("event_id,label\nev-1,yes\n", {}, "no column 'churned'"),
+    ("event_id,churned\nev-1,yes\nev-1,no\n", {}, "repeats"),
+    ("event_id,churned\nev-1,yes\nev-2,maybe\n", {}, "maybe"),
+    ("event_id,churned\nev-1,yes\nev-2,\n", {}, "no label"),
+    ("row,outcome\nr1,yes\n", {"id_column": "row", "label_column": "nope"}, "no column 'nope'"),
+])
+def test_bad_user_files_are_refused_before_anything_is_sent(config, tmp_path, content, options, message):
+    path = tmp_path / "labels.csv"
+    path.write_text(content)
+    monitor, sources = FakeMonitor(), FakeDataSources()
+    with pytest.raises(UsageError, match=message):
+        register(config, monitor, sources, file=str(path), **options)
+    assert monitor.registered == [] and sources.uploads == [] and monitor.variable_queries == 0
+
+
+def test_label_column_must_match_the_declared_ground_truth_variable(config, tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("event_id,outcome\nev-1,yes\n")
+    monitor = FakeMonitor(variables=[{"name": "churned", "variableType": "ground_truth", "valueType": "categorical",
+                                      "forPredictionOutput": "churned"}])
+    with pytest.raises(UsageError, match="'churned'"):
+        register(config, monitor, FakeDataSources(), file=str(path), label_column="outcome")
+    assert monitor.registered == []
+
+
+# ---- the script --------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def script_env(tmp_path, monkeypatch, config):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DOMINO_USER_API_KEY", "user-key-abcdef")
+    monkeypatch.delenv("DMM_CONFIG", raising=False)
+    (tmp_path / "monitoring_config.json").write_text(json.dumps({
+        "domino": {"base_url": "https://domino.example.com"},
+        "model_monitor": {"model_id": "m1"},
+        "model_api": {"endpoint_url": "https://domino.example.com/models/abc/latest/model"},
+        "data_sources": {"ground_truth": "gt-store"},
+    }))
+    monitor, sources = FakeMonitor(), FakeDataSources()
+    monkeypatch.setattr("dmm.monitor.ModelMonitorClient", lambda *a, **k: monitor)
+    monkeypatch.setattr("dmm.datasources.DataSources", lambda *a, **k: sources)
+    return monitor, sources
+
+
+def test_script_nothing_to_do_exits_0_with_a_message(script_env, capsys):
+    monitor, _ = script_env
+    assert run(step5.main, []) == 0
+    assert "Nothing to do" in capsys.readouterr().out
+    assert monitor.registered == []
+
+
+def test_script_registers_then_reports_nothing_on_rerun(script_env, capsys):
+    monitor, sources = script_env
+    sources.objects[f"ground_truth/m1/{TODAY:%Y-%m-%d}/run-x.csv"] = b"event_id,churned,timestamp\n"
+    assert run(step5.main, []) == 0
+    assert "Registered ground_truth/m1/" in capsys.readouterr().out
+    assert run(step5.main, []) == 0
+    assert "Nothing to do" in capsys.readouterr().out
+    assert len(monitor.registered) == 1
+
+
+def test_script_dry_run_prints_payloads(script_env, capsys):
+    monitor, sources = script_env
+    sources.objects[f"ground_truth/m1/{TODAY:%Y-%m-%d}/run-y.csv"] = b"event_id,churned,timestamp\n"
+    assert run(step5.main, ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert '"forPredictionOutput": "churned"' in out and monitor.registered == []
+
+
+def test_script_bad_file_exits_2(script_env, tmp_path, capsys):
+    (tmp_path / "labels.csv").write_text("event_id,churned\nev-1,maybe\n")
+    assert run(step5.main, ["--file", str(tmp_path / "labels.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "maybe" in err and "Traceback" not in err
