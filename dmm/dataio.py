@@ -1,0 +1,135 @@
+"""Read a tabular file (CSV/TSV, Parquet or JSON Lines, chosen by extension) into a DataFrame, or say why not.
+
+pandas quietly renames duplicate columns (``x`` and ``x.1``) and empty headers (``Unnamed: 3``), so column
+names are checked against the file's own header before pandas sees it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from dmm.errors import UsageError
+
+CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+SUPPORTED = ", ".join(sorted([*CSV_SUFFIXES, *PARQUET_SUFFIXES, *JSONL_SUFFIXES]))
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The file's rows, with column names that capture and the training-set API can use unchanged."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES and suffix not in JSONL_SUFFIXES:
+        raise UsageError(f"{path} has an unsupported extension '{path.suffix}'",
+                         f"Save the data as one of {SUPPORTED}")
+    if not path.exists():
+        raise UsageError(f"{path} does not exist", "Check the path given with --file")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", "Pass the path of a data file with --file")
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path} is empty", "Export the data again; the file must hold a header and at least one row")
+
+    if suffix in CSV_SUFFIXES:
+        frame = _read_csv(path, CSV_SUFFIXES[suffix])
+    elif suffix in PARQUET_SUFFIXES:
+        frame = _read_parquet(path)
+    else:
+        frame = _read_jsonl(path)
+
+    if frame.empty:
+        raise UsageError(f"{path} has no data rows", "Export the data again with at least one row under the header")
+    return frame
+
+
+def check_column_names(columns: Iterable[object], source: str) -> None:
+    """Raise ``UsageError`` unless every name is a non-empty string without surrounding spaces, and unique."""
+    seen: set[str] = set()
+    for name in columns:
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError(f"{source} has a column without a name ({name!r})",
+                             "Give every column a name in the header")
+        if name != name.strip():
+            raise UsageError(f"Column '{name}' in {source} has leading or trailing spaces",
+                             f"Rename it to '{name.strip()}' in the file")
+        if name in seen:
+            raise UsageError(f"{source} has the column name '{name}' more than once",
+                             "Rename or drop the duplicate columns so that every name is unique")
+        seen.add(name)
+
+
+def _unreadable(path: Path, kind: str, exc: BaseException) -> UsageError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return UsageError(f"{path} could not be read as {kind} ({detail})",
+                      f"Check that the file is a valid {kind} file, or export it again")
+
+
+def _read_csv(path: Path, separator: str) -> pd.DataFrame:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=separator), None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _unreadable(path, "CSV", exc) from None
+    if not header:
+        raise UsageError(f"{path} has no header row", "The first line must name the columns")
+    check_column_names(header, str(path))
+    try:
+        return pd.read_csv(path, sep=separator, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path} is empty", "Export the data again with a header and rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise _unreadable(path, "CSV", exc) from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        check_column_names(names, str(path))
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _unreadable(path, "Parquet", exc) from None
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(key for key in keys if keys.count(key) > 1)
+        raise _DuplicateKey(duplicate)
+    return dict(pairs)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    records = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = json.loads(line, object_pairs_hook=_reject_duplicate_keys)
+                if not isinstance(record, dict):
+                    raise UsageError(f"Line {number} of {path} is not a JSON object",
+                                     "Write one JSON object per line, keyed by column name")
+                records.append(record)
+    except _DuplicateKey as exc:
+        raise UsageError(f"{path} has the column name '{exc.args[0]}' more than once in a record",
+                         "Rename or drop the duplicate keys so that every name is unique") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, "JSON Lines", exc) from None
+    if not records:
+        raise UsageError(f"{path} has no data rows", "Write one JSON object per line")
+    frame = pd.DataFrame.from_records(records)
+    check_column_names(frame.columns, str(path))
+    return frame

@@ -1,0 +1,337 @@
+"""Step 2's logic: pick an MLflow model (by run id, best run of an experiment, or registry version/alias) and export it.
+
+The model is found, never assumed at a fixed artifact path: MLflow 3 logged models (the run's outputs, or
+``search_logged_models``) first, then MLflow 2 style run artifacts (any folder holding an ``MLmodel`` file).
+sklearn-flavoured models become ``model.pkl`` (joblib); any other flavour is copied as the MLflow model folder.
+``model_manifest.json`` records where it came from. mlflow is imported lazily: it takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version as package_version
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+from dmm.errors import ApiError, DmmError, UsageError
+from dmm.redact import redact
+
+MANIFEST_NAME = "model_manifest.json"
+PICKLE_NAME = "model.pkl"
+MODEL_DIR_NAME = "model"
+MAX_RUNS_SCANNED = 1000
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model to export and how it was chosen."""
+
+    selected_by: str  # "run-id" | "best-metric" | "registry"
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    model_uri: str
+    flavours: tuple[str, ...]
+    metric_name: str | None = None
+    metric_value: float | None = None
+    mode: str | None = None
+    registered_model: dict[str, Any] | None = None
+    run_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flavour(self) -> str:
+        if "sklearn" in self.flavours:
+            return "sklearn"
+        others = [f for f in self.flavours if f != "python_function"]
+        return others[0] if others else (self.flavours[0] if self.flavours else "unknown")
+
+    @property
+    def artifact_name(self) -> str:
+        return PICKLE_NAME if self.flavour == "sklearn" else f"{MODEL_DIR_NAME}/"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    choice: ModelChoice
+    model_path: Path
+    manifest_path: Path
+
+
+# ------------------------------------------------------------------------------------------------ choose
+
+
+def choose_model(run_id: str | None = None, experiment: str | None = None, metric: str | None = None,
+                 mode: str = "max", model_name: str | None = None, version: str | None = None,
+                 alias: str | None = None) -> ModelChoice:
+    """Resolve exactly one way of naming a model into a ``ModelChoice``; raises ``UsageError`` with what exists."""
+    ways = [bool(run_id), bool(experiment or metric), bool(model_name)]
+    if sum(ways) != 1:
+        raise UsageError("Name the model one way: --run-id, or --experiment with --metric, or --model-name",
+                         "Pass exactly one of these")
+    if mode not in ("max", "min"):
+        raise UsageError(f"Unknown --mode '{mode}'", "Use --mode max or --mode min")
+    client = _client()
+    with _mlflow_errors():
+        if run_id:
+            run = _get_run(client, run_id)
+            return _choice_for_run(client, run, "run-id")
+        if model_name:
+            return _choice_for_registry(client, model_name, version, alias)
+        if not experiment or not metric:
+            raise UsageError("--experiment and --metric go together",
+                             "Pass both, e.g. --experiment churn --metric roc_auc")
+        return _best_run(client, experiment, metric, mode)
+
+
+def _client():
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def _get_run(client: Any, run_id: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        if _not_found(exc):
+            raise UsageError(f"No MLflow run with id '{run_id}' at {tracking_uri()}",
+                             "Copy the run id from the experiment's run page, or check MLFLOW_TRACKING_URI") from None
+        raise
+
+
+def _best_run(client: Any, experiment: str, metric: str, mode: str) -> ModelChoice:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        names = sorted(e.name for e in client.search_experiments(max_results=200))
+        raise UsageError(f"No MLflow experiment named '{experiment}' (experiments: {_listing(names)})",
+                         "Pass one of these with --experiment, or check MLFLOW_TRACKING_URI")
+    direction = "DESC" if mode == "max" else "ASC"
+    runs = client.search_runs([found.experiment_id], order_by=[f"metrics.`{metric}` {direction}"],
+                              max_results=MAX_RUNS_SCANNED)
+    scored = [r for r in runs if metric in r.data.metrics and r.data.metrics[metric] == r.data.metrics[metric]]
+    if not scored:
+        if not runs:
+            raise UsageError(f"Experiment '{experiment}' has no runs", "Train and log a model first")
+        logged = sorted({name for r in runs for name in r.data.metrics})
+        raise UsageError(f"No run in experiment '{experiment}' logged the metric '{metric}' "
+                         f"(metrics logged: {_listing(logged)})", "Pass one of these with --metric")
+    best = (max if mode == "max" else min)(scored, key=lambda r: r.data.metrics[metric])
+    return _choice_for_run(client, best, "best-metric", metric=metric, mode=mode)
+
+
+def _choice_for_run(client: Any, run: Any, selected_by: str, metric: str | None = None,
+                    mode: str | None = None) -> ModelChoice:
+    model_uri = find_model_uri(client, run)
+    experiment = client.get_experiment(run.info.experiment_id)
+    return ModelChoice(
+        selected_by=selected_by, run_id=run.info.run_id, experiment_id=run.info.experiment_id,
+        experiment_name=experiment.name if experiment else "", model_uri=model_uri,
+        flavours=_flavours(model_uri), metric_name=metric,
+        metric_value=run.data.metrics.get(metric) if metric else None, mode=mode,
+        run_metrics=dict(run.data.metrics))
+
+
+def _choice_for_registry(client: Any, name: str, version: str | None, alias: str | None) -> ModelChoice:
+    from mlflow.exceptions import MlflowException
+
+    if bool(version) == bool(alias):
+        raise UsageError("--model-name needs either --version or --alias", "Pass one of them, e.g. --alias champion")
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if not _not_found(exc):
+            raise
+        names = sorted(m.name for m in client.search_registered_models(max_results=200))
+        raise UsageError(f"No registered model named '{name}' (registered models: {_listing(names)})",
+                         "Pass one of these with --model-name") from None
+    try:
+        found = (client.get_model_version(name, str(version)) if version
+                 else client.get_model_version_by_alias(name, alias))
+    except MlflowException as exc:
+        if not _not_found(exc) and "alias" not in str(exc).lower():
+            raise
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+        aliases = sorted(client.get_registered_model(name).aliases or {})
+        what = f"version {version}" if version else f"alias '{alias}'"
+        raise UsageError(f"Registered model '{name}' has no {what} (versions: {_listing(versions)}; "
+                         f"aliases: {_listing(aliases)})", "Pass one of these with --version or --alias") from None
+    model_uri = f"models:/{name}/{found.version}"
+    run = client.get_run(found.run_id) if found.run_id else None
+    experiment = client.get_experiment(run.info.experiment_id) if run else None
+    return ModelChoice(
+        selected_by="registry", run_id=found.run_id or "", experiment_id=run.info.experiment_id if run else "",
+        experiment_name=experiment.name if experiment else "", model_uri=model_uri, flavours=_flavours(model_uri),
+        registered_model={"name": name, "version": str(found.version), "alias": alias, "source": found.source},
+        run_metrics=dict(run.data.metrics) if run else {})
+
+
+def find_model_uri(client: Any, run: Any) -> str:
+    """The URI of the one model a run logged: an MLflow 3 logged model, else a run artifact folder with MLmodel."""
+    run_id = run.info.run_id
+    uris = _logged_model_uris(client, run)
+    if not uris:
+        uris = [f"runs:/{run_id}/{path}" for path in _artifact_model_paths(client, run_id)]
+    if not uris:
+        raise UsageError(f"Run {run_id} has no logged model (no MLflow 3 logged model and no MLmodel among its artifacts)",
+                         "Log the model in that run with mlflow.<flavour>.log_model, or pick another run")
+    if len(uris) > 1:
+        raise UsageError(f"Run {run_id} logged several models ({_listing(uris)})",
+                         "Register the one you want and export it with --model-name and --version")
+    return uris[0]
+
+
+def _logged_model_uris(client: Any, run: Any) -> list[str]:
+    """MLflow 3: the run's model outputs, or the logged models whose source run is this run."""
+    outputs = getattr(getattr(run, "outputs", None), "model_outputs", None) or []
+    ids = list(dict.fromkeys(o.model_id for o in outputs))
+    if not ids:
+        try:
+            import mlflow
+
+            models = mlflow.search_logged_models(
+                experiment_ids=[run.info.experiment_id],
+                filter_string=f"source_run_id = '{run.info.run_id}'", output_format="list")
+            ids = [m.model_id for m in models]
+        except Exception:  # an MLflow 2 server has no logged-models API; fall back to run artifacts
+            return []
+    return [f"models:/{model_id}" for model_id in ids]
+
+
+def _artifact_model_paths(client: Any, run_id: str, path: str | None = None, depth: int = 0) -> Iterator[str]:
+    """MLflow 2: every artifact folder of the run that holds an MLmodel file."""
+    entries = client.list_artifacts(run_id, path) if path else client.list_artifacts(run_id)
+    if path and any(not e.is_dir and e.path.rsplit("/", 1)[-1] == "MLmodel" for e in entries):
+        yield path
+        return
+    if depth < 4:
+        for entry in entries:
+            if entry.is_dir:
+                yield from _artifact_model_paths(client, run_id, entry.path, depth + 1)
+
+
+def _flavours(model_uri: str) -> tuple[str, ...]:
+    from mlflow.models import get_model_info
+
+    return tuple(get_model_info(model_uri).flavors)
+
+
+# ------------------------------------------------------------------------------------------------ export
+
+
+def export_model(choice: ModelChoice, output_dir: str | os.PathLike[str]) -> ExportResult:
+    """Write ``model.pkl`` (sklearn) or ``model/`` (other flavours) and ``model_manifest.json`` to ``output_dir``."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with _mlflow_errors():
+        if choice.flavour == "sklearn":
+            model_path = _write_pickle(choice.model_uri, output_dir / PICKLE_NAME)
+        else:
+            model_path = _copy_model_dir(choice.model_uri, output_dir / MODEL_DIR_NAME)
+    manifest_path = output_dir / MANIFEST_NAME
+    manifest_path.write_text(json.dumps(manifest(choice, model_path), indent=2, default=str) + "\n")
+    return ExportResult(choice=choice, model_path=model_path, manifest_path=manifest_path)
+
+
+def _write_pickle(model_uri: str, target: Path) -> Path:
+    import joblib
+    import mlflow.sklearn
+
+    model = mlflow.sklearn.load_model(model_uri)
+    partial = target.with_name(target.name + ".partial")
+    joblib.dump(model, partial)
+    partial.replace(target)
+    return target
+
+
+def _copy_model_dir(model_uri: str, target: Path) -> Path:
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as staging:
+        downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=staging))
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(downloaded, target)
+    return target
+
+
+def manifest(choice: ModelChoice, model_path: Path) -> dict[str, Any]:
+    return {
+        "run_id": choice.run_id,
+        "experiment": {"id": choice.experiment_id, "name": choice.experiment_name},
+        "selected_by": choice.selected_by,
+        "metric": ({"name": choice.metric_name, "value": choice.metric_value, "mode": choice.mode}
+                   if choice.metric_name else None),
+        "run_metrics": choice.run_metrics,
+        "registered_model": choice.registered_model,
+        "model_uri": choice.model_uri,
+        "flavour": choice.flavour,
+        "flavours": list(choice.flavours),
+        "artifact": model_path.name + ("/" if model_path.is_dir() else ""),
+        "tracking_uri": tracking_uri(),
+        "libraries": library_versions(),
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+
+
+def library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("mlflow", "scikit-learn", "joblib", "pandas", "numpy"):
+        try:
+            versions[name] = package_version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def tracking_uri() -> str:
+    """The tracking URI in use, without any user:password part."""
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        uri = urlunsplit(parts)
+    return redact(uri)
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+def _not_found(exc: Exception) -> bool:
+    return getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
+
+
+def _listing(items: Any, limit: int = 15) -> str:
+    items = [str(i) for i in items]
+    if not items:
+        return "none"
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+@contextmanager
+def _mlflow_errors() -> Iterator[None]:
+    """An MLflow or connection failure becomes one ``ApiError`` sentence naming the tracking server."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except DmmError:
+        raise
+    except Exception as exc:
+        if not (isinstance(exc, (MlflowException, OSError))
+                or type(exc).__module__.startswith(("requests", "urllib3"))):
+            raise
+        first_line = redact(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
+        raise ApiError(f"MLflow at {tracking_uri()} failed: {first_line[:300]}",
+                       "Check MLFLOW_TRACKING_URI and that the tracking server is reachable") from None

@@ -1,0 +1,375 @@
+"""Step 1's logic: plan what a training set registers, validate it, register it, and derive the monitoring schema.
+
+Nothing is guessed from column names and no column is invented. What is inferred (the model type from the
+target, categorical columns from their dtypes) is marked as inferred in the plan, so the user sees it before
+anything is sent. ``validate_plan`` runs before any request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+import pandas as pd
+
+from dmm.dataio import check_column_names
+from dmm.errors import ApiError, ConfigError, DmmError, UsageError
+from dmm.redact import redact
+from dmm.schema import Feature, MonitoringSchema
+
+MODEL_TYPES = ("classification", "regression")
+NAME_RULE = re.compile(r"^[-A-Za-z0-9_]+$")
+MAX_CLASSES = 100
+MAX_INFERRED_INTEGER_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class TrainingSetPlan:
+    """Everything that will be registered; ``*_inferred`` say what came from the data rather than a flag."""
+
+    name: str
+    target: str
+    model_type: str
+    model_type_inferred: bool
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    inferred_categorical: tuple[str, ...] = ()
+    timestamp: str | None = None
+    key_columns: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    description: str | None = None
+    row_count: int = 0
+    class_labels: tuple[Any, ...] = ()
+    feature_dtypes: dict[str, str] = field(default_factory=dict, repr=False)
+    feature_examples: dict[str, Any] = field(default_factory=dict, repr=False)
+    all_columns_in_order: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns sent to Domino, in the file's order: features, target, key and timestamp."""
+        used = set(self.features) | {self.target} | set(self.key_columns)
+        if self.timestamp:
+            used.add(self.timestamp)
+        return [c for c in self.all_columns_in_order if c in used]
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    number: int
+    path: str
+
+
+# ------------------------------------------------------------------------------------------------ plan
+
+
+def plan_training_set(df: pd.DataFrame, name: str, target: str, model_type: str | None = None,
+                      categorical: Iterable[str] | None = None, timestamp: str | None = None,
+                      key: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
+                      description: str | None = None) -> TrainingSetPlan:
+    """Work out what to register; raises ``UsageError`` when a named column is missing (nothing to infer from)."""
+    categorical = _unique(categorical)
+    key_columns = _unique(key)
+    excluded = _unique(exclude)
+    _require_columns(df, [target], "--target")
+    _require_columns(df, categorical, "--categorical")
+    _require_columns(df, key_columns, "--key")
+    _require_columns(df, excluded, "--exclude")
+    if timestamp:
+        _require_columns(df, [timestamp], "--timestamp")
+    if model_type is not None and model_type not in MODEL_TYPES:
+        raise UsageError(f"Unknown model type '{model_type}'", "Use --model-type classification or regression")
+
+    not_features = {target, *key_columns, *excluded} | ({timestamp} if timestamp else set())
+    features = tuple(c for c in df.columns if c not in not_features)
+    inferred_type = model_type is None
+    model_type = model_type or infer_model_type(df[target])
+
+    inferred = tuple(c for c in features if is_categorical_dtype(df[c]) and c not in categorical)
+    chosen = set(categorical) | set(inferred)
+    ordered = [c for c in features if c in chosen]
+    labels: tuple[Any, ...] = ()
+    if model_type == "classification":
+        ordered.append(target)
+        labels = tuple(_sorted_plain(df[target].dropna().unique()))
+    return TrainingSetPlan(
+        name=name, target=target, model_type=model_type, model_type_inferred=inferred_type, features=features,
+        categorical=tuple(ordered), inferred_categorical=inferred, timestamp=timestamp or None,
+        key_columns=key_columns, excluded=excluded, description=description, row_count=len(df),
+        class_labels=labels, feature_dtypes={c: str(df[c].dtype) for c in features},
+        feature_examples={c: _example(df[c], c in chosen) for c in features},
+        all_columns_in_order=tuple(df.columns))
+
+
+def is_categorical_dtype(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype))
+
+
+def infer_model_type(target: pd.Series) -> str:
+    """Strings, booleans and integers with few distinct values are classes; other numbers are regression."""
+    if is_categorical_dtype(target):
+        return "classification"
+    if pd.api.types.is_integer_dtype(target.dtype) and target.nunique() <= MAX_INFERRED_INTEGER_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def plan_lines(plan: TrainingSetPlan) -> list[str]:
+    """The plan as lines of text for a script to print; inferred items are labelled "(inferred)"."""
+    def tag(inferred: bool) -> str:
+        return " (inferred)" if inferred else ""
+
+    def categories(column: str) -> str:
+        if column in plan.inferred_categorical:
+            return "categorical (inferred)"
+        return "categorical" if column in plan.categorical else "numerical"
+
+    lines = [
+        f"Training set:  {plan.name}",
+        f"Rows:          {plan.row_count}",
+        f"Target:        {plan.target}",
+        f"Model type:    {plan.model_type}{tag(plan.model_type_inferred)}",
+        f"Features ({len(plan.features)}):",
+        *[f"  - {c}: {categories(c)}" for c in plan.features],
+        f"Key columns:   {', '.join(plan.key_columns) or '(none)'}",
+        f"Timestamp:     {plan.timestamp or '(none)'}",
+        f"Excluded:      {', '.join(plan.excluded) or '(none)'} (not registered)",
+    ]
+    if plan.model_type == "classification":
+        lines.append(f"The target '{plan.target}' is also registered as categorical, as Model Monitor requires.")
+    if plan.description:
+        lines.append(f"Description:   {plan.description}")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ validate
+
+
+def suggest_name(name: str) -> str:
+    fixed = re.sub(r"[^-A-Za-z0-9_]+", "_", name.strip()).strip("_")
+    return fixed or "training-set"
+
+
+def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
+    """Raise ``UsageError`` (one sentence, with the fix) for anything Domino or Model Monitor would reject."""
+    if not NAME_RULE.match(plan.name or ""):
+        raise UsageError(f"The training set name '{plan.name}' is not allowed: use letters, digits, '-' and '_' only",
+                         f"Try --name {suggest_name(plan.name or '')}")
+    if plan.model_type not in MODEL_TYPES:
+        raise UsageError(f"Unknown model type '{plan.model_type}'", "Use --model-type classification or regression")
+    _require_columns(df, [plan.target], "--target")
+    _require_columns(df, plan.features, "the plan's features")
+    _require_columns(df, plan.categorical, "--categorical")
+    _require_columns(df, plan.key_columns, "--key")
+    _require_columns(df, plan.excluded, "--exclude")
+    if plan.timestamp:
+        _require_columns(df, [plan.timestamp], "--timestamp")
+    _check_roles(plan)
+    check_column_names(plan.columns, "the data")
+    if not plan.features:
+        raise UsageError("No feature columns are left once the target, key, timestamp and excluded columns are set aside",
+                         "Keep at least one input column out of --key, --timestamp and --exclude")
+    for column in plan.columns:
+        if df[column].isna().all():
+            raise UsageError(f"Column '{column}' is empty (every value is missing)",
+                             f"Fill it in, or leave it out with --exclude {column}")
+    for column in plan.features:
+        if pd.api.types.is_datetime64_any_dtype(df[column].dtype):
+            raise UsageError(f"Column '{column}' holds dates, which Model Monitor cannot use as a feature",
+                             f"Pass it as --timestamp {column} or leave it out with --exclude {column}")
+    if plan.timestamp:
+        _check_timestamp(df[plan.timestamp], plan.timestamp)
+    _check_target(plan, df[plan.target])
+
+
+def _check_roles(plan: TrainingSetPlan) -> None:
+    roles = {"--key": plan.key_columns, "--exclude": plan.excluded,
+             "--timestamp": (plan.timestamp,) if plan.timestamp else ()}
+    for flag, columns in roles.items():
+        if plan.target in columns:
+            raise UsageError(f"The target '{plan.target}' is also given with {flag}",
+                             f"Remove it from {flag}; the target is registered as the target only")
+    overlap = set(plan.key_columns) & set(plan.excluded)
+    if overlap:
+        raise UsageError(f"Column '{sorted(overlap)[0]}' is given both with --key and --exclude", "Choose one")
+    for column in plan.categorical:
+        if column not in plan.features and column != plan.target:
+            raise UsageError(f"Column '{column}' is marked categorical but is not a feature",
+                             "Only feature columns can be categorical; drop it from --categorical")
+
+
+def _check_timestamp(series: pd.Series, name: str) -> None:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return
+    try:
+        pd.to_datetime(series.dropna(), utc=True, format="mixed")
+    except (ValueError, TypeError):
+        raise UsageError(f"The timestamp column '{name}' holds values that are not dates or times",
+                         "Pass a column of ISO-8601 timestamps with --timestamp, or leave the flag out") from None
+
+
+def _check_target(plan: TrainingSetPlan, target: pd.Series) -> None:
+    if plan.model_type == "regression":
+        if not pd.api.types.is_numeric_dtype(target.dtype) or pd.api.types.is_bool_dtype(target.dtype):
+            raise UsageError(f"The target '{plan.target}' holds text or booleans, which a regression model cannot predict",
+                             "Use --model-type classification, or pick a numeric target")
+        return
+    classes = target.dropna().nunique()
+    if classes < 2:
+        raise UsageError(f"The classification target '{plan.target}' has a single class",
+                         "A classifier needs at least two classes in the training data; check the file and the --target")
+    if classes > MAX_CLASSES:
+        raise UsageError(f"The classification target '{plan.target}' has {classes} classes, more than the {MAX_CLASSES} "
+                         "that make sense for monitoring",
+                         "If it is a continuous value, use --model-type regression; otherwise group the classes")
+
+
+def _require_columns(df: pd.DataFrame, columns: Sequence[str], flag: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        listed = ", ".join(map(str, df.columns[:30]))
+        more = " …" if len(df.columns) > 30 else ""
+        raise UsageError(f"Column '{missing[0]}' given with {flag} is not in the data (columns: {listed}{more})",
+                         f"Check the spelling in {flag}")
+
+
+def _unique(columns: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(columns or ()))
+
+
+# ------------------------------------------------------------------------------------------------ register
+
+
+def check_environment(env: dict[str, str] | os._Environ | None = None) -> None:
+    """Raise ``ConfigError`` unless the training-set client has a host and credentials (before any request)."""
+    env = os.environ if env is None else env
+    host = env.get("DOMINO_API_HOST") or env.get("DOMINO_USER_HOST")
+    if not host:
+        raise ConfigError("DOMINO_API_HOST is not set, so the training-set service cannot be found",
+                          "Run this in a Domino workspace or job, or export DOMINO_API_HOST=https://<your Domino>")
+    if not host.startswith(("http://", "https://")):
+        raise ConfigError(f"DOMINO_API_HOST '{host}' has no http:// or https:// scheme",
+                          "Set it to the full URL, for example https://domino.example.com")
+    token_file = env.get("DOMINO_TOKEN_FILE")
+    if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_API_PROXY")
+            or (token_file and os.path.isfile(token_file))):
+        raise ConfigError("DOMINO_USER_API_KEY is not set, so the training-set service would refuse the request",
+                          "Export DOMINO_USER_API_KEY with your API key from Domino's Account Settings")
+
+
+def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> RegisteredVersion:
+    """Create a new version of the training set (the set itself on first use) and return its number.
+
+    If the client fails after the server created the pending version, that version is deleted again.
+    """
+    validate_plan(plan, df)
+    check_environment()
+    import httpx
+    from domino_data.training_sets import client, model
+
+    frame = df[plan.columns].reset_index(drop=True)
+    monitoring_meta = model.MonitoringMeta(timestamp_columns=[plan.timestamp] if plan.timestamp else [],
+                                           categorical_columns=list(plan.categorical), ordinal_columns=[])
+    meta = {"model_type": plan.model_type, "registered_by": "dmm-toolkit"}
+    with _service_errors(client, httpx, "Listing the versions of training set " + plan.name):
+        existing = {v.number for v in client.list_training_set_versions(training_set_name=plan.name)}
+    try:
+        with _service_errors(client, httpx, f"Registering training set {plan.name}"):
+            version = client.create_training_set_version(
+                training_set_name=plan.name, df=frame, description=plan.description,
+                key_columns=list(plan.key_columns), target_columns=[plan.target], exclude_columns=[],
+                monitoring_meta=monitoring_meta, meta=meta)
+    except DmmError as error:
+        _delete_pending_versions(client, plan.name, existing)
+        raise error from None
+    return RegisteredVersion(name=version.training_set_name, number=version.number,
+                             path=version.absolute_container_path)
+
+
+def _delete_pending_versions(client: Any, name: str, existing: set[int]) -> None:
+    """Remove versions this call left pending, so nothing stays half-registered."""
+    try:
+        versions = client.list_training_set_versions(training_set_name=name)
+    except Exception:  # the original error matters more than a failed clean-up
+        return
+    for version in versions:
+        if version.number not in existing and version.pending:
+            try:
+                client.delete_training_set_version(name, version.number)
+            except Exception:  # OSError: deleted on the server, but no local folder to remove
+                pass
+
+
+@contextmanager
+def _service_errors(client: Any, httpx: Any, what: str) -> Iterator[None]:
+    """Turn the training-set client's exceptions into ``ApiError`` / ``UsageError`` with a fix."""
+    host = redact(os.environ.get("DOMINO_API_HOST") or os.environ.get("DOMINO_USER_HOST") or "")
+    try:
+        yield
+    except DmmError:
+        raise
+    except client.ServerException as exc:
+        detail = exc.server_msg if exc.server_msg else exc.message
+        if isinstance(detail, list):
+            detail = "; ".join(map(str, detail))
+        raise ApiError(f"{what} failed: the training-set service answered '{redact(str(detail))}'",
+                       "Check the name and columns, and that DOMINO_USER_API_KEY and DOMINO_PROJECT_ID belong to "
+                       "this project", server_message=redact(str(detail))) from None
+    except httpx.TimeoutException:
+        raise ApiError(f"{what} timed out talking to {host}", "Check that Domino is reachable and try again") from None
+    except httpx.HTTPError as exc:
+        raise ApiError(f"{what} failed: could not reach the training-set service at {host} ({type(exc).__name__})",
+                       "Check DOMINO_API_HOST and that Domino is reachable from here") from None
+    except OSError as exc:
+        root = os.environ.get("DOMINO_TRAINING_SET_PATH", "/var/opt/domino/trainingset/project")
+        raise ApiError(f"{what} failed while writing the data under {root} ({exc.strerror or exc})",
+                       "Check that DOMINO_TRAINING_SET_PATH points at the writable training-set mount") from None
+    except (ValueError, client.SchemaMismatchException) as exc:
+        raise UsageError(f"{what} was refused by the client: {exc}", "Check the name and the column flags") from None
+
+
+# ------------------------------------------------------------------------------------------------ schema
+
+
+def schema_from_plan(plan: TrainingSetPlan, version: RegisteredVersion | int | None) -> MonitoringSchema:
+    """The monitoring schema of a registered (or, with ``None``, planned) version."""
+    number = version.number if isinstance(version, RegisteredVersion) else version
+    features = tuple(
+        Feature(name=name, value_type="categorical" if name in plan.categorical else "numerical",
+                dtype=plan.feature_dtypes.get(name, ""), example=plan.feature_examples.get(name))
+        for name in plan.features)
+    return MonitoringSchema(
+        training_set_name=plan.name, training_set_version=number, model_type=plan.model_type,  # type: ignore[arg-type]
+        target=plan.target, features=features, class_labels=plan.class_labels, key_columns=plan.key_columns,
+        timestamp_column=plan.timestamp, excluded_columns=plan.excluded)
+
+
+def _example(series: pd.Series, categorical: bool) -> Any:
+    """A typical value: the median of a number (as a plain int or float), the most frequent category."""
+    values = series.dropna()
+    if values.empty:
+        return None
+    if categorical or not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return plain(values.mode().iloc[0])
+    median = values.median()
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return int(round(float(median)))
+    return float(median)
+
+
+def plain(value: Any) -> Any:
+    """A numpy or pandas scalar as the Python value ``json.dumps`` accepts."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _sorted_plain(values: Iterable[Any]) -> list[Any]:
+    items = [plain(v) for v in values]
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=str)
