@@ -1,0 +1,113 @@
+"""Where captured predictions live on disk: the ``prediction_data`` dataset's parquet partitions.
+
+Domino writes ``prediction_data/<model version id>/$$date$$=YYYY-MM-DDZ/$$hour$$=HHZ/predictions_<uuid>.parquet``
+(mounted at ``/domino/datasets/local/prediction_data`` or ``/mnt/data/prediction_data``); the sandbox writes the
+same layout under its state folder. This module finds the folder, lists the files of a time window and reads
+their metadata (columns, row counts) without loading the rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import pyarrow.parquet as pq
+
+from dmm.errors import UsageError
+
+DEFAULT_ROOTS = ("/domino/datasets/local/prediction_data", "/mnt/data/prediction_data")
+_DATE = re.compile(r"^\$\$date\$\$=(\d{4}-\d{2}-\d{2})Z?$")
+_HOUR = re.compile(r"^\$\$hour\$\$=(\d{1,2})Z?$")
+# Columns the capture and ingestion add next to the features and the prediction.
+CAPTURE_COLUMNS = frozenset({"event_id", "timestamp", "__domino_timestamp", "instance_id", "prediction_probability",
+                             "sample_weight", "metadata", "$$date$$", "$$hour$$"})
+
+
+@dataclass(frozen=True)
+class PredictionFile:
+    path: Path
+    hour: datetime | None  # start of the UTC hour of its partition, when the path says so
+
+
+@dataclass(frozen=True)
+class PredictionDataSummary:
+    files: int
+    rows: int
+    first_hour: datetime | None
+    last_hour: datetime | None
+    columns: tuple[str, ...]
+
+
+def partition_hour(path: Path) -> datetime | None:
+    """The UTC hour a file's ``$$date$$=…/$$hour$$=…`` folders name, or None outside that layout."""
+    day = hour = None
+    for part in path.parts:
+        if match := _DATE.match(part):
+            day = match.group(1)
+        elif match := _HOUR.match(part):
+            hour = int(match.group(1))
+    if day is None:
+        return None
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    return start + timedelta(hours=hour or 0)
+
+
+def default_roots(env: Mapping[str, str]) -> list[Path]:
+    """Where a workspace mounts the prediction_data dataset, ``$DOMINO_DATASETS_DIR/local`` first."""
+    roots = [Path(env["DOMINO_DATASETS_DIR"]) / "local" / "prediction_data"] if env.get("DOMINO_DATASETS_DIR") else []
+    return roots + [Path(root) for root in DEFAULT_ROOTS]
+
+
+def resolve_prediction_dir(explicit: str | Path | None, model_version_id: str | None = None,
+                           roots: Sequence[str | Path] = DEFAULT_ROOTS) -> Path | None:
+    """The folder holding one model version's prediction files: ``explicit`` or a mounted default; None if absent.
+
+    A root that holds a sub-folder named after the model version is narrowed to it.
+    """
+    if explicit:
+        root = Path(explicit).expanduser()
+        if not root.is_dir():
+            raise UsageError(f"The prediction data folder {root} does not exist",
+                             "Pass --prediction-data the mounted prediction_data dataset, e.g. "
+                             "/mnt/data/prediction_data/<model version id>")
+        candidates = [root]
+    else:
+        candidates = [Path(r) for r in roots if Path(r).is_dir()]
+    for root in candidates:
+        if model_version_id and (root / model_version_id).is_dir():
+            return root / model_version_id
+        return root
+    return None
+
+
+def list_prediction_files(folder: Path, start: datetime | None = None,
+                          end: datetime | None = None) -> list[PredictionFile]:
+    """Parquet files under ``folder`` whose partition hour overlaps [start, end); files outside the layout are kept."""
+    files = []
+    for path in sorted(folder.rglob("*.parquet")):
+        hour = partition_hour(path.relative_to(folder))
+        if hour is not None:
+            if start is not None and hour + timedelta(hours=1) <= start:
+                continue
+            if end is not None and hour >= end:
+                continue
+        files.append(PredictionFile(path, hour))
+    return files
+
+
+def summarize(files: Iterable[PredictionFile]) -> PredictionDataSummary:
+    """Row count, hour range and column union from parquet footers only."""
+    count = rows = 0
+    hours: list[datetime] = []
+    columns: dict[str, None] = {}
+    for item in files:
+        metadata = pq.ParquetFile(item.path)
+        count += 1
+        rows += metadata.metadata.num_rows
+        columns.update(dict.fromkeys(metadata.schema_arrow.names))
+        if item.hour is not None:
+            hours.append(item.hour)
+    return PredictionDataSummary(count, rows, min(hours, default=None), max(hours, default=None), tuple(columns))

@@ -1,0 +1,190 @@
+"""Step 6's preview: drift and model quality as DMM will compute them, now, from the training set and the captures.
+
+Drift compares the training set with the predictions captured in a window: every feature, and the prediction
+(captured under the target's name, so the training set's target column is its reference). Quality is computed
+over predictions that have a label, latest label winning. Prediction files are read in chunks, so memory holds
+bin counts and the matched rows, never the whole window. ``build_report`` returns the JSON-able dict that
+``dmm.report`` renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from dmm.checks import FAIL, ID_COLUMN, CheckContext, CheckResult, any_failed
+from dmm.errors import DmmError
+from dmm.prediction_files import PredictionFile
+from dmm.redact import redact
+from dmm.report import json_ready
+
+REPORT_FORMAT_VERSION = 1
+BATCH_ROWS = 100_000
+TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
+PROBABILITY_COLUMN = "prediction_probability"
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    drift_config: dict | None = None
+    batch_rows: int = BATCH_ROWS
+
+
+def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: bool = True,
+                 options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
+    """The whole report: checks, and unless ``preview`` is False, drift, quality and their conventions."""
+    report: dict[str, Any] = {
+        "report_version": REPORT_FORMAT_VERSION,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "inputs": describe_inputs(ctx),
+        "checks": [result.to_dict() for result in results],
+        "passed": not any_failed(results),
+    }
+    if preview:
+        drift = _guarded(lambda: preview_drift(ctx, options), "drift")
+        report["drift"] = drift
+        report["quality"] = _guarded(lambda: preview_quality(ctx, options), "quality")
+        report["conventions"] = drift.pop("conventions", {})
+    return report
+
+
+def _guarded(compute: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
+    """A preview that cannot be computed says why in the report; the checks and the report still come out."""
+    try:
+        return compute()
+    except DmmError as error:
+        return {"status": "error", "reason": f"the {what} preview failed: {redact(str(error))}", "columns": []}
+    except Exception as error:
+        return {"status": "error", "reason": f"the {what} preview failed: {type(error).__name__}: "
+                                             f"{redact(str(error))}", "columns": []}
+
+
+def describe_inputs(ctx: CheckContext) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"window": {"start": ctx.start.isoformat(timespec="seconds"),
+                                         "end": ctx.end.isoformat(timespec="seconds")}}
+    for name, read in (("config", lambda: str(ctx.config.source_path)),
+                       ("model_monitor_id", lambda: ctx.config.model_monitor_id),
+                       ("training_set", lambda: f"{ctx.schema.training_set_name} v{ctx.schema.training_set_version}"),
+                       ("model_type", lambda: ctx.schema.model_type),
+                       ("target", lambda: ctx.schema.target),
+                       ("prediction_data", lambda: str(ctx.prediction_dir) if ctx.prediction_dir else None),
+                       ("prediction_files", lambda: len(ctx.prediction_files)),
+                       ("ground_truth", lambda: list(ctx.ground_truth.sources) if ctx.ground_truth else None)):
+        try:
+            inputs[name] = read()
+        except Exception:  # an input the checks could not establish is reported there, not here
+            inputs[name] = None
+    return inputs
+
+
+def _unavailable(ctx: CheckContext, needs: Sequence[str]) -> str | None:
+    """Why the preview cannot run, if a check it relies on failed or was skipped."""
+    blocked = [name for name in needs if name in ctx.results and not ctx.results[name].ok]
+    return f"not computed because {', '.join(blocked)} did not pass" if blocked else None
+
+
+def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
+    from dmm.analysis.drift import DriftCalculator
+
+    reason = _unavailable(ctx, ["training set"])
+    if reason:
+        return {"status": "skipped", "reason": reason, "columns": []}
+    schema = ctx.schema
+    columns = {f.name: f.value_type for f in schema.features}
+    columns[schema.prediction_name] = schema.target_value_type
+    calculator = DriftCalculator(options.drift_config).fit(ctx.training_frame, columns)
+    for chunk in iter_window_chunks(ctx, list(columns), options.batch_rows):
+        calculator.update(chunk)
+    result = calculator.to_dict()
+    conventions = collect_conventions(result)
+    status = "ok" if result["production_rows_read"] else "empty"
+    out = {"status": status, "production_rows": result["production_rows_read"],
+           "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
+           "columns": result["columns"], "config": result["config"], "conventions": conventions}
+    if status == "empty":
+        out["reason"] = ("no captured predictions in the window"
+                         + ("" if ctx.prediction_dir else "; pass --prediction-data DIR"))
+    return out
+
+
+def collect_conventions(drift: dict[str, Any]) -> dict[str, Any]:
+    """One entry per test: its condition, threshold and conventions (bins, smoothing, log base, direction)."""
+    tests: dict[str, Any] = {}
+    for column in drift["columns"]:
+        for test in column["tests"]:
+            tests.setdefault(test["name"], {"api_name": test["api_name"], "condition": test["condition"],
+                                            "conventions": test["conventions"]})
+    return {"binning": "Freedman-Diaconis on the training data, capped at 20 bins, for numbers; one bin per "
+                       "training class for categories; plus 'Untrained Classes' and 'Invalid' guard bins",
+            "reference": "the training set; the prediction's reference is the training set's target column",
+            "tests": tests, "config": drift.get("config", {})}
+
+
+def iter_window_chunks(ctx: CheckContext, columns: Sequence[str], batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """Chunks of the captured predictions in [start, end), holding ``columns`` (those the files have)."""
+    for item in ctx.prediction_files:
+        yield from iter_file_chunks(item, columns, ctx.start, ctx.end, batch_rows)
+
+
+def iter_file_chunks(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime,
+                     batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    from dmm.analysis.readers import iter_parquet_batches
+
+    names = pq.ParquetFile(item.path).schema_arrow.names
+    wanted = [c for c in dict.fromkeys(columns) if c in names]
+    if not wanted:
+        return
+    time_column = next((c for c in TIMESTAMP_COLUMNS if c in names), None)
+    yield from iter_parquet_batches(item.path, wanted, batch_rows, timestamp_column=time_column, start=start, end=end)
+
+
+def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
+    from dmm.analysis.quality import join_ground_truth, quality_metrics
+
+    reason = _unavailable(ctx, ["training set"])
+    if reason:
+        return {"status": "skipped", "reason": reason}
+    try:
+        truth = ctx.ground_truth
+    except Exception as error:  # already reported by the join-rate check
+        return {"status": "skipped", "reason": f"ground truth unavailable: {error}"}
+    if truth is None or truth.frame.empty:
+        return {"status": "skipped", "reason": "no ground truth (pass --ground-truth FILE or run 5_upload_ground_truth.py)"}
+    schema = ctx.schema
+    prediction = schema.prediction_name
+    labels = truth.frame[[truth.id_column, truth.label_column]]
+    label_name = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
+    matched = []
+    for chunk in iter_window_chunks(ctx, [ID_COLUMN, prediction, PROBABILITY_COLUMN], options.batch_rows):
+        if ID_COLUMN not in chunk.columns or prediction not in chunk.columns:
+            continue
+        joined = join_ground_truth(chunk, labels, ID_COLUMN, truth.label_column, gt_id_column=truth.id_column)
+        matched.append(joined.frame)
+    rows = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame()
+    if rows.empty:
+        return {"status": "empty", "matched_rows": 0, "label_column": truth.label_column,
+                "reason": "no labelled prediction in the window"}
+    labels_order = list(schema.class_labels) or None
+    metrics = quality_metrics(schema.model_type, rows[label_name], rows[prediction],
+                              proba=_probabilities(rows), labels=labels_order)
+    return {**json_ready(metrics), "status": "ok", "label_column": truth.label_column,
+            "prediction_column": prediction}
+
+
+def _probabilities(rows: pd.DataFrame) -> np.ndarray | None:
+    if PROBABILITY_COLUMN not in rows.columns or rows[PROBABILITY_COLUMN].isna().any():
+        return None
+    values = rows[PROBABILITY_COLUMN].tolist()
+    try:
+        return np.asarray([np.asarray(v, dtype="float64") for v in values])
+    except (TypeError, ValueError):
+        return None
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    return 1 if any(check["status"] == FAIL for check in report["checks"]) else 0

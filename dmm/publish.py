@@ -1,0 +1,141 @@
+"""Step 6's optional outputs to Domino: previewed values as DMM custom metrics, and the daily drift schedule.
+
+Custom metrics go through python-domino's custom-metrics client (``domino-api.md`` §2.6), one alert per value
+that fails its threshold. The schedule saves the drift-check config (test and threshold per column, as the
+preview used them) and creates the daily check through the monitor's scheduler (§6.4).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from dmm.errors import ApiError, UsageError
+from dmm.redact import redact
+
+# A passing condition "value <op> threshold" as the acceptable range of a custom-metric alert.
+ALERT_CONDITIONS = {"<": "lessThan", "<=": "lessThanEqual", ">": "greaterThan", ">=": "greaterThanEqual"}
+
+
+@dataclass
+class PushResult:
+    logged: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+
+def metric_values(report: Mapping[str, Any], model_id: str, timestamp: datetime) -> list[dict[str, Any]]:
+    """One custom-metric value per drifted column and per quality metric that has a value."""
+    stamp = timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = []
+    for column in (report.get("drift") or {}).get("columns") or []:
+        if column.get("value") is None:
+            continue
+        main = next((t for t in column.get("tests") or [] if t.get("name") == column.get("main_test")), {})
+        values.append({"modelMonitoringId": model_id, "metric": metric_name("drift", column["column"]),
+                       "value": float(column["value"]), "timestamp": stamp,
+                       "tags": {"column": str(column["column"]), "test": str(column.get("main_test")),
+                                "source": "6_check_monitoring"},
+                       "_condition": (main.get("operator"), main.get("threshold")), "_passed": column.get("passed")})
+    for metric in (report.get("quality") or {}).get("metrics") or []:
+        if metric.get("value") is None:
+            continue
+        values.append({"modelMonitoringId": model_id, "metric": metric_name("quality", metric["name"]),
+                       "value": float(metric["value"]), "timestamp": stamp,
+                       "tags": {"metric": str(metric["name"]), "source": "6_check_monitoring"},
+                       "_condition": (metric.get("operator"), metric.get("threshold")),
+                       "_passed": metric.get("passed")})
+    return values
+
+
+def metric_name(kind: str, name: str) -> str:
+    return f"{kind}_" + re.sub(r"[^A-Za-z0-9_]+", "_", str(name)).strip("_")
+
+
+def custom_metrics_client(api_key: str, host: str, env: Mapping[str, str]) -> Any:
+    owner, project = env.get("DOMINO_PROJECT_OWNER"), env.get("DOMINO_PROJECT_NAME")
+    if not owner or not project:
+        raise UsageError("DOMINO_PROJECT_OWNER and DOMINO_PROJECT_NAME are not set, so the project for custom metrics "
+                         "is unknown", "Run this in a Domino workspace or job, or export both variables")
+    import domino
+
+    try:
+        return domino.Domino(f"{owner}/{project}", api_key=api_key, host=host).custom_metrics_client()
+    except Exception as error:
+        raise ApiError(f"Could not start python-domino's custom metrics client ({redact(str(error))[:300]})",
+                       "Check DOMINO_API_HOST and the API key; custom metrics need Domino 5.3.1 or later") from None
+
+
+def push_metrics(report: Mapping[str, Any], model_id: str, client: Any,
+                 timestamp: datetime | None = None) -> PushResult:
+    """Log every previewed value; raise an alert for each that fails its threshold."""
+    values = metric_values(report, model_id, timestamp or datetime.now(timezone.utc))
+    result = PushResult()
+    if not values:
+        return result
+    _call(lambda: client.log_metrics([{k: v for k, v in item.items() if not k.startswith("_")} for item in values]),
+          "Logging custom metrics")
+    result.logged = [item["metric"] for item in values]
+    for item in values:
+        operator, threshold = item["_condition"]
+        if item["_passed"] is not False or operator not in ALERT_CONDITIONS or threshold is None:
+            continue
+        condition = ALERT_CONDITIONS[operator]
+        # python-domino's generated model rejects a None limit, so both carry the threshold (one-sided
+        # conditions read only theirs).
+        limits = {"lower_limit": threshold, "upper_limit": threshold}
+        _call(lambda: client.trigger_alert(model_id, item["metric"], item["value"], condition=condition,
+                                           description=f"{item['metric']} = {item['value']:.4g} fails "
+                                                       f"'value {operator} {threshold}' (6_check_monitoring preview)",
+                                           **limits),
+              f"Raising an alert for {item['metric']}")
+        result.alerts.append(item["metric"])
+    return result
+
+
+def _call(action: Callable[[], Any], what: str) -> Any:
+    try:
+        return action()
+    except ApiError:
+        raise
+    except Exception as error:
+        raise ApiError(f"{what} failed ({redact(str(error))[:300]})",
+                       "Check that the DMM model id is right and the API key may write custom metrics") from None
+
+
+def scheduler_features(report: Mapping[str, Any], saved: Any = None) -> list[dict[str, Any]]:
+    """The drift-check config: the monitor's saved entries updated with the preview's test and threshold."""
+    by_name = {}
+    for column in (report.get("drift") or {}).get("columns") or []:
+        main = next((t for t in column.get("tests") or [] if t.get("name") == column.get("main_test")), None)
+        if main:
+            by_name[column["column"]] = (column, main)
+    existing = (saved or {}).get("features") if isinstance(saved, dict) else None
+    features = []
+    for entry in existing or [{"name": name} for name in by_name]:
+        entry = dict(entry)
+        if entry.get("name") in by_name:
+            column, main = by_name[entry["name"]]
+            entry.setdefault("type", column.get("value_type"))
+            entry.update({"algorithm": main.get("api_name") or main.get("name"),
+                          "condition": {"operator": main["operator"], "lower": main["threshold"],
+                                        "upper": main["threshold"]}})
+            entry.setdefault("alertable", True)
+        features.append(entry)
+    return features
+
+
+def schedule_drift_checks(report: Mapping[str, Any], model_id: str, monitor: Any) -> dict[str, Any]:
+    """Save the drift-check config, then create the daily check (12:00 UTC, data since the last check)."""
+    try:
+        saved = monitor.drift_scheduler_query(model_id)
+    except ApiError:
+        saved = None
+    features = scheduler_features(report, saved)
+    if not features:
+        raise UsageError("There is no drift result to schedule checks for",
+                         "Run without --no-preview, with captured predictions in the window")
+    monitor.save_scheduler_query(model_id, features)
+    schedule = monitor.create_drift_schedule(model_id)
+    return {"features": len(features), "schedule": schedule}

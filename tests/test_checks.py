@@ -1,0 +1,527 @@
+"""Step 6's checks against fakes: every FAIL with its fix, SKIP on failed prerequisites, the exit code."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import pytest
+import responses
+
+from dmm import checks
+from dmm.checks import FAIL, PASS, SKIP, WARN, CheckContext, CheckInputs, Services, run_checks, traffic_count
+from dmm.errors import AuthError, NotFoundError
+from dmm.ledger import Ledger
+from dmm.model_api import ModelApiClient, Prediction
+from dmm.schema import Feature, MonitoringSchema
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
+FEATURES = ("age", "plan")
+TARGET = "churned"
+MODEL_ID = "dmm-model-1"
+VERSION_ID = "version-1"
+DATASOURCE = "gt-store"
+
+
+def make_schema() -> MonitoringSchema:
+    return MonitoringSchema(training_set_name="churn", training_set_version=1, model_type="classification",
+                            target=TARGET, features=(Feature("age", "numerical", "int64", 30),
+                                                     Feature("plan", "categorical", "str", "basic")),
+                            class_labels=("0", "1"))
+
+
+def training_frame(rows: int = 200) -> pd.DataFrame:
+    return pd.DataFrame({"age": [20 + i % 40 for i in range(rows)],
+                         "plan": ["basic" if i % 3 else "pro" for i in range(rows)],
+                         TARGET: [i % 2 for i in range(rows)]})
+
+
+def write_predictions(folder: Path, ids: list[str], columns: dict[str, list] | None = None,
+                      hour: datetime = NOW - timedelta(hours=2)) -> Path:
+    part = folder / VERSION_ID / f"$$date$$={hour:%Y-%m-%d}Z" / f"$$hour$$={hour:%H}Z"
+    part.mkdir(parents=True, exist_ok=True)
+    n = len(ids)
+    data = columns if columns is not None else {
+        "age": [25 + i % 30 for i in range(n)], "plan": ["basic" if i % 2 else "pro" for i in range(n)],
+        TARGET: [i % 2 for i in range(n)]}
+    frame = pd.DataFrame({**data, "event_id": ids,
+                          "timestamp": [(hour + timedelta(minutes=i % 60)).isoformat() for i in range(n)]})
+    path = part / f"predictions_{len(list(part.iterdir()))}.parquet"
+    frame.to_parquet(path, index=False)
+    return folder
+
+
+@dataclass
+class FakeConfig:
+    root: Path
+    source_path: Path = None
+    domino_base_url: str = "http://127.0.0.1:1"
+    model_monitor_id: str = MODEL_ID
+    model_api_url: str = "http://127.0.0.1:1/models/m/latest/model"
+    model_api_timeout: float = 5
+    ground_truth_datasource: str = DATASOURCE
+    ground_truth_datasource_type: str = "s3"
+    ground_truth_prefix: str = "ground_truth"
+    test_label_column: str | None = None
+    api_key_value: str = "key-1234"
+
+    def __post_init__(self):
+        self.source_path = self.root / "monitoring_config.json"
+
+    @property
+    def model_monitor_api_url(self) -> str:
+        return f"{self.domino_base_url}/model-monitor/v2/api"
+
+    @property
+    def schema_path(self) -> Path:
+        return self.root / "monitoring_schema.json"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "monitoring_ledger.json"
+
+    def api_key(self) -> str:
+        return self.api_key_value
+
+    def model_api_token(self) -> str:
+        return "token-5678"
+
+
+def standard_variables() -> list[dict[str, Any]]:
+    return [{"name": "age", "variableType": "feature", "valueType": "numerical"},
+            {"name": "plan", "variableType": "feature", "valueType": "categorical"},
+            {"name": TARGET, "variableType": "prediction", "valueType": "categorical"},
+            {"name": "event_id", "variableType": "row_identifier", "valueType": "string"},
+            {"name": "label", "variableType": "ground_truth", "valueType": "categorical",
+             "forPredictionOutput": TARGET}]
+
+
+@dataclass
+class FakeMonitor:
+    model: dict | None = field(default_factory=lambda: {"id": MODEL_ID, "name": "churn monitor",
+                                                        "sourceDetails": {"workbenchModelVersionId": VERSION_ID}})
+    variables_list: list = field(default_factory=standard_variables)
+    datasources: list = field(default_factory=lambda: [{"name": DATASOURCE, "type": "s3"}])
+    traffic: Any = field(default_factory=lambda: [{"modelId": MODEL_ID, "totalQueries": 50}])
+    refuse_key: bool = False
+
+    def get_model(self, model_id):
+        if self.model is None:
+            raise NotFoundError(f"Reading model {model_id!r} failed with HTTP 404", "Check the id")
+        return self.model
+
+    def variables(self, model_id):
+        return self.variables_list
+
+    def list_datasources(self):
+        if self.refuse_key:
+            raise AuthError("Listing Model Monitor data sources failed with HTTP 401", "Check the key", status=401)
+        return self.datasources
+
+    def datasource_named(self, name):
+        return next((d for d in self.datasources if d["name"] == name), None)
+
+    def prediction_traffic(self, model_id, start, end):
+        return self.traffic
+
+
+@dataclass
+class FakeDataSources:
+    present: bool = True
+    objects: dict = field(default_factory=dict)
+
+    def exists(self, name):
+        return self.present
+
+    def download_bytes(self, name, key):
+        return self.objects[key]
+
+    def list_keys(self, name, prefix=""):
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+class FakeModelApi:
+    def __init__(self, event_id="evt-0"):
+        self.event_id = event_id
+        self.calls = []
+
+    def predict(self, data):
+        self.calls.append(dict(data))
+        return Prediction(result={"churned": 1, "event_id": self.event_id}, event_id=self.event_id,
+                          request_id="R1", latency_s=0.01)
+
+
+class World:
+    """A consistent set-up where every check passes; each test breaks one thing."""
+
+    def __init__(self, tmp_path: Path):
+        self.root = tmp_path
+        self.config = FakeConfig(tmp_path)
+        self.schema = make_schema()
+        self.schema.save(self.config.schema_path)
+        self.training = training_frame()
+        self.training_target_columns = [TARGET]
+        self.monitor = FakeMonitor()
+        self.model_api = FakeModelApi()
+        ids = [f"evt-{i}" for i in range(50)]
+        self.prediction_dir = write_predictions(tmp_path / "prediction_data", ids)
+        labels = pd.DataFrame({"event_id": ids, "label": [i % 2 for i in range(50)]})
+        key = f"ground_truth/{MODEL_ID}/2025-03-10/labels.csv"
+        self.datasources = FakeDataSources(objects={key: labels.to_csv(index=False).encode()})
+        ledger = Ledger.load(self.config.ledger_path)
+        ledger.record_upload(key, DATASOURCE, 50, "run-1")
+        ledger.record_registration(key, "gt_labels", MODEL_ID)
+        ledger.save()
+        self.ground_truth_file: Path | None = None
+        self.config_error: Exception | None = None
+
+    def training_version(self, name, number):
+        return SimpleNamespace(target_columns=self.training_target_columns, load_raw_pandas=lambda: self.training)
+
+    def load_config(self, path, env):
+        if self.config_error:
+            raise self.config_error
+        return self.config
+
+    def context(self) -> CheckContext:
+        services = Services(load_config=self.load_config, monitor=lambda config: self.monitor,
+                            model_api=lambda config: self.model_api, training_set_version=self.training_version,
+                            datasources=lambda: self.datasources, ledger=Ledger.load)
+        inputs = CheckInputs(prediction_data=self.prediction_dir, ground_truth_file=self.ground_truth_file,
+                             start=NOW - timedelta(days=7), end=NOW)
+        return CheckContext(inputs, services)
+
+    def run(self) -> dict[str, checks.CheckResult]:
+        return {result.name: result for result in run_checks(self.context())}
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    return World(tmp_path)
+
+
+def test_a_consistent_setup_passes_every_check_in_order(world):
+    results = run_checks(world.context())
+    assert [r.name for r in results] == ["config", "api key", "training set", "endpoint", "capture names",
+                                         "DMM model", "data source", "predictions ingested",
+                                         "ground truth registered", "join rate"]
+    assert {r.name: r.status for r in results} == {r.name: PASS for r in results}, [r for r in results if r.status != PASS]
+    assert world.model_api.calls == [world.schema.sample_row()]
+    assert not checks.any_failed(results)
+
+
+def test_missing_config_fails_and_skips_everything_after_it(world, tmp_path):
+    from dmm.errors import ConfigError
+    world.config_error = ConfigError("No monitoring_config.json found", "Run 3_setup_monitoring.py to write one")
+    results = world.run()
+    assert results["config"].status == FAIL
+    assert "3_setup_monitoring.py" in results["config"].fix
+    assert all(r.status == SKIP for name, r in results.items() if name != "config")
+    assert "config did not pass" in results["api key"].detail
+
+
+def test_refused_api_key_names_the_variable_to_set(world):
+    world.monitor.refuse_key = True
+    results = world.run()
+    assert results["api key"].status == FAIL
+    assert "DOMINO_USER_API_KEY" in results["api key"].fix
+    assert results["DMM model"].status == SKIP and results["data source"].status == SKIP
+
+
+def test_training_set_without_a_schema_feature_fails_naming_it(world):
+    world.training = world.training.drop(columns=["plan"])
+    results = world.run()
+    assert results["training set"].status == FAIL
+    assert "plan" in results["training set"].detail
+    assert "1_register_training_set.py" in results["training set"].fix
+    assert results["endpoint"].status == SKIP
+
+
+def test_training_set_with_another_target_fails(world):
+    world.training_target_columns = ["plan"]
+    result = world.run()["training set"]
+    assert result.status == FAIL and "churned" in result.detail
+
+
+@responses.activate
+def test_endpoint_that_returns_no_event_id_fails_with_the_capture_fix(world):
+    url = "http://127.0.0.1:9/models/m/latest/model"
+    responses.post(url, json={"request_id": "ABC", "result": {"churned": 1}})
+    world.model_api = ModelApiClient(url, "token-5678", timeout=2, retries=0)
+    result = world.run()["endpoint"]
+    assert result.status == FAIL
+    assert "event_id" in result.detail
+    assert "prediction_capture_example.py" in result.fix
+    assert json.loads(responses.calls[0].request.body) == {"data": world.schema.sample_row()}
+
+
+@responses.activate
+def test_endpoint_refusing_the_token_fails_with_token_advice(world):
+    url = "http://127.0.0.1:9/models/m/latest/model"
+    responses.post(url, status=401, json={"message": "bad token"})
+    world.model_api = ModelApiClient(url, "token-5678", timeout=2, retries=0)
+    result = world.run()["endpoint"]
+    assert result.status == FAIL and "401" in result.detail
+    assert "access token" in result.fix.lower()
+    assert "token-5678" not in result.detail + result.fix
+
+
+def test_capture_under_a_wrong_feature_name_lists_missing_and_unexpected(world, tmp_path):
+    ids = [f"evt-{i}" for i in range(50)]
+    folder = tmp_path / "bad_capture"
+    write_predictions(folder, ids, {"age": list(range(50)), "plan_type": ["basic"] * 50, TARGET: [0] * 50})
+    world.prediction_dir = folder
+    result = world.run()["capture names"]
+    assert result.status == FAIL
+    assert "plan" in result.facts["missing"] and result.facts["unexpected"] == ["plan_type"]
+    assert "plan_type" in result.detail
+    assert "predict_names" in result.fix and "redeploy" in result.fix
+
+
+def test_prediction_not_named_after_the_target_fails(world, tmp_path):
+    folder = tmp_path / "bad_prediction"
+    write_predictions(folder, ["a", "b"], {"age": [1, 2], "plan": ["basic", "pro"], "prediction": [0, 1]})
+    world.prediction_dir = folder
+    result = world.run()["capture names"]
+    assert result.status == FAIL and result.facts["missing"] == [TARGET]
+    assert f"'{TARGET}'" in result.fix
+
+
+def test_capture_names_fall_back_to_dmm_variables_without_files(world, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    world.prediction_dir = empty
+    world.monitor.traffic = {"count": 12}
+    results = world.run()
+    assert results["capture names"].status == PASS and "variables" in results["capture names"].detail
+    assert results["predictions ingested"].status == PASS and "12" in results["predictions ingested"].detail
+    assert results["join rate"].status == SKIP and "--prediction-data" in results["join rate"].fix
+
+
+def test_unknown_dmm_model_fails_with_where_to_find_the_id(world):
+    world.monitor.model = None
+    results = world.run()
+    assert results["DMM model"].status == FAIL
+    assert MODEL_ID in results["DMM model"].detail and "model_monitor.model_id" in results["DMM model"].fix
+    assert results["predictions ingested"].status == SKIP
+
+
+def test_dmm_variables_that_differ_from_the_schema_fail(world):
+    world.monitor.variables_list = [v for v in standard_variables() if v["name"] != "plan"] + [
+        {"name": "region", "variableType": "feature", "valueType": "categorical"}]
+    result = world.run()["DMM model"]
+    assert result.status == FAIL
+    assert result.facts == {"missing": ["plan"], "unexpected": ["region"]}
+    assert "attach the training set" in result.fix
+
+
+def test_data_source_missing_in_model_monitor_fails_with_the_ui_step(world):
+    world.monitor.datasources = [{"name": "other-store"}]
+    result = world.run()["data source"]
+    assert result.status == FAIL
+    assert "not in Model Monitor" in result.detail
+    assert "Monitoring Data Sources" in result.fix and DATASOURCE in result.fix
+
+
+def test_data_source_missing_in_domino_fails(world):
+    world.datasources.present = False
+    results = world.run()
+    assert results["data source"].status == FAIL
+    assert "Data Sources" in results["data source"].fix
+    assert results["join rate"].status == SKIP
+
+
+def test_no_ingested_predictions_fails_with_how_to_get_some(world, tmp_path):
+    empty = tmp_path / "none"
+    empty.mkdir()
+    world.prediction_dir = empty
+    world.monitor.traffic = [{"modelId": MODEL_ID, "totalQueries": 0, "traffic": []}]
+    result = world.run()["predictions ingested"]
+    assert result.status == FAIL
+    assert "4_generate_predictions.py" in result.fix and "--days" in result.fix
+
+
+def test_predictions_outside_the_window_are_not_counted(world, tmp_path):
+    folder = tmp_path / "old"
+    write_predictions(folder, ["x"], hour=NOW - timedelta(days=30))
+    world.prediction_dir = folder
+    world.monitor.traffic = None
+    assert world.run()["predictions ingested"].status == FAIL
+
+
+def test_captured_but_not_ingested_by_the_monitor_warns(world):
+    world.monitor.traffic = [{"modelId": MODEL_ID, "totalQueries": 0, "traffic": []}]
+    result = world.run()["predictions ingested"]
+    assert result.status == WARN and "Model Monitor counts none" in result.detail
+    assert "capture names" in result.fix
+
+
+def test_monitor_ingestion_errors_fail_the_capture_names_check(world, tmp_path):
+    empty = tmp_path / "nothing-local"
+    empty.mkdir()
+    world.prediction_dir = empty
+    world.monitor.model["ingestionErrors"] = [{"errorCode": "UNRESOLVED_COLUMN", "columns": ["plan"],
+                                               "file": "prediction_data/v/x.parquet"}]
+    result = world.run()["capture names"]
+    assert result.status == FAIL and result.facts["missing"] == ["plan"]
+    assert "UNRESOLVED_COLUMN" in result.detail
+
+
+def test_ground_truth_not_registered_fails_with_step_5(world):
+    world.monitor.variables_list = [v for v in standard_variables() if v["variableType"] != "ground_truth"]
+    result = world.run()["ground truth registered"]
+    assert result.status == FAIL
+    assert "5_upload_ground_truth.py" in result.fix
+    assert "ledger lists 1" in result.detail
+
+
+def test_ground_truth_in_dmm_but_not_in_the_ledger_warns(world):
+    world.config.ledger_path.unlink()
+    results = world.run()
+    assert results["ground truth registered"].status == WARN
+    assert results["join rate"].status == SKIP  # nothing listed to download
+
+
+def test_foreign_ground_truth_ids_fail_the_join_and_are_listed(world, tmp_path):
+    foreign = pd.DataFrame({"event_id": [f"other-{i}" for i in range(15)] + ["evt-1", "evt-1"],
+                            "label": [0] * 15 + [0, 1]})
+    path = tmp_path / "labels.csv"
+    foreign.to_csv(path, index=False)
+    world.ground_truth_file = path
+    result = world.run()["join rate"]
+    assert result.status == FAIL
+    assert result.facts["matched_ids"] == 1 and result.facts["labelled_ids"] == 16
+    assert result.facts["unmatched_sample"] == [f"other-{i}" for i in range(10)]
+    assert result.facts["duplicate_ids"] == 1
+    assert "other-0" in result.detail and "latest label wins" in result.detail
+    assert "event_id the endpoint returned" in result.fix
+
+
+def test_a_few_unmatched_labels_only_warn(world, tmp_path):
+    labels = pd.DataFrame({"event_id": [f"evt-{i}" for i in range(50)] + ["late-1"], "label": [1] * 51})
+    path = tmp_path / "labels.parquet"
+    labels.to_parquet(path)
+    world.ground_truth_file = path
+    result = world.run()["join rate"]
+    assert result.status == WARN and result.facts["unmatched_sample"] == ["late-1"]
+
+
+def test_ground_truth_without_an_id_column_fails_the_join(world, tmp_path):
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"id": ["evt-1"], "label": [1]}).to_csv(path, index=False)
+    world.ground_truth_file = path
+    result = world.run()["join rate"]
+    assert result.status == FAIL and "event_id" in result.fix
+
+
+def test_an_unexpected_exception_is_a_fail_not_a_crash(world):
+    def broken(config):
+        raise RuntimeError("boom")
+    world.model_api = None
+    ctx = world.context()
+    ctx.services.model_api = broken
+    results = {r.name: r for r in run_checks(ctx)}
+    assert results["endpoint"].status == FAIL and "RuntimeError: boom" in results["endpoint"].detail
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (None, 0), (7, 7), ({"count": 3}, 3), ([{"numberOfPredictions": 2}, {"numberOfPredictions": 5}], 7),
+    ({"traffic": [{"count": 1}, {"count": 2}]}, 3), ({"model-1": {"data": [{"total": 4}]}}, 4), (True, 0),
+])
+def test_traffic_count_reads_the_shapes_the_monitor_may_answer(answer, expected):
+    assert traffic_count(answer) == expected
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("step6", ROOT / "6_check_monitoring.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_prints_checks_with_fixes_writes_the_report_and_exits_1_on_fail(world, tmp_path, monkeypatch, capsys):
+    step6 = load_script()
+    world.monitor.datasources = []
+    monkeypatch.setattr(checks, "Services", lambda: world.context().services)
+    out = tmp_path / "out"
+    code = step6.main(["--prediction-data", str(world.prediction_dir), "--end", NOW.isoformat(), "--days", "7",
+                       "--output-dir", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "PASS  config — " in printed
+    assert "FAIL  data source — " in printed
+    assert "\n      fix: Add it in Model Monitor > Monitoring Data Sources" in printed
+    assert "Drift: " in printed and "Quality over 50 matched row(s)" in printed
+    assert (out / "monitoring_report.html").is_file()
+    report = json.loads((out / "monitoring_report.json").read_text())
+    assert [c["status"] for c in report["checks"]].count("FAIL") == 1
+    assert f"Report: {out / 'monitoring_report.html'}" in printed
+
+
+def test_script_exits_0_and_prints_json_when_everything_passes(world, tmp_path, monkeypatch, capsys):
+    step6 = load_script()
+    monkeypatch.setattr(checks, "Services", lambda: world.context().services)
+    code = step6.main(["--prediction-data", str(world.prediction_dir), "--end", NOW.isoformat(),
+                       "--output-dir", str(tmp_path / "o"), "--json", "--no-preview"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["passed"] is True and "drift" not in report
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--days", "2", "--start", "2025-01-01"], "--days and --start"),
+    (["--start", "2025-02-01", "--end", "2025-01-01"], "starts"),
+    (["--end", "yesterday"], "is not a date"),
+    (["--days", "0"], "positive"),
+])
+def test_bad_windows_are_usage_errors(argv, message):
+    from dmm.errors import UsageError
+    step6 = load_script()
+    with pytest.raises(UsageError, match=message):
+        step6.window_from(step6.build_parser().parse_args(argv))
+
+
+def test_a_date_window_is_utc():
+    step6 = load_script()
+    start, end = step6.window_from(step6.build_parser().parse_args(["--start", "2025-01-01", "--end", "2025-01-03"]))
+    assert (start, end) == (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 3, tzinfo=timezone.utc))
+
+
+def test_a_preview_that_breaks_is_reported_not_raised(world, monkeypatch):
+    from dmm import preview
+    ctx = world.context()
+    results = run_checks(ctx)
+    monkeypatch.setattr(preview, "preview_quality", lambda ctx, options: 1 / 0)
+    report = preview.build_report(ctx, results)
+    assert report["quality"]["status"] == "error" and "ZeroDivisionError" in report["quality"]["reason"]
+    assert report["drift"]["status"] == "ok"
+
+
+def test_preview_drift_covers_every_feature_and_the_prediction(world):
+    from dmm import preview
+    ctx = world.context()
+    report = preview.build_report(ctx, run_checks(ctx))
+    drift = report["drift"]
+    assert {c["column"] for c in drift["columns"]} == {"age", "plan", TARGET}
+    assert drift["production_rows"] == 50
+    target = next(c for c in drift["columns"] if c["column"] == TARGET)
+    assert target["reference_rows"] == len(world.training)  # the training target is the prediction's reference
+    severities = [c["severity"] for c in drift["columns"] if c["passed"] is False]
+    assert severities == sorted(severities, reverse=True)
+    assert report["quality"]["matched_rows"] == 50 and report["quality"]["confusion_matrix"]["labels"] == ["0", "1"]
+    assert "PSI" in report["conventions"]["tests"]
+
+
+def test_preview_window_excludes_rows_outside_it(world):
+    from dmm import preview
+    ctx = world.context()
+    ctx.inputs = CheckInputs(prediction_data=world.prediction_dir, start=NOW - timedelta(hours=2, minutes=-30),
+                             end=NOW)
+    drift = preview.build_report(ctx, run_checks(ctx))["drift"]
+    assert drift["production_rows"] == 20  # captures are stamped hour+0..49 min; the window starts at +30 min
