@@ -1,0 +1,206 @@
+"""``make demo``: the whole path against the local sandbox, exactly as a user would run it in a workspace.
+
+1. start the sandbox; 2. make the example data and train the example model into MLflow; 3. do in the sandbox
+what a user does in Domino's UI (deploy the endpoint, choose its training set, create the data source in Domino
+and in Model Monitor); 4. run steps 1-6 as subprocesses with the sandbox's environment; 5. print what the monitor
+now shows. The sandbox is stopped on exit, failures included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import requests
+
+from sandbox.testing import PROJECT_ROOT, RunningSandbox
+
+TRAINING_SET_NAME = "churn-baseline"
+EXPERIMENT = "churn-demo"
+DATASOURCE = "monitoring-ground-truth"
+TARGET = "churned"
+
+
+@dataclass
+class StepRun:
+    name: str
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass
+class Demo:
+    """A set-up run against one sandbox; every step's output is kept for the caller (the demo or a test)."""
+
+    sandbox: RunningSandbox
+    work_dir: Path
+    echo: bool = False
+    runs: list[StepRun] = field(default_factory=list)
+    deployment: dict = field(default_factory=dict)
+    dmm_model_id: str = ""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.work_dir / "data"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(self.sandbox.env)
+        env["PYTHONPATH"] = str(PROJECT_ROOT)
+        env["DMM_CONFIG"] = str(self.work_dir / "monitoring_config.json")
+        if self.deployment:
+            env["DOMINO_MODEL_API_TOKEN"] = self.deployment["accessToken"]
+        return env
+
+    def run(self, name: str, args: Sequence[str], check: bool = True) -> StepRun:
+        """Run ``python <args>`` in the work folder with the sandbox's environment."""
+        command = [sys.executable, *map(str, args)]
+        if self.echo:
+            print(f"\n$ python {' '.join(map(str, args))}", flush=True)
+        started = time.perf_counter()
+        result = subprocess.run(command, cwd=self.work_dir, env=self.env, capture_output=True, text=True,
+                                timeout=600)
+        step = StepRun(name, command, result.returncode, result.stdout, result.stderr,
+                       time.perf_counter() - started)
+        self.runs.append(step)
+        if self.echo:
+            print(result.stdout, end="", flush=True)
+            if result.returncode != 0:
+                print(result.stderr, end="", file=sys.stderr, flush=True)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{name} failed with exit code {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return step
+
+    def script(self, file_name: str) -> Path:
+        return PROJECT_ROOT / file_name
+
+    # --- what the user does before step 1 -------------------------------------------------------------------
+    def prepare_model(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.run("example data", ["-m", "example.data", "--out", self.data_dir])
+        self.run("train example model", ["-m", "example.train", "--data-dir", self.data_dir,
+                                         "--experiment", EXPERIMENT])
+
+    # --- steps 1 and 2 -----------------------------------------------------------------------------------------
+    def register_training_set(self) -> StepRun:
+        return self.run("step 1", [self.script("1_register_training_set.py"), "--file", self.data_dir / "train.csv",
+                                   "--name", TRAINING_SET_NAME, "--target", TARGET,
+                                   "--model-type", "classification", "--yes"])
+
+    def export_model(self) -> StepRun:
+        return self.run("step 2", [self.script("2_export_model.py"), "--experiment", EXPERIMENT,
+                                   "--metric", "roc_auc", "--output-dir", self.work_dir])
+
+    # --- what the user does in Domino's UI -------------------------------------------------------------------------
+    def deploy_and_attach(self) -> None:
+        schema = json.loads((self.work_dir / "monitoring_schema.json").read_text())
+        self.deployment = self.sandbox.admin(
+            "deploy", script=str(PROJECT_ROOT / "example" / "model_script.py"), name="churn-model",
+            workdir=str(self.work_dir),
+            env={"MODEL_PATH": str(self.work_dir / "model.pkl"),
+                 "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json"),
+                 "PYTHONPATH": str(PROJECT_ROOT)})
+        attached = self.sandbox.admin(
+            "attach-training-set", modelId=self.deployment["modelId"],
+            trainingSetName=schema["training_set"]["name"], trainingSetVersion=schema["training_set"]["version"],
+            modelType=schema["model_type"])
+        self.dmm_model_id = attached["dmmModelId"]
+        self.sandbox.admin("create-datasource", name=DATASOURCE, type="s3")
+        response = requests.put(f"{self.sandbox.url}/model-monitor/v2/api/datasource", headers=self.sandbox.headers,
+                                json={"name": DATASOURCE, "type": "s3",
+                                      "config": {"bucket": "monitoring-ground-truth", "region": "us-east-1"}},
+                                timeout=60)
+        response.raise_for_status()
+
+    # --- steps 3 to 6 ------------------------------------------------------------------------------------------
+    def setup_monitoring(self) -> StepRun:
+        return self.run("step 3", [self.script("3_setup_monitoring.py"), "--base-url", self.sandbox.url,
+                                   "--endpoint-url", self.deployment["endpointUrl"],
+                                   "--model-id", self.dmm_model_id, "--datasource", DATASOURCE,
+                                   "--datasource-type", "s3", "--test-data", self.data_dir / "test.csv",
+                                   "--label-column", TARGET, "--output", self.work_dir / "monitoring_config.json",
+                                   "--yes"])
+
+    def generate_predictions(self, count: int) -> StepRun:
+        return self.run("step 4", [self.script("4_generate_predictions.py"), "--count", count, "--seed", 7])
+
+    def ingest(self) -> dict:
+        return self.sandbox.admin("ingest")
+
+    def upload_ground_truth(self, check: bool = True) -> StepRun:
+        return self.run("step 5", [self.script("5_upload_ground_truth.py")], check=check)
+
+    def check_monitoring(self, check: bool = True) -> StepRun:
+        return self.run("step 6", [self.script("6_check_monitoring.py"), "--output-dir", self.work_dir],
+                        check=check)
+
+    def full_path(self, count: int = 200) -> None:
+        self.prepare_model()
+        self.register_training_set()
+        self.export_model()
+        self.deploy_and_attach()
+        self.setup_monitoring()
+        self.generate_predictions(count)
+        self.ingest()
+        self.upload_ground_truth()
+        self.check_monitoring()
+
+    def monitor_summary(self) -> dict:
+        api = f"{self.sandbox.url}/model-monitor/v2/api"
+        model = requests.get(f"{api}/model", params={"model_id": self.dmm_model_id}, headers=self.sandbox.headers,
+                             timeout=60).json()
+        return {"model": model}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "demo-output",
+                        help="folder for the demo's files (emptied first); default: demo-output/")
+    parser.add_argument("--count", type=int, default=300, help="predictions to send (default 300)")
+    args = parser.parse_args(argv)
+
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    started = time.perf_counter()
+    with RunningSandbox(args.out / "sandbox") as sandbox:
+        print(f"Sandbox running at {sandbox.url} (state in {args.out / 'sandbox'})")
+        demo = Demo(sandbox, args.out / "workspace", echo=True)
+        demo.full_path(args.count)
+        report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
+        print_summary(demo, report)
+    print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; files are in {args.out}. "
+          f"Open {demo.work_dir / 'monitoring_report.html'} in a browser.")
+    return 0
+
+
+def print_summary(demo: Demo, report: dict) -> None:
+    print("\n=== What the monitor now shows ===")
+    model = demo.monitor_summary()["model"]
+    print(f"Training set:   {TRAINING_SET_NAME}")
+    print(f"DMM model:      {demo.dmm_model_id} ({model.get('name')}, {model.get('modelType')}, "
+          f"ingestion status {model.get('ingestionStatus')})")
+    for key in ("predictions", "ground_truth", "join"):
+        if key in report:
+            print(f"{key.replace('_', ' ').capitalize() + ':':<16}{json.dumps(report[key])[:200]}")
+    drift = report.get("drift") or []
+    failing = [d.get("column") for d in drift if not d.get("passed", True)]
+    print(f"Drift:          {len(drift)} columns checked, {len(failing)} drifting {failing[:5]}")
+    quality = report.get("quality") or {}
+    metrics = quality.get("metrics") or []
+    shown = ", ".join(f"{m['name']}={m['value']:.3f}" for m in metrics
+                      if isinstance(m, dict) and isinstance(m.get("value"), (int, float)))
+    print(f"Quality:        {shown or quality}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""End to end: the numbered scripts as subprocesses against a real sandbox, as a user runs them in a workspace."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from example.demo import DATASOURCE, Demo
+from sandbox.testing import PROJECT_ROOT, RunningSandbox
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One complete set-up (steps 1-6) on a sandbox of its own, shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("e2e")
+    with RunningSandbox(root / "sandbox") as running:
+        demo = Demo(running, root / "workspace")
+        demo.full_path(count=60)
+        yield demo
+
+
+def ground_truth_datasets(demo: Demo) -> list[str]:
+    """The ground-truth dataset names the monitor has registered for the demo's model."""
+    with open(demo.sandbox.state_dir / "state.json") as handle:
+        state = json.load(handle)
+    model = state["dmm_models"][demo.dmm_model_id]
+    return [d["name"] for d in model["groundTruthDatasets"]]
+
+
+def test_full_path_reaches_a_monitored_model(demo):
+    report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses and all(status in ("PASS", "WARN") for status in statuses.values()), statuses
+    assert "FAIL" not in demo.runs[-1].stdout
+    model = demo.monitor_summary()["model"]
+    assert model["ingestionStatus"] == "prediction"
+    html = (demo.work_dir / "monitoring_report.html").read_text()
+    assert "<svg" in html and "churned" in html
+
+
+def test_step4_sent_only_features_and_wrote_labels_by_event_id(demo):
+    gt_files = sorted((demo.work_dir / "ground_truth").glob("*.csv"))
+    assert gt_files
+    header = gt_files[0].read_text().splitlines()[0].split(",")
+    assert header[0] == "event_id" and "churned" in header
+    captured = [json.loads(line) for log in (demo.sandbox.state_dir / "capture").glob("*.log")
+                for line in log.read_text().splitlines() if line.strip()]
+    assert captured and all("churned" not in record["features"] for record in captured)
+    captured_ids = {record["event_id"] for record in captured}
+    labelled_ids = {line.split(",")[0] for line in gt_files[0].read_text().splitlines()[1:]}
+    assert labelled_ids <= captured_ids
+
+
+def test_rerun_of_step5_registers_nothing_twice(demo):
+    before = ground_truth_datasets(demo)
+    assert len(before) == 1
+    rerun = demo.upload_ground_truth()
+    assert rerun.returncode == 0
+    assert "nothing" in (rerun.stdout + rerun.stderr).lower()
+    assert ground_truth_datasets(demo) == before
+
+
+def test_new_traffic_is_registered_once_without_redeclaring_variables(demo):
+    demo.generate_predictions(20)
+    demo.ingest()
+    demo.upload_ground_truth()
+    after = ground_truth_datasets(demo)
+    assert len(after) == 2 and len(set(after)) == 2
+    again = demo.upload_ground_truth()
+    assert again.returncode == 0
+    assert ground_truth_datasets(demo) == after
+
+
+def test_wizard_driven_through_its_prompts(demo, tmp_path):
+    """Answer the wizard's questions on stdin; a wrong data source name is asked again, then the config is written."""
+    output = tmp_path / "monitoring_config.json"
+    env = dict(demo.env)
+    env.pop("DMM_CONFIG", None)
+    answers = [                                # in the order dmm/wizard.py documents
+        demo.sandbox.url,                      # 1 Domino base URL
+        demo.dmm_model_id,                     # 2 Model Monitor model id
+        "DOMINO_MODEL_API_TOKEN",              # 4 variable holding the Model API token (3, the schema, is a flag)
+        demo.deployment["endpointUrl"],        # 5 Model API endpoint URL
+        "no-such-datasource",                  # 6 ground-truth data source: wrong, so asked again
+        DATASOURCE,                            #   ... answered right
+        "",                                    # 7 data source type: default
+        "",                                    # 8 test data: none (so 9 is not asked)
+        "y",                                   # 10 write it?
+    ]
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "3_setup_monitoring.py"), "--output", str(output),
+         "--schema", str(demo.work_dir / "monitoring_schema.json")],
+        input="\n".join(answers) + "\n", capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no-such-datasource" in result.stdout + result.stderr
+    config = json.loads(output.read_text())
+    assert config["data_sources"]["ground_truth"] == DATASOURCE
+    assert config["model_monitor"]["model_id"] == demo.dmm_model_id
+    assert demo.deployment["accessToken"] not in output.read_text()
+
+
+def test_step5_before_ingestion_registers_nothing(tmp_path):
+    with RunningSandbox(tmp_path / "sandbox") as running:
+        early = Demo(running, tmp_path / "workspace")
+        early.prepare_model()
+        early.register_training_set()
+        early.export_model()
+        early.deploy_and_attach()
+        early.setup_monitoring()
+        early.generate_predictions(10)
+        step5 = early.upload_ground_truth(check=False)
+        message = step5.stdout + step5.stderr
+        assert "ingest" in message.lower()
+        assert "Traceback" not in message
+        assert ground_truth_datasets(early) == []
+
+
+def test_sandbox_refuses_the_api_key_on_a_model_api(demo):
+    response = requests.post(demo.deployment["endpointUrl"], json={"data": {}}, headers=demo.sandbox.headers,
+                             timeout=30)
+    assert response.status_code == 401
