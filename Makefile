@@ -25,7 +25,14 @@ $(STAMP): requirements-lock.txt requirements-nodeps.txt
 	$(BIN)/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
 	touch $(STAMP)
 
-test: $(STAMP)
+# The report test opens monitoring_report.html in headless Chromium (Debian's package, as root).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium is missing and cannot be installed here: the browser test will be skipped"; fi
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

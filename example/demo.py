@@ -156,10 +156,17 @@ class Demo:
         self.check_monitoring()
 
     def monitor_summary(self) -> dict:
+        """What Model Monitor shows for the demo's model: the model, its drift and its quality."""
         api = f"{self.sandbox.url}/model-monitor/v2/api"
-        model = requests.get(f"{api}/model", params={"model_id": self.dmm_model_id}, headers=self.sandbox.headers,
-                             timeout=60).json()
-        return {"model": model}
+        headers = self.sandbox.headers
+        model = requests.get(f"{api}/model", params={"model_id": self.dmm_model_id}, headers=headers, timeout=60)
+        model.raise_for_status()
+        drift = requests.post(f"{api}/model/{self.dmm_model_id}/analyse-drift", headers=headers, timeout=120,
+                              json={"pagination": {"sortOn": "divergence", "sortOrder": -1}})
+        quality = requests.post(f"{api}/model/{self.dmm_model_id}/analyze-model-quality", headers=headers,
+                                json={}, timeout=120)
+        return {"model": model.json(), "drift": drift.json() if drift.ok else {"error": drift.text},
+                "quality": quality.json() if quality.status_code == 200 else {"status": quality.status_code}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,22 +191,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_summary(demo: Demo, report: dict) -> None:
-    print("\n=== What the monitor now shows ===")
-    model = demo.monitor_summary()["model"]
-    print(f"Training set:   {TRAINING_SET_NAME}")
-    print(f"DMM model:      {demo.dmm_model_id} ({model.get('name')}, {model.get('modelType')}, "
-          f"ingestion status {model.get('ingestionStatus')})")
-    for key in ("predictions", "ground_truth", "join"):
-        if key in report:
-            print(f"{key.replace('_', ' ').capitalize() + ':':<16}{json.dumps(report[key])[:200]}")
-    drift = report.get("drift") or []
-    failing = [d.get("column") for d in drift if not d.get("passed", True)]
-    print(f"Drift:          {len(drift)} columns checked, {len(failing)} drifting {failing[:5]}")
-    quality = report.get("quality") or {}
-    metrics = quality.get("metrics") or []
-    shown = ", ".join(f"{m['name']}={m['value']:.3f}" for m in metrics
-                      if isinstance(m, dict) and isinstance(m.get("value"), (int, float)))
-    print(f"Quality:        {shown or quality}")
+    shown = demo.monitor_summary()
+    model, drift, quality = shown["model"], shown["drift"], shown["quality"]
+    print("\n=== What Model Monitor now shows (the sandbox's monitor API) ===")
+    print(f"Training set:      {report['inputs'].get('training_set')}")
+    print(f"Model:             {model.get('name')} ({demo.dmm_model_id}), {model.get('modelType')}, "
+          f"ingestion status '{model.get('ingestionStatus')}'")
+    print(f"Predictions:       {model.get('predictionRowCount')} ingested")
+    print(f"Ground truth:      {model.get('groundTruthRowCount')} labels in "
+          f"{len(model.get('groundTruthDatasets') or [])} dataset(s); "
+          f"{quality.get('matchedRowCount', 0)} matched to predictions")
+    if "features" in drift:
+        worst = ", ".join(f"{f['name']} {f['divergence']:.3f}" for f in drift["features"][:3]
+                          if isinstance(f.get("divergence"), (int, float)))
+        print(f"Drift:             {drift['numberOfVariablesDrifted']} of {drift['totalNumberOfVariables']} "
+              f"variables drifted; highest: {worst}")
+    else:
+        print(f"Drift:             not available ({drift.get('error', '')[:200]})")
+    metrics = ", ".join(f"{m['name']} {m['value']:.3f}" for m in quality.get("metrics", [])
+                        if isinstance(m.get("value"), (int, float)))
+    print(f"Quality:           {metrics or 'not available'}")
+    checks = report.get("checks", [])
+    print(f"Step 6 checks:     {sum(c['status'] == 'PASS' for c in checks)} of {len(checks)} passed")
 
 
 if __name__ == "__main__":
