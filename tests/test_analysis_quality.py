@@ -1,0 +1,166 @@
+"""Quality metrics against scikit-learn, edge cases, and the ground-truth join."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from dmm.analysis import join_ground_truth, quality_metrics
+from dmm.analysis.quality import normalized_gini
+from dmm.errors import UsageError
+
+
+def values(result):
+    return {metric["name"]: metric["value"] for metric in result["metrics"]}
+
+
+@pytest.fixture
+def binary():
+    rng = np.random.default_rng(5)
+    n = 600
+    proba = rng.uniform(size=n)
+    y_true = (rng.uniform(size=n) < proba).astype(int)
+    y_pred = (proba > 0.5).astype(int)
+    return y_true, y_pred, proba
+
+
+def test_binary_classification_matches_sklearn(binary):
+    y_true, y_pred, proba = binary
+    result = quality_metrics("classification", y_true, y_pred, proba=proba)
+    got = values(result)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    assert got["precision"] == pytest.approx(skm.precision_score(y_true, y_pred, average="weighted"))
+    assert got["recall"] == pytest.approx(skm.recall_score(y_true, y_pred, average="weighted"))
+    assert got["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="weighted"))
+    auc = skm.roc_auc_score(y_true, proba)
+    assert got["auc_roc"] == pytest.approx(auc)
+    assert got["gini_norm"] == pytest.approx(2 * auc - 1)
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y_true, proba))
+    assert result["confusion_matrix"]["labels"] == ["0", "1"]
+    assert result["confusion_matrix"]["matrix"] == skm.confusion_matrix(y_true, y_pred).tolist()
+    assert result["matched_rows"] == len(y_true)
+    json.dumps(result)
+
+
+def test_multiclass_with_string_labels_matches_sklearn():
+    rng = np.random.default_rng(6)
+    labels = ["cat", "dog", "eel"]
+    n = 900
+    proba = rng.dirichlet([1, 1, 1], size=n)
+    y_true = np.array([labels[rng.choice(3, p=row)] for row in proba])
+    y_pred = np.array([labels[i] for i in proba.argmax(axis=1)])
+    got = values(quality_metrics("classification", y_true, y_pred, proba=proba, labels=labels))
+    auc = skm.roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=labels)
+    assert got["auc_roc"] == pytest.approx(auc)
+    assert got["gini_norm"] == pytest.approx(2 * auc - 1)
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=labels))
+    assert got["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="weighted"))
+
+
+def test_sample_weight_is_used_only_for_gini(binary):
+    y_true, y_pred, proba = binary
+    weights = np.random.default_rng(1).uniform(0.1, 3, size=len(y_true))
+    got = values(quality_metrics("classification", y_true, y_pred, proba=proba, sample_weight=weights))
+    assert got["gini_norm"] == pytest.approx(2 * skm.roc_auc_score(y_true, proba, sample_weight=weights) - 1)
+    assert got["auc_roc"] == pytest.approx(skm.roc_auc_score(y_true, proba))
+
+
+def test_without_probabilities_three_metrics_have_reasons(binary):
+    y_true, y_pred, _ = binary
+    result = quality_metrics("classification", y_true, y_pred)
+    for metric in result["metrics"]:
+        if metric["name"] in ("auc_roc", "log_loss", "gini_norm"):
+            assert metric["value"] is None and "probabilit" in metric["reason"]
+        else:
+            assert metric["value"] is not None
+
+
+def test_single_class_labels_give_reasons():
+    result = quality_metrics("classification", [1, 1, 1, 1], [1, 0, 1, 1], proba=[0.9, 0.3, 0.8, 0.7])
+    got = {metric["name"]: metric for metric in result["metrics"]}
+    assert got["accuracy"]["value"] == pytest.approx(0.75)
+    assert got["auc_roc"]["value"] is None and "one class" in got["auc_roc"]["reason"]
+    assert got["auc_roc"]["passed"] is None
+    assert "single class" in result["reason"]
+
+
+def test_labels_as_text_match_integer_predictions():
+    got = values(quality_metrics("classification", ["1", "0", "1"], [1.0, 0.0, 0.0]))
+    assert got["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_empty_input_gives_reason():
+    result = quality_metrics("classification", [], [])
+    assert result["matched_rows"] == 0 and result["reason"]
+    assert all(metric["value"] is None for metric in result["metrics"])
+    assert quality_metrics("regression", [], [])["metrics"][0]["value"] is None
+
+
+def test_regression_matches_sklearn():
+    rng = np.random.default_rng(8)
+    y_true = rng.uniform(1, 10, size=500)
+    y_pred = y_true + rng.normal(0, 1, size=500)
+    result = quality_metrics("regression", y_true, y_pred)
+    got = values(result)
+    assert got["mse"] == pytest.approx(skm.mean_squared_error(y_true, y_pred))
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y_true, y_pred))
+    assert got["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y_true, y_pred))
+    assert got["r2"] == pytest.approx(skm.r2_score(y_true, y_pred))
+    assert 0 < got["gini_norm"] < 1
+    assert result["confusion_matrix"] is None
+    json.dumps(result)
+
+
+def test_regression_constant_labels_give_reason():
+    got = {m["name"]: m for m in quality_metrics("regression", [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])["metrics"]}
+    assert got["r2"]["value"] is None and "constant" in got["r2"]["reason"]
+    assert got["mse"]["value"] == pytest.approx(2 / 3)
+
+
+def test_normalized_gini_of_binary_labels_is_2auc_minus_1():
+    rng = np.random.default_rng(9)
+    y_true = rng.integers(0, 2, size=400)
+    score = y_true * 0.5 + rng.uniform(size=400)
+    assert normalized_gini(y_true, score) == pytest.approx(2 * skm.roc_auc_score(y_true, score) - 1)
+    assert normalized_gini(y_true, y_true) == pytest.approx(1)
+
+
+def test_thresholds_are_data_and_overridable(binary):
+    y_true, y_pred, proba = binary
+    result = quality_metrics("classification", y_true, y_pred, proba=proba,
+                             thresholds={"accuracy": {"threshold": 0.99}})
+    accuracy = next(m for m in result["metrics"] if m["name"] == "accuracy")
+    assert accuracy["threshold"] == 0.99 and accuracy["passed"] is False and result["passed"] is False
+
+
+def test_join_latest_label_wins_and_counts_unmatched():
+    predictions = pd.DataFrame({"event_id": ["a", "b", "c", "d"], "prediction": [1, 0, 1, 0]})
+    labels = pd.DataFrame({"event_id": ["a", "b", "b", "x", "y"], "ground_truth": [1, 1, 0, 1, 0],
+                           "ts": ["2024-01-01", "2024-01-03", "2024-01-02", "2024-01-01", "2024-01-01"]})
+    result = join_ground_truth(predictions, labels, label_column="ground_truth", gt_timestamp_column="ts")
+    assert result.matched_rows == 2
+    assert dict(zip(result.frame["event_id"], result.frame["ground_truth"])) == {"a": 1, "b": 1}
+    assert result.duplicate_label_rows == 1
+    assert sorted(result.unmatched_label_ids) == ["x", "y"]
+    assert result.join_rate == pytest.approx(2 / 4)
+    assert result.prediction_coverage == pytest.approx(2 / 4)
+    json.dumps(result.to_dict())
+
+
+def test_join_by_order_without_timestamp_and_ids_as_text():
+    predictions = pd.DataFrame({"event_id": [1, 2], "prediction": [1, 0]})
+    labels = pd.DataFrame({"id": ["1", "1"], "label": [0, 1]})
+    result = join_ground_truth(predictions, labels, gt_id_column="id", label_column="label", max_listed=1)
+    assert result.frame["label"].tolist() == [1]
+
+
+def test_join_caps_listed_ids_and_names_missing_columns():
+    predictions = pd.DataFrame({"event_id": ["p"], "prediction": [1]})
+    labels = pd.DataFrame({"event_id": [f"x{i}" for i in range(50)], "ground_truth": [1] * 50})
+    result = join_ground_truth(predictions, labels, max_listed=5)
+    assert len(result.unmatched_label_ids) == 5 and result.unmatched_label_count == 50
+    assert result.join_rate == 0
+    with pytest.raises(UsageError, match="label"):
+        join_ground_truth(predictions, labels, label_column="label")
