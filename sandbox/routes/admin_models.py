@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sandbox import ingest as ingestion
 from sandbox import monitor_options
 from sandbox.model_processes import processes_of
+from sandbox.routes.admin import AdminError
 from sandbox.routes.monitor import create_model_record
 from sandbox.state import SandboxState
 from sandbox.store import DMM_MODELS, MODEL_APIS, training_set_files, training_set_version
@@ -22,13 +23,6 @@ from sandbox.store import DMM_MODELS, MODEL_APIS, training_set_files, training_s
 blueprint = Blueprint("admin_models", __name__, url_prefix="/sandbox")
 READY_TIMEOUT_S = 60
 MODEL_TYPES = ("classification", "regression")
-
-
-class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @blueprint.errorhandler(AdminError)
