@@ -87,7 +87,7 @@ class Demo:
     # --- what the user does before step 1 -------------------------------------------------------------------
     def prepare_model(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.run("example data", ["-m", "example.data", "--out", self.data_dir])
+        self.run("example data", ["-m", "example.data", "--out", self.data_dir, "--drifted"])
         self.run("train example model", ["-m", "example.train", "--data-dir", self.data_dir,
                                          "--experiment", EXPERIMENT])
 
@@ -131,8 +131,9 @@ class Demo:
                                    "--label-column", TARGET, "--output", self.work_dir / "monitoring_config.json",
                                    "--yes"])
 
-    def generate_predictions(self, count: int) -> StepRun:
-        return self.run("step 4", [self.script("4_generate_predictions.py"), "--count", count, "--seed", 7])
+    def generate_predictions(self, count: int, file: Path | None = None) -> StepRun:
+        extra = ["--file", file] if file else []
+        return self.run("step 4", [self.script("4_generate_predictions.py"), "--count", count, "--seed", 7, *extra])
 
     def ingest(self) -> dict:
         return self.sandbox.admin("ingest")
@@ -144,13 +145,14 @@ class Demo:
         return self.run("step 6", [self.script("6_check_monitoring.py"), "--output-dir", self.work_dir],
                         check=check)
 
-    def full_path(self, count: int = 200) -> None:
+    def full_path(self, count: int = 200, drifted: bool = False) -> None:
+        """Steps 1-6; with ``drifted`` the test traffic comes from customers who behave differently."""
         self.prepare_model()
         self.register_training_set()
         self.export_model()
         self.deploy_and_attach()
         self.setup_monitoring()
-        self.generate_predictions(count)
+        self.generate_predictions(count, self.data_dir / "test_drifted.csv" if drifted else None)
         self.ingest()
         self.upload_ground_truth()
         self.check_monitoring()
@@ -174,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "demo-output",
                         help="folder for the demo's files (emptied first); default: demo-output/")
     parser.add_argument("--count", type=int, default=300, help="predictions to send (default 300)")
+    parser.add_argument("--no-drift", action="store_true",
+                        help="send the plain test set instead of the drifted one (the default shows drift)")
     args = parser.parse_args(argv)
 
     if args.out.exists():
@@ -182,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with RunningSandbox(args.out / "sandbox") as sandbox:
         print(f"Sandbox running at {sandbox.url} (state in {args.out / 'sandbox'})")
         demo = Demo(sandbox, args.out / "workspace", echo=True)
-        demo.full_path(args.count)
+        demo.full_path(args.count, drifted=not args.no_drift)
         report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
         print_summary(demo, report)
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; files are in {args.out}. "
