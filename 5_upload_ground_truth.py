@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument("--file", help="register this ground-truth file (CSV, Parquet or JSON Lines) instead")
     parser.add_argument("--id-column", default=DEFAULT_ID_COLUMN, help="with --file: the column holding the event ids "
                         f"the endpoint returned (default {DEFAULT_ID_COLUMN})")
-    parser.add_argument("--label-column", help="with --file: the column holding the labels (default: the training "
-                        "set's target)")
+    parser.add_argument("--label-column", help="with --file: the column holding the labels (default: <target>_gt, "
+                        "else the training set's target); uploaded as <target>_gt")
     parser.add_argument("--before-ingestion", action="store_true",
                         help="register even though Model Monitor has not ingested this model's predictions yet "
                         "(by default nothing is registered then, since such labels would not match)")

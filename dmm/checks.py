@@ -559,13 +559,15 @@ def load_ground_truth(ctx: CheckContext) -> GroundTruth | None:
     frame = pd.concat(frames, ignore_index=True)
     id_column = _first_present(frame.columns, [v["name"] for v in _safe_variables(ctx, "row_identifier")] + [ID_COLUMN])
     label_candidates = [v["name"] for v in _safe_variables(ctx, "ground_truth")]
-    label_candidates += [getattr(ctx.config, "test_label_column", "") or "", ctx.schema.target, "actual_target",
+    label_candidates += [ctx.schema.ground_truth_column, getattr(ctx.config, "test_label_column", "") or "",
+                         ctx.schema.target, "actual_target",
                          "ground_truth", "label"]
     label_column = _first_present(frame.columns, label_candidates)
     if id_column is None or label_column is None:
         raise UsageError(f"The ground truth ({', '.join(sources)}) needs an event_id column and a label column; "
                          f"it has {', '.join(map(str, frame.columns))}",
-                         f"Write event_id and {ctx.schema.target} columns (5_upload_ground_truth.py does)")
+                         f"Write event_id and {ctx.schema.ground_truth_column} columns "
+                         "(4_generate_predictions.py does)")
     frame[id_column] = frame[id_column].astype("string")
     return GroundTruth(frame, id_column, label_column, tuple(sources))
 

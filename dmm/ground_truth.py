@@ -157,9 +157,17 @@ def ground_truth_variables(variables: list[dict[str, Any]], prediction_name: str
 
 # ---- a file the user made ----------------------------------------------------------------------------------------
 
-def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str, label_column: str) -> tuple[bytes, int]:
-    """Validate a user's ground-truth file; the CSV to upload (id, label, timestamp if present) and its row count."""
+def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str,
+                      label_column: str | None) -> tuple[bytes, int]:
+    """Validate a user's ground-truth file; the CSV to upload and its row count.
+
+    The upload always uses the names every batch is registered under (``event_id`` and the schema's
+    ground-truth column): Model Monitor declares the variables once, so later files must carry the same names.
+    """
     frame = read_table(path)
+    if label_column is None:
+        label_column = next((c for c in (schema.ground_truth_column, schema.target) if c in frame.columns),
+                            schema.ground_truth_column)
     for column, flag in ((id_column, "--id-column"), (label_column, "--label-column")):
         if column not in frame.columns:
             raise UsageError(f"{path} has no column {column!r}",
@@ -192,6 +200,7 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
     columns = [id_column, label_column] + (["timestamp"] if "timestamp" in frame.columns and "timestamp" not in (id_column, label_column) else [])
     out = frame[columns].copy()
     out[id_column] = ids
+    out = out.rename(columns={id_column: DEFAULT_ID_COLUMN, label_column: schema.ground_truth_column})
     buffer = io.StringIO()
     out.to_csv(buffer, index=False)
     return buffer.getvalue().encode("utf-8"), len(out)
@@ -223,10 +232,10 @@ def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: 
     if not model_id or not datasource:
         raise UsageError("model_monitor.model_id and data_sources.ground_truth must both be set",
                          "Run 3_setup_monitoring.py, or set them in monitoring_config.json")
-    id_column = options.id_column or DEFAULT_ID_COLUMN
-    label_column = options.label_column or schema.target
+    id_column = DEFAULT_ID_COLUMN
+    label_column = schema.ground_truth_column
     folder = model_folder(config.ground_truth_prefix or "ground_truth", model_id)
-    user_file = prepare_user_file(options.file, schema, id_column, label_column) if options.file else None
+    user_file = prepare_user_file(options.file, schema, options.id_column or DEFAULT_ID_COLUMN, options.label_column) if options.file else None
     window = None if options.file else date_window(options, now)
     api_key = config.api_key()
 

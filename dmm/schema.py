@@ -51,6 +51,15 @@ class MonitoringSchema:
         return self.target
 
     @property
+    def ground_truth_column(self) -> str:
+        """The label column of ground-truth files: a name of its own, as in Domino's sample (``y`` -> ``y_gt``).
+
+        Model Monitor refuses a ground-truth variable named like a variable the model already has (the
+        prediction carries the target's name), so the label cannot simply reuse it.
+        """
+        return f"{self.target}_gt"
+
+    @property
     def target_value_type(self) -> ValueType:
         return "categorical" if self.model_type == "classification" else "numerical"
 

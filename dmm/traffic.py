@@ -189,12 +189,12 @@ def summarise(outcomes: Sequence[Outcome], elapsed_s: float) -> TrafficSummary:
                           elapsed_s=elapsed_s)
 
 
-def ground_truth_csv(outcomes: Iterable[Outcome], target: str) -> tuple[bytes, int]:
-    """``event_id, <target>, timestamp`` for the successful requests; the CSV bytes and the row count."""
+def ground_truth_csv(outcomes: Iterable[Outcome], label_column: str) -> tuple[bytes, int]:
+    """``event_id, <label column>, timestamp`` for the successful requests; the CSV bytes and the row count."""
     import pandas as pd
 
-    rows = [{"event_id": o.event_id, target: o.label, "timestamp": o.timestamp} for o in outcomes if o.ok]
-    frame = pd.DataFrame(rows, columns=["event_id", target, "timestamp"])
+    rows = [{"event_id": o.event_id, label_column: o.label, "timestamp": o.timestamp} for o in outcomes if o.ok]
+    frame = pd.DataFrame(rows, columns=["event_id", label_column, "timestamp"])
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     return buffer.getvalue().encode("utf-8"), len(frame)
@@ -269,7 +269,7 @@ def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None
     if not result.summary.succeeded:
         return result
 
-    content, rows = ground_truth_csv(outcomes, schema.target)
+    content, rows = ground_truth_csv(outcomes, schema.ground_truth_column)
     folder = Path(options.output_dir) if options.output_dir else Path.cwd() / GROUND_TRUTH_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     result.ground_truth_path = folder / f"{run_id}.csv"

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # §2.4 re-sending the ground-truth row_identifier counts as "already configured" (the original toolkit's retry
     # logic removes event_id first, so Domino seems to report it)
     "gt_row_identifier_counts_as_configured": True,
+    # A ground-truth column named like a model variable (e.g. the prediction itself) is "already configured":
+    # Domino's documented sample labels prediction `y` with a distinct `y_gt`, and the original toolkit's
+    # "already configured" failures began when its label column took the prediction's name.
+    "gt_name_may_not_reuse_model_variable": True,
     # §2.2 traffic and timeline query times: "s" (epoch seconds) or "ms"
     "time_unit": "s",
     # §2.2 ground-truth traffic parameter names (the tutorial client guesses these)

@@ -159,6 +159,10 @@ def check_ground_truth(model: dict[str, Any], body: Any) -> list[dict[str, Any]]
     again = [v["name"] for v in variables if v["name"] in configured_names]
     if again:
         raise _already_configured(again)
+    model_names = {v["name"] for v in model["variables"]}
+    clashing = [v["name"] for v in variables if v["variableType"] == "ground_truth" and v["name"] in model_names]
+    if clashing and OPTIONS["gt_name_may_not_reuse_model_variable"]:
+        raise _already_configured(clashing)
     configured_all = {v["name"] for v in configured}
     row_ids = [v for v in configured if v["variableType"] == "row_identifier"] + [
         v for v in variables if v["variableType"] == "row_identifier" and v["name"] not in configured_all]

@@ -48,7 +48,7 @@ def test_step4_sent_only_features_and_wrote_labels_by_event_id(demo):
     gt_files = sorted((demo.work_dir / "ground_truth").glob("*.csv"))
     assert gt_files
     header = gt_files[0].read_text().splitlines()[0].split(",")
-    assert header[0] == "event_id" and "churned" in header
+    assert header[0] == "event_id" and "churned_gt" in header
     captured = [json.loads(line) for log in (demo.sandbox.state_dir / "capture").glob("*.log")
                 for line in log.read_text().splitlines() if line.strip()]
     assert captured and all("churned" not in record["features"] for record in captured)

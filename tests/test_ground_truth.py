@@ -107,7 +107,8 @@ def test_first_registration_declares_variables_and_later_ones_send_dataset_detai
     first, second = monitor.registered
     assert first["variables"] == [
         {"name": "event_id", "variableType": "row_identifier", "valueType": "string"},
-        {"name": "churned", "variableType": "ground_truth", "valueType": "categorical", "forPredictionOutput": "churned"},
+        {"name": "churned_gt", "variableType": "ground_truth", "valueType": "categorical",
+         "forPredictionOutput": "churned"},
     ]
     assert first["datasetDetails"] == {
         "name": dataset_name("ground_truth/m1/2024-05-09/run-a.csv"), "datasetType": "file",
@@ -121,7 +122,8 @@ def test_first_registration_declares_variables_and_later_ones_send_dataset_detai
 def test_existing_ground_truth_variable_means_dataset_details_only(config):
     monitor = FakeMonitor(variables=[
         {"name": "event_id", "variableType": "row_identifier", "valueType": "string"},
-        {"name": "churned", "variableType": "ground_truth", "valueType": "categorical", "forPredictionOutput": "churned"}])
+        {"name": "churned_gt", "variableType": "ground_truth", "valueType": "categorical",
+         "forPredictionOutput": "churned"}])
     register(config, monitor, FakeDataSources(["ground_truth/m1/2024-05-10/run-c.csv"]))
     assert [set(p) for p in monitor.registered] == [{"datasetDetails"}]
     assert monitor.variable_queries == 1
@@ -227,7 +229,8 @@ def test_user_file_is_validated_uploaded_then_registered_once(config, tmp_path):
     assert sources.uploads == [result.uploaded_key]
     assert result.uploaded_key.startswith("ground_truth/m1/2024-05-10/labels-")
     assert monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"] == result.uploaded_key
-    assert sources.objects[result.uploaded_key] == b"event_id,churned\nev-1,yes\nev-2,no\n"
+    # uploaded under the names every batch is registered with, whatever the user's file called them
+    assert sources.objects[result.uploaded_key] == b"event_id,churned_gt\nev-1,yes\nev-2,no\n"
 
     again = register(config, monitor, sources, file=str(path))
     assert again.nothing_to_do and again.skipped
@@ -236,7 +239,7 @@ def test_user_file_is_validated_uploaded_then_registered_once(config, tmp_path):
 
 @pytest.mark.parametrize("content, options, message", [
     ("id,churned\nev-1,yes\n", {}, "no column 'event_id'"),
-    ("event_id,label\nev-1,yes\n", {}, "no column 'churned'"),
+    ("event_id,label\nev-1,yes\n", {}, "no column 'churned_gt'"),
     ("event_id,churned\nev-1,yes\nev-1,no\n", {}, "repeats"),
     ("event_id,churned\nev-1,yes\nev-2,maybe\n", {}, "maybe"),
     ("event_id,churned\nev-1,yes\nev-2,\n", {}, "no label"),

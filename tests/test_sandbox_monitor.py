@@ -214,9 +214,10 @@ def test_ground_truth_details_only_before_any_variables_is_refused(monitor, mode
     (ground_truth_variables() + [{"name": "id2", "variableType": "row_identifier", "valueType": "string"}],
      "only 1 row_identifier"),
     (ground_truth_variables(label="missing_column"), "missing"),
+    (ground_truth_variables(label="churned"), "Variable(s) with name ['churned'] is/are already configured"),
 ])
 def test_ground_truth_refusals(monitor, model_id, variables, words):
-    monitor.upload("gt/day1.csv", LABELS.assign(id2=["x", "y", "z"]))
+    monitor.upload("gt/day1.csv", LABELS.assign(id2=["x", "y", "z"], churned=["yes", "no", "no"]))
     answer = monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
                          {"variables": variables, "datasetDetails": details("gt1", "gt/day1.csv")})
     assert answer.status_code == 400

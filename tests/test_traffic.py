@@ -96,13 +96,13 @@ def test_sends_only_features_and_keys_ground_truth_by_returned_event_ids(project
         assert list(body) == ["data"]
         assert list(body["data"]) == FEATURES  # never the label, never other columns
     rows = read_ground_truth(project)
-    assert [list(r) for r in rows][0] == ["event_id", "churned", "timestamp"]
+    assert [list(r) for r in rows][0] == ["event_id", "churned_gt", "timestamp"]
     assert len(rows) == 12
     sent_ages = sorted(body["data"]["age"] for body in bodies)
     assert sorted(int(r["event_id"][3:]) for r in rows) == sent_ages
     for row in rows:
         age = int(row["event_id"][3:])
-        assert row["churned"] == ("yes" if age % 2 else "no")
+        assert row["churned_gt"] == ("yes" if age % 2 else "no")
 
     (uploads,) = [fake.uploads for fake in FakeDataSources.instances]
     ((datasource, key), content), = uploads.items()
