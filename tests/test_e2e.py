@@ -125,3 +125,21 @@ def test_sandbox_refuses_the_api_key_on_a_model_api(demo):
     response = requests.post(demo.deployment["endpointUrl"], json={"data": {}}, headers=demo.sandbox.headers,
                              timeout=30)
     assert response.status_code == 401
+
+
+def test_step4_rides_out_a_flaky_model_api_and_reports_a_dead_one(demo):
+    """Faults injected on the Model API route group: retries absorb 15 % failures; a dead endpoint exits 1."""
+    try:
+        demo.sandbox.admin("faults", modelapi={"failRate": 0.15, "latencyMs": 0})
+        flaky = demo.generate_predictions(20)
+        assert flaky.returncode == 0
+        assert "20 succeeded, 0 failed" in flaky.stdout
+
+        demo.sandbox.admin("faults", modelapi={"failRate": 1.0, "latencyMs": 0})
+        dead = demo.run("step 4", [demo.script("4_generate_predictions.py"), "--count", 3, "--no-upload"],
+                        check=False)
+        assert dead.returncode == 1
+        assert "0 succeeded, 3 failed" in dead.stdout
+        assert "Traceback" not in dead.stderr
+    finally:
+        demo.sandbox.admin("faults", modelapi={"failRate": 0.0, "latencyMs": 0})
