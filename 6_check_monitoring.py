@@ -77,11 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dmm.checks import CheckContext, CheckInputs, Services, run_checks
     from dmm.preview import build_report, exit_code
+    from dmm.dataio import check_output_dir
     from dmm.report import write_report
 
     if (args.push_metrics or args.schedule) and args.no_preview:
         raise UsageError("--push-metrics and --schedule need the preview", "Drop --no-preview")
     start, end = window_from(args)
+    check_output_dir(args.output_dir)
     ctx = CheckContext(CheckInputs(config_path=args.config, prediction_data=args.prediction_data,
                                    ground_truth_file=args.ground_truth, start=start, end=end), Services())
     results = run_checks(ctx)

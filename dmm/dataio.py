@@ -133,3 +133,15 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records)
     check_column_names(frame.columns, str(path))
     return frame
+
+
+def check_output_dir(output_dir: str | os.PathLike[str], flag: str = "--output-dir") -> Path:
+    """Raise ``UsageError`` unless ``output_dir`` is (or can be created as) a writable folder; nothing is created."""
+    folder = Path(output_dir)
+    existing = next((path for path in (folder, *folder.absolute().parents) if path.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(f"The output folder {folder} is not a folder ({existing} is a file)",
+                         f"Pass a folder with {flag}")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"The output folder {folder} is not writable", f"Pass a writable folder with {flag}")
+    return folder

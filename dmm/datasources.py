@@ -7,9 +7,10 @@ It is imported lazily: it pulls in pyarrow.flight and httpx.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Mapping
 
-from dmm.errors import ApiError, NotFoundError, UsageError
+from dmm.errors import ApiError, AuthError, ConfigError, DmmError, NotFoundError, UsageError
 from dmm.redact import redact
 
 LIST_PAGE_SIZE = 10000
@@ -31,6 +32,7 @@ class DataSources:
     @property
     def client(self) -> Any:
         if self._client is None:
+            check_client_environment()
             try:
                 from domino_data.data_sources import DataSourceClient
 
@@ -45,12 +47,16 @@ class DataSources:
         if name not in self._by_name:
             try:
                 found = self.client.get_datasource(name)
-            except ApiError:
+            except DmmError:
                 raise
             except Exception as exc:
                 if _is_connection_error(exc):
                     raise ApiError(f"Could not reach Domino to look up the data source {name!r} ({_describe(exc)})",
                                    "Check DOMINO_API_HOST and that Domino is up") from None
+                if _is_refusal(exc):
+                    raise AuthError(f"Domino refused the API key while looking up the data source {name!r} "
+                                    f"({_describe(exc)})",
+                                    "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)") from None
                 raise NotFoundError(f"The data source {name!r} was not found or is not available to this project "
                                     f"({_describe(exc)})", NOT_FOUND_ADVICE) from None
             if not hasattr(found, "put") or not hasattr(found, "list_objects"):
@@ -91,9 +97,35 @@ class DataSources:
             if status == 404:
                 raise NotFoundError(f"{what} failed: not found", "Check the key and the data source name",
                                     status=status) from None
+            if status in (401, 403):
+                raise AuthError(f"{what} failed: Domino refused the API key ({_describe(exc)})",
+                                "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)", status=status) from None
             raise ApiError(f"{what} failed ({_describe(exc)})",
                            "Check that the data source's credentials allow reading and writing, then try again",
                            status=status) from None
+
+
+def check_client_environment(env: Mapping[str, str] | None = None) -> None:
+    """Raise ``ConfigError`` naming what Domino's data source client would miss, before it is started."""
+    env = os.environ if env is None else env
+    if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_TOKEN_FILE") or env.get("DOMINO_API_PROXY")):
+        raise ConfigError("DOMINO_USER_API_KEY is not set, so Domino's data sources cannot be reached",
+                          "Run this in a Domino workspace or job, or export DOMINO_USER_API_KEY with the key from "
+                          "Account Settings > API Key")
+    missing = [name for name in ("DOMINO_DATASOURCE_PROXY_HOST", "DOMINO_DATASOURCE_PROXY_FLIGHT_HOST")
+               if not env.get(name)]
+    if not (env.get("DOMINO_API_HOST") or env.get("DOMINO_USER_HOST") or env.get("DOMINO_API_PROXY")):
+        missing.insert(0, "DOMINO_API_HOST")
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, so Domino's "
+                          "data sources cannot be reached",
+                          "Run this in a Domino workspace or job (they are set there), or export them")
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """Domino's client raises a bare ``Exception`` carrying only the server's message; a refused key says so."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status in (401, 403) or str(exc).strip().lower() in ("unauthorized", "forbidden")
 
 
 def _is_connection_error(exc: BaseException) -> bool:

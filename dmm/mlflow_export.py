@@ -91,9 +91,16 @@ def choose_model(run_id: str | None = None, experiment: str | None = None, metri
         return _best_run(client, experiment, metric, mode)
 
 
+# MLflow retries an unreachable tracking server for minutes by default; a few seconds is enough to say so.
+QUICK_HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                      "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+
+
 def _client():
     from mlflow import MlflowClient
 
+    for name, value in QUICK_HTTP_RETRIES.items():
+        os.environ.setdefault(name, value)  # the user's own settings win
     return MlflowClient()
 
 
@@ -230,8 +237,14 @@ def _flavours(model_uri: str) -> tuple[str, ...]:
 
 def export_model(choice: ModelChoice, output_dir: str | os.PathLike[str]) -> ExportResult:
     """Write ``model.pkl`` (sklearn) or ``model/`` (other flavours) and ``model_manifest.json`` to ``output_dir``."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from dmm.dataio import check_output_dir
+
+    output_dir = check_output_dir(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"Could not create the output folder {output_dir} ({error.strerror or error})",
+                         "Pass a writable folder with --output-dir") from None
     with _mlflow_errors():
         if choice.flavour == "sklearn":
             model_path = _write_pickle(choice.model_uri, output_dir / PICKLE_NAME)
@@ -332,6 +345,10 @@ def _mlflow_errors() -> Iterator[None]:
         if not (isinstance(exc, (MlflowException, OSError))
                 or type(exc).__module__.startswith(("requests", "urllib3"))):
             raise
+        if isinstance(exc, ConnectionError) or "Max retries exceeded" in str(exc):
+            raise ApiError(f"Could not reach the MLflow tracking server at {tracking_uri()}",
+                           "Check MLFLOW_TRACKING_URI (Domino sets it in workspaces and jobs) and that the server "
+                           "is up") from None
         first_line = redact(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
         raise ApiError(f"MLflow at {tracking_uri()} failed: {first_line[:300]}",
                        "Check MLFLOW_TRACKING_URI and that the tracking server is reachable") from None

@@ -13,6 +13,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, Sequence
 
+from dmm.dataio import check_output_dir
+from dmm.errors import UsageError
+
 HTML_NAME = "monitoring_report.html"
 JSON_NAME = "monitoring_report.json"
 TOP_BINS_SHOWN = 3
@@ -51,11 +54,15 @@ code { font-family: ui-monospace, monospace; font-size: 12px; }
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the JSON source and the HTML rendered from it; returns (html path, json path)."""
     report = json_ready(report)
-    folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_output_dir(output_dir)
     json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
-    _write_atomically(json_path, json.dumps(report, indent=2, default=str, allow_nan=False) + "\n")
-    _write_atomically(html_path, render_html(report))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(json_path, json.dumps(report, indent=2, default=str, allow_nan=False) + "\n")
+        _write_atomically(html_path, render_html(report))
+    except OSError as error:
+        raise UsageError(f"Could not write the report to {folder} ({error.strerror or error})",
+                         "Pass a writable folder with --output-dir") from None
     return html_path, json_path
 
 

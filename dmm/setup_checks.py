@@ -156,6 +156,10 @@ def check_model_api(endpoint_url: str, token: str, schema: MonitoringSchema | No
 def domino_datasource_exists(name: str) -> None:
     """Look the data source up with Domino's own client (it reads DOMINO_API_HOST and the credentials from env)."""
     from domino_data.data_sources import DataSourceClient
+
+    from dmm.datasources import check_client_environment
+
+    check_client_environment()
     try:
         client = DataSourceClient()
     except Exception as error:  # e.g. TypeError when DOMINO_DATASOURCE_PROXY_FLIGHT_HOST is unset

@@ -256,9 +256,10 @@ def _check(s: _Session, question: Question, value: str, checks: "LiveChecks") ->
         return failed(f"{value!r} is not an environment variable name", "Answer with a name such as "
                                                                         "DOMINO_MODEL_API_TOKEN")
     if not s.live:
-        if key == "schema.path" and Path(value).is_file():
+        if key == "schema.path":  # a local file: checked offline too
             result = setup_checks.check_schema(value)
             s.schema = result.details.get("schema") if result.ok else None
+            return result
         return passed("")
     return checks.run(s, key, value)
 

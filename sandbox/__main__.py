@@ -93,7 +93,10 @@ def _lifecycle(command: str, argv: list[str]) -> int:
         if command == "serve":
             def announce(url: str, env: dict[str, str]) -> None:
                 print(f"# Domino sandbox on {url} (state: {args.state.resolve()}); Ctrl-C to stop", flush=True)
-                print(server.format_env(env), end="", flush=True)
+                if sys.stdout.isatty():  # not when `start` sends our output to sandbox.log: the key stays in sandbox.env
+                    print(server.format_env(env), end="", flush=True)
+                else:
+                    print(f"# exports in {args.state.resolve() / server.ENV_FILE}", flush=True)
 
             server.serve(args.state, settings, args.host, args.port or server.DEFAULT_PORT, on_ready=announce)
             return 0
