@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from dmm.dataio import read_table
-from dmm.errors import DmmError, UsageError
+from dmm.errors import AuthError, DmmError, UsageError
 from dmm.schema import MonitoringSchema
 
 GROUND_TRUTH_FOLDER = "ground_truth"
@@ -155,6 +155,8 @@ def send_all(predict: Callable[[Mapping[str, Any]], Any], payloads: Sequence[Map
         outcome = Outcome(index=index, label=labels[index])
         try:
             prediction = predict(payloads[index])
+        except AuthError:
+            raise  # every other request would be refused the same way: stop, don't count
         except DmmError as error:
             outcome.error = str(error)
         except Exception as error:  # a transport error we did not map: count it, keep going
@@ -170,7 +172,11 @@ def send_all(predict: Callable[[Mapping[str, Any]], Any], payloads: Sequence[Map
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="traffic") as pool:
         futures = [pool.submit(one, i) for i in range(len(payloads))]
         for future in as_completed(futures):
-            outcome = future.result()
+            try:
+                outcome = future.result()
+            except AuthError:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             outcomes.append(outcome)
             if on_result:
                 on_result(outcome)

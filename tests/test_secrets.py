@@ -93,7 +93,7 @@ def test_refused_model_api_token_is_not_echoed(demo):
     ledger_before = (demo.work_dir / "monitoring_ledger.json").read_text()
     result = step(demo, "4_generate_predictions.py", "--count", "2", "--no-upload", DOMINO_MODEL_API_TOKEN=WRONG_TOKEN)
     output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    assert result.returncode == 3, output
     assert "401" in output and "DOMINO_MODEL_API_TOKEN" in output
     assert WRONG_TOKEN not in output and demo.deployment["accessToken"] not in output
     assert (demo.work_dir / "monitoring_ledger.json").read_text() == ledger_before

@@ -138,6 +138,17 @@ def test_failed_requests_exit_1_and_ground_truth_keeps_the_successes(project, ca
     assert f"{len(expected_ok)} succeeded, {20 - len(expected_ok)} failed" in capsys.readouterr().out
 
 
+@responses.activate
+def test_a_refused_token_stops_the_run_at_once(project, capsys):
+    responses.post(URL, json={"message": "Unauthorized"}, status=401)
+    code = run(step4.main, ["--count", "50", "--concurrency", "2", "--no-upload"])
+    assert code == 3
+    assert len(responses.calls) < 50  # it stopped instead of sending every request to be refused
+    err = capsys.readouterr().err
+    assert "DOMINO_MODEL_API_TOKEN" in err and "Traceback" not in err
+    assert not (project / "ground_truth").exists() or not list((project / "ground_truth").glob("*.csv"))
+
+
 @pytest.mark.parametrize("argv, env_drop, message", [
     (["--label-column", "nope"], None, "label column 'nope'"),
     (["--file", "absent.csv"], None, "absent.csv"),
