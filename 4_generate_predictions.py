@@ -16,8 +16,8 @@ import json
 import sys
 from typing import Sequence
 
-from config_loader import add_config_argument, load_config
-from dmm.cli import EXIT_FAILED, EXIT_OK, run
+from config_loader import add_config_argument
+from dmm.cli import EXIT_FAILED, EXIT_OK, load_config_announced, run
 from dmm.redact import redact
 
 MAX_ERRORS_SHOWN = 5
@@ -45,10 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dmm.traffic import TrafficOptions, generate_traffic
 
-    config = load_config(args.config)
-    print(f"Using config {config.source_path}")
-    for warning in config.warnings:
-        print(f"Warning: {warning}", file=sys.stderr)
+    config = load_config_announced(args.config)
     options = TrafficOptions(count=args.count, file=args.file, label_column=args.label_column,
                              concurrency=args.concurrency, rate=args.rate, seed=args.seed, timeout=args.timeout,
                              dry_run=args.dry_run, upload=not args.no_upload)

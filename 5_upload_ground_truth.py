@@ -17,8 +17,8 @@ import json
 import sys
 from typing import Sequence
 
-from config_loader import add_config_argument, load_config
-from dmm.cli import EXIT_OK, run
+from config_loader import add_config_argument
+from dmm.cli import EXIT_OK, load_config_announced, run
 from dmm.ground_truth import DEFAULT_HOURS, DEFAULT_ID_COLUMN
 
 
@@ -47,10 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dmm.ground_truth import GroundTruthOptions, register_ground_truth
 
-    config = load_config(args.config)
-    print(f"Using config {config.source_path}")
-    for warning in config.warnings:
-        print(f"Warning: {warning}", file=sys.stderr)
+    config = load_config_announced(args.config)
     options = GroundTruthOptions(hours=args.hours, start_date=args.start_date, end_date=args.end_date, file=args.file,
                                  id_column=args.id_column, label_column=args.label_column, dry_run=args.dry_run,
                                  allow_before_ingestion=args.before_ingestion)

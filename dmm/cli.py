@@ -35,6 +35,17 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         return EXIT_USAGE
 
 
+def load_config_announced(path: str | None = None):
+    """Load the monitoring config, saying which file it came from and any warning about it."""
+    from config_loader import load_config
+
+    config = load_config(path)
+    print(f"Using config {config.source_path}")
+    for warning in config.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    return config
+
+
 def confirm(question: str, assume_yes: bool) -> bool:
     """Ask a yes/no question unless ``--yes`` was given; refuse (rather than hang) when stdin is not a terminal."""
     if assume_yes:
