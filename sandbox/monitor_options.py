@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "time_unit": "s",
     # §2.2 ground-truth traffic parameter names (the tutorial client guesses these)
     "ground_truth_traffic_params": ["startTimestamp", "endTimestamp"],
+    # §2.2 "MQ scheduler config get/save: path not captured"; §2.4 MQ scheduling is a 400 until ground truth is
+    # registered. The action name under /model-monitor/api/scheduler/ is a guess mirroring the drift one.
+    "quality_schedule_action": "create_model_quality_schedule_check",
     # §2.2 analyse-drift requires pagination{sortOrder, sortOn}
     "drift_requires_pagination": True,
     # §6.2 default drift test and passing condition of a new model

@@ -63,10 +63,16 @@ def check_variables(variables: Any, allowed_types: set[str], where: str) -> list
         unknown = sorted(set(item) - VARIABLE_KEYS)
         if unknown and OPTIONS["reject_unknown_variable_keys"]:
             raise refuse(f"Variable {name} has unknown key(s) {unknown}")
+        if "featureImportance" in item and not _is_number(item["featureImportance"]):
+            raise refuse(f"Variable {name}: featureImportance must be a number")
         if "forPredictionOutput" in item and variable_type != "ground_truth":
             raise refuse(f"Variable {name}: forPredictionOutput is only allowed on ground_truth variables")
         _check_binning(item)
     return variables
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_binning(item: dict[str, Any]) -> None:
@@ -77,7 +83,7 @@ def _check_binning(item: dict[str, Any]) -> None:
     if "binEdges" in item:
         edges = item["binEdges"]
         if (not isinstance(edges, list) or len(edges) < 2
-                or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+                or not all(_is_number(e) for e in edges)
                 or sorted(edges) != edges):
             raise refuse(f"Variable {name}: binEdges must be an increasing list of at least two numbers")
     if "binCategories" in item and not isinstance(item["binCategories"], list):
@@ -126,6 +132,8 @@ def check_model_config(body: Any) -> tuple[list[dict[str, Any]], dict[str, Any],
         raise refuse(f"modelMetadata.modelType must be one of {list(MODEL_TYPES)}, not {metadata.get('modelType')!r}")
     if "version" in metadata and not isinstance(metadata["version"], str):
         raise refuse("modelMetadata.version must be a string")
+    if not isinstance(body.get("run_cohort_analysis", False), bool):
+        raise refuse("run_cohort_analysis must be true or false")
     variables = check_variables(body["variables"], AT_MODEL_REGISTRATION, "model registration")
     check_counts(variables)
     if not any(v["variableType"] == "feature" for v in variables):

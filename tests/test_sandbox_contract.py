@@ -138,6 +138,55 @@ def test_invalid_training_set_version_payloads_are_refused(sandbox, change, stat
     assert requests.get(f"{sandbox.url}/trainingset/invalid-payloads", headers=sandbox.headers).status_code == 404
 
 
+SET_FIELDS = {"id", "projectId", "name", "creationTime", "meta"}
+VERSION_FIELDS = {"id", "trainingSetId", "trainingSetName", "number", "creationTime", "path", "containerPath",
+                  "keyColumns", "targetColumns", "excludeColumns", "allColumns", "monitoringMeta", "meta", "pending"}
+
+
+def test_all_nine_training_set_routes_answer_200_with_every_required_field(sandbox):
+    project = sandbox.env["DOMINO_PROJECT_ID"]
+    base = f"{sandbox.url}/trainingset"
+    update = {key: VALID_CREATE[key] for key in ("keyColumns", "targetColumns", "excludeColumns", "monitoringMeta")}
+
+    def call(method: str, path: str, body=None, fields=None, many: bool = False):
+        response = requests.request(method, f"{base}{path}", json=body, headers=sandbox.headers, timeout=30)
+        assert response.status_code == 200, (method, path, response.text)  # the client treats only 200 as success
+        items = response.json() if many else [response.json()]
+        for item in items if fields else []:
+            assert fields <= set(item), (method, path, fields - set(item))
+        return response.json()
+
+    created = call("POST", "/all-nine", {**VALID_CREATE, "projectId": project}, VERSION_FIELDS)
+    assert created["pending"] is True and isinstance(created["number"], int)
+    call("GET", "/all-nine", fields=SET_FIELDS)
+    call("PUT", "/all-nine", {"meta": {"team": "a"}, "description": "d"}, SET_FIELDS)
+    assert call("POST", "/find", {"projectId": project, "meta": {"team": "a"}}, SET_FIELDS, many=True)
+    call("GET", "/all-nine/1", fields=VERSION_FIELDS)
+    assert call("PUT", "/all-nine/1", {**update, "meta": {}, "pending": False}, VERSION_FIELDS)["pending"] is False
+    found = call("POST", "/version/find", {"projectId": project, "trainingSetMeta": {}, "meta": {},
+                                           "trainingSetName": "all-nine"}, VERSION_FIELDS, many=True)
+    assert [item["number"] for item in found] == [1]
+    call("DELETE", "/all-nine/1")
+    call("DELETE", "/all-nine")
+    gone = requests.get(f"{base}/all-nine", headers=sandbox.headers, timeout=30)
+    assert gone.status_code == 404 and gone.json()["errors"]
+
+
+def test_deleting_a_training_set_with_versions_is_refused(sandbox):
+    body = {**VALID_CREATE, "projectId": sandbox.env["DOMINO_PROJECT_ID"]}
+    assert _post(sandbox, "/trainingset/keeps-versions", body).status_code == 200
+    refused = requests.delete(f"{sandbox.url}/trainingset/keeps-versions", headers=sandbox.headers, timeout=30)
+    assert refused.status_code == 409 and refused.json()["errors"]
+    assert requests.get(f"{sandbox.url}/trainingset/keeps-versions/1", headers=sandbox.headers).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["bad name", "dotted.name", "slash%2Fname", "caf%C3%A9"])
+def test_training_set_names_outside_the_client_rule_are_refused(sandbox, name):
+    body = {**VALID_CREATE, "projectId": sandbox.env["DOMINO_PROJECT_ID"]}
+    response = _post(sandbox, f"/trainingset/{name}", body)
+    assert response.status_code in (400, 404) and response.json()["errors"]
+
+
 def test_training_set_name_rule_unknown_names_and_bad_updates(sandbox):
     body = {**VALID_CREATE, "projectId": sandbox.env["DOMINO_PROJECT_ID"]}
     assert _post(sandbox, "/trainingset/bad%20name!", body).status_code == 400
@@ -281,6 +330,33 @@ def test_invalid_metric_values_are_refused(sandbox, body, fragment):
     assert any(fragment in error for error in response.json()["errors"])
 
 
+@pytest.mark.parametrize("value, timestamp, fragment", [
+    ("NaN", '"2024-01-01T00:00:00Z"', "value"),
+    ("Infinity", '"2024-01-01T00:00:00Z"', "value"),
+    ("true", '"2024-01-01T00:00:00Z"', "value"),
+    ("1", '"20240101T000000Z"', "referenceTimestamp"),
+    ("1", '"2024-01-01 00:00:00+00:00"', "referenceTimestamp"),
+    ("1", '"2024-01-01T00:00Z"', "referenceTimestamp"),
+    ("1", '"2024-01-01"', "referenceTimestamp"),
+    ("1", "1704067200", "referenceTimestamp"),
+])
+def test_metric_values_must_be_finite_numbers_at_rfc_3339_times(sandbox, value, timestamp, fragment):
+    raw = ('{"newMetricValues": [{"modelMonitoringId": "m", "metric": "strict", "value": %s, '
+           '"referenceTimestamp": %s}]}' % (value, timestamp))
+    response = requests.post(f"{sandbox.url}/api/metricValues/v1", data=raw, timeout=30,
+                             headers={**sandbox.headers, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["requestId"] and any(fragment in error for error in body["errors"])
+
+
+@pytest.mark.parametrize("timestamp", ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.123456+02:00",
+                                       "2024-01-01t00:00:00z"])
+def test_metric_values_at_rfc_3339_times_are_logged_with_201(sandbox, timestamp):
+    body = {"newMetricValues": [{"modelMonitoringId": "m", "metric": "rfc", "value": 1, "referenceTimestamp": timestamp}]}
+    assert _post(sandbox, "/api/metricValues/v1", body).status_code == 201
+
+
 def test_metric_reads_need_both_bounds_and_alerts_a_valid_condition(sandbox):
     one_bound = requests.get(f"{sandbox.url}/api/metricValues/v1/m/a", headers=sandbox.headers,
                              params={"startingReferenceTimestampInclusive": "2024-01-01T00:00:00Z"})
@@ -372,6 +448,26 @@ def test_faults_per_group_at_start_and_at_run_time(sandbox_factory):
 def _cli(*args: str, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("host, allowed", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                           ("0.0.0.0", False), ("::", False), ("192.168.1.10", False),
+                                           ("example.com", False)])
+def test_only_loopback_addresses_are_accepted(host, allowed):
+    from dmm.errors import UsageError
+    from sandbox import server
+
+    if allowed:
+        server.check_loopback(host)
+    else:
+        with pytest.raises(UsageError):
+            server.check_loopback(host)
+
+
+def test_running_sandbox_listens_on_127_0_0_1(sandbox):
+    from urllib.parse import urlparse
+
+    assert urlparse(sandbox.url).hostname == "127.0.0.1"
 
 
 def test_cli_refuses_non_loopback_hosts_and_runs_admin_verbs(sandbox, tmp_path):

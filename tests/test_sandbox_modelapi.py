@@ -93,6 +93,26 @@ def test_model_api_requires_basic_auth_with_the_access_token(sandbox, deployed):
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize("headers", [
+    basic(KEY["X-Domino-Api-Key"]),
+    {"Authorization": f"Bearer {KEY['X-Domino-Api-Key']}"},
+    {"Authorization": "Bearer TOKEN"},
+], ids=["user-key-as-basic", "user-key-as-bearer", "access-token-as-bearer"])
+def test_model_api_refuses_a_user_api_key_and_bearer_on_sync_routes(sandbox, deployed, headers):
+    headers = {"Authorization": headers["Authorization"].replace("TOKEN", deployed["accessToken"])}
+    answer = predict(sandbox, deployed, {"data": {"age": 60}}, headers=headers)
+    assert answer.status_code == 401
+    assert answer.json["errors"] and len(answer.json["requestId"]) == 16
+
+
+@pytest.mark.parametrize("body", [{"age": 60}, {"data": [60]}, {"parameters": {"age": 60}}, None],
+                         ids=["bare", "data-list", "parameters-dict", "no-json"])
+def test_model_api_refuses_bodies_that_are_neither_data_nor_parameters(sandbox, deployed, body):
+    answer = sandbox.client.post(f"/models/{deployed['modelId']}/latest/model", headers=basic(deployed["accessToken"]),
+                                 **({"json": body} if body is not None else {"data": "not json"}))
+    assert answer.status_code == 400 and answer.json["error"]
+
+
 def test_model_api_answers_domino_envelope_for_data_and_parameters(sandbox, deployed):
     by_name = predict(sandbox, deployed, {"data": {"age": 60, "plan": "b"}})
     assert by_name.status_code == 200, by_name.json
@@ -202,6 +222,27 @@ def test_attach_training_set_creates_the_endpoint_monitor_fed_by_ingestion(sandb
     assert drift.status_code == 200, drift.json
     assert drift.json["numberOfPredictions"] == 3
     assert {item["name"] for item in drift.json["features"]} == {"age", "plan", "churned"}
+
+
+def test_deleting_an_endpoint_monitor_conflicts_while_its_version_runs(sandbox, deployed):
+    create_training_set(sandbox, "delete-guard")
+    dmm_id = sandbox.admin("attach-training-set", modelId=deployed["modelId"], trainingSetName="delete-guard",
+                           trainingSetVersion=1, modelType="classification").json["dmmModelId"]
+    running = sandbox.client.delete(f"{API}/model", query_string={"model_id": dmm_id}, headers=KEY)
+    assert running.status_code == 409 and deployed["versionId"] in running.json["message"]
+
+    sandbox.app.extensions["model_processes"].stop(deployed["versionId"])
+    stopped = sandbox.client.delete(f"{API}/model", query_string={"model_id": dmm_id}, headers=KEY)
+    assert stopped.status_code == 200
+    assert sandbox.client.get(f"{API}/model", query_string={"model_id": dmm_id}, headers=KEY).status_code == 404
+
+
+def test_delete_conflict_is_an_option(sandbox, deployed):
+    create_training_set(sandbox, "delete-free")
+    dmm_id = sandbox.admin("attach-training-set", modelId=deployed["modelId"], trainingSetName="delete-free",
+                           trainingSetVersion=1, modelType="classification").json["dmmModelId"]
+    monitor_options.update({"delete_conflict_while_running": False})
+    assert sandbox.client.delete(f"{API}/model", query_string={"model_id": dmm_id}, headers=KEY).status_code == 200
 
 
 def test_ingestion_records_unresolved_column_when_a_monitor_variable_is_not_captured(sandbox, deployed):

@@ -46,7 +46,10 @@ def details(name: str, key: str, file_format: str = "csv", source: str = SOURCE)
 
 
 TRAINING = pd.DataFrame({"age": [20, 30, 40, 50, 60, 70], "plan": ["a", "b", "a", "b", "a", "c"],
-                         "churned": ["yes", "no", "no", "yes", "no", "no"], "event_id": list("abcdef")})
+                         "churned": ["yes", "no", "no", "yes", "no", "no"], "event_id": list("abcdef"),
+                         "ts": ["2024-01-01T00:00:00Z"] * 6, "ts2": ["2024-01-02T00:00:00Z"] * 6,
+                         "id2": list("uvwxyz"), "age_p": [0.5] * 6, "weight": [1.0] * 6})
+AGE = {"name": "age", "variableType": "feature", "valueType": "numerical"}
 
 
 def model_config(**overrides) -> dict:
@@ -120,6 +123,31 @@ def test_get_model_with_camel_case_id_is_a_server_error_as_observed(monitor, mod
     ({"datasetDetails": details("training", "train/missing.csv")}, "not found"),
     ({"datasetDetails": details("training", "train/train.csv", source="nowhere")}, "not registered"),
     ({"variables": [{"name": "income", "variableType": "feature", "valueType": "numerical"}]}, "missing"),
+    ({"variables": [AGE, {"name": "age_p", "variableType": "prediction_probability", "valueType": "numerical"}]},
+     "prediction_probability is not allowed"),
+    ({"variables": [AGE, {"name": "weight", "variableType": "sample_weight", "valueType": "numerical"}]},
+     "sample_weight is not allowed"),
+    ({"variables": [AGE, {"name": "ts", "variableType": "timestamp", "valueType": "datetime"},
+                    {"name": "ts2", "variableType": "timestamp", "valueType": "datetime"}]}, "only 1 timestamp"),
+    ({"variables": [AGE, {"name": "event_id", "variableType": "row_identifier", "valueType": "string"},
+                    {"name": "id2", "variableType": "row_identifier", "valueType": "string"}]},
+     "only 1 row_identifier"),
+    ({"variables": [AGE, {"name": "ts", "variableType": "timestamp", "valueType": "numerical"}]}, "datetime"),
+    ({"variables": [AGE, {"name": "ts", "variableType": "timestamp", "valueType": "string"}]}, "datetime"),
+    ({"variables": [AGE, {"name": "event_id", "variableType": "row_identifier", "valueType": "categorical"}]},
+     "string"),
+    ({"variables": [AGE, {"name": "churned", "variableType": "prediction", "valueType": "datetime"}]}, "valueType"),
+    ({"variables": [{"name": "age", "variableType": "feature", "valueType": "string"}]}, "valueType"),
+    ({"variables": [{"name": "age", "variableType": "feature"}]}, "valueType"),
+    ({"variables": [{**AGE, "featureImportance": "high"}]}, "featureImportance must be a number"),
+    ({"variables": [AGE, {"name": "age", "variableType": "feature", "valueType": "categorical"}]},
+     "exactly one variableType"),
+    ({"run_cohort_analysis": "yes"}, "run_cohort_analysis"),
+    ({"modelMetadata": {"name": "churn", "modelType": "regression", "version": 2}}, "version must be a string"),
+    ({"datasetDetails": {**details("training", "train/train.csv"), "datasetType": "table"}}, "datasetType"),
+    ({"datasetDetails": {**details("training", "train/train.csv"),
+                         "datasetConfig": {"path": "train/train.csv", "fileFormat": "json"}}}, "fileFormat"),
+    ({"datasetDetails": {**details("training", "train/train.csv"), "datasourceType": "gcs"}}, "does not match"),
 ])
 def test_register_model_refuses_invalid_configs(monitor, change, words):
     answer = monitor.put("/model", model_config(**change))
@@ -128,6 +156,14 @@ def test_register_model_refuses_invalid_configs(monitor, change, words):
     assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 10,
                                                              "numberOfLastChecksToFetch": 1},
                               headers=KEY).json["modelDashboardItems"] == []
+
+
+def test_register_model_accepts_each_single_variable_type_once(monitor):
+    variables = [AGE, {"name": "churned", "variableType": "prediction", "valueType": "categorical"},
+                 {"name": "ts", "variableType": "timestamp", "valueType": "datetime"},
+                 {"name": "event_id", "variableType": "row_identifier", "valueType": "string"}]
+    answer = monitor.put("/model", model_config(variables=variables, run_cohort_analysis=True))
+    assert answer.status_code == 200, answer.json
 
 
 def test_register_model_requires_each_top_level_section(monitor):
@@ -144,6 +180,30 @@ def test_endpoint_monitor_refuses_a_declared_prediction(monitor):
     answer = monitor.put("/model", model_config(modelMetadata=metadata))
     assert answer.status_code == 400
     assert answer.json["message"] == "Variable churned not allowed for registration"
+
+
+PAGING = {"pageNumber": 1, "pageSize": 5, "numberOfLastChecksToFetch": 3}
+
+
+@pytest.mark.parametrize("query", [
+    {},
+    {"pageNumber": 1},
+    {"pageNumber": 1, "pageSize": 5},
+    {"pageSize": 5, "numberOfLastChecksToFetch": 3},
+    {**PAGING, "pageSize": "five"},
+    {**PAGING, "pageNumber": 0},
+    {**PAGING, "sortOrder": "up"},
+])
+def test_list_models_refuses_missing_or_bad_paging(monitor, query):
+    answer = monitor.client.get(f"{API}/models", query_string=query, headers=KEY)
+    assert answer.status_code == 400 and answer.json["errors"]
+
+
+def test_get_and_delete_model_need_snake_case_model_id(monitor, model_id):
+    assert monitor.client.get(f"{API}/model", headers=KEY).status_code == 400
+    camel = monitor.client.delete(f"{API}/model", query_string={"modelId": model_id}, headers=KEY)
+    assert camel.status_code == 400
+    assert monitor.client.get(f"{API}/model", query_string={"model_id": model_id}, headers=KEY).status_code == 200
 
 
 def test_list_models_requires_paging_and_delete_removes(monitor, model_id):
@@ -295,6 +355,75 @@ def test_prediction_dataset_then_drift_quality_and_scheduling(monitor, model_id)
     assert created.status_code == 200, created.json
     summary = monitor.client.get(f"{API}/get_model_summary", query_string={"model_id": model_id}, headers=KEY).json
     assert summary["isDataDriftCheckScheduled"] is True
+
+
+@pytest.mark.parametrize("variables, words", [
+    ([AGE], "feature is not allowed"),
+    ([{"name": "age_p", "variableType": "prediction_probability", "valueType": "categorical"}], "numerical"),
+    ([{"name": "ts", "variableType": "timestamp", "valueType": "datetime"},
+      {"name": "ts2", "variableType": "timestamp", "valueType": "datetime"}], "only 1 timestamp"),
+    ([{"name": "id2", "variableType": "row_identifier", "valueType": "string"}], "only 1 row_identifier"),
+    ([{"name": "event_id", "variableType": "row_identifier", "valueType": "string"}], "already configured"),
+    ([{"name": "label", "variableType": "ground_truth", "valueType": "categorical",
+       "forPredictionOutput": "churned"}], "ground_truth is not allowed"),
+    ([{"name": "age_p", "variableType": "prediction_probability", "valueType": "numerical"}], "missing"),
+])
+def test_prediction_dataset_refusals(monitor, model_id, variables, words):
+    monitor.upload("pred/p1.csv", TRAINING.drop(columns=["age_p"]))
+    answer = monitor.put(f"/model/{model_id}/register-dataset/prediction",
+                         {"variables": variables, "datasetDetails": details("p1", "pred/p1.csv")})
+    assert answer.status_code == 400
+    assert words in answer.json["message"]
+    model = monitor.client.get(f"{API}/model", query_string={"model_id": model_id}, headers=KEY).json
+    assert model["ingestionStatus"] == "training" and model["predictionRowCount"] == 0
+
+
+def test_prediction_dataset_may_add_probability_weight_and_timestamp(monitor, model_id):
+    monitor.upload("pred/p1.csv", TRAINING)
+    added = [{"name": "age_p", "variableType": "prediction_probability", "valueType": "numerical"},
+             {"name": "weight", "variableType": "sample_weight", "valueType": "numerical"},
+             {"name": "ts", "variableType": "timestamp", "valueType": "datetime"}]
+    answer = monitor.put(f"/model/{model_id}/register-dataset/prediction",
+                         {"variables": added, "datasetDetails": details("p1", "pred/p1.csv")})
+    assert answer.status_code == 200, answer.json
+    assert answer.json["variables"] == added
+
+
+def test_register_dataset_type_must_be_prediction_or_ground_truth(monitor, model_id):
+    answer = monitor.put(f"/model/{model_id}/register-dataset/training", {"datasetDetails": details("x", "t.csv")})
+    assert answer.status_code == 400 and "prediction or ground_truth" in answer.json["message"]
+
+
+def test_quality_schedule_is_refused_until_ground_truth_is_registered(monitor, model_id):
+    action = monitor_options.OPTIONS["quality_schedule_action"]
+    schedule = {"modelId": model_id, "name": "daily quality", "cronExpression": "0 12 * * *", "calendarType": "D"}
+    url = f"/model-monitor/api/scheduler/{action}"
+    early = monitor.client.post(url, json=schedule, headers=KEY)
+    assert early.status_code == 400 and early.json["message"] == "No ground truth data registered"
+
+    monitor.upload("gt/day1.csv", LABELS)
+    assert monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
+                       {"variables": ground_truth_variables(),
+                        "datasetDetails": details("gt1", "gt/day1.csv")}).status_code == 200
+    created = monitor.client.post(url, json=schedule, headers=KEY)
+    assert created.status_code == 200, created.json
+    summary = monitor.client.get(f"{API}/get_model_summary", query_string={"model_id": model_id}, headers=KEY).json
+    assert (summary["isModelQualityCheckScheduled"], summary["isDataDriftCheckScheduled"]) == (True, False)
+
+    job_id = created.json["schedulerJobId"]
+    assert monitor.client.post(f"/model-monitor/api/scheduler/{job_id}/unschedule_scheduler_job", json={},
+                               headers=KEY).json is True
+    summary = monitor.client.get(f"{API}/get_model_summary", query_string={"model_id": model_id}, headers=KEY).json
+    assert summary["isModelQualityCheckScheduled"] is False
+    assert monitor.client.post("/model-monitor/api/scheduler/not_an_action", json=schedule,
+                               headers=KEY).status_code == 404
+
+
+def test_quality_schedule_action_name_is_an_option(monitor, model_id):
+    monitor_options.update({"quality_schedule_action": "create_mq_check"})
+    schedule = {"modelId": model_id, "name": "q", "cronExpression": "0 12 * * *", "calendarType": "D"}
+    answer = monitor.client.post("/model-monitor/api/scheduler/create_mq_check", json=schedule, headers=KEY)
+    assert answer.status_code == 400 and answer.json["message"] == "No ground truth data registered"
 
 
 def test_scheduler_query_round_trip(monitor, model_id):

@@ -7,6 +7,8 @@ requires), ``POST /api/metricAlerts/v1`` (200). Failures answer ``{"requestId", 
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from datetime import datetime
 from numbers import Real
@@ -21,6 +23,8 @@ blueprint = Blueprint("metrics", __name__, url_prefix="/api")
 VALUES = "metric_values"
 ALERTS = "metric_alerts"
 CONDITIONS = ("lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual", "between")
+# RFC 3339 date-time: ISO 8601's extended form only, "T" separator, seconds and an offset required.
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 class MetricsError(Exception):
@@ -41,17 +45,18 @@ def _state() -> SandboxState:
 
 def parse_timestamp(value: Any) -> datetime | None:
     """An RFC 3339 timestamp (with a time zone offset or ``Z``), else ``None``."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not RFC_3339.fullmatch(value):
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+    # JSON has no NaN or Infinity: Python's parser accepts those bare tokens, Domino's does not.
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _non_empty_string(item: dict[str, Any], key: str, where: str, problems: list[str]) -> None:

@@ -182,6 +182,8 @@ def list_models():
         raise refuse(f"pageNumber must be >= {OPTIONS['page_number_base']}, pageSize >= 1 and "
                      f"numberOfLastChecksToFetch >= 0")
     sort_on = request.args.get("sortOn", "created_at")
+    if request.args.get("sortOrder", "-1") not in ("1", "-1"):
+        raise refuse("sortOrder must be 1 (ascending) or -1 (descending)")
     descending = request.args.get("sortOrder", "-1") == "-1"
     search = request.args.get("searchQuery", "").lower()
     model_type = request.args.get("modelType")
@@ -450,8 +452,10 @@ def save_scheduler_query(model_id: str):
 
 # ---------------------------------------------------------------------------------------------------- scheduler
 
-@blueprint.post(f"{SCHEDULER}/create_drift_schedule_check")
-def create_drift_schedule_check():
+SCHEDULED_FLAGS = {"drift": "isDataDriftCheckScheduled", "quality": "isModelQualityCheckScheduled"}
+
+
+def _schedule_body() -> dict[str, Any]:
     body = _body()
     if not isinstance(body, dict):
         raise refuse("The schedule must be a JSON object")
@@ -462,15 +466,34 @@ def create_drift_schedule_check():
         raise refuse("calendarType must be D, W or M")
     if "data_since" in body and (not isinstance(body["data_since"], int) or isinstance(body["data_since"], bool)):
         raise refuse("data_since must be an integer count of calendar periods")
+    return body
+
+
+def _create_schedule(kind: str, body: dict[str, Any]):
     state = _state()
     with state.transaction() as data:
         record = _model(data, body["modelId"])
-        if record["ingestionStatus"] != "prediction":
+        if kind == "drift" and record["ingestionStatus"] != "prediction":
             raise refuse("No prediction data registered")
+        if kind == "quality" and not record["_groundTruthFiles"]:
+            raise refuse("No ground truth data registered")
         job_id = state.next_id(data, "schedulerjob")
-        record["_schedules"][job_id] = {"schedulerJobId": job_id, "kind": "drift", **body}
-        record["isDataDriftCheckScheduled"] = True
+        record["_schedules"][job_id] = {"schedulerJobId": job_id, "kind": kind, **body}
+        record[SCHEDULED_FLAGS[kind]] = True
         return jsonify({"schedulerJobId": job_id, "modelId": record["id"], "name": body["name"]})
+
+
+@blueprint.post(f"{SCHEDULER}/create_drift_schedule_check")
+def create_drift_schedule_check():
+    return _create_schedule("drift", _schedule_body())
+
+
+@blueprint.post(f"{SCHEDULER}/<action>")
+def create_quality_schedule_check(action: str):
+    """The model-quality schedule, at the [uncertain] action name ``OPTIONS["quality_schedule_action"]``."""
+    if action != OPTIONS["quality_schedule_action"]:
+        raise MonitorError(404, f"Unknown scheduler action {action}")
+    return _create_schedule("quality", _schedule_body())
 
 
 @blueprint.post(f"{SCHEDULER}/update_scheduler_config")
@@ -492,6 +515,7 @@ def unschedule(job_id: str):
     with _state().transaction() as data:
         for record in data.get(DMM_MODELS, {}).values():
             if record["_schedules"].pop(job_id, None) is not None:
-                record["isDataDriftCheckScheduled"] = any(s["kind"] == "drift" for s in record["_schedules"].values())
+                for kind, flag in SCHEDULED_FLAGS.items():
+                    record[flag] = any(s["kind"] == kind for s in record["_schedules"].values())
                 return jsonify(True)
     raise MonitorError(404, f"Scheduler job {job_id} not found")
