@@ -17,9 +17,8 @@ from typing import Sequence
 
 from dmm.cli import EXIT_FAILED, EXIT_OK, confirm, run
 from dmm.dataio import SUPPORTED, read_table
+from dmm.errors import ConfigError
 from dmm.schema import SCHEMA_FILE_NAME
-from dmm.training_set import (check_environment, plan_lines, plan_training_set, register_training_set,
-                              schema_from_plan, validate_plan)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,16 +56,19 @@ def split_columns(values: Sequence[str]) -> list[str]:
 
 def default_schema_path() -> Path:
     """Next to the config when one can be found (so later steps find it), else the current folder."""
-    try:
-        from config_loader import find_config_path
+    from config_loader import find_config_path
 
+    try:
         return find_config_path().parent / SCHEMA_FILE_NAME
-    except Exception:  # no config yet (the usual case before step 3)
+    except ConfigError:  # no config yet (the usual case before step 3)
         return Path.cwd() / SCHEMA_FILE_NAME
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from dmm.training_set import (check_environment, plan_lines, plan_training_set, register_training_set,
+                                  schema_from_plan, validate_plan)
+
     frame = read_table(args.file)
     plan = plan_training_set(frame, name=args.name, target=args.target, model_type=args.model_type,
                              categorical=split_columns(args.categorical), timestamp=args.timestamp,

@@ -101,10 +101,6 @@ class MonitoringConfig:
     def ledger_path(self) -> Path:
         return self.source_path.parent / LEDGER_FILE_NAME
 
-    @property
-    def holds_token(self) -> bool:
-        return bool(self.stored_token)
-
     def api_key(self) -> str:
         """The Domino user API key, from the variable named by ``domino.user_api_key_env``."""
         value = self.env.get(self.user_api_key_env, "")

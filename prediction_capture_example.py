@@ -41,7 +41,7 @@ def schema_search_paths() -> list[Path]:
         paths.append(Path(os.environ[SCHEMA_ENV]))
     for folder in (Path(__file__).resolve().parent, Path.cwd(), Path("/mnt/code"), Path("/mnt"), Path("/mnt/artifacts")):
         paths.append(folder / SCHEMA_FILE_NAME)
-    return paths
+    return list(dict.fromkeys(paths))  # this file's folder is often the current one
 
 
 def find_schema() -> Path:
@@ -67,9 +67,7 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if type(value).__name__ in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT
         return None
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):  # pandas.Timestamp, numpy datetime via pandas
+    if hasattr(value, "isoformat"):  # datetime, date, time, pandas.Timestamp
         return value.isoformat()
     if hasattr(value, "tolist"):  # numpy arrays and scalars, pandas Series/Index
         return to_jsonable(value.tolist())
@@ -236,7 +234,21 @@ def predict(**kwargs: Any) -> dict[str, Any]:
     return monitored.respond(features, prediction, probabilities, event_id)
 
 
-if __name__ == "__main__":
-    example = monitored_model()
+def demo(argv: Sequence[str] | None = None) -> int:
+    """``python prediction_capture_example.py``: one prediction for an all-zero row, printed as the endpoint returns it."""
+    import argparse
+    import sys
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    try:
+        example = monitored_model()
+    except FileNotFoundError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
     row = {f: 0 for f in example.feature_names}
     print(json.dumps(predict(**row), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(demo())

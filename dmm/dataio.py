@@ -10,11 +10,12 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable
 
 from dmm.errors import UsageError
+
+if TYPE_CHECKING:  # pandas is imported where a file is read, so scripts' --help stays fast
+    import pandas as pd
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -71,6 +72,8 @@ def _unreadable(path: Path, kind: str, exc: BaseException) -> UsageError:
 
 
 def _read_csv(path: Path, separator: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle, delimiter=separator), None)
@@ -88,6 +91,7 @@ def _read_csv(path: Path, separator: str) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -112,6 +116,8 @@ class _DuplicateKey(Exception):
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     records = []
     try:
         with path.open(encoding="utf-8") as handle:

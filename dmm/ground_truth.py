@@ -23,6 +23,7 @@ from dmm.schema import MonitoringSchema
 
 DEFAULT_HOURS = 24 * 7
 DEFAULT_ID_COLUMN = "event_id"
+DEFAULT_PREFIX = "ground_truth"
 _DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_DATASET_NAME = 100
@@ -124,6 +125,7 @@ def dataset_name(key: str) -> str:
 
 
 def model_folder(prefix: str, model_id: str) -> str:
+    """``<prefix>/<model_id>/``: where steps 4 and 5 keep a model's ground-truth files, in UTC date folders."""
     return "/".join(p for p in (prefix.strip("/"), model_id) if p) + "/"
 
 
@@ -206,10 +208,10 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
     return buffer.getvalue().encode("utf-8"), len(out)
 
 
-def user_file_key(prefix: str, model_id: str, path: str | Path, content: bytes, today: datetime.date) -> str:
+def user_file_key(folder: str, path: str | Path, content: bytes, today: datetime.date) -> str:
     digest = hashlib.sha256(content).hexdigest()[:12]
     stem = _NAME_UNSAFE.sub("_", Path(path).stem).strip("_") or "ground_truth"
-    return f"{model_folder(prefix, model_id)}{today:%Y-%m-%d}/{stem}-{digest}.csv"
+    return f"{folder}{today:%Y-%m-%d}/{stem}-{digest}.csv"
 
 
 # ---- the step ----------------------------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: 
                          "Run 3_setup_monitoring.py, or set them in monitoring_config.json")
     id_column = DEFAULT_ID_COLUMN
     label_column = schema.ground_truth_column
-    folder = model_folder(config.ground_truth_prefix or "ground_truth", model_id)
+    folder = model_folder(config.ground_truth_prefix or DEFAULT_PREFIX, model_id)
     user_file = prepare_user_file(options.file, schema, options.id_column or DEFAULT_ID_COLUMN, options.label_column) if options.file else None
     window = None if options.file else date_window(options, now)
     api_key = config.api_key()
@@ -252,7 +254,7 @@ def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: 
     listed = datasources.list_keys(datasource, folder)
     if user_file is not None:
         content, rows = user_file
-        key = user_file_key(config.ground_truth_prefix or "ground_truth", model_id, options.file, content, now.date())
+        key = user_file_key(folder, options.file, content, now.date())
         suffix = key.rsplit("/", 1)[1]
         same = [k for k in dict.fromkeys([*ledger.registrations, *ledger.uploads, *listed]) if k.startswith(folder) and k.endswith(suffix)]
         done = next((k for k in same if ledger.is_registered(k)), None)

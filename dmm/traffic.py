@@ -17,9 +17,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from dmm.dataio import read_table
 from dmm.errors import AuthError, DmmError, UsageError
+from dmm.ground_truth import DEFAULT_PREFIX, model_folder
 from dmm.schema import MonitoringSchema
 
-GROUND_TRUTH_FOLDER = "ground_truth"
+LOCAL_FOLDER = "ground_truth"  # under the current folder, unless TrafficOptions.output_dir says otherwise
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,7 @@ def new_run_id(now: datetime.datetime) -> str:
 
 def ground_truth_key(prefix: str, model_id: str, run_id: str, now: datetime.datetime) -> str:
     """``<prefix>/<model_id>/<YYYY-MM-DD UTC>/<run_id>.csv``: unique per run, dated for step 5's window."""
-    parts = [p for p in (prefix.strip("/"), model_id, f"{now:%Y-%m-%d}", f"{run_id}.csv") if p]
-    return "/".join(parts)
+    return f"{model_folder(prefix, model_id)}{now:%Y-%m-%d}/{run_id}.csv"
 
 
 # ---- sending ---------------------------------------------------------------------------------------------------
@@ -222,6 +222,9 @@ def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None
         raise UsageError(f"--concurrency must be at least 1 (got {options.concurrency})", "Pass --concurrency N with N >= 1")
     if options.rate is not None and options.rate <= 0:
         raise UsageError(f"--rate must be positive (got {options.rate})", "Pass --rate R with R > 0, or leave it out")
+    if options.timeout is not None and options.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds (got {options.timeout:g})",
+                         "Pass --timeout S with S > 0, or leave it out to use model_api.timeout")
     schema = MonitoringSchema.load(config.schema_path)
     file = options.file or config.test_data_path
     if not file:
@@ -244,8 +247,6 @@ def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None
         if not config.model_monitor_id:
             raise UsageError("model_monitor.model_id is not set, so the ground truth has no place in the data source",
                              "Set it in monitoring_config.json, or pass --no-upload to keep the file local")
-
-    if options.upload and not options.dry_run:
         if datasources is None:
             from dmm.datasources import DataSources
 
@@ -276,14 +277,14 @@ def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None
         return result
 
     content, rows = ground_truth_csv(outcomes, schema.ground_truth_column)
-    folder = Path(options.output_dir) if options.output_dir else Path.cwd() / GROUND_TRUTH_FOLDER
+    folder = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     result.ground_truth_path = folder / f"{run_id}.csv"
     result.ground_truth_path.write_bytes(content)
     if not options.upload:
         return result
 
-    key = ground_truth_key(config.ground_truth_prefix or GROUND_TRUTH_FOLDER, config.model_monitor_id, run_id, now)
+    key = ground_truth_key(config.ground_truth_prefix or DEFAULT_PREFIX, config.model_monitor_id, run_id, now)
     result.datasource = config.ground_truth_datasource
     try:
         datasources.upload_bytes(config.ground_truth_datasource, key, content)

@@ -231,3 +231,13 @@ def test_example_model_script_predicts_and_captures_with_a_real_pipeline(tmp_pat
     assert [r["event_id"] for r in records] == ["e-1", second["event_id"]]
     assert records[0]["features"] == {"age": 25, "plan": "basic", "score": None}
     assert records[1]["predictions"] == {"churned": "no"}
+
+
+def test_running_the_template_without_a_schema_is_one_error_line_not_a_traceback(tmp_path):
+    script = tmp_path / "prediction_capture_example.py"
+    script.write_text((PROJECT_ROOT / "prediction_capture_example.py").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "MONITORING_SCHEMA"}
+    done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: monitoring_schema.json was not found") and "Traceback" not in done.stderr

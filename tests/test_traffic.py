@@ -156,6 +156,8 @@ def test_a_refused_token_stops_the_run_at_once(project, capsys):
     (["--label-column", "age"], None, "one of the model's features"),
     ([], "DOMINO_MODEL_API_TOKEN", "DOMINO_MODEL_API_TOKEN"),
     (["--concurrency", "0"], None, "--concurrency"),
+    (["--timeout", "0"], None, "--timeout"),
+    (["--timeout", "-1"], None, "--timeout"),
 ])
 @responses.activate
 def test_bad_input_exits_2_before_any_request(project, monkeypatch, capsys, argv, env_drop, message):
