@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from dmm.errors import ApiError, AuthError, ConflictError, NotFoundError
@@ -93,6 +94,11 @@ def raise_for_response(response: requests.Response, what: str, advice: str = "")
               url=redact(response.url))
 
 
+def _read_timed_out(exc: requests.exceptions.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, ReadTimeoutError)
+
+
 @dataclass
 class ApiClient:
     """A base URL plus a configured session; every call returns parsed JSON or raises ``ApiError``."""
@@ -109,7 +115,7 @@ class ApiClient:
 
     def request(self, method: str, path: str, *, what: str = "", advice: str = "", **kwargs: Any) -> Any:
         url = self.url(path)
-        what = what or f"{method} {path}"
+        what = redact(what or f"{method} {path}")
         kwargs.setdefault("timeout", self.timeout)
         try:
             response = self.session.request(method, url, **kwargs)
@@ -117,9 +123,10 @@ class ApiClient:
             raise ApiError(f"{what} kept failing after retries ({redact(str(exc.args[0]) if exc.args else '')})",
                            "The service is overloaded or down; wait and try again", url=redact(url)) from None
         except requests.exceptions.Timeout:
-            raise ApiError(f"{what} timed out after {kwargs['timeout']} s talking to {self.service_name} at {redact(self.base_url)}",
-                           "Check that the service is up, or raise the timeout", url=redact(url)) from None
-        except requests.exceptions.ConnectionError:
+            raise self._timed_out(what, kwargs["timeout"], url) from None
+        except requests.exceptions.ConnectionError as exc:
+            if _read_timed_out(exc):  # requests wraps a read timeout whose retries ran out as a ConnectionError
+                raise self._timed_out(what, kwargs["timeout"], url) from None
             raise ApiError(f"Could not reach {self.service_name} at {redact(self.base_url)}",
                            "Check the URL in monitoring_config.json and that the service is running", url=redact(url)) from None
         raise_for_response(response, what, advice)
@@ -129,6 +136,10 @@ class ApiClient:
             return response.json()
         except ValueError:
             return response.text
+
+    def _timed_out(self, what: str, timeout: Any, url: str) -> ApiError:
+        return ApiError(f"{what} timed out after {timeout} s talking to {self.service_name} at {redact(self.base_url)}",
+                        "Check that the service is up, or raise the timeout", url=redact(url))
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

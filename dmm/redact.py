@@ -25,7 +25,8 @@ def _known_secrets() -> set[str]:
     return values
 
 
-_HEADER_PATTERN = re.compile(r"(?i)(x-domino-api-key|authorization)(['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+(?: [^'\"\s,}]+)?)")
+_HEADER_PATTERN = re.compile(r"(?i)(x-domino-api-key|authorization)(['\"]?\s*[:=]\s*['\"]?)"
+                             r"((?:basic|bearer|token) +[^'\"\s,}]+|[^'\"\s,}]+)")
 
 
 def mask(value: str) -> str:
