@@ -1,7 +1,8 @@
-"""Synthetic customer-churn data: 8 numeric and 2 categorical features, a "yes"/"no" target, deterministic by seed.
+"""Synthetic customer data: 8 numeric and 2 categorical features, deterministic by seed, with the target of a task:
+classification predicts "churned" ("yes"/"no"), regression predicts "next_month_spend" (a positive amount).
 
-``python -m example.data --out DIR`` writes ``train.csv`` and ``test.csv`` (add ``--drifted`` for
-``test_drifted.csv``, a copy of the test set whose customers behave differently).
+``python -m example.data --out DIR [--task regression]`` writes ``train.csv`` and ``test.csv`` (add ``--drifted``
+for ``test_drifted.csv``, a copy of the test set whose customers behave differently).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ CATEGORICAL_FEATURES = ["contract", "payment_method"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 TARGET = "churned"
 CLASSES = ("no", "yes")
+REGRESSION_TARGET = "next_month_spend"
+TASKS = ("classification", "regression")
+TARGETS = {"classification": TARGET, "regression": REGRESSION_TARGET}
 CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENT_METHODS = ("card", "bank-transfer", "electronic-check")
 
@@ -54,6 +58,26 @@ def make_churn_data(n_rows: int = 2000, seed: int = 42) -> pd.DataFrame:
     return frame
 
 
+def make_spend_data(n_rows: int = 2000, seed: int = 42) -> pd.DataFrame:
+    """The same customers as ``make_churn_data``, with next month's spend instead of the churn label: it grows with
+    the monthly charges, products and activity, shrinks with support calls and days away, plus noise."""
+    frame = make_churn_data(n_rows, seed).drop(columns=TARGET)
+    rng = np.random.default_rng(seed + 1)
+    spend = (1.05 * frame["monthly_charges"] + 6.0 * frame["num_products"]
+             + 0.25 * frame["avg_session_minutes"] - 3.0 * frame["support_calls"]
+             - 0.3 * frame["days_since_last_login"]
+             + 8.0 * (frame["contract"] == "two-year") - 4.0 * (frame["contract"] == "month-to-month")
+             + rng.normal(0, 6, len(frame)))
+    frame[REGRESSION_TARGET] = np.clip(spend, 5, None).round(2)
+    return frame
+
+
+def make_data(task: str = "classification", n_rows: int = 2000, seed: int = 42) -> pd.DataFrame:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; use one of {', '.join(TASKS)}")
+    return make_churn_data(n_rows, seed) if task == "classification" else make_spend_data(n_rows, seed)
+
+
 def split(frame: pd.DataFrame, test_fraction: float = 0.3, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(frame))
@@ -78,11 +102,12 @@ def drift(frame: pd.DataFrame, strength: float = 1.0, seed: int = 7) -> pd.DataF
     return drifted
 
 
-def write_dataset(folder: str | Path, n_rows: int = 2000, seed: int = 42, drifted: bool = False) -> dict[str, Path]:
-    """Write train.csv and test.csv (and test_drifted.csv) to ``folder``; returns their paths by name."""
+def write_dataset(folder: str | Path, n_rows: int = 2000, seed: int = 42, drifted: bool = False,
+                  task: str = "classification") -> dict[str, Path]:
+    """Write train.csv and test.csv (and test_drifted.csv) of ``task`` to ``folder``; returns their paths by name."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    train, test = split(make_churn_data(n_rows, seed), seed=seed)
+    train, test = split(make_data(task, n_rows, seed), seed=seed)
     paths = {"train": folder / "train.csv", "test": folder / "test.csv"}
     train.to_csv(paths["train"], index=False)
     test.to_csv(paths["test"], index=False)
@@ -99,8 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2000, help="rows before the 70/30 split (default 2000)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--drifted", action="store_true", help="also write test_drifted.csv")
+    parser.add_argument("--task", choices=TASKS, default="classification",
+                        help=f"classification (target {TARGET}, the default) or regression (target {REGRESSION_TARGET})")
     args = parser.parse_args(argv)
-    for name, path in write_dataset(args.out, args.rows, args.seed, args.drifted).items():
+    for name, path in write_dataset(args.out, args.rows, args.seed, args.drifted, args.task).items():
         print(f"{name}: {path}")
     return 0
 

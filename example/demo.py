@@ -20,12 +20,34 @@ from typing import Sequence
 
 import requests
 
+from example.data import TARGETS, TASKS
 from sandbox.testing import PROJECT_ROOT, RunningSandbox
 
 TRAINING_SET_NAME = "churn-baseline"
 EXPERIMENT = "churn-demo"
 DATASOURCE = "monitoring-ground-truth"
 TARGET = "churned"
+
+
+@dataclass(frozen=True)
+class TaskSetup:
+    """What changes with the kind of model: its data, names, and the metric step 2 ranks the runs by."""
+
+    task: str
+    target: str
+    training_set_name: str
+    experiment: str
+    endpoint_name: str
+    metric: str
+    mode: str
+
+
+TASK_SETUPS = {
+    "classification": TaskSetup("classification", TARGET, TRAINING_SET_NAME, EXPERIMENT, "churn-model",
+                                "roc_auc", "max"),
+    "regression": TaskSetup("regression", TARGETS["regression"], "spend-baseline", "spend-demo", "spend-model",
+                            "rmse", "min"),
+}
 
 
 @dataclass
@@ -45,9 +67,22 @@ class Demo:
     sandbox: RunningSandbox
     work_dir: Path
     echo: bool = False
+    task: str = "classification"
     runs: list[StepRun] = field(default_factory=list)
     deployment: dict = field(default_factory=dict)
     dmm_model_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASK_SETUPS:
+            raise ValueError(f"Unknown task {self.task!r}; use one of {', '.join(TASK_SETUPS)}")
+
+    @property
+    def setup(self) -> TaskSetup:
+        return TASK_SETUPS[self.task]
+
+    @property
+    def target(self) -> str:
+        return self.setup.target
 
     @property
     def data_dir(self) -> Path:
@@ -87,25 +122,26 @@ class Demo:
     # --- what the user does before step 1 -------------------------------------------------------------------
     def prepare_model(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.run("example data", ["-m", "example.data", "--out", self.data_dir, "--drifted"])
+        self.run("example data", ["-m", "example.data", "--out", self.data_dir, "--drifted", "--task", self.task])
         self.run("train example model", ["-m", "example.train", "--data-dir", self.data_dir,
-                                         "--experiment", EXPERIMENT])
+                                         "--experiment", self.setup.experiment, "--task", self.task])
 
     # --- steps 1 and 2 -----------------------------------------------------------------------------------------
     def register_training_set(self) -> StepRun:
         return self.run("step 1", [self.script("1_register_training_set.py"), "--file", self.data_dir / "train.csv",
-                                   "--name", TRAINING_SET_NAME, "--target", TARGET,
-                                   "--model-type", "classification", "--yes"])
+                                   "--name", self.setup.training_set_name, "--target", self.target,
+                                   "--model-type", self.task, "--yes"])
 
     def export_model(self) -> StepRun:
-        return self.run("step 2", [self.script("2_export_model.py"), "--experiment", EXPERIMENT,
-                                   "--metric", "roc_auc", "--output-dir", self.work_dir])
+        return self.run("step 2", [self.script("2_export_model.py"), "--experiment", self.setup.experiment,
+                                   "--metric", self.setup.metric, "--mode", self.setup.mode,
+                                   "--output-dir", self.work_dir])
 
     # --- what the user does in Domino's UI -------------------------------------------------------------------------
     def deploy_and_attach(self) -> None:
         schema = json.loads((self.work_dir / "monitoring_schema.json").read_text())
         self.deployment = self.sandbox.admin(
-            "deploy", script=str(PROJECT_ROOT / "example" / "model_script.py"), name="churn-model",
+            "deploy", script=str(PROJECT_ROOT / "example" / "model_script.py"), name=self.setup.endpoint_name,
             workdir=str(self.work_dir),
             env={"MODEL_PATH": str(self.work_dir / "model.pkl"),
                  "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json"),
@@ -128,7 +164,7 @@ class Demo:
                                    "--endpoint-url", self.deployment["endpointUrl"],
                                    "--model-id", self.dmm_model_id, "--datasource", DATASOURCE,
                                    "--datasource-type", "s3", "--test-data", self.data_dir / "test.csv",
-                                   "--label-column", TARGET, "--output", self.work_dir / "monitoring_config.json",
+                                   "--label-column", self.target, "--output", self.work_dir / "monitoring_config.json",
                                    "--yes"])
 
     def generate_predictions(self, count: int, file: Path | None = None) -> StepRun:
@@ -178,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=300, help="predictions to send (default 300)")
     parser.add_argument("--no-drift", action="store_true",
                         help="send the plain test set instead of the drifted one (the default shows drift)")
+    parser.add_argument("--task", choices=TASKS, default="classification",
+                        help="the example model: a churn classifier (default) or a next-month-spend regressor")
     args = parser.parse_args(argv)
 
     if args.out.exists():
@@ -185,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with RunningSandbox(args.out / "sandbox") as sandbox:
         print(f"Sandbox running at {sandbox.url} (state in {args.out / 'sandbox'})")
-        demo = Demo(sandbox, args.out / "workspace", echo=True)
+        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task)
         demo.full_path(args.count, drifted=not args.no_drift)
         report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
         print_summary(demo, report)

@@ -1,4 +1,7 @@
-"""The example endpoint: the churn model behind Domino's ``predict(**data)``, captured for Model Monitor.
+"""The example endpoint: the example model behind Domino's ``predict(**data)``, captured for Model Monitor.
+
+The schema's ``model_type`` decides what is returned: a classifier's label plus ``prediction_probability`` in the
+schema's class order, or a regressor's number alone, each under the target's name.
 
 Deploy this file as a Model API with ``predict`` as its function. It loads ``model.pkl`` (``$MODEL_PATH``, else
 found in the working directory, next to this script or in the project root) and ``monitoring_schema.json``

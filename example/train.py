@@ -1,9 +1,10 @@
-"""Train the example churn model and log it to MLflow (honours MLFLOW_TRACKING_URI).
+"""Train the example model and log it to MLflow (honours MLFLOW_TRACKING_URI).
 
-``python -m example.train --data-dir DIR --experiment NAME`` reads DIR/train.csv (and DIR/test.csv for the
-metrics; see ``python -m example.data``), fits a scikit-learn Pipeline (one-hot encoding of the categorical
-columns, then a small random forest) that takes a DataFrame of the raw feature columns, logs parameters, metrics
-(accuracy, roc_auc, f1) and the model, and prints the run id.
+``python -m example.train --data-dir DIR --experiment NAME [--task regression]`` reads DIR/train.csv (and
+DIR/test.csv for the metrics; see ``python -m example.data``), fits a scikit-learn Pipeline (one-hot encoding of
+the categorical columns, then a small random forest) that takes a DataFrame of the raw feature columns, logs
+parameters, metrics (classification: accuracy, roc_auc, f1; regression: rmse, mae, r2) and the model, and prints
+the run id.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from example.data import CATEGORICAL_FEATURES, FEATURES, TARGET
+from example.data import CATEGORICAL_FEATURES, FEATURES, TARGET, TARGETS, TASKS
 
 POSITIVE_CLASS = "yes"
 MODEL_NAME = "model"
@@ -32,20 +33,33 @@ class TrainedRun:
     metrics: dict[str, float]
 
 
-def build_pipeline(n_estimators: int = 25, seed: int = 42):
+def build_pipeline(n_estimators: int = 25, seed: int = 42, task: str = "classification"):
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
     encode = ColumnTransformer(
         [("categorical", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES)],
         remainder="passthrough", verbose_feature_names_out=False)
-    forest = RandomForestClassifier(n_estimators=n_estimators, max_depth=8, random_state=seed, n_jobs=1)
+    forest_class = RandomForestRegressor if task == "regression" else RandomForestClassifier
+    forest = forest_class(n_estimators=n_estimators, max_depth=8, random_state=seed, n_jobs=1)
     return Pipeline([("encode", encode), ("forest", forest)])
 
 
-def evaluate(model, frame: pd.DataFrame) -> dict[str, float]:
+def evaluate_regression(model, frame: pd.DataFrame) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    truth = frame[TARGETS["regression"]]
+    predicted = model.predict(frame[FEATURES])
+    return {
+        "rmse": float(root_mean_squared_error(truth, predicted)),
+        "mae": float(mean_absolute_error(truth, predicted)),
+        "r2": float(r2_score(truth, predicted)),
+    }
+
+
+def evaluate_classification(model, frame: pd.DataFrame) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     truth = frame[TARGET]
@@ -57,6 +71,10 @@ def evaluate(model, frame: pd.DataFrame) -> dict[str, float]:
         "roc_auc": float(roc_auc_score(truth == POSITIVE_CLASS, scores)),
         "f1": float(f1_score(truth, predicted, pos_label=POSITIVE_CLASS)),
     }
+
+
+def evaluate(model, frame: pd.DataFrame, task: str = "classification") -> dict[str, float]:
+    return evaluate_regression(model, frame) if task == "regression" else evaluate_classification(model, frame)
 
 
 def pip_requirements() -> list[str]:
@@ -82,7 +100,7 @@ def ensure_experiment(name: str) -> str:
 
 
 def train_and_log(data_dir: str | Path, experiment: str, n_estimators: int = 25, seed: int = 42,
-                  registered_model_name: str | None = None) -> TrainedRun:
+                  registered_model_name: str | None = None, task: str = "classification") -> TrainedRun:
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -92,13 +110,18 @@ def train_and_log(data_dir: str | Path, experiment: str, n_estimators: int = 25,
     test_path = data_dir / "test.csv"
     test = pd.read_csv(test_path) if test_path.is_file() else train
 
-    model = build_pipeline(n_estimators, seed).fit(train[FEATURES], train[TARGET])
-    metrics = evaluate(model, test)
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; use one of {', '.join(TASKS)}")
+    if TARGETS[task] not in train.columns:
+        raise ValueError(f"{data_dir / 'train.csv'} has no column {TARGETS[task]!r} for a {task} model; write the "
+                         f"data with `python -m example.data --task {task}`")
+    model = build_pipeline(n_estimators, seed, task).fit(train[FEATURES], train[TARGETS[task]])
+    metrics = evaluate(model, test, task)
     sample = train[FEATURES].head(20)
 
     experiment_id = ensure_experiment(experiment)
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params({"n_estimators": n_estimators, "max_depth": 8, "seed": seed,
+        mlflow.log_params({"task": task, "n_estimators": n_estimators, "max_depth": 8, "seed": seed,
                            "features": len(FEATURES), "train_rows": len(train)})
         mlflow.log_metrics(metrics)
         info = mlflow.sklearn.log_model(
@@ -117,8 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trees", type=int, default=25, help="number of trees (default 25)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--register", metavar="MODEL_NAME", help="also register the model under this name")
+    parser.add_argument("--task", choices=TASKS, default="classification",
+                        help="classification (a forest classifier, the default) or regression (a forest regressor); "
+                             "match the task the data was written for")
     args = parser.parse_args(argv)
-    trained = train_and_log(args.data_dir, args.experiment, args.trees, args.seed, args.register)
+    trained = train_and_log(args.data_dir, args.experiment, args.trees, args.seed, args.register, args.task)
     print(", ".join(f"{name}={value:.3f}" for name, value in trained.metrics.items()), file=sys.stderr)
     print(trained.run_id)
     return 0
