@@ -148,8 +148,12 @@ def drift_line(drift: dict[str, Any]) -> str:
         return f"Drift: {drift.get('reason', 'not computed')}"
     failing = [c for c in columns if c.get("passed") is False]
     worst = ", ".join(f"{c['column']} {c['main_test']} {c['value']:.3g}" for c in failing[:5])
+    small = [c for c in columns if c.get("small_sample")]
+    caution = (f" (caution: too few predictions for {len(small)} column(s)' bins, so their drift values are mostly "
+               f"noise; send at least {max(c['reliable_rows'] for c in small):,} for a reliable preview)"
+               if small else "")
     return (f"Drift: {len(failing)} of {len(columns)} column(s) drifted over {drift.get('production_rows', 0):,} "
-            f"prediction(s)" + (f": {worst}" if worst else ""))
+            f"prediction(s)" + (f": {worst}" if worst else "") + caution)
 
 
 def quality_line(quality: dict[str, Any]) -> str:

@@ -113,3 +113,13 @@ def test_bad_value_type_is_refused(frames):
     training, _ = frames
     with pytest.raises(UsageError, match="text"):
         DriftCalculator().fit(training, {"age": "text"})
+
+
+def test_a_sample_too_small_for_the_bins_is_flagged_but_still_tested(frames):
+    training, production = frames
+    small = DriftCalculator().fit(training, {"age": "numerical"}).update(production.head(12)).results()[0].to_dict()
+    assert small["small_sample"] is True and small["value"] is not None
+    assert "noisy" in small["reason"] and str(small["reliable_rows"]) in small["reason"]
+    large = DriftCalculator().fit(training, {"age": "numerical"}).update(production).results()[0].to_dict()
+    assert large["small_sample"] is False and "noisy" not in large["reason"]
+    assert large["reliable_rows"] == small["reliable_rows"] >= 5

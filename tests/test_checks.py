@@ -525,3 +525,12 @@ def test_preview_window_excludes_rows_outside_it(world):
                              end=NOW)
     drift = preview.build_report(ctx, run_checks(ctx))["drift"]
     assert drift["production_rows"] == 20  # captures are stamped hour+0..49 min; the window starts at +30 min
+
+
+def test_drift_summary_cautions_when_predictions_are_too_few_for_the_bins():
+    step6 = load_script()
+    column = {"column": "age", "main_test": "PSI", "value": 0.9, "passed": False, "reliable_rows": 100}
+    small = step6.drift_line({"status": "ok", "production_rows": 12, "columns": [{**column, "small_sample": True}]})
+    assert "caution" in small and "at least 100" in small
+    large = step6.drift_line({"status": "ok", "production_rows": 500, "columns": [{**column, "small_sample": False}]})
+    assert "caution" not in large

@@ -24,6 +24,13 @@ VALUE_TYPES = ("numerical", "categorical")
 TOP_BINS = 3
 UNSEEN_TRACKED = 1000
 UNSEEN_LISTED = 10
+# The chi-square rule of thumb: about five values per bin before a binned distribution is worth comparing.
+MIN_ROWS_PER_BIN = 5
+
+
+def reliable_rows(bins: NumericBins | CategoricalBins) -> int:
+    """How many production values a column's bins need before its drift values stop being mostly noise."""
+    return MIN_ROWS_PER_BIN * max(bins.trained_bin_count, 1)
 
 
 @dataclass
@@ -82,6 +89,8 @@ class ColumnDrift:
             "tests": [test.to_dict() for test in self.tests],
             "top_bins": self.top_bins(),
             "unseen_classes": self.unseen_classes,
+            "reliable_rows": reliable_rows(self.bins),
+            "small_sample": 0 < int(self.production_counts.sum()) < reliable_rows(self.bins),
             "reason": self.reason,
         }
 
@@ -178,6 +187,9 @@ class DriftCalculator:
                 "values outside the training range"
             share = production[untrained] / production.sum()
             reasons.append(f"{int(production[untrained])} production values ({share:.1%}) are {what}")
+        if 0 < production.sum() < reliable_rows(bins):
+            reasons.append(f"only {int(production.sum())} production values for {trained} bins: drift values from so "
+                           f"small a sample are noisy (aim for at least {reliable_rows(bins)})")
         if trained and reference[invalid]:
             reasons.append(f"{int(reference[invalid])} training values are missing or invalid")
         return reasons
