@@ -69,7 +69,8 @@ def _faults(args: argparse.Namespace) -> dict[str, Fault]:
 
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:
-    keys = args.api_key or [key for key in os.environ.get(server.API_KEYS_ENV, "").split("\n") if key]
+    # popped, so that the model processes the sandbox starts do not inherit the keys
+    keys = args.api_key or [key for key in os.environ.pop(server.API_KEYS_ENV, "").split("\n") if key]
     settings = SandboxSettings(seed=args.seed, faults=_faults(args))
     if keys:
         settings.api_keys = tuple(keys)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import importlib
 import random
 import time
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.errors import RouteError
+from sandbox.routes.common import bearer_token, error_response
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxState
 
@@ -30,11 +33,9 @@ PUBLIC_ENDPOINTS = {"core.health"}
 
 
 def _authorised(settings: SandboxSettings) -> bool:
-    key = request.headers.get("X-Domino-Api-Key", "")
-    bearer = request.headers.get("Authorization", "")
-    token = bearer[7:] if bearer.startswith("Bearer ") else ""
+    candidates = (request.headers.get("X-Domino-Api-Key", ""), bearer_token())
     return any(hmac.compare_digest(candidate, allowed)
-               for allowed in settings.api_keys for candidate in (key, token) if candidate)
+               for allowed in settings.api_keys for candidate in candidates if candidate)
 
 
 def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
@@ -45,8 +46,6 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
     # Callables run by sandbox/server.py when the server exits (e.g. stopping model processes).
     app.config["SHUTDOWN_HOOKS"] = []
     rng = random.Random(settings.seed)
-
-    import importlib
 
     for module_name in BLUEPRINT_MODULES:
         module = importlib.import_module(module_name)
@@ -61,7 +60,7 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
         if fault.latency_ms:
             time.sleep(fault.latency_ms / 1000)
         if fault.fail_rate and rng.random() < fault.fail_rate:
-            return jsonify({"errors": ["sandbox: injected fault"], "message": "sandbox: injected fault"}), 503
+            return error_response(503, "sandbox: injected fault")
         if group in PUBLIC_BLUEPRINTS or request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if not _authorised(settings):
@@ -71,6 +70,10 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        return jsonify({"errors": [error.description], "message": error.description}), error.code
+        return error_response(error.code, error.description)
+
+    @app.errorhandler(RouteError)
+    def _refused(error: RouteError):
+        return error_response(error.status, *error.messages)
 
     return app

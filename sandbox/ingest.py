@@ -157,8 +157,9 @@ def feed_monitors(state: SandboxState, data: dict[str, Any]) -> dict[str, dict[s
         counts = {"files": 0, "rows": 0, "failedFiles": 0, "errors": []}
         for path in new_files:
             relative = str(path.relative_to(state.root))
-            rows = pq.read_metadata(path).num_rows
-            missing = [name for name in wanted if name not in pq.read_schema(path).names]
+            footer = pq.read_metadata(path)
+            rows, columns = footer.num_rows, footer.schema.to_arrow_schema().names
+            missing = [name for name in wanted if name not in columns]
             if missing:
                 error = {"errorCode": "UNRESOLVED_COLUMN", "columns": missing, "file": relative,
                          "message": f"Column(s) {missing} of the monitor are not in the captured data",

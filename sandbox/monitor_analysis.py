@@ -13,8 +13,9 @@ import pandas as pd
 
 from sandbox.monitor_data import (INGESTED_AT, LABEL, ROW_ID, TIME, ground_truth_frame, matched_rows,
                                   parse_time, prediction_frames, prediction_variable, training_frame, variables_of)
+from sandbox.errors import RouteError
 from sandbox.monitor_options import OPTIONS
-from sandbox.monitor_rules import MonitorError, refuse
+from sandbox.monitor_rules import refuse
 from sandbox.state import SandboxState
 
 SORT_KEYS = ("column_name", "divergence", "model_column_id", "feature_importance", "created_on", "created_at",
@@ -25,7 +26,7 @@ def _engine():
     try:
         import dmm.analysis as engine  # noqa: PLC0415 - the engine is optional until it is installed
     except ImportError as error:
-        raise MonitorError(501, f"The analysis engine (dmm.analysis) is not available: {error}") from None
+        raise RouteError(501, f"The analysis engine (dmm.analysis) is not available: {error}") from None
     return engine
 
 
@@ -173,7 +174,7 @@ def ground_truth_traffic(state: SandboxState, model: dict[str, Any], start, end)
         keep &= times >= start
     if end is not None:
         keep &= times < end
-    matched = matched_rows(state, model, None, None)
+    matched = matched_rows(state, model, None, None, labels)
     matched_ids = set(matched[ROW_ID]) if len(matched) else set()
     in_window = labels[keep]
     return {"modelId": model["id"], "groundTruthRowCount": int(len(in_window)),

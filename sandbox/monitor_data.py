@@ -105,10 +105,11 @@ def ground_truth_frame(state: SandboxState, model: dict[str, Any]) -> pd.DataFra
 
 
 def matched_rows(state: SandboxState, model: dict[str, Any], start: pd.Timestamp | None,
-                 end: pd.Timestamp | None) -> pd.DataFrame:
-    """Predictions joined to their labels on the row identifier (latest prediction and latest label per id)."""
+                 end: pd.Timestamp | None, labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Predictions joined to their labels on the row identifier (latest prediction and latest label per id);
+    ``labels`` is ``ground_truth_frame``'s answer when the caller has it already."""
     row_id = row_identifier(model)
-    labels = ground_truth_frame(state, model)
+    labels = ground_truth_frame(state, model) if labels is None else labels
     frames = list(prediction_frames(state, model, start, end))
     if row_id is None or not frames or labels.empty:
         return pd.DataFrame()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
@@ -57,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "ground_truth_window_days": 90,
 }
 
-OPTIONS: dict[str, Any] = {key: (value.copy() if hasattr(value, "copy") else value) for key, value in DEFAULTS.items()}
+OPTIONS: dict[str, Any] = copy.deepcopy(DEFAULTS)
 
 
 def update(changes: dict[str, Any]) -> dict[str, Any]:
@@ -71,4 +72,4 @@ def update(changes: dict[str, Any]) -> dict[str, Any]:
 
 def reset() -> None:
     OPTIONS.clear()
-    OPTIONS.update({key: (value.copy() if hasattr(value, "copy") else value) for key, value in DEFAULTS.items()})
+    OPTIONS.update(copy.deepcopy(DEFAULTS))

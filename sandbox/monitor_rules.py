@@ -1,6 +1,6 @@
 """DMM's rules for the Monitoring Config JSON and register-dataset payloads (domino-api.md §2.3, §2.4, §5).
 
-Pure checks over payloads and model records: each raises ``MonitorError(status, message)`` with the sentence DMM
+Pure checks over payloads and model records: each raises ``RouteError(status, message)`` with the sentence DMM
 would answer, before anything is changed.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.errors import RouteError
 from sandbox.monitor_options import OPTIONS
 
 VALUE_TYPES = {
@@ -29,15 +30,8 @@ MODEL_TYPES = ("classification", "regression")
 DATASET_DETAILS_KEYS = ("name", "datasetType", "datasetConfig", "datasourceName", "datasourceType")
 
 
-class MonitorError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def refuse(message: str, status: int = 400) -> MonitorError:
-    return MonitorError(status, message)
+def refuse(message: str, status: int = 400) -> RouteError:
+    return RouteError(status, message)
 
 
 def check_variables(variables: Any, allowed_types: set[str], where: str) -> list[dict[str, Any]]:
@@ -146,7 +140,7 @@ def check_model_config(body: Any) -> tuple[list[dict[str, Any]], dict[str, Any],
     return variables, details, metadata
 
 
-def _already_configured(names: list[str]) -> MonitorError:
+def _already_configured(names: list[str]) -> RouteError:
     return refuse(f"Variable(s) with name {names} is/are already configured")
 
 

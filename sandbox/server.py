@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -32,6 +33,7 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 API_KEYS_ENV = "DMM_SANDBOX_API_KEYS"  # how ``start`` hands the keys to ``serve`` without showing them in ``ps``
 PID_FILE, ENV_FILE, LOG_FILE = "sandbox.pid", "sandbox.env", "sandbox.log"
+SIGNATURE_PARAM = re.compile(r"([?&]signature=)[^&\s]*")
 
 
 def check_loopback(host: str) -> None:
@@ -86,6 +88,18 @@ def read_env(state_dir: Path) -> dict[str, str]:
     return env
 
 
+def _redacting_handler():
+    """Werkzeug's request handler, logging signed object URLs without their signature (a credential)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class RedactingHandler(WSGIRequestHandler):
+        def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+            super().log(type, message, *(SIGNATURE_PARAM.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                                         for arg in args))
+
+    return RedactingHandler
+
+
 def _write_private(path: Path, text: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
@@ -106,7 +120,7 @@ def serve(state_dir: Path, settings: SandboxSettings, host: str = DEFAULT_HOST, 
     state = SandboxState(state_dir)
     app = create_app(state, settings)
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=_redacting_handler())
     except OSError as error:
         raise UsageError(f"Cannot listen on {host}:{port} ({error.strerror})",
                          "Pick another --port or stop whatever uses it") from None

@@ -76,3 +76,10 @@ def read_table(path: Path, file_format: str, columns: list[str] | None = None) -
     if file_format == "parquet":
         return pd.read_parquet(path, columns=columns)
     return pd.read_csv(path, usecols=columns)
+
+
+def row_count(path: Path, file_format: str) -> int:
+    """Rows in a table file; a parquet footer says so without reading the data."""
+    if file_format == "parquet":
+        return pq.read_metadata(path).num_rows
+    return len(pd.read_csv(path, usecols=[0]))

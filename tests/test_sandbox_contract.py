@@ -264,6 +264,21 @@ def test_signed_urls_are_checked(sandbox):
     assert unknown.status_code == 400 and "not found" in unknown.json()["rawError"]
 
 
+def test_signed_url_signatures_stay_out_of_the_log(sandbox):
+    sandbox.admin("create-datasource", name="gt-logged", type="s3")
+    source = requests.get(f"{sandbox.url}/v4/datasource/name/gt-logged", headers=sandbox.headers).json()
+    url = _post(sandbox, "/objectstore/key",
+                {"datasourceId": source["id"], "objectKey": "logged.csv", "isReadWrite": True}).json()
+    assert requests.put(url, data=b"x").status_code == 200
+    signature = url.split("signature=")[1]
+    log = sandbox.state_dir / "sandbox.log"
+    deadline = time.monotonic() + 10  # the server writes its access line after answering
+    while f"/objects/{source['id']}/logged.csv" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = log.read_text()
+    assert "signature=***" in text and signature not in text
+
+
 # ---------------------------------------------------------------------------------------------- custom metrics
 
 

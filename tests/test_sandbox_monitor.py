@@ -235,6 +235,14 @@ def test_dmm_datasources_put_list_delete(monitor):
 
 # ---------------------------------------------------------------------------------------------- ground truth
 
+def test_dmm_datasource_credentials_never_reach_state_json(monitor):
+    secret = "aws-secret-value-0123456789"
+    answer = monitor.put("/datasource", {"name": "with-keys", "type": "s3", "config": {"bucket": "b"},
+                                         "credentials": {"accessKeyID": "AKIA", "secretAccessKey": secret}})
+    assert answer.status_code == 200 and secret not in answer.get_data(as_text=True)
+    assert secret not in (monitor.state.root / "state.json").read_text()
+
+
 def test_ground_truth_rules_first_with_variables_then_details_only(monitor, model_id):
     monitor.upload("gt/day1.csv", LABELS)
     monitor.upload("gt/day2.parquet", LABELS.assign(label=["no", "no", "no"]))

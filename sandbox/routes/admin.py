@@ -8,68 +8,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify
 
-from sandbox.routes.datasources import DataSourceError, create_datasource
+from sandbox.errors import RouteError
+from sandbox.routes.common import current_settings, current_state, json_object
+from sandbox.routes.datasources import create_datasource
 from sandbox.settings import ROUTE_GROUPS, Fault, SandboxSettings
-from sandbox.state import SandboxState
 
 blueprint = Blueprint("admin", __name__, url_prefix="/sandbox")
 
 MAX_LATENCY_MS = 60_000
 
 
-class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@blueprint.errorhandler(AdminError)
-@blueprint.errorhandler(DataSourceError)
-def _refuse(error):
-    return jsonify({"errors": [error.message], "message": error.message}), error.status
-
-
-def _state() -> SandboxState:
-    return current_app.config["STATE"]
-
-
-def _settings() -> SandboxSettings:
-    return current_app.config["SETTINGS"]
-
-
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise AdminError(400, "request body must be a JSON object")
-    return body
-
-
 @blueprint.post("/create-datasource")
 def create_datasource_verb():
-    body = _json_object()
+    body = json_object()
     unknown = set(body) - {"name", "type"}
     if "name" not in body or unknown:
-        raise AdminError(400, "body must be {\"name\": ..., \"type\": \"s3\"}" +
+        raise RouteError(400, "body must be {\"name\": ..., \"type\": \"s3\"}" +
                          (f"; unknown key(s): {', '.join(sorted(unknown))}" if unknown else ""))
-    record, created = create_datasource(_state(), body["name"], body.get("type", "s3"))
+    record, created = create_datasource(current_state(), body["name"], body.get("type", "s3"))
     return jsonify({"id": record["id"], "name": record["name"], "type": record["type"],
                     "dataSourceType": record["dataSourceType"], "created": created})
 
 
 def parse_fault(group: str, spec: Any) -> Fault:
-    """Validate one ``{failRate, latencyMs}`` entry (shared with the CLI's ``--fault``)."""
+    """Validate one ``{failRate, latencyMs}`` entry of ``POST /sandbox/faults``."""
     if group != "*" and group not in ROUTE_GROUPS:
-        raise AdminError(400, f"unknown route group {group!r}: use one of {', '.join(ROUTE_GROUPS)} or '*'")
+        raise RouteError(400, f"unknown route group {group!r}: use one of {', '.join(ROUTE_GROUPS)} or '*'")
     if not isinstance(spec, dict) or set(spec) - {"failRate", "latencyMs"}:
-        raise AdminError(400, f"fault for {group!r} must be {{\"failRate\": 0..1, \"latencyMs\": >= 0}}")
+        raise RouteError(400, f"fault for {group!r} must be {{\"failRate\": 0..1, \"latencyMs\": >= 0}}")
     rate, latency = spec.get("failRate", 0.0), spec.get("latencyMs", 0)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise AdminError(400, f"failRate for {group!r} must be a number from 0 to 1")
+        raise RouteError(400, f"failRate for {group!r} must be a number from 0 to 1")
     if isinstance(latency, bool) or not isinstance(latency, int) or not 0 <= latency <= MAX_LATENCY_MS:
-        raise AdminError(400, f"latencyMs for {group!r} must be an integer from 0 to {MAX_LATENCY_MS}")
+        raise RouteError(400, f"latencyMs for {group!r} must be an integer from 0 to {MAX_LATENCY_MS}")
     return Fault(fail_rate=float(rate), latency_ms=latency)
 
 
@@ -80,20 +53,20 @@ def _faults_view(settings: SandboxSettings) -> dict[str, Any]:
 
 @blueprint.post("/faults")
 def set_faults():
-    body = _json_object()
+    body = json_object()
     faults = {group: parse_fault(group, spec) for group, spec in body.items()}  # validate all before changing any
-    settings = _settings()
+    settings = current_settings()
     settings.faults.update(faults)
     return jsonify({"faults": _faults_view(settings)})
 
 
 @blueprint.get("/status")
 def status():
-    with _state().reading() as data:
+    with current_state().reading() as data:
         counts = {name: len(value) for name, value in data.items()
                   if not name.startswith("_") and isinstance(value, (dict, list))}
         training_sets = data.get("training_sets", {})
         counts["training_set_versions"] = sum(len(record["versions"]) for record in training_sets.values())
-    settings = _settings()
-    return jsonify({"status": "running", "stateDir": str(_state().root), "projectId": settings.project_id,
+    settings = current_settings()
+    return jsonify({"status": "running", "stateDir": str(current_state().root), "projectId": settings.project_id,
                     "counts": counts, "faults": _faults_view(settings)})

@@ -15,19 +15,14 @@ from flask import Blueprint, current_app, jsonify, request
 from sandbox import ingest as ingestion
 from sandbox import monitor_options
 from sandbox.model_processes import processes_of
-from sandbox.routes.admin import AdminError
+from sandbox.errors import RouteError
+from sandbox.routes.common import current_state, json_object
 from sandbox.routes.monitor import create_model_record
-from sandbox.state import SandboxState
 from sandbox.store import DMM_MODELS, MODEL_APIS, training_set_files, training_set_version
 
 blueprint = Blueprint("admin_models", __name__, url_prefix="/sandbox")
 READY_TIMEOUT_S = 60
 MODEL_TYPES = ("classification", "regression")
-
-
-@blueprint.errorhandler(AdminError)
-def _refused(error: AdminError):
-    return jsonify({"errors": [error.message], "message": error.message}), error.status
 
 
 @blueprint.record_once
@@ -42,42 +37,29 @@ def _start_deployed_models(setup) -> None:
         processes.start(version)
 
 
-def _state() -> SandboxState:
-    return current_app.config["STATE"]
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None:
-        body = {} if not request.get_data() else None
-    if not isinstance(body, dict):
-        raise AdminError(400, "The request body must be a JSON object")
-    return body
-
-
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise AdminError(400, f"{key} is required (a non-empty string)")
+        raise RouteError(400, f"{key} is required (a non-empty string)")
     return value.strip()
 
 
 @blueprint.post("/deploy")
 def deploy():
-    body = _body()
+    body = json_object(empty_ok=True)
     name = _text(body, "name")
     workdir = body.get("workdir")
     if workdir is not None and (not isinstance(workdir, str) or not Path(workdir).is_dir()):
-        raise AdminError(400, f"workdir {workdir!r} is not a folder")
+        raise RouteError(400, f"workdir {workdir!r} is not a folder")
     script = Path(_text(body, "script"))
     script = (Path(workdir) / script if workdir and not script.is_absolute() else script).resolve()
     if not script.is_file() or script.suffix != ".py":
-        raise AdminError(400, f"script {script} is not a Python file")
+        raise RouteError(400, f"script {script} is not a Python file")
     env = body.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise AdminError(400, "env must be an object of string values")
+        raise RouteError(400, "env must be an object of string values")
     function = body.get("function", "predict")
-    state = _state()
+    state = current_state()
     with state.transaction() as data:
         models = data.setdefault(MODEL_APIS, {})
         record = next((m for m in models.values() if m["name"] == name), None)
@@ -100,38 +82,38 @@ def deploy():
         processes.stop(previous["versionId"])
     processes.start(version)
     if not processes.wait_ready(version["versionId"], READY_TIMEOUT_S):
-        raise AdminError(500, f"The model process of {name} did not start: "
+        raise RouteError(500, f"The model process of {name} did not start: "
                               f"{processes.log_tail(version['versionId']) or 'no output'}")
     return jsonify(answer)
 
 
 @blueprint.post("/attach-training-set")
 def attach_training_set():
-    body = _body()
+    body = json_object(empty_ok=True)
     model_id, set_name = _text(body, "modelId"), _text(body, "trainingSetName")
     model_type = body.get("modelType")
     if model_type not in MODEL_TYPES:
-        raise AdminError(400, f"modelType must be one of {list(MODEL_TYPES)}")
+        raise RouteError(400, f"modelType must be one of {list(MODEL_TYPES)}")
     number = body.get("trainingSetVersion")
     if not isinstance(number, int) or isinstance(number, bool):
-        raise AdminError(400, "trainingSetVersion must be an integer version number")
-    state = _state()
+        raise RouteError(400, "trainingSetVersion must be an integer version number")
+    state = current_state()
     with state.transaction() as data:
         model = data.get(MODEL_APIS, {}).get(model_id)
         if model is None:
-            raise AdminError(404, f"Model API {model_id} not found")
+            raise RouteError(404, f"Model API {model_id} not found")
         version = model["versions"][str(model["latestVersion"])]
         training = training_set_version(data, set_name, number)
         if training is None:
-            raise AdminError(404, f"Training set {set_name} version {number} not found")
+            raise RouteError(404, f"Training set {set_name} version {number} not found")
         variables = _endpoint_variables(training, model_type)
         files = training_set_files(state, training)
         if not files or training.get("pending"):
-            raise AdminError(400, f"Training set {set_name} version {number} has no data yet (still pending)")
+            raise RouteError(400, f"Training set {set_name} version {number} has no data yet (still pending)")
         attached = [m for m in data.get(DMM_MODELS, {}).values()
                     if m["sourceDetails"].get("workbenchModelVersionId") == version["versionId"]]
         if attached:
-            raise AdminError(409, f"Model API {model_id} version {version['number']} already has monitor "
+            raise RouteError(409, f"Model API {model_id} version {version['number']} already has monitor "
                                   f"{attached[0]['id']}")
         metadata = {"name": model["name"], "modelType": model_type, "version": str(version["number"]),
                     "description": f"Endpoint monitor for {model['name']}", "author": "sandbox",
@@ -148,11 +130,11 @@ def _endpoint_variables(training: dict[str, Any], model_type: str) -> list[dict[
     meta = training.get("monitoringMeta") or {}
     targets = training.get("targetColumns") or []
     if len(targets) != 1:
-        raise AdminError(400, f"The training set version needs exactly one target column, has {targets}")
+        raise RouteError(400, f"The training set version needs exactly one target column, has {targets}")
     target = targets[0]
     categorical = set(meta.get("categoricalColumns") or [])
     if model_type == "classification" and target not in categorical:
-        raise AdminError(400, f"For a classification model the target {target} must be listed in "
+        raise RouteError(400, f"For a classification model the target {target} must be listed in "
                               f"monitoringMeta.categoricalColumns of the training set version")
     skipped = set(training.get("keyColumns") or []) | set(targets) | set(training.get("excludeColumns") or []) \
         | set(meta.get("timestampColumns") or []) | set(meta.get("ordinalColumns") or [])
@@ -160,7 +142,7 @@ def _endpoint_variables(training: dict[str, Any], model_type: str) -> list[dict[
                  "valueType": "categorical" if column in categorical else "numerical"}
                 for column in training["allColumns"] if column not in skipped]
     if not features:
-        raise AdminError(400, "The training set version has no feature columns")
+        raise RouteError(400, "The training set version has no feature columns")
     prediction = {"name": target, "variableType": "prediction",
                   "valueType": "categorical" if model_type == "classification" else "numerical"}
     return features + [prediction, {"name": "event_id", "variableType": "row_identifier", "valueType": "string"}]
@@ -168,13 +150,13 @@ def _endpoint_variables(training: dict[str, Any], model_type: str) -> list[dict[
 
 @blueprint.post("/ingest")
 def ingest():
-    _body()
-    return jsonify(ingestion.ingest(_state()))
+    json_object(empty_ok=True)
+    return jsonify(ingestion.ingest(current_state()))
 
 
 @blueprint.post("/monitor-options")
 def set_monitor_options():
     try:
-        return jsonify(monitor_options.update(_body()))
+        return jsonify(monitor_options.update(json_object(empty_ok=True)))
     except ValueError as error:
-        raise AdminError(400, str(error)) from None
+        raise RouteError(400, str(error)) from None

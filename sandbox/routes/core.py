@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from sandbox.settings import SandboxSettings
+from sandbox.routes.common import current_settings, error_response, request_api_key
 
 blueprint = Blueprint("core", __name__)
-
-
-def _settings() -> SandboxSettings:
-    return current_app.config["SETTINGS"]
-
 
 @blueprint.get("/version")
 def version():
     """python-domino reads ``version`` (>= 5.3.1 for custom metrics) in its constructor."""
-    return jsonify({"version": _settings().domino_version, "buildId": "sandbox", "commitId": "sandbox"})
+    return jsonify({"version": current_settings().domino_version, "buildId": "sandbox", "commitId": "sandbox"})
 
 
 @blueprint.get("/health")
@@ -27,12 +22,11 @@ def health():
 
 @blueprint.get("/v4/gateway/projects/findProjectByOwnerAndName")
 def find_project():
-    settings = _settings()
+    settings = current_settings()
     owner = request.args.get("ownerName", "")
     name = request.args.get("projectName", "")
     if (owner, name) != (settings.project_owner, settings.project_name):
-        message = f"Project {owner}/{name} not found"
-        return jsonify({"errors": [message], "message": message}), 404
+        return error_response(404, f"Project {owner}/{name} not found")
     return jsonify({"id": settings.project_id, "name": settings.project_name,
                     "ownerUsername": settings.project_owner, "ownerId": settings.project_owner})
 
@@ -41,7 +35,4 @@ def find_project():
 def access_token():
     """Domino's token proxy (``DOMINO_API_PROXY``) answers a plain-text JWT; here it is the caller's own API key,
     which every route accepts as a Bearer token. Only an authenticated caller gets one."""
-    key = request.headers.get("X-Domino-Api-Key", "")
-    bearer = request.headers.get("Authorization", "")
-    token = key or (bearer[7:] if bearer.startswith("Bearer ") else "")
-    return token, 200, {"Content-Type": "text/plain; charset=utf-8"}
+    return request_api_key(), 200, {"Content-Type": "text/plain; charset=utf-8"}

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 
+from sandbox.errors import RouteError
+from sandbox.routes.common import current_settings, current_state, error_response, json_object
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxState
 
@@ -47,40 +49,25 @@ OBJECT_STORE_TYPES = {
 }
 
 
-class DataSourceError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _state() -> SandboxState:
-    return current_app.config["STATE"]
-
-
-def _settings() -> SandboxSettings:
-    return current_app.config["SETTINGS"]
-
-
 # ---------------------------------------------------------------------------------------------- library
 
 
 def create_datasource(state: SandboxState, name: str, kind: str) -> tuple[dict[str, Any], bool]:
     """Create the object-store data source ``name`` (or return the existing one of the same type).
 
-    Returns ``(record, created)``; raises ``DataSourceError`` for a bad name, an unknown type, or a name taken
+    Returns ``(record, created)``; raises ``RouteError`` for a bad name, an unknown type, or a name taken
     by a data source of another type.
     """
     if not isinstance(name, str) or not NAME_RULE.match(name):
-        raise DataSourceError(400, f"bad data source name {name!r}: use letters, digits, '-', '_' and '.'")
+        raise RouteError(400, f"bad data source name {name!r}: use letters, digits, '-', '_' and '.'")
     if kind not in OBJECT_STORE_TYPES:
-        raise DataSourceError(400, f"unknown data source type {kind!r}: use one of {', '.join(OBJECT_STORE_TYPES)}")
+        raise RouteError(400, f"unknown data source type {kind!r}: use one of {', '.join(OBJECT_STORE_TYPES)}")
     with state.transaction() as data:
         sources = state.collection(data, COLLECTION)
         existing = sources.get(name)
         if existing is not None:
             if existing["type"] != kind:
-                raise DataSourceError(409, f"data source {name!r} already exists with type {existing['type']!r}")
+                raise RouteError(409, f"data source {name!r} already exists with type {existing['type']!r}")
             return existing, False
         record = {"id": state.next_id(data, "datasource"), "name": name, "type": kind,
                   "dataSourceType": OBJECT_STORE_TYPES[kind],
@@ -99,7 +86,7 @@ def object_path(state: SandboxState, datasource_id: str, key: str) -> Path:
     """Where the object ``key`` of a data source lives; refuses keys that would leave the data source's folder."""
     parts = key.split("/")
     if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        raise DataSourceError(400, f"invalid object key {key!r}")
+        raise RouteError(400, f"invalid object key {key!r}")
     return state.objects_root / datasource_id / Path(*parts)
 
 
@@ -155,12 +142,11 @@ def _dto(record: dict[str, Any], settings: SandboxSettings) -> dict[str, Any]:
 
 @datasource_bp.get("/v4/datasource/name/<name>")
 def get_datasource_by_name(name: str):
-    record = datasource_named(_state(), name)
+    record = datasource_named(current_state(), name)
     if record is None:
-        message = (f"Data source '{name}' was not found or you do not have access to it; "
-                   "create it first (sandbox: POST /sandbox/create-datasource)")
-        return jsonify({"message": message, "errors": [message]}), 404
-    return jsonify(_dto(record, _settings()))
+        return error_response(404, f"Data source '{name}' was not found or you do not have access to it; "
+                                   "create it first (sandbox: POST /sandbox/create-datasource)")
+    return jsonify(_dto(record, current_settings()))
 
 
 # ---------------------------------------------------------------------------------------------- proxy
@@ -173,24 +159,22 @@ def _proxy_error(status: int, message: str, sub_type: str = ""):
 
 
 def _proxy_body(required: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise DataSourceError(400, "request body must be a JSON object")
+    body = json_object()
     missing = [key for key in required if key not in body]
     if missing:
-        raise DataSourceError(400, f"missing required field(s): {', '.join(missing)}")
-    with _state().reading() as data:
+        raise RouteError(400, f"missing required field(s): {', '.join(missing)}")
+    with current_state().reading() as data:
         record = _by_id(data, body["datasourceId"])
     if record is None:
-        raise DataSourceError(400, f"data source id {body['datasourceId']!r} not found")
+        raise RouteError(400, f"data source id {body['datasourceId']!r} not found")
     return body, record
 
 
-@datasource_bp.errorhandler(DataSourceError)
-def _refuse(error: DataSourceError):
+@datasource_bp.errorhandler(RouteError)
+def _refuse(error: RouteError):
     if request.path.startswith("/objectstore/"):
         return _proxy_error(error.status, error.message)
-    return jsonify({"message": error.message, "errors": [error.message]}), error.status
+    return error_response(error.status, *error.messages)
 
 
 @datasource_bp.post("/objectstore/list")
@@ -198,8 +182,8 @@ def proxy_list():
     body, record = _proxy_body(("datasourceId", "prefix"))
     prefix, page_size = body["prefix"], body.get("page_size", 1000)
     if not isinstance(prefix, str) or not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-        raise DataSourceError(400, "prefix must be a string and page_size a positive integer")
-    return jsonify(list_keys(_state(), record["id"], prefix, page_size))
+        raise RouteError(400, "prefix must be a string and page_size a positive integer")
+    return jsonify(list_keys(current_state(), record["id"], prefix, page_size))
 
 
 @datasource_bp.post("/objectstore/key")
@@ -207,8 +191,8 @@ def proxy_signed_url():
     body, record = _proxy_body(("datasourceId", "objectKey", "isReadWrite"))
     key, read_write = body["objectKey"], body["isReadWrite"]
     if not isinstance(key, str) or not isinstance(read_write, bool):
-        raise DataSourceError(400, "objectKey must be a string and isReadWrite a boolean")
-    state = _state()
+        raise RouteError(400, "objectKey must be a string and isReadWrite a boolean")
+    state = current_state()
     object_path(state, record["id"], key)  # validates the key
     method = "PUT" if read_write else "GET"
     expires = int(time.time()) + SIGNED_URL_SECONDS
@@ -226,22 +210,22 @@ def proxy_metric():
 
 
 def _verify(datasource_id: str, key: str) -> Path:
-    state = _state()
+    state = current_state()
     method = "GET" if request.method == "HEAD" else request.method
     try:
         expires = int(request.args.get("expires", ""))
     except ValueError:
-        raise DataSourceError(403, "missing or malformed signature") from None
+        raise RouteError(403, "missing or malformed signature") from None
     expected = _signature(state, method, datasource_id, key, expires)
     if request.args.get("method") != method or not hmac.compare_digest(request.args.get("signature", ""), expected):
-        raise DataSourceError(403, "signature does not match (a read URL cannot write, and vice versa)")
+        raise RouteError(403, "signature does not match (a read URL cannot write, and vice versa)")
     if expires < time.time():
-        raise DataSourceError(403, "signed URL has expired; request a new one")
+        raise RouteError(403, "signed URL has expired; request a new one")
     return object_path(state, datasource_id, key)
 
 
-@objectstore_bp.errorhandler(DataSourceError)
-def _refuse_object(error: DataSourceError):
+@objectstore_bp.errorhandler(RouteError)
+def _refuse_object(error: RouteError):
     code = {403: "AccessDenied", 404: "NoSuchKey"}.get(error.status, "InvalidRequest")
     return jsonify({"code": code, "message": error.message, "errors": [error.message]}), error.status
 
@@ -250,7 +234,7 @@ def _refuse_object(error: DataSourceError):
 def get_object(datasource_id: str, key: str):
     path = _verify(datasource_id, key)
     if not path.is_file():
-        raise DataSourceError(404, f"object {key!r} does not exist")
+        raise RouteError(404, f"object {key!r} does not exist")
     return send_file(path, mimetype="application/octet-stream", conditional=True)  # Range: .download()
 
 

@@ -14,9 +14,10 @@ from datetime import datetime
 from numbers import Real
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from sandbox.state import SandboxState
+from sandbox.errors import RouteError
+from sandbox.routes.common import current_state, json_object
 
 blueprint = Blueprint("metrics", __name__, url_prefix="/api")
 
@@ -27,20 +28,10 @@ CONDITIONS = ("lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual", "b
 RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
-class MetricsError(Exception):
-    def __init__(self, status: int, errors: list[str]) -> None:
-        super().__init__(errors)
-        self.status = status
-        self.errors = errors
-
-
-@blueprint.errorhandler(MetricsError)
-def _refuse(error: MetricsError):
-    return jsonify({"requestId": str(uuid.uuid4()), "errors": error.errors}), error.status
-
-
-def _state() -> SandboxState:
-    return current_app.config["STATE"]
+@blueprint.errorhandler(RouteError)
+def _refuse(error: RouteError):
+    """Custom metrics answer ``{"requestId", "errors": [...]}``."""
+    return jsonify({"requestId": str(uuid.uuid4()), "errors": error.messages}), error.status
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -82,23 +73,16 @@ def _validate_value(item: Any, where: str) -> list[str]:
     return problems
 
 
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise MetricsError(400, ["request body must be a JSON object"])
-    return body
-
-
 @blueprint.post("/metricValues/v1")
 def log_metric_values():
-    values = _json_object().get("newMetricValues")
+    values = json_object().get("newMetricValues")
     if not isinstance(values, list) or not values:
-        raise MetricsError(400, ["newMetricValues is required and must be a non-empty list"])
+        raise RouteError(400, "newMetricValues is required and must be a non-empty list")
     problems = [problem for index, item in enumerate(values)
                 for problem in _validate_value(item, f"newMetricValues[{index}]")]
     if problems:
-        raise MetricsError(400, problems)
-    state = _state()
+        raise RouteError(400, *problems)
+    state = current_state()
     with state.transaction() as data:
         stored = data.setdefault(VALUES, [])
         stored.extend({"modelMonitoringId": item["modelMonitoringId"], "metric": item["metric"],
@@ -116,9 +100,9 @@ def read_metric_values(model_monitoring_id: str, metric: str):
         if bounds[name] is None:
             problems.append(f"query parameter {name} is required and must be an RFC 3339 timestamp with a time zone")
     if problems:
-        raise MetricsError(400, problems)
+        raise RouteError(400, *problems)
     start, end = bounds["startingReferenceTimestampInclusive"], bounds["endingReferenceTimestampInclusive"]
-    with _state().reading() as data:
+    with current_state().reading() as data:
         matches = [item for item in data.get(VALUES, [])
                    if item["modelMonitoringId"] == model_monitoring_id and item["metric"] == metric
                    and start <= parse_timestamp(item["referenceTimestamp"]) <= end]
@@ -154,11 +138,11 @@ def _validate_alert(body: dict[str, Any]) -> list[str]:
 
 @blueprint.post("/metricAlerts/v1")
 def trigger_alert():
-    body = _json_object()
+    body = json_object()
     problems = _validate_alert(body)
     if problems:
-        raise MetricsError(400, problems)
-    with _state().transaction() as data:
+        raise RouteError(400, *problems)
+    with current_state().transaction() as data:
         data.setdefault(ALERTS, []).append({key: body.get(key) for key in
                                             ("modelMonitoringId", "metric", "value", "targetRange", "description")})
     return jsonify({})

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from requests.adapters import HTTPAdapter
 
 from sandbox.model_processes import processes_of
+from sandbox.routes.common import bearer_token, current_state
 from sandbox.store import MODEL_APIS
 
 blueprint = Blueprint("modelapi", __name__)
@@ -38,7 +39,7 @@ def _error(status: int, message: str, **headers: str):
 
 
 def _deployed(model_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    with current_app.config["STATE"].reading() as data:
+    with current_state().reading() as data:
         record = data.get(MODEL_APIS, {}).get(model_id)
         if record is None:
             return None, None
@@ -78,8 +79,7 @@ def invoke(model_id: str, label: str | None = None):
 # ---------------------------------------------------------------------------------------------------------- async
 
 def _bearer_ok(record: dict[str, Any]) -> bool:
-    header = request.headers.get("Authorization", "")
-    return header.startswith("Bearer ") and _token_matches(record, header[7:])
+    return _token_matches(record, bearer_token())
 
 
 def _run_async(prediction_id: str, port: int, parameters: Any) -> None:

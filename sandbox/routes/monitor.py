@@ -6,6 +6,7 @@ Payload rules live in ``sandbox.monitor_rules``, stored data in ``sandbox.monito
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from pathlib import Path
@@ -17,31 +18,16 @@ from flask import Blueprint, current_app, jsonify, request
 from sandbox import monitor_analysis as analysis
 from sandbox.monitor_data import INGESTED_AT, parse_time, store_ground_truth
 from sandbox.monitor_options import OPTIONS
-from sandbox.monitor_rules import (MonitorError, check_ground_truth, check_model_config, check_prediction, passes,
-                                   refuse)
+from sandbox.errors import RouteError
+from sandbox.monitor_rules import check_ground_truth, check_model_config, check_prediction, passes, refuse
+from sandbox.routes.common import current_state, json_body
 from sandbox.state import SandboxState
 from sandbox.store import (DMM_DATASOURCES, DMM_JOBS, DMM_MODELS, domino_datasource, file_columns, monitor_dir,
-                           object_file, public, read_table)
+                           object_file, public, read_table, row_count)
 
 blueprint = Blueprint("monitor", __name__, url_prefix="/model-monitor")
 API = "/v2/api"
 SCHEDULER = "/api/scheduler"
-
-
-@blueprint.errorhandler(MonitorError)
-def _refused(error: MonitorError):
-    return jsonify({"message": error.message, "errors": [error.message]}), error.status
-
-
-def _state() -> SandboxState:
-    return current_app.config["STATE"]
-
-
-def _body() -> Any:
-    body = request.get_json(silent=True)
-    if body is None and request.get_data():
-        raise refuse("The request body is not valid JSON")
-    return body if body is not None else {}
 
 
 def _now() -> int:
@@ -53,8 +39,14 @@ def _model(data: dict[str, Any], model_id: str | None) -> dict[str, Any]:
         raise refuse("model_id is required")
     record = data.get(DMM_MODELS, {}).get(model_id)
     if record is None:
-        raise MonitorError(404, f"Model {model_id} not found")
+        raise RouteError(404, f"Model {model_id} not found")
     return record
+
+
+def _snapshot(model_id: str | None) -> dict[str, Any]:
+    """A copy of the model record, for analyses that read files: they run without holding the state lock."""
+    with current_state().reading() as data:
+        return copy.deepcopy(_model(data, model_id))
 
 
 def _required_args(*names: str) -> dict[str, str]:
@@ -109,7 +101,7 @@ def _check_columns(path: Path, file_format: str, wanted: list[str], key: str) ->
 
 def _check_dataset_name(model: dict[str, Any], details: dict[str, Any]) -> None:
     if details["name"] in model["_datasetNames"]:
-        raise MonitorError(409, f"Dataset with name {details['name']} is already registered for model {model['id']}")
+        raise RouteError(409, f"Dataset with name {details['name']} is already registered for model {model['id']}")
 
 
 def _add_job(state: SandboxState, data: dict[str, Any], model_id: str, **fields: Any) -> dict[str, Any]:
@@ -147,9 +139,9 @@ def create_model_record(state: SandboxState, data: dict[str, Any], variables: li
 
 @blueprint.put(f"{API}/model")
 def register_model():
-    body = _body()
+    body = json_body()
     variables, details, metadata = check_model_config(body)
-    state = _state()
+    state = current_state()
     with state.transaction() as data:
         path, file_format = _dataset_file(state, data, details)
         declared = [v["name"] for v in variables]
@@ -157,7 +149,7 @@ def register_model():
         record = create_model_record(state, data, variables, metadata, details, path, file_format,
                                      body.get("run_cohort_analysis", False))
         _add_job(state, data, record["id"], datasetName=details["name"], datasetType="training",
-                 rowCount=len(read_table(path, file_format, declared)))
+                 rowCount=row_count(path, file_format))
         shown = render_model(record)
         for key in ("id", "modelId"):
             if key not in OPTIONS["register_model_id_keys"]:
@@ -170,7 +162,7 @@ def get_model():
     if "model_id" not in request.args and "modelId" in request.args:
         status = OPTIONS["get_model_camel_case_status"]
         return jsonify({"message": "Internal Server Error", "errors": ["model_id is required"]}), status
-    with _state().reading() as data:
+    with current_state().reading() as data:
         return jsonify(render_model(_model(data, request.args.get("model_id"))))
 
 
@@ -187,7 +179,7 @@ def list_models():
     descending = request.args.get("sortOrder", "-1") == "-1"
     search = request.args.get("searchQuery", "").lower()
     model_type = request.args.get("modelType")
-    with _state().reading() as data:
+    with current_state().reading() as data:
         models = [render_model(record) for record in data.get(DMM_MODELS, {}).values()]
     counts = {kind: sum(1 for m in models if m["modelType"] == kind) for kind in ("classification", "regression")}
     models = [m for m in models if search in m["name"].lower() and (not model_type or m["modelType"] == model_type)]
@@ -205,14 +197,14 @@ def list_models():
 
 @blueprint.delete(f"{API}/model")
 def delete_model():
-    state = _state()
+    state = current_state()
     with state.transaction() as data:
         record = _model(data, request.args.get("model_id"))
         version_id = record["sourceDetails"].get("workbenchModelVersionId")
         processes = current_app.extensions.get("model_processes")
         if (OPTIONS["delete_conflict_while_running"] and version_id and processes
                 and processes.is_running(version_id)):
-            raise MonitorError(409, f"Model {record['id']} cannot be deleted while its endpoint version "
+            raise RouteError(409, f"Model {record['id']} cannot be deleted while its endpoint version "
                                     f"{version_id} is running")
         del data[DMM_MODELS][record["id"]]
         data.get(DMM_JOBS, {}).pop(record["id"], None)
@@ -221,7 +213,7 @@ def delete_model():
 
 @blueprint.get(f"{API}/get_model_summary")
 def model_summary():
-    with _state().reading() as data:
+    with current_state().reading() as data:
         record = _model(data, request.args.get("model_id"))
         return jsonify({key: record[key] for key in (
             "id", "modelId", "name", "version", "modelType", "modelStatus", "createdAt", "sourceType",
@@ -233,7 +225,7 @@ def model_summary():
 
 @blueprint.get(f"{API}/model/<model_id>/variables/summary")
 def variables_summary(model_id: str):
-    with _state().reading() as data:
+    with current_state().reading() as data:
         record = _model(data, model_id)
         summary = []
         for variable in record["variables"] + record["_groundTruthVariables"]:
@@ -248,13 +240,13 @@ def variables_summary(model_id: str):
 
 @blueprint.get(f"{API}/datasources")
 def list_datasources():
-    with _state().reading() as data:
+    with current_state().reading() as data:
         return jsonify([public(source) for source in data.get(DMM_DATASOURCES, {}).values()])
 
 
 @blueprint.put(f"{API}/datasource")
 def put_datasource():
-    body = _body()
+    body = json_body()
     if not isinstance(body, dict):
         raise refuse("The data source must be a JSON object {name, type, config, credentials}")
     name = body.get("name")
@@ -263,14 +255,13 @@ def put_datasource():
         raise refuse("name is required")
     if source_type not in OPTIONS["datasource_types"]:
         raise refuse(f"type must be one of {OPTIONS['datasource_types']}, not {source_type!r}")
-    state = _state()
+    state = current_state()
     with state.transaction() as data:
         sources = data.setdefault(DMM_DATASOURCES, {})
         existing = next((s for s in sources.values() if s["name"] == name), None)
         source_id = existing["id"] if existing else state.next_id(data, "dmmdatasource")
         sources[source_id] = {"id": source_id, "name": name, "type": source_type,
-                              "config": body.get("config", {}), "_credentials": body.get("credentials", {}),
-                              "updatedAt": _now()}
+                              "config": body.get("config", {}), "updatedAt": _now()}  # credentials not kept
         return jsonify({"message": f"Data source {name} {'updated' if existing else 'added'}",
                         **public(sources[source_id])})
 
@@ -280,7 +271,7 @@ def delete_datasource():
     source_id = request.args.get("datasource_id")
     if not source_id:
         raise refuse("datasource_id is required")
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         source = data.get(DMM_DATASOURCES, {}).pop(source_id, None)
         if source is None:
             raise refuse(f"Data source {source_id} not found")
@@ -293,49 +284,40 @@ def delete_datasource():
 def register_dataset(model_id: str, dataset_type: str):
     if dataset_type not in ("prediction", "ground_truth"):
         raise refuse(f"dataset type must be prediction or ground_truth, not {dataset_type}")
-    body = _body()
-    state = _state()
+    body = json_body()
+    state = current_state()
     with state.transaction() as data:
         record = _model(data, model_id)
-        if dataset_type == "ground_truth":
-            return jsonify(_register_ground_truth(state, data, record, body))
-        return jsonify(_register_prediction(state, data, record, body))
+        check = check_ground_truth if dataset_type == "ground_truth" else check_prediction
+        new_variables = check(record, body)
+        details = body["datasetDetails"]
+        _check_dataset_name(record, details)
+        path, file_format = _dataset_file(state, data, details)
+        store = _store_ground_truth if dataset_type == "ground_truth" else _store_predictions
+        rows = store(state, record, new_variables, path, file_format, details["datasetConfig"]["path"])
+        return jsonify(_book_dataset(state, data, record, details, dataset_type, rows, new_variables))
 
 
-def _register_ground_truth(state: SandboxState, data: dict[str, Any], record: dict[str, Any],
-                           body: Any) -> dict[str, Any]:
-    new_variables = check_ground_truth(record, body)
-    details = body["datasetDetails"]
-    _check_dataset_name(record, details)
-    path, file_format = _dataset_file(state, data, details)
+def _store_ground_truth(state: SandboxState, record: dict[str, Any], new_variables: list[dict[str, Any]],
+                        path: Path, file_format: str, key: str) -> int:
+    """Copies the labels into the monitor's store; returns the row count."""
     variables = record["_groundTruthVariables"] + new_variables
     row_id = next(v["name"] for v in variables if v["variableType"] == "row_identifier")
     truth = next(v["name"] for v in variables if v["variableType"] == "ground_truth")
-    key = details["datasetConfig"]["path"]
     _check_columns(path, file_format, [row_id, truth], key)
     frame = read_table(path, file_format, [row_id, truth])
     stored = store_ground_truth(state, monitor_dir(state, record["id"]) / "ground_truth",
                                 len(record["_groundTruthFiles"]) + 1, frame, row_id, truth)
     record["_groundTruthVariables"] = variables
     record["_groundTruthFiles"].append(str(stored))
-    record["_datasetNames"].append(details["name"])
-    record["groundTruthDatasets"].append({"name": details["name"], "path": key, "rowCount": len(frame),
-                                          "registeredAt": _now()})
-    record["groundTruthRowCount"] += len(frame)
-    _add_job(state, data, record["id"], datasetName=details["name"], datasetType="ground_truth", rowCount=len(frame))
-    return {"message": "Ground truth dataset registered", "modelId": record["id"], "datasetName": details["name"],
-            "datasetType": "ground_truth", "rowCount": len(frame), "variables": new_variables}
+    return len(frame)
 
 
-def _register_prediction(state: SandboxState, data: dict[str, Any], record: dict[str, Any],
-                         body: Any) -> dict[str, Any]:
-    new_variables = check_prediction(record, body)
-    details = body["datasetDetails"]
-    _check_dataset_name(record, details)
-    path, file_format = _dataset_file(state, data, details)
+def _store_predictions(state: SandboxState, record: dict[str, Any], new_variables: list[dict[str, Any]],
+                       path: Path, file_format: str, key: str) -> int:
+    """Copies the declared prediction columns into the monitor's store; returns the row count."""
     variables = record["variables"] + new_variables
     wanted = [v["name"] for v in variables]
-    key = details["datasetConfig"]["path"]
     _check_columns(path, file_format, wanted, key)
     frame = read_table(path, file_format, wanted).assign(**{INGESTED_AT: pd.Timestamp.now(tz="UTC").isoformat()})
     folder = monitor_dir(state, record["id"]) / "predictions"
@@ -344,22 +326,35 @@ def _register_prediction(state: SandboxState, data: dict[str, Any], record: dict
     frame.to_parquet(stored, index=False)
     record["variables"] = variables
     record["_predictionFiles"].append(str(stored.relative_to(state.root)))
-    record["_datasetNames"].append(details["name"])
-    record["predictionDatasets"].append({"name": details["name"], "path": key, "rowCount": len(frame),
-                                         "registeredAt": _now()})
-    record["predictionRowCount"] += len(frame)
     record["ingestionStatus"] = "prediction"
-    _add_job(state, data, record["id"], datasetName=details["name"], datasetType="prediction", rowCount=len(frame))
-    return {"message": "Prediction dataset registered", "modelId": record["id"], "datasetName": details["name"],
-            "datasetType": "prediction", "rowCount": len(frame), "variables": new_variables}
+    return len(frame)
+
+
+DATASET_BOOKS = {  # dataset type -> (what it is called, the record's dataset list, the record's row count)
+    "prediction": ("Prediction dataset", "predictionDatasets", "predictionRowCount"),
+    "ground_truth": ("Ground truth dataset", "groundTruthDatasets", "groundTruthRowCount"),
+}
+
+
+def _book_dataset(state: SandboxState, data: dict[str, Any], record: dict[str, Any], details: dict[str, Any],
+                  dataset_type: str, rows: int, new_variables: list[dict[str, Any]]) -> dict[str, Any]:
+    """Lists a stored dataset on the model record and as a job; returns DMM's answer."""
+    title, datasets, row_count_key = DATASET_BOOKS[dataset_type]
+    record["_datasetNames"].append(details["name"])
+    record[datasets].append({"name": details["name"], "path": details["datasetConfig"]["path"], "rowCount": rows,
+                             "registeredAt": _now()})
+    record[row_count_key] += rows
+    _add_job(state, data, record["id"], datasetName=details["name"], datasetType=dataset_type, rowCount=rows)
+    return {"message": f"{title} registered", "modelId": record["id"], "datasetName": details["name"],
+            "datasetType": dataset_type, "rowCount": rows, "variables": new_variables}
 
 
 # ----------------------------------------------------------------------------------------------- jobs, traffic
 
 @blueprint.post(f"{API}/<model_id>/dataset-jobs")
 def dataset_jobs(model_id: str):
-    body = _body()
-    with _state().reading() as data:
+    body = json_body()
+    with current_state().reading() as data:
         _model(data, model_id)
         jobs = list(data.get(DMM_JOBS, {}).get(model_id, []))
     wanted_type = body.get("datasetType") if isinstance(body, dict) else None
@@ -370,7 +365,7 @@ def dataset_jobs(model_id: str):
 def dataset_timeline(model_id: str):
     start = parse_time(request.args.get("start_date"), "start_date")
     end = parse_time(request.args.get("end_date"), "end_date")
-    with _state().reading() as data:
+    with current_state().reading() as data:
         _model(data, model_id)
         jobs = list(data.get(DMM_JOBS, {}).get(model_id, []))
     in_window = [job for job in jobs
@@ -383,10 +378,8 @@ def dataset_timeline(model_id: str):
 def prediction_traffic():
     args = _required_args("model_ids", "start_date", "end_date")
     start, end = parse_time(args["start_date"], "start_date"), parse_time(args["end_date"], "end_date")
-    state = _state()
-    with state.reading() as data:
-        models = [_model(data, model_id.strip()) for model_id in args["model_ids"].split(",") if model_id.strip()]
-        return jsonify([analysis.prediction_traffic(state, model, start, end) for model in models])
+    models = [_snapshot(model_id.strip()) for model_id in args["model_ids"].split(",") if model_id.strip()]
+    return jsonify([analysis.prediction_traffic(current_state(), model, start, end) for model in models])
 
 
 @blueprint.get(f"{API}/model/<model_id>/traffic/ground-truth")
@@ -394,32 +387,25 @@ def ground_truth_traffic(model_id: str):
     start_name, end_name = OPTIONS["ground_truth_traffic_params"]
     start = parse_time(request.args.get(start_name), start_name)
     end = parse_time(request.args.get(end_name), end_name)
-    state = _state()
-    with state.reading() as data:
-        return jsonify(analysis.ground_truth_traffic(state, _model(data, model_id), start, end))
+    return jsonify(analysis.ground_truth_traffic(current_state(), _snapshot(model_id), start, end))
 
 
 # ----------------------------------------------------------------------------------------------------- analyses
 
 @blueprint.post(f"{API}/model/<model_id>/analyse-drift")
 def analyse_drift(model_id: str):
-    body = _body()
+    body = json_body()
     if not isinstance(body, dict):
         raise refuse("The drift query must be a JSON object")
-    state = _state()
-    with state.reading() as data:
-        record = _model(data, model_id)
-        return jsonify(analysis.analyse_drift(state, record, body))
+    return jsonify(analysis.analyse_drift(current_state(), _snapshot(model_id), body))
 
 
 @blueprint.post(f"{API}/model/<model_id>/analyze-model-quality")
 def analyze_model_quality(model_id: str):
-    body = _body()
+    body = json_body()
     if not isinstance(body, dict):
         raise refuse("The model quality query must be a JSON object")
-    state = _state()
-    with state.reading() as data:
-        result = analysis.analyze_model_quality(state, _model(data, model_id), body)
+    result = analysis.analyze_model_quality(current_state(), _snapshot(model_id), body)
     if result is None:
         return "", OPTIONS["quality_empty_status"]
     return jsonify(result)
@@ -427,18 +413,18 @@ def analyze_model_quality(model_id: str):
 
 @blueprint.get(f"{API}/model/<model_id>/drift-scheduler-query")
 def drift_scheduler_query(model_id: str):
-    with _state().reading() as data:
+    with current_state().reading() as data:
         record = _model(data, model_id)
         return jsonify({"features": record["_driftQuery"] or analysis.default_drift_features(record)})
 
 
 @blueprint.post(f"{API}/model/<model_id>/save-scheduler-query")
 def save_scheduler_query(model_id: str):
-    body = _body()
+    body = json_body()
     config = body.get("config") if isinstance(body, dict) else None
     if not isinstance(config, list) or not all(isinstance(item, dict) for item in config):
         raise refuse("config must be a list of feature objects {name, algorithm, condition, alertable}")
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         record = _model(data, model_id)
         known = {v["name"] for v in record["variables"]}
         unknown = [item.get("name") for item in config if item.get("name") not in known]
@@ -456,7 +442,7 @@ SCHEDULED_FLAGS = {"drift": "isDataDriftCheckScheduled", "quality": "isModelQual
 
 
 def _schedule_body() -> dict[str, Any]:
-    body = _body()
+    body = json_body()
     if not isinstance(body, dict):
         raise refuse("The schedule must be a JSON object")
     missing = [key for key in ("modelId", "name", "cronExpression", "calendarType") if body.get(key) in (None, "")]
@@ -470,7 +456,7 @@ def _schedule_body() -> dict[str, Any]:
 
 
 def _create_schedule(kind: str, body: dict[str, Any]):
-    state = _state()
+    state = current_state()
     with state.transaction() as data:
         record = _model(data, body["modelId"])
         if kind == "drift" and record["ingestionStatus"] != "prediction":
@@ -492,30 +478,30 @@ def create_drift_schedule_check():
 def create_quality_schedule_check(action: str):
     """The model-quality schedule, at the [uncertain] action name ``OPTIONS["quality_schedule_action"]``."""
     if action != OPTIONS["quality_schedule_action"]:
-        raise MonitorError(404, f"Unknown scheduler action {action}")
+        raise RouteError(404, f"Unknown scheduler action {action}")
     return _create_schedule("quality", _schedule_body())
 
 
 @blueprint.post(f"{SCHEDULER}/update_scheduler_config")
 def update_scheduler_config():
-    body = _body()
+    body = json_body()
     job_id = body.get("scheduler_job_id") if isinstance(body, dict) else None
     if not job_id:
         raise refuse("scheduler_job_id is required")
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         for record in data.get(DMM_MODELS, {}).values():
             if job_id in record["_schedules"]:
                 record["_schedules"][job_id].update({k: v for k, v in body.items() if k != "scheduler_job_id"})
                 return jsonify(record["_schedules"][job_id])
-    raise MonitorError(404, f"Scheduler job {job_id} not found")
+    raise RouteError(404, f"Scheduler job {job_id} not found")
 
 
 @blueprint.post(f"{SCHEDULER}/<job_id>/unschedule_scheduler_job")
 def unschedule(job_id: str):
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         for record in data.get(DMM_MODELS, {}).values():
             if record["_schedules"].pop(job_id, None) is not None:
                 for kind, flag in SCHEDULED_FLAGS.items():
                     record[flag] = any(s["kind"] == kind for s in record["_schedules"].values())
                 return jsonify(True)
-    raise MonitorError(404, f"Scheduler job {job_id} not found")
+    raise RouteError(404, f"Scheduler job {job_id} not found")

@@ -11,10 +11,10 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from sandbox.settings import SandboxSettings
-from sandbox.state import SandboxState
+from sandbox.errors import RouteError
+from sandbox.routes.common import current_settings, current_state, json_object
 
 blueprint = Blueprint("trainingset", __name__, url_prefix="/trainingset")
 
@@ -27,26 +27,6 @@ UPDATE_VERSION_REQUIRED = ("keyColumns", "targetColumns", "excludeColumns", "mon
 COLLECTION = "training_sets"
 
 
-class TrainingSetError(Exception):
-    def __init__(self, status: int, *messages: str) -> None:
-        super().__init__(messages)
-        self.status = status
-        self.messages = list(messages)
-
-
-@blueprint.errorhandler(TrainingSetError)
-def _refuse(error: TrainingSetError):
-    return jsonify({"errors": error.messages, "message": "; ".join(error.messages)}), error.status
-
-
-def _state() -> SandboxState:
-    return current_app.config["STATE"]
-
-
-def _settings() -> SandboxSettings:
-    return current_app.config["SETTINGS"]
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -54,16 +34,9 @@ def _now() -> str:
 # ---------------------------------------------------------------------------------------------- validation
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise TrainingSetError(400, "request body must be a JSON object")
-    return body
-
-
 def _check_name(name: str) -> None:
     if not NAME_RULE.match(name):
-        raise TrainingSetError(400, f"bad TrainingSet name '{name}': use letters, digits, '-' and '_' only")
+        raise RouteError(400, f"bad TrainingSet name '{name}': use letters, digits, '-' and '_' only")
 
 
 def _string_list(body: dict[str, Any], key: str, problems: list[str], where: str = "") -> list[str]:
@@ -113,11 +86,11 @@ def _version_fields(body: dict[str, Any], all_columns: list[str], problems: list
 
 
 def _check_project(project_id: Any) -> str:
-    expected = _settings().project_id
+    expected = current_settings().project_id
     if not isinstance(project_id, str) or not project_id:
-        raise TrainingSetError(400, "projectId is required (set DOMINO_PROJECT_ID)")
+        raise RouteError(400, "projectId is required (set DOMINO_PROJECT_ID)")
     if project_id != expected:
-        raise TrainingSetError(404, f"project '{project_id}' not found")
+        raise RouteError(404, f"project '{project_id}' not found")
     return project_id
 
 
@@ -126,10 +99,10 @@ def _paging() -> tuple[int, int, bool]:
         offset = int(request.args.get("offset", 0))
         limit = int(request.args.get("limit", 10000))
     except ValueError:
-        raise TrainingSetError(400, "offset and limit must be integers") from None
+        raise RouteError(400, "offset and limit must be integers") from None
     asc_text = request.args.get("asc", "true").lower()
     if offset < 0 or limit < 0 or asc_text not in ("true", "false"):
-        raise TrainingSetError(400, "offset and limit must be >= 0 and asc must be true or false")
+        raise RouteError(400, "offset and limit must be >= 0 and asc must be true or false")
     return offset, limit, asc_text == "true"
 
 
@@ -160,14 +133,14 @@ def _find_set(data: dict[str, Any], name: str) -> dict[str, Any]:
     _check_name(name)
     record = data.get(COLLECTION, {}).get(name)
     if record is None:
-        raise TrainingSetError(404, f"TrainingSet '{name}' not found")
+        raise RouteError(404, f"TrainingSet '{name}' not found")
     return record
 
 
 def _find_version(data: dict[str, Any], name: str, number: int) -> dict[str, Any]:
     version = _find_set(data, name)["versions"].get(str(number))
     if version is None:
-        raise TrainingSetError(404, f"TrainingSetVersion '{name}' number {number} not found")
+        raise RouteError(404, f"TrainingSetVersion '{name}' number {number} not found")
     return version
 
 
@@ -180,20 +153,20 @@ def _meta_matches(meta: dict[str, str], wanted: dict[str, str]) -> bool:
 
 @blueprint.get("/<name>")
 def get_training_set(name: str):
-    with _state().reading() as data:
+    with current_state().reading() as data:
         return jsonify(_render_set(_find_set(data, name)))
 
 
 @blueprint.put("/<name>")
 def update_training_set(name: str):
-    body = _body()
+    body = json_object()
     problems = _missing(body, ("meta",))
     meta = _string_map(body.get("meta"), "meta", problems) if "meta" in body else {}
     if body.get("description") is not None and not isinstance(body["description"], str):
         problems.append("description must be a string")
     if problems:
-        raise TrainingSetError(400, *problems)
-    with _state().transaction() as data:
+        raise RouteError(400, *problems)
+    with current_state().transaction() as data:
         record = _find_set(data, name)
         record["meta"] = meta
         if "description" in body:
@@ -203,10 +176,10 @@ def update_training_set(name: str):
 
 @blueprint.delete("/<name>")
 def delete_training_set(name: str):
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         record = _find_set(data, name)
         if record["versions"]:
-            raise TrainingSetError(409, f"TrainingSet '{name}' still has {len(record['versions'])} version(s); "
+            raise RouteError(409, f"TrainingSet '{name}' still has {len(record['versions'])} version(s); "
                                         "delete them first")
         del data[COLLECTION][name]
     return jsonify({})
@@ -214,13 +187,13 @@ def delete_training_set(name: str):
 
 @blueprint.post("/find")
 def find_training_sets():
-    body = _body()
+    body = json_object()
     problems = _missing(body, ("projectId",))
     wanted_meta = _string_map(body.get("meta"), "meta", problems, required=False)
     if problems:
-        raise TrainingSetError(400, *problems)
+        raise RouteError(400, *problems)
     project_id = body["projectId"]
-    with _state().reading() as data:
+    with current_state().reading() as data:
         matches = [record for record in data.get(COLLECTION, {}).values()
                    if (project_id is None or record["projectId"] == project_id)
                    and _meta_matches(record["meta"], wanted_meta)]
@@ -230,10 +203,10 @@ def find_training_sets():
 @blueprint.post("/<name>")
 def create_version(name: str):
     _check_name(name)
-    body = _body()
+    body = json_object()
     problems = _missing(body, CREATE_REQUIRED)
     if problems:
-        raise TrainingSetError(400, *problems)
+        raise RouteError(400, *problems)
     project_id = _check_project(body["projectId"])
     all_columns = _string_list(body, "allColumns", problems)
     if not all_columns and not problems:
@@ -242,9 +215,9 @@ def create_version(name: str):
         problems.append("allColumns must not repeat a column")
     fields = _version_fields(body, all_columns, problems)
     if problems:
-        raise TrainingSetError(400, *problems)
+        raise RouteError(400, *problems)
 
-    state = _state()
+    state = current_state()
     with state.transaction() as data:
         sets = state.collection(data, COLLECTION)
         now = _now()
@@ -270,23 +243,23 @@ def create_version(name: str):
 
 @blueprint.get("/<name>/<int:number>")
 def get_version(name: str, number: int):
-    with _state().reading() as data:
+    with current_state().reading() as data:
         return jsonify(_render_version(_find_version(data, name, number)))
 
 
 @blueprint.put("/<name>/<int:number>")
 def update_version(name: str, number: int):
-    body = _body()
+    body = json_object()
     problems = _missing(body, UPDATE_VERSION_REQUIRED)
     if problems:
-        raise TrainingSetError(400, *problems)
+        raise RouteError(400, *problems)
     if not isinstance(body["pending"], bool):
         problems.append("pending must be true or false")
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         version = _find_version(data, name, number)
         fields = _version_fields(body, version["allColumns"], problems)
         if problems:
-            raise TrainingSetError(400, *problems)
+            raise RouteError(400, *problems)
         version.update({key: fields[key] for key in (*VERSION_COLUMN_KEYS, "monitoringMeta", "meta")})
         version["pending"] = body["pending"]
         if "description" in body:
@@ -296,7 +269,7 @@ def update_version(name: str, number: int):
 
 @blueprint.delete("/<name>/<int:number>")
 def delete_version(name: str, number: int):
-    with _state().transaction() as data:
+    with current_state().transaction() as data:
         _find_version(data, name, number)
         del data[COLLECTION][name]["versions"][str(number)]
     return jsonify({})
@@ -304,7 +277,7 @@ def delete_version(name: str, number: int):
 
 @blueprint.post("/version/find")
 def find_versions():
-    body = _body()
+    body = json_object()
     problems = _missing(body, ("projectId", "trainingSetMeta", "meta"))
     set_meta = _string_map(body.get("trainingSetMeta"), "trainingSetMeta", problems, required=False)
     meta = _string_map(body.get("meta"), "meta", problems, required=False)
@@ -312,9 +285,9 @@ def find_versions():
     if set_name is not None and not isinstance(set_name, str):
         problems.append("trainingSetName must be a string")
     if problems:
-        raise TrainingSetError(400, *problems)
+        raise RouteError(400, *problems)
     project_id = body["projectId"]
-    with _state().reading() as data:
+    with current_state().reading() as data:
         matches = [version for record in data.get(COLLECTION, {}).values()
                    if (project_id is None or record["projectId"] == project_id)
                    and (set_name is None or record["name"] == set_name)
