@@ -25,24 +25,21 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
 
+from example.data import CATEGORICAL_FEATURES, CLASSES, TARGET, make_churn_data  # noqa: E402
+
 GOAL = 0.8
-FEATURES = [("age", "numerical"), ("tenure_months", "numerical"), ("monthly_charges", "numerical"),
-            ("contract", "categorical")]
+FEATURES = ["age", "tenure_months", "monthly_charges", "contract"]
 
 
 def write_inputs(folder: Path, rows: int) -> None:
-    import numpy as np
-    import pandas as pd
-
+    """A schema of a few of the example's features and test rows of the example's churn data."""
     from dmm.schema import Feature, MonitoringSchema
 
-    MonitoringSchema("bench", 1, "classification", "churned", tuple(Feature(n, t) for n, t in FEATURES),
-                     class_labels=("no", "yes")).save(folder / "monitoring_schema.json")
-    rng = np.random.default_rng(0)
-    pd.DataFrame({"age": rng.integers(18, 90, rows), "tenure_months": rng.integers(1, 72, rows),
-                  "monthly_charges": rng.normal(65, 25, rows).round(2),
-                  "contract": rng.choice(["month-to-month", "one-year", "two-year"], rows),
-                  "churned": rng.choice(["no", "yes"], rows)}).to_csv(folder / "test.csv", index=False)
+    features = tuple(Feature(name, "categorical" if name in CATEGORICAL_FEATURES else "numerical")
+                     for name in FEATURES)
+    MonitoringSchema("bench", 1, "classification", TARGET, features, class_labels=CLASSES).save(
+        folder / "monitoring_schema.json")
+    make_churn_data(rows, seed=0)[[*FEATURES, TARGET]].to_csv(folder / "test.csv", index=False)
 
 
 def bare_client(url: str, token: str, payloads: list[dict], concurrency: int) -> float:
@@ -87,8 +84,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-traffic-") as tmp:
         folder = Path(tmp)
         write_inputs(folder, rows=500)
-        sandbox = RunningSandbox(folder / "sandbox").start()
-        try:
+        with RunningSandbox(folder / "sandbox") as sandbox:
             deployed = sandbox.admin("deploy", name="bench-traffic", script=str(PROJECT_ROOT / "prediction_capture_example.py"),
                                      env={"MONITORING_SCHEMA": str(folder / "monitoring_schema.json")})
             url, token = deployed["endpointUrl"], deployed["accessToken"]
@@ -97,21 +93,19 @@ def main() -> int:
                 "domino": {"base_url": sandbox.url}, "model_monitor": {"model_id": "bench"},
                 "model_api": {"endpoint_url": url, "token_env": "BENCH_MODEL_API_TOKEN"},
                 "data_sources": {"ground_truth": "bench"},
-                "test_data": {"path": "test.csv", "label_column": "churned"}}))
+                "test_data": {"path": "test.csv", "label_column": TARGET}}))
 
             import pandas as pd
 
             from dmm.traffic import feature_rows
 
             frame = pd.read_csv(folder / "test.csv").sample(n=args.count, replace=True, random_state=1)
-            payloads = feature_rows(frame, [name for name, _ in FEATURES])
+            payloads = feature_rows(frame, FEATURES)
             bare_client(url, token, payloads[:50], args.concurrency)  # warm up the model process
             bare, ours = [], []
             for _ in range(args.rounds):
                 bare.append(bare_client(url, token, payloads, args.concurrency))
                 ours.append(step4(folder / "monitoring_config.json", args.count, args.concurrency, folder / "gt"))
-        finally:
-            sandbox.stop()
 
     ratio = max(ours) / max(bare)
     print(f"requests: {args.count} per round, concurrency {args.concurrency}, rounds {args.rounds}")

@@ -15,6 +15,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from dmm.cli import run
+from dmm.errors import UsageError
+
 NUMERIC_FEATURES = ["age", "tenure_months", "monthly_charges", "total_charges", "support_calls",
                     "num_products", "avg_session_minutes", "days_since_last_login"]
 CATEGORICAL_FEATURES = ["contract", "payment_method"]
@@ -127,10 +130,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", choices=TASKS, default="classification",
                         help=f"classification (target {TARGET}, the default) or regression (target {REGRESSION_TARGET})")
     args = parser.parse_args(argv)
-    for name, path in write_dataset(args.out, args.rows, args.seed, args.drifted, args.task).items():
+    if args.rows < 2:
+        raise UsageError(f"--rows must be at least 2 (got {args.rows})", "Pass --rows N with N >= 2")
+    try:
+        paths = write_dataset(args.out, args.rows, args.seed, args.drifted, args.task)
+    except OSError as error:
+        raise UsageError(f"Cannot write the CSV files to {args.out} ({error.strerror})",
+                         "Pass --out with a folder you can write to") from error
+    for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

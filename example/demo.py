@@ -20,21 +20,22 @@ from typing import Sequence
 
 import requests
 
+from dmm.cli import run
+from dmm.errors import DmmError, UsageError
+from dmm.monitor import ModelMonitorClient
+from dmm.redact import redact, register_secret
 from example.data import TARGETS, TASKS
 from sandbox.testing import PROJECT_ROOT, RunningSandbox
 
-TRAINING_SET_NAME = "churn-baseline"
-EXPERIMENT = "churn-demo"
 DATASOURCE = "monitoring-ground-truth"
-TARGET = "churned"
+# What --out may hold when the demo empties it: the files of an earlier demo, nothing else.
+DEMO_FOLDERS = {"sandbox", "workspace"}
 
 
 @dataclass(frozen=True)
 class TaskSetup:
-    """What changes with the kind of model: its data, names, and the metric step 2 ranks the runs by."""
+    """What changes with the kind of model: its names, and the metric step 2 ranks the runs by."""
 
-    task: str
-    target: str
     training_set_name: str
     experiment: str
     endpoint_name: str
@@ -43,11 +44,13 @@ class TaskSetup:
 
 
 TASK_SETUPS = {
-    "classification": TaskSetup("classification", TARGET, TRAINING_SET_NAME, EXPERIMENT, "churn-model",
-                                "roc_auc", "max"),
-    "regression": TaskSetup("regression", TARGETS["regression"], "spend-baseline", "spend-demo", "spend-model",
-                            "rmse", "min"),
+    "classification": TaskSetup("churn-baseline", "churn-demo", "churn-model", "roc_auc", "max"),
+    "regression": TaskSetup("spend-baseline", "spend-demo", "spend-model", "rmse", "min"),
 }
+
+
+class StepFailed(DmmError):
+    """A step of the demo exited non-zero."""
 
 
 @dataclass
@@ -82,7 +85,7 @@ class Demo:
 
     @property
     def target(self) -> str:
-        return self.setup.target
+        return TARGETS[self.task]
 
     @property
     def data_dir(self) -> Path:
@@ -109,11 +112,12 @@ class Demo:
                        time.perf_counter() - started)
         self.runs.append(step)
         if self.echo:
-            print(result.stdout, end="", flush=True)
+            print(redact(result.stdout), end="", flush=True)
             if result.returncode != 0:
-                print(result.stderr, end="", file=sys.stderr, flush=True)
+                print(redact(result.stderr), end="", file=sys.stderr, flush=True)
         if check and result.returncode != 0:
-            raise RuntimeError(f"{name} failed with exit code {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            output = "its output is above" if self.echo else f"its output:\n{result.stdout}\n{result.stderr}"
+            raise StepFailed(f"{name} failed with exit code {result.returncode}; {output}")
         return step
 
     def script(self, file_name: str) -> Path:
@@ -146,6 +150,7 @@ class Demo:
             env={"MODEL_PATH": str(self.work_dir / "model.pkl"),
                  "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json"),
                  "PYTHONPATH": str(PROJECT_ROOT)})
+        register_secret(self.deployment["accessToken"])
         attached = self.sandbox.admin(
             "attach-training-set", modelId=self.deployment["modelId"],
             trainingSetName=schema["training_set"]["name"], trainingSetVersion=schema["training_set"]["version"],
@@ -183,28 +188,47 @@ class Demo:
 
     def full_path(self, count: int = 200, drifted: bool = False) -> None:
         """Steps 1-6; with ``drifted`` the test traffic comes from customers who behave differently."""
+        self.path_to_traffic(count, drifted)
+        self.ingest()
+        self.upload_ground_truth()
+        self.check_monitoring()
+
+    def path_to_traffic(self, count: int = 200, drifted: bool = False) -> None:
+        """The model, steps 1-3 and step 4's traffic: everything before the monitor ingests the predictions."""
         self.prepare_model()
         self.register_training_set()
         self.export_model()
         self.deploy_and_attach()
         self.setup_monitoring()
         self.generate_predictions(count, self.data_dir / "test_drifted.csv" if drifted else None)
-        self.ingest()
-        self.upload_ground_truth()
-        self.check_monitoring()
+
+    # --- what the monitor and the endpoint recorded -------------------------------------------------------------
+    @property
+    def monitor(self) -> ModelMonitorClient:
+        return ModelMonitorClient(f"{self.sandbox.url}/model-monitor/v2/api", self.sandbox.api_key, timeout=120)
+
+    def captured_records(self) -> list[dict]:
+        """Every prediction the endpoint captured, read from the sandbox's capture logs."""
+        return [json.loads(line) for log in (self.sandbox.state_dir / "capture").glob("*.log")
+                for line in log.read_text().splitlines() if line.strip()]
+
+    def ground_truth_files(self) -> list[Path]:
+        """The ground-truth CSVs step 4 wrote, oldest run first."""
+        return sorted((self.work_dir / "ground_truth").glob("*.csv"))
 
     def monitor_summary(self) -> dict:
         """What Model Monitor shows for the demo's model: the model, its drift and its quality."""
-        api = f"{self.sandbox.url}/model-monitor/v2/api"
-        headers = self.sandbox.headers
-        model = requests.get(f"{api}/model", params={"model_id": self.dmm_model_id}, headers=headers, timeout=60)
-        model.raise_for_status()
-        drift = requests.post(f"{api}/model/{self.dmm_model_id}/analyse-drift", headers=headers, timeout=120,
-                              json={"pagination": {"sortOn": "divergence", "sortOrder": -1}})
-        quality = requests.post(f"{api}/model/{self.dmm_model_id}/analyze-model-quality", headers=headers,
-                                json={}, timeout=120)
-        return {"model": model.json(), "drift": drift.json() if drift.ok else {"error": drift.text},
-                "quality": quality.json() if quality.status_code == 200 else {"status": quality.status_code}}
+        monitor = self.monitor
+        model = monitor.get_model(self.dmm_model_id)
+        try:
+            drift = monitor.analyse_drift(self.dmm_model_id, {"pagination": {"sortOn": "divergence", "sortOrder": -1}})
+        except DmmError as error:
+            drift = {"error": str(error)}
+        try:
+            quality = monitor.analyze_model_quality(self.dmm_model_id, {})
+        except DmmError as error:
+            quality = {"status": getattr(error, "status", None)}
+        return {"model": model, "drift": drift, "quality": quality}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,11 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", choices=TASKS, default="classification",
                         help="the example model: a churn classifier (default) or a next-month-spend regressor")
     args = parser.parse_args(argv)
+    if args.count < 1:
+        raise UsageError(f"--count must be at least 1 (got {args.count})", "Pass --count N with N >= 1")
+    empty_output_folder(args.out)
 
-    if args.out.exists():
-        shutil.rmtree(args.out)
     started = time.perf_counter()
     with RunningSandbox(args.out / "sandbox") as sandbox:
+        register_secret(sandbox.api_key)
         print(f"Sandbox running at {sandbox.url} (state in {args.out / 'sandbox'})")
         demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task)
         demo.full_path(args.count, drifted=not args.no_drift)
@@ -230,6 +256,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; files are in {args.out}. "
           f"Open {demo.work_dir / 'monitoring_report.html'} in a browser.")
     return 0
+
+
+def empty_output_folder(folder: Path) -> None:
+    """Remove an earlier demo's files; refuse a file, or a folder holding anything else (it is not ours to delete)."""
+    if folder.is_file():
+        raise UsageError(f"--out {folder} is a file", "Pass --out with a folder for the demo's files")
+    if not folder.exists():
+        return
+    foreign = sorted(entry.name for entry in folder.iterdir() if entry.name not in DEMO_FOLDERS)
+    if foreign:
+        raise UsageError(f"--out {folder} holds files the demo did not write ({', '.join(foreign[:3])})",
+                         "Pass --out with a new or empty folder, or with the folder of an earlier demo")
+    shutil.rmtree(folder)
 
 
 def print_summary(demo: Demo, report: dict) -> None:
@@ -249,7 +288,7 @@ def print_summary(demo: Demo, report: dict) -> None:
         print(f"Drift:             {drift['numberOfVariablesDrifted']} of {drift['totalNumberOfVariables']} "
               f"variables drifted; highest: {worst}")
     else:
-        print(f"Drift:             not available ({drift.get('error', '')[:200]})")
+        print(f"Drift:             not available ({redact(drift.get('error', ''))[:200]})")
     metrics = ", ".join(f"{m['name']} {m['value']:.3f}" for m in quality.get("metrics", [])
                         if isinstance(m.get("value"), (int, float)))
     print(f"Quality:           {metrics or 'not available'}")
@@ -258,4 +297,4 @@ def print_summary(demo: Demo, report: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

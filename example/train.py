@@ -17,12 +17,19 @@ from typing import Sequence
 
 import pandas as pd
 
+from dmm.cli import run
+from dmm.errors import UsageError
 from example.data import CATEGORICAL_FEATURES, FEATURES, TARGET, TARGETS, TASKS
 
 POSITIVE_CLASS = "yes"
 MODEL_NAME = "model"
+MAX_DEPTH = 8
 # What skops refuses to load from this Pipeline (checked with skops.io.get_untrusted_types): the forest's trees.
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+
+
+class TrainingDataError(UsageError, ValueError):
+    """The data cannot train the asked-for model (a ValueError too, for callers of ``train_and_log``)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ def build_pipeline(n_estimators: int = 25, seed: int = 42, task: str = "classifi
         [("categorical", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES)],
         remainder="passthrough", verbose_feature_names_out=False)
     forest_class = RandomForestRegressor if task == "regression" else RandomForestClassifier
-    forest = forest_class(n_estimators=n_estimators, max_depth=8, random_state=seed, n_jobs=1)
+    forest = forest_class(n_estimators=n_estimators, max_depth=MAX_DEPTH, random_state=seed, n_jobs=1)
     return Pipeline([("encode", encode), ("forest", forest)])
 
 
@@ -105,30 +112,32 @@ def train_and_log(data_dir: str | Path, experiment: str, n_estimators: int = 25,
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    data_dir = Path(data_dir)
-    train = pd.read_csv(data_dir / "train.csv")
-    test_path = data_dir / "test.csv"
-    test = pd.read_csv(test_path) if test_path.is_file() else train
-
     if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}; use one of {', '.join(TASKS)}")
+        raise TrainingDataError(f"Unknown task {task!r}", f"Use one of {', '.join(TASKS)}")
+    data_dir = Path(data_dir)
+    train_path, test_path = data_dir / "train.csv", data_dir / "test.csv"
+    if not train_path.is_file():
+        raise TrainingDataError(f"{train_path} does not exist",
+                                f"Write the data with `python -m example.data --out {data_dir} --task {task}`")
+    train = pd.read_csv(train_path)
     if TARGETS[task] not in train.columns:
-        raise ValueError(f"{data_dir / 'train.csv'} has no column {TARGETS[task]!r} for a {task} model; write the "
-                         f"data with `python -m example.data --task {task}`")
+        raise TrainingDataError(f"{train_path} has no column {TARGETS[task]!r} for a {task} model",
+                                f"Write the data with `python -m example.data --task {task}`")
+    test = pd.read_csv(test_path) if test_path.is_file() else train
     model = build_pipeline(n_estimators, seed, task).fit(train[FEATURES], train[TARGETS[task]])
     metrics = evaluate(model, test, task)
     sample = train[FEATURES].head(20)
 
     experiment_id = ensure_experiment(experiment)
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params({"task": task, "n_estimators": n_estimators, "max_depth": 8, "seed": seed,
+    with mlflow.start_run(experiment_id=experiment_id) as mlflow_run:
+        mlflow.log_params({"task": task, "n_estimators": n_estimators, "max_depth": MAX_DEPTH, "seed": seed,
                            "features": len(FEATURES), "train_rows": len(train)})
         mlflow.log_metrics(metrics)
         info = mlflow.sklearn.log_model(
             model, name=MODEL_NAME, signature=infer_signature(sample, model.predict(sample)),
             pip_requirements=pip_requirements(), skops_trusted_types=SKOPS_TRUSTED_TYPES,
             registered_model_name=registered_model_name)
-    return TrainedRun(run_id=run.info.run_id, experiment_id=experiment_id, model_uri=info.model_uri,
+    return TrainedRun(run_id=mlflow_run.info.run_id, experiment_id=experiment_id, model_uri=info.model_uri,
                       metrics=metrics)
 
 
@@ -144,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="classification (a forest classifier, the default) or regression (a forest regressor); "
                              "match the task the data was written for")
     args = parser.parse_args(argv)
+    if args.trees < 1:
+        raise UsageError(f"--trees must be at least 1 (got {args.trees})", "Pass --trees N with N >= 1")
     trained = train_and_log(args.data_dir, args.experiment, args.trees, args.seed, args.register, args.task)
     print(", ".join(f"{name}={value:.3f}" for name, value in trained.metrics.items()), file=sys.stderr)
     print(trained.run_id)
@@ -151,4 +162,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

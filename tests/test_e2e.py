@@ -16,13 +16,29 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """One complete set-up (steps 1-6) on a sandbox of its own, shared by the tests of this module."""
+def sent(tmp_path_factory):
+    """Steps 1-4 on a sandbox of its own: the predictions are sent but not yet ingested by the monitor."""
     root = tmp_path_factory.mktemp("e2e")
     with RunningSandbox(root / "sandbox") as running:
-        demo = Demo(running, root / "workspace")
-        demo.full_path(count=60)
-        yield demo
+        sent = Demo(running, root / "workspace")
+        sent.path_to_traffic(count=60)
+        yield sent
+
+
+@pytest.fixture(scope="module")
+def early_step5(sent):
+    """Step 5 run before the monitor ingested step 4's predictions, and the datasets registered after it."""
+    step5 = sent.upload_ground_truth(check=False)
+    return step5, ground_truth_datasets(sent)
+
+
+@pytest.fixture(scope="module")
+def demo(sent, early_step5):
+    """The complete set-up (steps 1-6; step 5 once too early, as above), shared by the tests of this module."""
+    sent.ingest()
+    sent.upload_ground_truth()
+    sent.check_monitoring()
+    return sent
 
 
 def ground_truth_datasets(demo: Demo) -> list[str]:
@@ -45,12 +61,11 @@ def test_full_path_reaches_a_monitored_model(demo):
 
 
 def test_step4_sent_only_features_and_wrote_labels_by_event_id(demo):
-    gt_files = sorted((demo.work_dir / "ground_truth").glob("*.csv"))
+    gt_files = demo.ground_truth_files()
     assert gt_files
     header = gt_files[0].read_text().splitlines()[0].split(",")
     assert header[0] == "event_id" and "churned_gt" in header
-    captured = [json.loads(line) for log in (demo.sandbox.state_dir / "capture").glob("*.log")
-                for line in log.read_text().splitlines() if line.strip()]
+    captured = demo.captured_records()
     assert captured and all("churned" not in record["features"] for record in captured)
     captured_ids = {record["event_id"] for record in captured}
     labelled_ids = {line.split(",")[0] for line in gt_files[0].read_text().splitlines()[1:]}
@@ -105,20 +120,12 @@ def test_wizard_driven_through_its_prompts(demo, tmp_path):
     assert demo.deployment["accessToken"] not in output.read_text()
 
 
-def test_step5_before_ingestion_registers_nothing(tmp_path):
-    with RunningSandbox(tmp_path / "sandbox") as running:
-        early = Demo(running, tmp_path / "workspace")
-        early.prepare_model()
-        early.register_training_set()
-        early.export_model()
-        early.deploy_and_attach()
-        early.setup_monitoring()
-        early.generate_predictions(10)
-        step5 = early.upload_ground_truth(check=False)
-        message = step5.stdout + step5.stderr
-        assert "ingest" in message.lower()
-        assert "Traceback" not in message
-        assert ground_truth_datasets(early) == []
+def test_step5_before_ingestion_registers_nothing(early_step5):
+    step5, datasets = early_step5
+    message = step5.stdout + step5.stderr
+    assert "ingest" in message.lower()
+    assert "Traceback" not in message
+    assert datasets == []
 
 
 def test_sandbox_refuses_the_api_key_on_a_model_api(demo):

@@ -11,7 +11,6 @@ import pytest
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from dmm.model_api import ModelApiClient
-from dmm.monitor import ModelMonitorClient
 from example.data import FEATURES, REGRESSION_TARGET
 from example.demo import Demo
 from sandbox.testing import RunningSandbox
@@ -37,12 +36,8 @@ def report(demo) -> dict:
     return json.loads((demo.work_dir / "monitoring_report.json").read_text())
 
 
-def monitor(demo: Demo) -> ModelMonitorClient:
-    return ModelMonitorClient(f"{demo.sandbox.url}/model-monitor/v2/api", demo.sandbox.api_key)
-
-
 def ground_truth_rows(demo: Demo) -> list[dict[str, str]]:
-    files = sorted((demo.work_dir / "ground_truth").glob("*.csv"))
+    files = demo.ground_truth_files()
     assert len(files) == 1, files
     with open(files[0], newline="") as handle:
         return list(csv.DictReader(handle))
@@ -50,8 +45,7 @@ def ground_truth_rows(demo: Demo) -> list[dict[str, str]]:
 
 def captured_predictions(demo: Demo) -> dict[str, float]:
     """event_id -> the prediction the endpoint captured, read from the sandbox's capture logs."""
-    records = [json.loads(line) for log in (demo.sandbox.state_dir / "capture").glob("*.log")
-               for line in log.read_text().splitlines() if line.strip()]
+    records = demo.captured_records()
     assert records
     return {record["event_id"]: record["predictions"][REGRESSION_TARGET] for record in records}
 
@@ -115,7 +109,7 @@ def test_endpoint_returns_a_number_and_no_probabilities(demo):
 
 
 def test_monitor_declares_numerical_prediction_and_ground_truth(demo):
-    variables = {v["name"]: v for v in monitor(demo).variables(demo.dmm_model_id)}
+    variables = {v["name"]: v for v in demo.monitor.variables(demo.dmm_model_id)}
     assert variables[REGRESSION_TARGET]["variableType"] == "prediction"
     assert variables[REGRESSION_TARGET]["valueType"] == "numerical"
     assert variables[GT_COLUMN]["variableType"] == "ground_truth"
@@ -124,7 +118,7 @@ def test_monitor_declares_numerical_prediction_and_ground_truth(demo):
 
 
 def test_sandbox_monitor_answers_regression_quality(demo, report):
-    answer = monitor(demo).analyze_model_quality(demo.dmm_model_id, {})
+    answer = demo.monitor.analyze_model_quality(demo.dmm_model_id, {})
     assert answer["matchedRowCount"] == 40
     by_key = {metric["key"]: metric["value"] for metric in answer["metrics"]}
     assert set(by_key) == REGRESSION_METRICS
