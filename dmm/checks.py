@@ -65,7 +65,7 @@ class CheckInputs:
 
 
 def _load_config(path: str | None, env: Mapping[str, str] | None) -> Any:
-    from config_loader import load_config
+    from dmm.config import load_config
     return load_config(path, env)
 
 

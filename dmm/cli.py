@@ -37,7 +37,7 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
 
 def load_config_announced(path: str | None = None):
     """Load the monitoring config, saying which file it came from and any warning about it."""
-    from config_loader import load_config
+    from dmm.config import load_config
 
     config = load_config(path)
     print(f"Using config {config.source_path}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-from config_loader import (CONFIG_FILE_NAME, KNOWN_KEYS, ConfigError, find_config_path, is_env_name,
+from dmm.config import (CONFIG_FILE_NAME, KNOWN_KEYS, ConfigError, find_config_path, is_env_name,
                            is_placeholder, monitor_api_url, override_env_name, read_config_data, save_config,
                            url_problem, validate_config_data)
 from dmm import setup_checks

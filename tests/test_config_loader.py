@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import config_loader
+import dmm.config as config_module
 from config_loader import ConfigError, find_config_path, load_config, save_config
 from dmm.redact import redact
 
@@ -43,7 +43,7 @@ def isolated(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    monkeypatch.setattr(config_loader, "DEFAULT_SEARCH_DIRS", (tmp_path / "mnt", tmp_path / "mnt" / "artifacts"))
+    monkeypatch.setattr(config_module, "DEFAULT_SEARCH_DIRS", (tmp_path / "mnt", tmp_path / "mnt" / "artifacts"))
     return tmp_path
 
 
@@ -97,7 +97,7 @@ def test_named_config_that_does_not_exist_is_an_error_not_a_fallback(isolated, o
 
 def test_add_config_argument_documents_the_search():
     parser = argparse.ArgumentParser()
-    config_loader.add_config_argument(parser)
+    config_module.add_config_argument(parser)
     assert parser.parse_args(["--config", "x.json"]).config == "x.json"
     help_text = parser.format_help()
     assert "DMM_CONFIG" in help_text and "/mnt/artifacts" in help_text
@@ -125,14 +125,14 @@ def test_model_monitor_base_url_overrides_the_derived_one(isolated):
     assert load_config(path, env={}).model_monitor_api_url == "https://dmm.example.com/model-monitor/v2/api"
 
 
-ALL_KEYS = [(section, key) for section, keys in config_loader.KNOWN_KEYS.items() for key in keys]
+ALL_KEYS = [(section, key) for section, keys in config_module.KNOWN_KEYS.items() for key in keys]
 
 
 def override_value(section: str, key: str) -> str:
     dotted = f"{section}.{key}"
-    if dotted in config_loader.URL_KEYS:
+    if dotted in config_module.URL_KEYS:
         return "http://override.example.com:8080/path"
-    if dotted in config_loader.ENV_NAME_KEYS:
+    if dotted in config_module.ENV_NAME_KEYS:
         return "OVERRIDE_VARIABLE"
     return "7.5" if key == "timeout" else "override-value"
 
@@ -140,7 +140,7 @@ def override_value(section: str, key: str) -> str:
 @pytest.mark.parametrize("section,key", ALL_KEYS)
 def test_every_key_can_be_overridden_by_env(isolated, section, key):
     path = write(isolated / "c.json", valid_data())
-    env_name = config_loader.override_env_name(section, key)
+    env_name = config_module.override_env_name(section, key)
     assert env_name == f"DMM_{section.upper()}_{key.upper()}"
     config = load_config(path, env={env_name: override_value(section, key)})
     expected = 7.5 if key == "timeout" else override_value(section, key)
@@ -235,7 +235,7 @@ def test_template_fails_to_load_with_a_clear_message():
 
 def test_template_shows_and_explains_every_key():
     template = json.loads((ROOT / "monitoring_config.json.template").read_text())
-    for section, keys in config_loader.KNOWN_KEYS.items():
+    for section, keys in config_module.KNOWN_KEYS.items():
         assert set(keys) == {key for key in template[section] if not key.startswith("_")}, section
         assert set(keys) == set(template[section]["_help"]), section
 

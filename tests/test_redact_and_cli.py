@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import config_loader
+import dmm.config as config_module
 from dmm import cli
 from dmm.errors import ApiError, ConfigError, DmmError, NotFoundError, UsageError
 from dmm.redact import mask, redact, register_secret
@@ -201,7 +201,7 @@ def isolated_config_env(tmp_path, monkeypatch):
         if name.startswith("DMM_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(config_loader, "DEFAULT_SEARCH_DIRS", (tmp_path / "mnt",))
+    monkeypatch.setattr(config_module, "DEFAULT_SEARCH_DIRS", (tmp_path / "mnt",))
     return tmp_path
 
 

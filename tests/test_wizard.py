@@ -14,7 +14,7 @@ import responses
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from responses import matchers
 
-import config_loader
+import dmm.config as config_module
 from config_loader import load_config
 from dmm.cli import run
 from dmm.http import build_retry, make_session
@@ -39,7 +39,7 @@ FULL_FLAGS = ["--base-url", BASE, "--model-id", "m1", "--endpoint-url", ENDPOINT
 @pytest.fixture(autouse=True)
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(config_loader, "DEFAULT_SEARCH_DIRS", (tmp_path / "mnt",))
+    monkeypatch.setattr(config_module, "DEFAULT_SEARCH_DIRS", (tmp_path / "mnt",))
     MonitoringSchema(
         training_set_name="churn", training_set_version=1, model_type="classification", target="churned",
         features=(Feature("tenure", "numerical", "float64", 3.5), Feature("plan", "categorical", "object", "basic")),
@@ -278,7 +278,7 @@ def test_flag_answers_are_not_asked_unless_their_check_fails(workdir, mocked):
 
 def test_starts_from_an_existing_config(workdir, mocked):
     existing = workdir / "old.json"
-    config_loader.save_config({"domino": {"base_url": BASE}, "model_monitor": {"model_id": "m1"},
+    config_module.save_config({"domino": {"base_url": BASE}, "model_monitor": {"model_id": "m1"},
                                "model_api": {"endpoint_url": ENDPOINT, "timeout": 12},
                                "data_sources": {"ground_truth": "gt", "ground_truth_prefix": "labels"}}, existing)
     mock_domino(mocked)

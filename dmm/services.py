@@ -1,0 +1,87 @@
+"""The Domino surface a step talks to, as one object built lazily from the config.
+
+Every step's library function takes a ``Services`` (the ``DominoServices`` below, or a test's fake that satisfies
+the same Protocol) instead of building clients itself. Nothing is constructed, imported or contacted until a step
+first asks for it, so ``--help`` and usage errors stay fast and offline.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+if TYPE_CHECKING:
+    from dmm.config import MonitoringConfig
+    from dmm.datasources import DataSources
+    from dmm.ledger import Ledger
+    from dmm.model_api import ModelApiClient
+    from dmm.monitor import ModelMonitorClient
+
+
+class Services(Protocol):
+    """What a step may ask of Domino; ``DominoServices`` is the real one, tests pass fakes."""
+
+    @property
+    def monitor(self) -> ModelMonitorClient: ...
+
+    @property
+    def datasources(self) -> DataSources: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    def model_api(self, *, timeout: float | None = None, pool_size: int = 10) -> ModelApiClient: ...
+
+    def training_set_version(self, name: str, number: int) -> Any: ...
+
+    def custom_metrics(self) -> Any: ...
+
+
+class DominoServices:
+    """The real Domino surface for one config. Each client is built on first use and then reused."""
+
+    def __init__(self, config: MonitoringConfig, env: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.env = os.environ if env is None else env
+
+    @cached_property
+    def monitor(self) -> ModelMonitorClient:
+        from dmm.monitor import ModelMonitorClient
+
+        return ModelMonitorClient(self.config.model_monitor_api_url, self.config.api_key(),
+                                  api_key_env=self.config.user_api_key_env)
+
+    @cached_property
+    def datasources(self) -> DataSources:
+        from dmm.datasources import DataSources
+
+        return DataSources()
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        from dmm.ledger import Ledger
+
+        return Ledger.load(self.ledger_path)
+
+    @property
+    def ledger_path(self) -> Path:
+        return Path(self.config.ledger_path)
+
+    def model_api(self, *, timeout: float | None = None, pool_size: int = 10) -> ModelApiClient:
+        from dmm.model_api import ModelApiClient
+
+        return ModelApiClient(self.config.model_api_url, self.config.model_api_token(),
+                              timeout=timeout or self.config.model_api_timeout, pool_size=pool_size)
+
+    def training_set_version(self, name: str, number: int) -> Any:
+        from domino_data.training_sets.client import get_training_set_version
+
+        return get_training_set_version(name, number)
+
+    def custom_metrics(self) -> Any:
+        from dmm.publish import custom_metrics_client
+
+        host = self.env.get("DOMINO_API_HOST") or self.config.domino_base_url
+        return custom_metrics_client(self.config.api_key(), host, self.env)
