@@ -151,3 +151,14 @@ def check_output_dir(output_dir: str | os.PathLike[str], flag: str = "--output-d
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"The output folder {folder} is not writable", f"Pass a writable folder with {flag}")
     return folder
+
+
+def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
+    """A table downloaded from a data source: Parquet when ``name`` says so, else CSV."""
+    import io
+
+    import pandas as pd
+
+    if name.lower().endswith(PARQUET_SUFFIXES):
+        return pd.read_parquet(io.BytesIO(data))
+    return pd.read_csv(io.BytesIO(data))

@@ -60,3 +60,7 @@ class Ledger:
         """Keys uploaded but not yet registered, oldest first."""
         pending = [key for key in self.uploads if key not in self.registrations]
         return sorted(pending, key=lambda k: (self.uploads[k].get("uploaded_at", ""), k))
+
+    def uploads_oldest_first(self) -> dict[str, dict[str, Any]]:
+        """Every uploaded ground-truth file: ``{key: {datasource, rows, run_id, uploaded_at}}``, oldest first."""
+        return dict(sorted(self.uploads.items(), key=lambda item: (str(item[1].get("uploaded_at", "")), item[0])))

@@ -157,6 +157,10 @@ class ModelMonitorClient:
                           params={"model_ids": model_id, "start_date": _epoch_seconds(start),
                                   "end_date": _epoch_seconds(end)})
 
+    def prediction_count(self, model_id: str, start: datetime | int | float, end: datetime | int | float) -> int:
+        """How many predictions Model Monitor has ingested for the model in [start, end)."""
+        return traffic_count(self.prediction_traffic(model_id, start, end))
+
     def ground_truth_traffic(self, model_id: str, start: datetime | int | float, end: datetime | int | float) -> Any:
         """Parameter names are undocumented; these are the ones Domino's tutorial client uses (epoch seconds)."""
         return self._call(self.api, "GET", f"/model/{model_id}/traffic/ground-truth",
@@ -198,6 +202,31 @@ class ModelMonitorClient:
                           f"Scheduling the drift check of model {model_id!r}", not_found=self._model_advice(model_id),
                           json=body, conflict="Model Monitor schedules drift checks only after the first predictions "
                                               "are ingested; try again after ingestion")
+
+
+def traffic_count(answer: Any) -> int:
+    """The number of predictions in a traffic answer, whatever its exact shape (domino-api.md §2.2 is vague)."""
+    if answer is None or isinstance(answer, bool):
+        return 0
+    if isinstance(answer, (int, float)):
+        return int(answer)
+    if isinstance(answer, list):
+        return sum(traffic_count(item) for item in answer)
+    if isinstance(answer, dict):
+        for key in TRAFFIC_COUNT_KEYS:
+            value = answer.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return int(value)
+        for key in TRAFFIC_LIST_KEYS:
+            if key in answer:
+                return traffic_count(answer[key])
+        return sum(traffic_count(v) for v in answer.values() if isinstance(v, (list, dict)))
+    return 0
+
+
+TRAFFIC_COUNT_KEYS = ("count", "total", "totalCount", "totalQueries", "queries", "numberOfPredictions",
+                      "predictionCount", "rowCount", "matchedRowCount", "numberOfRows")
+TRAFFIC_LIST_KEYS = ("traffic", "data", "items", "buckets", "predictionTraffic", "counts")
 
 
 def _with_advice(error: ApiError, advice: str) -> ApiError:
