@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from dmm import dataio
 from dmm.analysis.readers import iter_parquet_batches
 from dmm.errors import AuthError, DmmError, NotFoundError, UsageError
-from dmm.http import ApiClient, api_key_headers, make_session
 from dmm.prediction_files import (CAPTURE_COLUMNS, PredictionFile, default_roots, list_prediction_files,
                                   resolve_prediction_dir, summarize)
 from dmm.redact import redact
@@ -180,10 +179,8 @@ class CheckContext:
     @property
     def prediction_dir(self) -> Path | None:
         def compute() -> Path | None:
-            roots = default_roots(self.env)
-            if not self.inputs.prediction_data and self.env.get("DMM_SANDBOX_URL"):
-                roots.append(sandbox_prediction_root(self.env["DMM_SANDBOX_URL"], self.config.api_key()))
-            return resolve_prediction_dir(self.inputs.prediction_data, self.model_version_id(), roots)
+            return resolve_prediction_dir(self.inputs.prediction_data, self.model_version_id(),
+                                          default_roots(self.env))
         return self.memo.get("prediction_dir", compute)
 
     @property
@@ -500,13 +497,6 @@ def any_failed(results: Iterable[CheckResult]) -> bool:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Facts the checks need.
-
-def sandbox_prediction_root(url: str, api_key: str) -> Path:
-    """The local sandbox keeps the prediction_data dataset in its state folder, which its status names."""
-    client = ApiClient(url, make_session(headers=api_key_headers(api_key)), 10, "the local sandbox")
-    status = client.get("/sandbox/status", what="Asking the local sandbox where its prediction data is")
-    return Path(status["stateDir"]) / "prediction_data"
-
 
 def traffic_count(answer: Any) -> int:
     """The number of predictions in a traffic answer, whatever its exact shape (domino-api.md §2.2 is vague)."""

@@ -3,7 +3,7 @@
 Domino does this hourly (parquet) and daily (Model Monitor); the sandbox does it when asked (``POST /sandbox/ingest``).
 Capture logs are ``<state>/capture/model-<versionId>-<suffix>.log``, one JSON record per line (domino-api.md §4.4).
 Rows are partitioned by the record's ``timestamp`` in UTC:
-``<state>/prediction_data/<versionId>/$$date$$=YYYY-MM-DDZ/$$hour$$=HHZ/predictions_<uuid>.parquet``.
+``<state>/datasets/local/prediction_data/<versionId>/$$date$$=YYYY-MM-DDZ/$$hour$$=HHZ/predictions_<uuid>.parquet``.
 Byte offsets per log are remembered, so a rerun ingests only lines written since; a line still being written
 (no newline yet) waits for the next run. Invalid lines are counted and skipped.
 """

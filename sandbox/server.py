@@ -67,6 +67,8 @@ def exported_env(state_dir: Path, url: str, settings: SandboxSettings) -> dict[s
         # The client builds a Flight client eagerly but object stores never use it; nothing listens here.
         "DOMINO_DATASOURCE_PROXY_FLIGHT_HOST": f"grpc://127.0.0.1:{port}",
         "MLFLOW_TRACKING_URI": f"sqlite:///{state_dir / 'mlflow.db'}",
+        # Where a workspace mounts the project's datasets; ingestion writes prediction_data under local/ there.
+        "DOMINO_DATASETS_DIR": str(state_dir / "datasets"),
         "DMM_SANDBOX_URL": url,
     }
 

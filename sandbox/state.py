@@ -38,9 +38,16 @@ class SandboxState:
         return self.root / "capture"
 
     @property
+    def datasets_dir(self) -> Path:
+        """What ``DOMINO_DATASETS_DIR`` points at, as in a Domino workspace: the project's datasets are mounted
+        under ``<datasets_dir>/local/<name>``."""
+        return self.root / "datasets"
+
+    @property
     def prediction_data_dir(self) -> Path:
-        """The ``prediction_data`` dataset that ingestion writes (``<version>/$$date$$=…/$$hour$$=…``)."""
-        return self.root / "prediction_data"
+        """The ``prediction_data`` dataset that ingestion writes (``<version>/$$date$$=…/$$hour$$=…``), where a
+        workspace mounts it: ``$DOMINO_DATASETS_DIR/local/prediction_data``."""
+        return self.datasets_dir / "local" / "prediction_data"
 
     @property
     def models_dir(self) -> Path:
