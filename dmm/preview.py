@@ -9,15 +9,20 @@ bin counts and the matched rows, never the whole window. ``build_report`` return
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from dmm.checks import FAIL, ID_COLUMN, CheckContext, CheckResult, any_failed
+from dmm.checks.context import CheckContext
+from dmm.checks.ground_truth import ID_COLUMN
+from dmm.checks.names import CheckName
+from dmm.checks.registry import any_failed
+from dmm.checks.result import CheckResult
 from dmm.errors import DmmError
 from dmm.prediction_files import PredictionFile
 from dmm.redact import redact
@@ -82,7 +87,7 @@ def describe_inputs(ctx: CheckContext) -> dict[str, Any]:
     return inputs
 
 
-def _unavailable(ctx: CheckContext, needs: Sequence[str]) -> str | None:
+def _unavailable(ctx: CheckContext, needs: Sequence[CheckName]) -> str | None:
     """Why the preview cannot run, if a check it relies on failed or was skipped."""
     blocked = [name for name in needs if name in ctx.results and not ctx.results[name].ok]
     return f"not computed because {', '.join(blocked)} did not pass" if blocked else None
@@ -91,11 +96,11 @@ def _unavailable(ctx: CheckContext, needs: Sequence[str]) -> str | None:
 def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
     from dmm.analysis.drift import DriftCalculator
 
-    reason = _unavailable(ctx, ["training set"])
+    reason = _unavailable(ctx, [CheckName.TRAINING_SET])
     if reason:
         return {"status": "skipped", "reason": reason, "columns": []}
     schema = ctx.schema
-    columns = {f.name: f.value_type for f in schema.features}
+    columns: dict[str, str] = {f.name: f.value_type for f in schema.features}
     columns[schema.prediction_name] = schema.target_value_type
     calculator = DriftCalculator(options.drift_config).fit(ctx.training_frame, columns)
     for chunk in iter_window_chunks(ctx, list(columns), options.batch_rows):
@@ -125,7 +130,8 @@ def collect_conventions(drift: dict[str, Any]) -> dict[str, Any]:
             "tests": tests, "config": drift.get("config", {})}
 
 
-def iter_window_chunks(ctx: CheckContext, columns: Sequence[str], batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+def iter_window_chunks(ctx: CheckContext, columns: Sequence[str],
+                       batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
     """Chunks of the captured predictions in [start, end), holding ``columns`` (those the files have)."""
     for item in ctx.prediction_files:
         yield from iter_file_chunks(item, columns, ctx.start, ctx.end, batch_rows)
@@ -146,7 +152,7 @@ def iter_file_chunks(item: PredictionFile, columns: Sequence[str], start: dateti
 def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
     from dmm.analysis.quality import join_ground_truth, quality_metrics
 
-    reason = _unavailable(ctx, ["training set"])
+    reason = _unavailable(ctx, [CheckName.TRAINING_SET])
     if reason:
         return {"status": "skipped", "reason": reason}
     try:
@@ -154,7 +160,8 @@ def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions(
     except Exception as error:  # already reported by the join-rate check
         return {"status": "skipped", "reason": f"ground truth unavailable: {error}"}
     if truth is None or truth.frame.empty:
-        return {"status": "skipped", "reason": "no ground truth (pass --ground-truth FILE or run 5_upload_ground_truth.py)"}
+        return {"status": "skipped",
+                "reason": "no ground truth (pass --ground-truth FILE or run 5_upload_ground_truth.py)"}
     schema = ctx.schema
     prediction = schema.prediction_name
     labels = truth.frame[[truth.id_column, truth.label_column]]
@@ -185,6 +192,3 @@ def _probabilities(rows: pd.DataFrame) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
 
-
-def exit_code(report: dict[str, Any]) -> int:
-    return 1 if any(check["status"] == FAIL for check in report["checks"]) else 0

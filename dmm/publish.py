@@ -8,12 +8,21 @@ preview used them) and creates the daily check through the monitor's scheduler (
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from dmm.checks.names import CheckName
 from dmm.errors import ApiError, UsageError
 from dmm.redact import redact
+
+if TYPE_CHECKING:
+    from dmm.checks.context import CheckContext
+
+# What publishing needs to have passed: the key writes to Model Monitor, about a model that exists.
+PUBLISH_NEEDS = (CheckName.API_KEY, CheckName.DMM_MODEL)
 
 # A passing condition "value <op> threshold" as the acceptable range of a custom-metric alert.
 ALERT_CONDITIONS = {"<": "lessThan", "<=": "lessThanEqual", ">": "greaterThan", ">=": "greaterThanEqual"}
@@ -32,7 +41,8 @@ def metric_values(report: Mapping[str, Any], model_id: str, timestamp: datetime)
     for column in (report.get("drift") or {}).get("columns") or []:
         if column.get("value") is None:
             continue
-        main = next((t for t in column.get("tests") or [] if t.get("name") == column.get("main_test")), {})
+        main: dict[str, Any] = next((t for t in column.get("tests") or []
+                                     if t.get("name") == column.get("main_test")), {})
         values.append({"modelMonitoringId": model_id, "metric": metric_name("drift", column["column"]),
                        "value": float(column["value"]), "timestamp": stamp,
                        "tags": {"column": str(column["column"]), "test": str(column.get("main_test")),
@@ -85,10 +95,10 @@ def push_metrics(report: Mapping[str, Any], model_id: str, client: Any,
         # python-domino's generated model rejects a None limit, so both carry the threshold (one-sided
         # conditions read only theirs).
         limits = {"lower_limit": threshold, "upper_limit": threshold}
-        _call(lambda: client.trigger_alert(model_id, item["metric"], item["value"], condition=condition,
-                                           description=f"{item['metric']} = {item['value']:.4g} fails "
-                                                       f"'value {operator} {threshold}' (6_check_monitoring preview)",
-                                           **limits),
+        description = (f"{item['metric']} = {item['value']:.4g} fails 'value {operator} {threshold}' "
+                       "(6_check_monitoring preview)")
+        _call(partial(client.trigger_alert, model_id, item["metric"], item["value"], condition=condition,
+                      description=description, **limits),
               f"Raising an alert for {item['metric']}")
         result.alerts.append(item["metric"])
     return result
@@ -139,3 +149,24 @@ def schedule_drift_checks(report: Mapping[str, Any], model_id: str, monitor: Any
     monitor.save_scheduler_query(model_id, features)
     schedule = monitor.create_drift_schedule(model_id)
     return {"features": len(features), "schedule": schedule}
+
+
+def publish(ctx: CheckContext, report: dict[str, Any], *, push: bool = False, schedule: bool = False) -> list[str]:
+    """Step 6's --push-metrics and --schedule; what they did, for the summary (also recorded in the report)."""
+    notes: list[str] = []
+    if not (push or schedule):
+        return notes
+    blocked = [name for name in PUBLISH_NEEDS if not ctx.results[name].ok]
+    if blocked:
+        return [f"Skipped --push-metrics/--schedule: {', '.join(blocked)} did not pass"]
+    model_id = ctx.config.model_monitor_id
+    if push:
+        pushed = push_metrics(report, model_id, ctx.services.custom_metrics(), ctx.end)
+        report["custom_metrics"] = {"logged": pushed.logged, "alerts": pushed.alerts}
+        notes.append(f"Custom metrics: logged {len(pushed.logged)} value(s), raised {len(pushed.alerts)} alert(s)")
+    if schedule:
+        scheduled = schedule_drift_checks(report, model_id, ctx.monitor)
+        report["schedule"] = {"features": scheduled["features"]}
+        notes.append(f"Schedule: saved the drift-check config for {scheduled['features']} column(s) and created "
+                     "the daily drift check")
+    return notes

@@ -14,12 +14,19 @@ import pandas as pd
 import pytest
 import responses
 
-from dmm import checks
-from dmm.checks import FAIL, PASS, SKIP, WARN, CheckContext, CheckInputs, Services, run_checks, traffic_count
+from dmm.checks import FAIL, PASS, SKIP, WARN, CheckName, CheckResult
+from dmm.checks.chain import CHAIN, run_checks
+from dmm.checks.context import CheckContext, CheckInputs
+from dmm.checks.registry import any_failed
+from dmm.checks.summary import drift_line
+from dmm.checks.window import Window, window_from
+from dmm.config import MonitoringConfig
 from dmm.errors import AuthError, NotFoundError
 from dmm.ledger import Ledger
 from dmm.model_api import ModelApiClient, Prediction
+from dmm.monitor import traffic_count
 from dmm.schema import Feature, MonitoringSchema
+from dmm.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -58,40 +65,15 @@ def write_predictions(folder: Path, ids: list[str], columns: dict[str, list] | N
     return folder
 
 
-@dataclass
-class FakeConfig:
-    root: Path
-    source_path: Path = None
-    domino_base_url: str = "http://127.0.0.1:1"
-    model_monitor_id: str = MODEL_ID
-    model_api_url: str = "http://127.0.0.1:1/models/m/latest/model"
-    model_api_timeout: float = 5
-    ground_truth_datasource: str = DATASOURCE
-    ground_truth_datasource_type: str = "s3"
-    ground_truth_prefix: str = "ground_truth"
-    test_label_column: str | None = None
-    api_key_value: str = "key-1234"
-
-    def __post_init__(self):
-        self.source_path = self.root / "monitoring_config.json"
-
-    @property
-    def model_monitor_api_url(self) -> str:
-        return f"{self.domino_base_url}/model-monitor/v2/api"
-
-    @property
-    def schema_path(self) -> Path:
-        return self.root / "monitoring_schema.json"
-
-    @property
-    def ledger_path(self) -> Path:
-        return self.root / "monitoring_ledger.json"
-
-    def api_key(self) -> str:
-        return self.api_key_value
-
-    def model_api_token(self) -> str:
-        return "token-5678"
+def make_config(root: Path, api_key: str = "key-1234") -> MonitoringConfig:
+    """A real config (the steps are typed against it), as load_config would return it."""
+    return MonitoringConfig(
+        source_path=root / "monitoring_config.json", domino_base_url="http://127.0.0.1:1", model_monitor_id=MODEL_ID,
+        model_monitor_base_url="", model_api_url="http://127.0.0.1:1/models/m/latest/model", model_api_timeout=5,
+        model_api_token_env="DOMINO_MODEL_API_TOKEN", user_api_key_env="DOMINO_USER_API_KEY",
+        ground_truth_datasource=DATASOURCE, ground_truth_datasource_type="s3", ground_truth_prefix="ground_truth",
+        test_data_path=None, test_label_column=None, schema_path=root / "monitoring_schema.json",
+        env={"DOMINO_USER_API_KEY": api_key, "DOMINO_MODEL_API_TOKEN": "token-5678"})
 
 
 def standard_variables() -> list[dict[str, Any]]:
@@ -128,8 +110,8 @@ class FakeMonitor:
     def datasource_named(self, name):
         return next((d for d in self.datasources if d["name"] == name), None)
 
-    def prediction_traffic(self, model_id, start, end):
-        return self.traffic
+    def prediction_count(self, model_id, start, end):
+        return traffic_count(self.traffic)
 
 
 @dataclass
@@ -163,7 +145,7 @@ class World:
 
     def __init__(self, tmp_path: Path):
         self.root = tmp_path
-        self.config = FakeConfig(tmp_path)
+        self.config = make_config(tmp_path)
         self.schema = make_schema()
         self.schema.save(self.config.schema_path)
         self.training = training_frame()
@@ -190,16 +172,45 @@ class World:
             raise self.config_error
         return self.config
 
+    def connect(self, config: MonitoringConfig) -> Services:
+        assert config is self.config
+        return FakeServices(self)
+
     def context(self) -> CheckContext:
-        services = Services(load_config=self.load_config, monitor=lambda config: self.monitor,
-                            model_api=lambda config: self.model_api, training_set_version=self.training_version,
-                            datasources=lambda: self.datasources, ledger=Ledger.load)
         inputs = CheckInputs(prediction_data=self.prediction_dir, ground_truth_file=self.ground_truth_file,
                              start=NOW - timedelta(days=7), end=NOW)
-        return CheckContext(inputs, services)
+        return CheckContext(inputs, connect=self.connect, load_config=self.load_config)
 
-    def run(self) -> dict[str, checks.CheckResult]:
+    def run(self) -> dict[str, CheckResult]:
         return {result.name: result for result in run_checks(self.context())}
+
+
+class FakeServices:
+    """The world's fakes behind the same Protocol as ``DominoServices``."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    @property
+    def monitor(self):
+        return self.world.monitor
+
+    @property
+    def datasources(self):
+        return self.world.datasources
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger.load(self.world.config.ledger_path)
+
+    def model_api(self, *, timeout=None, pool_size=10):
+        return self.world.model_api
+
+    def training_set_version(self, name, number):
+        return self.world.training_version(name, number)
+
+    def custom_metrics(self):
+        raise AssertionError("the checks never publish")
 
 
 @pytest.fixture
@@ -209,12 +220,14 @@ def world(tmp_path) -> World:
 
 def test_a_consistent_setup_passes_every_check_in_order(world):
     results = run_checks(world.context())
+    assert CHAIN.names == list(CheckName)
     assert [r.name for r in results] == ["config", "api key", "training set", "endpoint", "capture names",
                                          "DMM model", "data source", "predictions ingested",
                                          "ground truth registered", "join rate"]
-    assert {r.name: r.status for r in results} == {r.name: PASS for r in results}, [r for r in results if r.status != PASS]
+    assert {r.name: r.status for r in results} == {r.name: PASS for r in results}, [r for r in results
+                                                                                   if r.status != PASS]
     assert world.model_api.calls == [world.schema.sample_row()]
-    assert not checks.any_failed(results)
+    assert not any_failed(results)
 
 
 def test_missing_config_fails_and_skips_everything_after_it(world, tmp_path):
@@ -422,12 +435,11 @@ def test_ground_truth_without_an_id_column_fails_the_join(world, tmp_path):
 
 
 def test_an_unexpected_exception_is_a_fail_not_a_crash(world):
-    def broken(config):
-        raise RuntimeError("boom")
-    world.model_api = None
-    ctx = world.context()
-    ctx.services.model_api = broken
-    results = {r.name: r for r in run_checks(ctx)}
+    class Broken:
+        def predict(self, data):
+            raise RuntimeError("boom")
+    world.model_api = Broken()
+    results = world.run()
     assert results["endpoint"].status == FAIL and "RuntimeError: boom" in results["endpoint"].detail
 
 
@@ -446,13 +458,12 @@ def load_script():
     return module
 
 
-def test_script_prints_checks_with_fixes_writes_the_report_and_exits_1_on_fail(world, tmp_path, monkeypatch, capsys):
+def test_script_prints_checks_with_fixes_writes_the_report_and_exits_1_on_fail(world, tmp_path, capsys):
     step6 = load_script()
     world.monitor.datasources = []
-    monkeypatch.setattr(checks, "Services", lambda: world.context().services)
     out = tmp_path / "out"
     code = step6.main(["--prediction-data", str(world.prediction_dir), "--end", NOW.isoformat(), "--days", "7",
-                       "--output-dir", str(out)])
+                       "--output-dir", str(out)], connect=world.connect, load_config=world.load_config)
     printed = capsys.readouterr().out
     assert code == 1
     assert "PASS  config — " in printed
@@ -465,11 +476,11 @@ def test_script_prints_checks_with_fixes_writes_the_report_and_exits_1_on_fail(w
     assert f"Report: {out / 'monitoring_report.html'}" in printed
 
 
-def test_script_exits_0_and_prints_json_when_everything_passes(world, tmp_path, monkeypatch, capsys):
+def test_script_exits_0_and_prints_json_when_everything_passes(world, tmp_path, capsys):
     step6 = load_script()
-    monkeypatch.setattr(checks, "Services", lambda: world.context().services)
     code = step6.main(["--prediction-data", str(world.prediction_dir), "--end", NOW.isoformat(),
-                       "--output-dir", str(tmp_path / "o"), "--json", "--no-preview"])
+                       "--output-dir", str(tmp_path / "o"), "--json", "--no-preview"], connect=world.connect,
+                      load_config=world.load_config)
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["passed"] is True and "drift" not in report
 
@@ -482,15 +493,14 @@ def test_script_exits_0_and_prints_json_when_everything_passes(world, tmp_path, 
 ])
 def test_bad_windows_are_usage_errors(argv, message):
     from dmm.errors import UsageError
-    step6 = load_script()
+    args = load_script().build_parser().parse_args(argv)
     with pytest.raises(UsageError, match=message):
-        step6.window_from(step6.build_parser().parse_args(argv))
+        window_from(args.days, args.start, args.end)
 
 
 def test_a_date_window_is_utc():
-    step6 = load_script()
-    start, end = step6.window_from(step6.build_parser().parse_args(["--start", "2025-01-01", "--end", "2025-01-03"]))
-    assert (start, end) == (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 3, tzinfo=timezone.utc))
+    window = window_from(start="2025-01-01", end="2025-01-03")
+    assert window == Window(datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 3, tzinfo=timezone.utc))
 
 
 def test_a_preview_that_breaks_is_reported_not_raised(world, monkeypatch):
@@ -528,9 +538,34 @@ def test_preview_window_excludes_rows_outside_it(world):
 
 
 def test_drift_summary_cautions_when_predictions_are_too_few_for_the_bins():
-    step6 = load_script()
     column = {"column": "age", "main_test": "PSI", "value": 0.9, "passed": False, "reliable_rows": 100}
-    small = step6.drift_line({"status": "ok", "production_rows": 12, "columns": [{**column, "small_sample": True}]})
+    small = drift_line({"status": "ok", "production_rows": 12, "columns": [{**column, "small_sample": True}]})
     assert "caution" in small and "at least 100" in small
-    large = step6.drift_line({"status": "ok", "production_rows": 500, "columns": [{**column, "small_sample": False}]})
+    large = drift_line({"status": "ok", "production_rows": 500, "columns": [{**column, "small_sample": False}]})
     assert "caution" not in large
+
+
+def test_a_bad_window_is_reported_before_the_engine_loads():
+    """Usage errors come before pandas, pyarrow, scipy and scikit-learn are imported (they take seconds)."""
+    import subprocess
+    import sys
+    probe = ("import runpy, sys\n"
+             f"sys.argv = [{str(ROOT / '6_check_monitoring.py')!r}, '--start', 'notadate']\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+             "except SystemExit as done:\n    code = done.code\n"
+             "heavy = sorted(m for m in ('pandas', 'pyarrow', 'scipy', 'sklearn', 'numpy') if m in sys.modules)\n"
+             "print(code, heavy)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "2 []", done.stdout + done.stderr
+    assert "Error: --start 'notadate' is not a date" in done.stderr
+
+
+def test_the_chain_refuses_a_check_registered_twice_or_before_what_it_needs():
+    from dmm.checks.registry import Chain
+    chain = Chain()
+    chain.register(CheckName.CONFIG)(lambda ctx: CheckResult(CheckName.CONFIG, PASS, "ok"))
+    with pytest.raises(ValueError, match="twice"):
+        chain.register(CheckName.CONFIG)(lambda ctx: CheckResult(CheckName.CONFIG, PASS, "ok"))
+    with pytest.raises(ValueError, match="needs"):
+        chain.register(CheckName.ENDPOINT, needs=[CheckName.TRAINING_SET])(lambda ctx: None)
+    assert chain.names == [CheckName.CONFIG]

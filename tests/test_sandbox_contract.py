@@ -530,3 +530,17 @@ def test_sigterm_runs_shutdown_hooks_and_removes_the_pid_file(tmp_path):
             process.kill()
     assert (tmp_path / "hook-ran").read_text() == "yes"
     assert not (tmp_path / "sandbox.pid").exists()
+
+
+def test_prediction_data_is_where_a_workspace_mounts_it(tmp_path):
+    """The toolkit finds the sandbox's prediction_data through $DOMINO_DATASETS_DIR alone, as in Domino."""
+    from dmm.prediction_files import default_roots, resolve_prediction_dir
+    from sandbox.server import exported_env
+    from sandbox.settings import SandboxSettings
+    from sandbox.state import SandboxState
+
+    state = SandboxState(tmp_path / "state")
+    env = exported_env(state.root, "http://127.0.0.1:8765", SandboxSettings())
+    assert Path(env["DOMINO_DATASETS_DIR"]) == state.datasets_dir
+    (state.prediction_data_dir / "version-1").mkdir()
+    assert resolve_prediction_dir(None, "version-1", default_roots(env)) == state.prediction_data_dir / "version-1"

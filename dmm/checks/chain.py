@@ -1,0 +1,272 @@
+"""Step 6's chain of checks, in the order the user's path builds it: config, API key, training set, endpoint,
+capture names, DMM model, data source, ingested predictions, registered ground truth, join rate.
+
+Each check is a function of a ``CheckContext`` returning a ``CheckResult`` with the fix for a FAIL; it is registered
+on ``CHAIN`` under its ``CheckName`` with the checks it needs (a check whose prerequisite failed is SKIP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from dmm.checks.context import CheckContext
+from dmm.checks.ground_truth import join_statistics
+from dmm.checks.names import CheckName
+from dmm.checks.probes import check_datasource, probe_endpoint
+from dmm.checks.registry import Chain
+from dmm.checks.result import FAIL, PASS, SKIP, WARN, CheckResult
+from dmm.errors import AuthError, DmmError, NotFoundError
+from dmm.prediction_files import CAPTURE_COLUMNS, summarize
+from dmm.redact import redact
+from dmm.schema import MonitoringSchema
+
+FULL_JOIN_RATE = 1.0
+ACCEPTABLE_JOIN_RATE = 0.9  # below this the labels mostly belong to other predictions: FAIL
+
+CHAIN = Chain()
+
+
+def run_checks(ctx: CheckContext) -> list[CheckResult]:
+    """Every check of the chain in order; errors become FAIL results, never exceptions."""
+    return CHAIN.run(ctx)
+
+
+@CHAIN.register(CheckName.CONFIG)
+def check_config(ctx: CheckContext) -> CheckResult:
+    config = ctx.config
+    return CheckResult(CheckName.CONFIG, PASS, f"{config.source_path} is valid")
+
+
+@CHAIN.register(CheckName.API_KEY, needs=[CheckName.CONFIG])
+def check_api_key(ctx: CheckContext) -> CheckResult:
+    ctx.config.api_key()
+    try:
+        datasources = ctx.memo.get("dmm_datasources", lambda: list(ctx.monitor.list_datasources() or []))
+    except AuthError as error:
+        return CheckResult(CheckName.API_KEY, FAIL, f"Model Monitor refused the API key ({error.message})",
+                           "Set DOMINO_USER_API_KEY to your key from Domino's Account Settings > API Key "
+                           "(or name the variable holding it in domino.user_api_key_env)")
+    return CheckResult(CheckName.API_KEY, PASS, f"Model Monitor at {ctx.config.model_monitor_api_url} accepted it "
+                                        f"({len(datasources)} monitoring data source(s) visible)")
+
+
+@CHAIN.register(CheckName.TRAINING_SET, needs=[CheckName.CONFIG])
+def check_training_set(ctx: CheckContext) -> CheckResult:
+    schema = ctx.schema
+    label = f"{schema.training_set_name} v{schema.training_set_version}"
+    if schema.training_set_version is None:
+        return CheckResult(CheckName.TRAINING_SET, FAIL, f"{ctx.config.schema_path} names no training set version",
+                           "Run 1_register_training_set.py again; it records the version it created")
+    try:
+        version = ctx.training_version
+        frame = ctx.training_frame
+    except DmmError:
+        raise
+    except Exception as error:  # the training-set client raises its own ServerException / ValueError
+        return CheckResult(CheckName.TRAINING_SET, FAIL,
+                           f"Training set {label} could not be read: {redact(str(error))}",
+                           "Check the name and version in monitoring_schema.json, or run "
+                           "1_register_training_set.py to register it")
+    problems = schema_mismatches(schema, list(frame.columns), list(getattr(version, "target_columns", []) or []))
+    if problems:
+        return CheckResult(CheckName.TRAINING_SET, FAIL, f"Training set {label} does not match monitoring_schema.json: "
+                           + "; ".join(problems),
+                           "Run 1_register_training_set.py again so the schema and the training set agree")
+    return CheckResult(CheckName.TRAINING_SET, PASS, f"{label} has {len(frame):,} rows and every schema column "
+                       f"({len(schema.features)} features, target {schema.target})",
+                       facts={"rows": len(frame)})
+
+
+def schema_mismatches(schema: MonitoringSchema, columns: Sequence[str], target_columns: Sequence[str]) -> list[str]:
+    problems = []
+    missing = [name for name in schema.feature_names if name not in columns]
+    if missing:
+        problems.append(f"feature column(s) missing: {', '.join(missing)}")
+    if schema.target not in columns:
+        problems.append(f"target column {schema.target} missing")
+    if target_columns and list(target_columns) != [schema.target]:
+        problems.append(f"its target columns are {list(target_columns)}, the schema's target is {schema.target}")
+    return problems
+
+
+@CHAIN.register(CheckName.ENDPOINT, needs=[CheckName.TRAINING_SET])
+def check_endpoint(ctx: CheckContext) -> CheckResult:
+    config = ctx.config
+    return probe_endpoint(ctx.services.model_api(), ctx.schema, endpoint_url=config.model_api_url,
+                          token_env=config.model_api_token_env)
+
+
+@CHAIN.register(CheckName.CAPTURE_NAMES, needs=[CheckName.TRAINING_SET, CheckName.API_KEY])
+def check_capture_names(ctx: CheckContext) -> CheckResult:
+    schema = ctx.schema
+    expected = [*schema.feature_names, schema.prediction_name]
+    files = ctx.prediction_files
+    if files:
+        found = list(summarize(files).columns)
+        where = f"the captured prediction data in {ctx.prediction_dir}"
+    else:
+        found = [v["name"] for v in ctx.variables if v.get("variableType") in ("feature", "prediction")]
+        where = "the DMM model's variables (no captured prediction files found; pass --prediction-data to check them)"
+    missing = [name for name in expected if name not in found]
+    failed_ingestions = unresolved_columns(ctx)
+    if failed_ingestions and not missing:
+        missing = [name for name in expected if name in failed_ingestions] or sorted(failed_ingestions)
+        where = (f"Model Monitor's ingestion (UNRESOLVED_COLUMN on {len(failed_ingestions)} column(s)): "
+                 "the captured data")
+    ignored = set(CAPTURE_COLUMNS) | set(schema.key_columns) | set(schema.excluded_columns)
+    if schema.timestamp_column:
+        ignored.add(schema.timestamp_column)
+    unexpected = [name for name in found if name not in expected and name not in ignored
+                  and not name.startswith(("__", "$$"))]
+    if missing:
+        detail = f"{where} lack {', '.join(missing)}"
+        if unexpected:
+            detail += f" and have unexpected column(s) {', '.join(unexpected)}"
+        return CheckResult(CheckName.CAPTURE_NAMES, FAIL, detail,
+                           f"In predict(), capture features under the training set's names "
+                           f"({', '.join(schema.feature_names)}) and the prediction as '{schema.prediction_name}' "
+                           f"(predict_names == [target]); copy the lines of prediction_capture_example.py and redeploy",
+                           facts={"missing": missing, "unexpected": unexpected})
+    if unexpected:
+        return CheckResult(CheckName.CAPTURE_NAMES, WARN, f"{where} also have column(s) {', '.join(unexpected)}, "
+                           "which DMM ignores", facts={"unexpected": unexpected})
+    return CheckResult(CheckName.CAPTURE_NAMES, PASS,
+                       f"{where} use the schema's {len(schema.features)} feature names and "
+                                              f"the prediction '{schema.prediction_name}'")
+
+
+def unresolved_columns(ctx: CheckContext) -> set[str]:
+    """Columns Model Monitor reported missing from captured files when it tried to ingest them."""
+    try:
+        errors = ctx.model.get("ingestionErrors") or []
+    except DmmError:
+        return set()
+    return {str(column) for error in errors if error.get("errorCode") == "UNRESOLVED_COLUMN"
+            for column in error.get("columns") or []}
+
+
+@CHAIN.register(CheckName.DMM_MODEL, needs=[CheckName.TRAINING_SET, CheckName.API_KEY])
+def check_dmm_model(ctx: CheckContext) -> CheckResult:
+    model_id = ctx.config.model_monitor_id
+    try:
+        model = ctx.model
+    except NotFoundError:
+        return CheckResult(CheckName.DMM_MODEL, FAIL, f"Model Monitor has no model with id {model_id}",
+                           "Copy the model id from Model Monitor (the endpoint's Monitoring tab) into "
+                           "model_monitor.model_id, or rerun 3_setup_monitoring.py")
+    schema = ctx.schema
+    features = {v["name"]: v.get("valueType") for v in ctx.variable_named("feature")}
+    predictions = {v["name"]: v.get("valueType") for v in ctx.variable_named("prediction")}
+    missing = [name for name in schema.feature_names if name not in features]
+    unexpected = [name for name in features if name not in schema.feature_names]
+    problems = []
+    if missing:
+        problems.append(f"feature(s) missing: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected feature(s): {', '.join(unexpected)}")
+    if schema.prediction_name not in predictions:
+        problems.append(f"no prediction variable named {schema.prediction_name} "
+                        f"(has {', '.join(predictions) or 'none'})")
+    wrong_types = [f"{f.name} is {features[f.name]}, schema says {f.value_type}"
+                   for f in schema.features if f.name in features and features[f.name] not in (None, f.value_type)]
+    name = model.get("name") or model_id
+    if problems:
+        return CheckResult(CheckName.DMM_MODEL, FAIL, f"{name} ({model_id}) variables do not match the schema: "
+                           + "; ".join(problems),
+                           "Variables cannot be edited in DMM: attach the training set named in "
+                           "monitoring_schema.json to the endpoint version again (Domino UI) so DMM recreates "
+                           "the monitor, then update model_monitor.model_id",
+                           facts={"missing": missing, "unexpected": unexpected})
+    if wrong_types:
+        return CheckResult(CheckName.DMM_MODEL, WARN, f"{name} value types differ: {'; '.join(wrong_types)}",
+                           "Mark categorical columns in the training set's monitoring metadata "
+                           "(1_register_training_set.py --categorical)")
+    return CheckResult(CheckName.DMM_MODEL, PASS, f"{name} ({model_id}) has the schema's {len(features)} features and "
+                                          f"the prediction {schema.prediction_name}")
+
+
+@CHAIN.register(CheckName.DATA_SOURCE, needs=[CheckName.API_KEY])
+def check_data_source(ctx: CheckContext) -> CheckResult:
+    config = ctx.config
+    return check_datasource(config.ground_truth_datasource, ctx.services.datasources, ctx.monitor,
+                            config.ground_truth_datasource_type)
+
+
+@CHAIN.register(CheckName.PREDICTIONS, needs=[CheckName.DMM_MODEL])
+def check_predictions(ctx: CheckContext) -> CheckResult:
+    window = f"{_fmt(ctx.start)} – {_fmt(ctx.end)}"
+    count = ctx.monitor.prediction_count(ctx.config.model_monitor_id, ctx.start, ctx.end)
+    summary = summarize(ctx.prediction_files)
+    if summary.rows:
+        span = f", hours {_fmt(summary.first_hour)} to {_fmt(summary.last_hour)}" if summary.first_hour else ""
+        detail = f"{summary.rows:,} predictions in {summary.files} file(s) in {ctx.prediction_dir}{span}"
+        facts = {"rows": summary.rows, "files": summary.files, "monitor_rows": count, "source": "prediction_data"}
+        if not count:
+            return CheckResult(CheckName.PREDICTIONS, WARN, detail + f"; Model Monitor counts none in {window}",
+                               "Model Monitor ingests captured predictions daily; if they stay missing, fix the "
+                               "'capture names' check first (a column the monitor expects is not captured)",
+                               facts=facts)
+        return CheckResult(CheckName.PREDICTIONS, PASS, detail + f"; Model Monitor counts {count:,}", facts=facts)
+    if count:
+        return CheckResult(CheckName.PREDICTIONS, PASS, f"Model Monitor counts {count:,} predictions in {window}",
+                           facts={"rows": count, "source": "monitor"})
+    return CheckResult(CheckName.PREDICTIONS, FAIL, f"No ingested predictions in {window}",
+                       "Send traffic to the endpoint (4_generate_predictions.py), then wait for Domino's hourly "
+                       "capture export and daily ingestion (in the sandbox: python -m sandbox ingest); widen the "
+                       "window with --days if they are older")
+
+
+@CHAIN.register(CheckName.GROUND_TRUTH, needs=[CheckName.DMM_MODEL])
+def check_ground_truth_registered(ctx: CheckContext) -> CheckResult:
+    schema = ctx.schema
+    registered = ctx.ledger.registrations
+    variables = [v for v in ctx.variable_named("ground_truth")
+                 if v.get("forPredictionOutput") in (None, schema.prediction_name)]
+    if not variables:
+        detail = "Model Monitor has no ground-truth variable"
+        if registered:
+            detail += f" although the ledger lists {len(registered)} registration(s)"
+        return CheckResult(CheckName.GROUND_TRUTH, FAIL, detail + f" for prediction {schema.prediction_name}",
+                           "Run 5_upload_ground_truth.py; it registers the labels with forPredictionOutput "
+                           f"= {schema.prediction_name}")
+    variable = variables[0]
+    if not registered:
+        return CheckResult(CheckName.GROUND_TRUTH, WARN, f"Model Monitor has ground truth {variable['name']}, "
+                           "but this project's ledger lists no uploads",
+                           "Run 5_upload_ground_truth.py from this folder so the files it registers are recorded",
+                           facts={"label_variable": variable["name"]})
+    return CheckResult(CheckName.GROUND_TRUTH, PASS, f"{len(registered)} file(s) registered as "
+                       f"{variable['name']} for {schema.prediction_name}",
+                       facts={"label_variable": variable["name"], "files": len(registered)})
+
+
+@CHAIN.register(CheckName.JOIN_RATE, needs=[CheckName.TRAINING_SET, CheckName.DATA_SOURCE])
+def check_join_rate(ctx: CheckContext) -> CheckResult:
+    truth = ctx.ground_truth
+    if truth is None or truth.frame.empty:
+        return CheckResult(CheckName.JOIN_RATE, SKIP, "No ground-truth rows to join",
+                           "Pass --ground-truth FILE, or upload labels with 5_upload_ground_truth.py")
+    if not ctx.prediction_files:
+        return CheckResult(CheckName.JOIN_RATE, SKIP, "No captured prediction files to join the labels to",
+                           "Pass --prediction-data DIR (the mounted prediction_data dataset)")
+    stats = join_statistics(truth, ctx.prediction_files)
+    facts = stats.to_dict()
+    detail = (f"{stats.matched:,} of {stats.labelled:,} labelled event_ids match a prediction "
+              f"({stats.rate:.1%}) from {', '.join(truth.sources)}")
+    if stats.duplicates:
+        detail += f"; {stats.duplicates:,} id(s) labelled more than once (latest label wins)"
+    if stats.unmatched:
+        detail += f"; unmatched: {', '.join(stats.unmatched_sample)}"
+    if stats.rate >= FULL_JOIN_RATE:
+        return CheckResult(CheckName.JOIN_RATE, PASS, detail, facts=facts)
+    fix = ("Write the event_id the endpoint returned into the ground truth (4_generate_predictions.py does); "
+           "ids the endpoint never returned can never match")
+    if stats.rate >= ACCEPTABLE_JOIN_RATE:
+        return CheckResult(CheckName.JOIN_RATE, WARN, detail, "Labels for predictions outside the window or not yet "
+                           "ingested match later; " + fix, facts=facts)
+    return CheckResult(CheckName.JOIN_RATE, FAIL, detail, fix, facts=facts)
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "?"

@@ -1,0 +1,77 @@
+"""The probes step 3's wizard and step 6's chain share: the endpoint answers a sample row with an event_id, and
+the ground-truth data source exists in Domino and in Model Monitor under the same name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dmm.checks.names import CheckName
+from dmm.checks.result import CheckResult, failed, from_error, passed
+from dmm.errors import AuthError, DmmError, NotFoundError
+
+if TYPE_CHECKING:
+    from dmm.model_api import Prediction
+    from dmm.schema import MonitoringSchema
+
+
+class Predicts(Protocol):
+    def predict(self, data: dict[str, Any]) -> Prediction: ...
+
+
+class FindsDataSources(Protocol):
+    def exists(self, name: str) -> bool: ...
+
+
+class FindsMonitorDataSources(Protocol):
+    def datasource_named(self, name: str) -> dict[str, Any] | None: ...
+
+
+def probe_endpoint(client: Predicts, schema: MonitoringSchema, *, endpoint_url: str, token_env: str) -> CheckResult:
+    """Send the schema's sample row; the endpoint must answer with an ``event_id`` (labels are matched by it)."""
+    name = CheckName.ENDPOINT
+    try:
+        prediction = client.predict(schema.sample_row())
+    except AuthError as error:
+        return failed(name, f"The endpoint refused the token in {token_env} ({error.message})",
+                      f"Export {token_env} with the endpoint's access token (Endpoints > your endpoint > Settings > "
+                      "Access)")
+    except NotFoundError as error:
+        return failed(name, f"No endpoint answers at {endpoint_url} ({error.message})",
+                      "Copy the URL from Endpoints > your endpoint > Overview in Domino")
+    except DmmError as error:
+        return from_error(name, error)
+    event_id = getattr(prediction, "event_id", None)
+    if not event_id:
+        return failed(name, "The endpoint answered but returned no event_id, so labels could not be matched to "
+                            "predictions",
+                      "Return the event_id from predict() as prediction_capture_example.py does: add its capture "
+                      "lines to the endpoint's predict() and redeploy it")
+    latency = getattr(prediction, "latency_s", None)
+    took = f" in {latency:.2f} s" if isinstance(latency, (int, float)) else ""
+    return passed(name, f"The endpoint answered a sample row{took} with event_id {event_id}",
+                  event_id=str(event_id), result=getattr(prediction, "result", None))
+
+
+def check_datasource(name: str, domino: FindsDataSources, monitor: FindsMonitorDataSources,
+                     datasource_type: str | None = None) -> CheckResult:
+    """The ground-truth data source exists as a Domino data source and in Model Monitor under the same name."""
+    check = CheckName.DATA_SOURCE
+    try:
+        in_domino = domino.exists(name)
+    except DmmError as error:
+        return from_error(check, error)
+    if not in_domino:
+        return failed(check, f"Domino has no data source named {name!r} available to this project",
+                      f"Create an object-store data source named {name} in Domino (Data > Data Sources) and add it "
+                      "to this project, or name an existing one (data_sources.ground_truth)")
+    try:
+        record = monitor.datasource_named(name)
+    except DmmError as error:
+        return from_error(check, error)
+    if record is None:
+        of_type = f" (type {datasource_type})" if datasource_type else ""
+        return failed(check, f"Model Monitor has no data source named {name!r}: it is in Domino but not in Model "
+                             "Monitor",
+                      f"Add it in Model Monitor > Monitoring Data Sources under the same name {name}{of_type}; DMM "
+                      "reads ground truth only from there")
+    return passed(check, f"Data source {name!r} is in Domino and in Model Monitor", record=record)
