@@ -28,7 +28,7 @@ def test_key_refused_by_the_project_lookup_fails_even_when_version_is_public():
     responses.get(f"{BASE}/version", json={"version": "6.0.0"})
     responses.get(f"{BASE}/v4/gateway/projects/findProjectByOwnerAndName", status=401, json={"message": "no"})
     result = check_domino(BASE, KEY, API, api_key_env="MY_KEY", env={}, session=session())
-    assert not result.ok and "MY_KEY" in result.message and result.exit_code == 2
+    assert not result.ok and "MY_KEY" in result.detail and result.exit_code == 2
     assert KEY not in result.sentence()
 
 
@@ -36,7 +36,7 @@ def test_key_refused_by_the_project_lookup_fails_even_when_version_is_public():
 def test_a_host_that_is_not_domino_fails():
     responses.get(f"{BASE}/version", body="<html>hello</html>")
     result = check_domino(BASE, KEY, API, env={}, session=session())
-    assert not result.ok and "does not look like Domino" in result.message
+    assert not result.ok and "does not look like Domino" in result.detail
 
 
 @responses.activate
@@ -46,7 +46,7 @@ def test_monitor_missing_on_an_internal_host_says_to_use_the_external_url():
     responses.get(f"{internal}/v4/gateway/projects/findProjectByOwnerAndName", json={"id": "p"})
     responses.get(f"{internal}/model-monitor/v2/api/datasources", status=404, json={"message": "Not Found"})
     result = check_domino(internal, KEY, f"{internal}/model-monitor/v2/api", env={}, session=session())
-    assert not result.ok and "Model Monitor does not answer" in result.message
+    assert not result.ok and "Model Monitor does not answer" in result.detail
     assert "external Domino URL" in result.fix
 
 
@@ -57,13 +57,13 @@ def test_domino_check_passes_and_reports_the_version():
     responses.get(f"{API}/datasources", json=[])
     result = check_domino(BASE, KEY, API, env={"DOMINO_PROJECT_OWNER": "o", "DOMINO_PROJECT_NAME": "p"},
                           session=session())
-    assert result.ok and "6.0.0" in result.message
+    assert result.ok and "6.0.0" in result.detail
     assert responses.calls[1].request.params == {"ownerName": "o", "projectName": "p"}
 
 
 def test_model_api_check_needs_the_token_and_names_its_variable():
     result = check_model_api("https://x/models/1/latest/model", "", SCHEMA, token_env="TOKEN_VAR")
-    assert not result.ok and "TOKEN_VAR" in result.message
+    assert not result.ok and "TOKEN_VAR" in result.detail
 
 
 def test_model_api_check_sends_the_schema_sample_row():
@@ -78,7 +78,7 @@ def test_model_api_check_sends_the_schema_sample_row():
             return SimpleNamespace(event_id="ev-9", result={"price": 1.0})
 
     result = check_model_api("https://x/models/1/latest/model", "tok-1234", SCHEMA, client_factory=FakeClient)
-    assert result.ok and result.details["event_id"] == "ev-9"
+    assert result.ok and result.facts["event_id"] == "ev-9"
     assert sent == [{"area": 50.0}]
 
 
@@ -91,17 +91,18 @@ def test_model_api_check_turns_a_refused_token_into_advice():
             raise AuthError("Calling the Model API failed with HTTP 401", "x", status=401)
 
     result = check_model_api("https://x/m", "tok-1234", SCHEMA, token_env="TOK", client_factory=Refusing)
-    assert not result.ok and "TOK" in result.message and "Access" in result.fix
+    assert not result.ok and "TOK" in result.detail and "Access" in result.fix
 
 
 @responses.activate
 def test_datasource_check_reports_a_domino_client_that_cannot_start():
-    def lookup(name):
-        raise ApiError("Domino's data source client could not start (x)", "Run this in a Domino workspace")
+    class Unreachable:
+        def exists(self, name):
+            raise ApiError("Domino's data source client could not start (x)", "Run this in a Domino workspace")
 
     client = ModelMonitorClient(API, KEY, session=session())
-    result = check_datasource(client, "gt", domino_lookup=lookup)
-    assert not result.ok and "could not start" in result.message and result.exit_code == 3
+    result = check_datasource("gt", Unreachable(), client)
+    assert not result.ok and "could not start" in result.detail and result.exit_code == 3
     assert len(responses.calls) == 0
 
 
@@ -110,9 +111,9 @@ def test_datasource_check_reports_a_domino_client_that_cannot_start():
 def test_datasource_check_needs_the_same_name_in_model_monitor(dmm_names, ok):
     responses.get(f"{API}/datasources", json=[{"name": name, "type": "s3"} for name in dmm_names])
     client = ModelMonitorClient(API, KEY, session=session())
-    result = check_datasource(client, "gt", domino_lookup=lambda name: None)
+    result = check_datasource("gt", SimpleNamespace(exists=lambda name: True), client)
     assert result.ok is ok
     if ok:
-        assert result.details["record"]["name"] == "gt"
+        assert result.facts["record"]["name"] == "gt"
     else:
         assert "Monitoring Data Sources" in result.fix

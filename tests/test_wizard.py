@@ -69,16 +69,19 @@ class Script:
         return "\n".join(self.prompts + self.printed)
 
 
-def domino_lookup_for(*names: str):
-    def lookup(name: str) -> None:
-        if name not in names:
-            raise Exception(f"datasource {name} not found")
-    return lookup
+class DominoDataSources:
+    """Domino's data sources as the wizard sees them (``DataSources.exists``)."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def exists(self, name: str) -> bool:
+        return name in self.names
 
 
 def checks(domino_sources=("gt",)) -> LiveChecks:
     return LiveChecks(session_factory=lambda: make_session(retry=build_retry(total=0)),
-                      domino_lookup=domino_lookup_for(*domino_sources))
+                      datasources=DominoDataSources(*domino_sources))
 
 
 def mock_domino(rsps: responses.RequestsMock, models=("m1",), dmm_sources=("gt",), endpoint_event_id="ev-1"):

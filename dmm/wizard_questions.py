@@ -1,0 +1,281 @@
+"""Step 3's questions: each carries its prompt, its default and its check; and the session they read and fill.
+
+A question's default is a function of what the wizard has learnt so far (an existing config, the environment,
+earlier answers, Model Monitor's record); its check runs after the common ones (an answer is given when
+required, it is not a placeholder) and, when it needs Domino, is skipped with ``--offline``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dmm import setup_checks
+from dmm.checks.probes import FindsDataSources
+from dmm.checks.result import CheckResult, failed, from_error, passed
+from dmm.config import KNOWN_KEYS, is_env_name, is_placeholder, monitor_api_url, override_env_name, url_problem
+from dmm.errors import DmmError, UsageError
+from dmm.monitor import ModelMonitorClient
+from dmm.redact import register_secret
+from dmm.schema import SCHEMA_FILE_NAME, MonitoringSchema
+
+if TYPE_CHECKING:
+    from dmm.wizard import WizardIO, WizardOptions
+
+
+@dataclass
+class WizardSession:
+    """What the wizard has learnt so far: answers, the starting config, and live handles."""
+
+    options: WizardOptions
+    io: WizardIO
+    env: Mapping[str, str]
+    base: dict[str, Any]
+    base_dir: Path
+    output: Path
+    checks: LiveChecks
+    answers: dict[str, str] = field(default_factory=dict)
+    schema: MonitoringSchema | None = None
+    monitor: ModelMonitorClient | None = None
+    datasource_record: dict[str, Any] | None = None
+
+    def base_value(self, dotted: str) -> str:
+        section, key = dotted.split(".")
+        override = self.env.get(override_env_name(section, key))
+        body = self.base.get(section)
+        value = override if override else (body.get(key) if isinstance(body, dict) else None)
+        if value is None or is_placeholder(value):
+            return ""
+        return str(value)
+
+    def base_path(self, dotted: str) -> str:
+        value = self.base_value(dotted)
+        return _display_path(self.base_dir / value) if value else ""
+
+    @property
+    def interactive(self) -> bool:
+        return not self.options.yes
+
+    @property
+    def live(self) -> bool:
+        return not self.options.offline
+
+    @property
+    def api_key_env(self) -> str:
+        return self.base_value("domino.user_api_key_env") or KNOWN_KEYS["domino"]["user_api_key_env"][1]
+
+    @property
+    def timeout(self) -> float:
+        try:
+            return float(self.base_value("model_api.timeout") or KNOWN_KEYS["model_api"]["timeout"][1])
+        except ValueError:
+            return KNOWN_KEYS["model_api"]["timeout"][1]
+
+
+def _display_path(path: Path) -> str:
+    path = path.expanduser().resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+
+# --- the questions: each carries its default and its check ---------------------------------------------------
+
+Default = Callable[["WizardSession"], str]
+Check = Callable[["WizardSession", "Question", str], CheckResult]
+
+
+def _ok(s: WizardSession, question: Question, value: str) -> CheckResult:
+    return passed(question.key, "")
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str            # dotted config key
+    option: str         # WizardOptions attribute (its flag is --option-with-dashes)
+    prompt: str
+    default: Default    # shown in brackets; an empty answer takes it
+    check: Check = _ok  # run after the common checks (an answer is given, not a placeholder)
+    required: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.option.replace("_", "-")
+
+
+def _all(*checks: Check) -> Check:
+    """The checks in order; the first that fails, else the last result."""
+    def run(s: WizardSession, question: Question, value: str) -> CheckResult:
+        result = passed(question.key, "")
+        for check in checks:
+            result = check(s, question, value)
+            if not result.ok:
+                return result
+        return result
+    return run
+
+
+def _live(check: Check) -> Check:
+    """A check that needs Domino: skipped (passes silently) with --offline."""
+    return lambda s, question, value: check(s, question, value) if s.live else passed(question.key, "")
+
+
+def _url(s: WizardSession, question: Question, value: str) -> CheckResult:
+    problem = url_problem(question.key, value)
+    if problem:
+        return failed(question.key, problem,
+                      f"Answer with the full URL, e.g. https://domino.example.com ({question.flag})")
+    return passed(question.key, "")
+
+
+def _env_name(s: WizardSession, question: Question, value: str) -> CheckResult:
+    if not is_env_name(value):
+        return failed(question.key, f"{value!r} is not an environment variable name",
+                      "Answer with a name such as DOMINO_MODEL_API_TOKEN")
+    return passed(question.key, "")
+
+
+def _domino(s: WizardSession, question: Question, value: str) -> CheckResult:
+    api_key = s.env.get(s.api_key_env, "")
+    monitor_url = monitor_api_url(value, s.base_value("model_monitor.base_url"))
+    result = setup_checks.check_domino(value, api_key, monitor_url, api_key_env=s.api_key_env, env=s.env,
+                                       session=s.checks.session_factory(), timeout=s.timeout)
+    if result.ok:
+        s.monitor = ModelMonitorClient(monitor_url, api_key, s.timeout, s.checks.session_factory(), s.api_key_env)
+    return result
+
+
+def _monitor(s: WizardSession) -> ModelMonitorClient:
+    if s.monitor is None:  # the Domino URL is asked (and checked) first; its check builds the client
+        raise UsageError("Model Monitor was not reached", "Answer the Domino URL question first")
+    return s.monitor
+
+
+def _model_id(s: WizardSession, question: Question, value: str) -> CheckResult:
+    return setup_checks.check_model_id(_monitor(s), value)
+
+
+def _schema(s: WizardSession, question: Question, value: str) -> CheckResult:
+    result = setup_checks.check_schema(value)
+    s.schema = result.facts.get("schema") if result.ok else None
+    return result
+
+
+def _token_set(s: WizardSession, question: Question, value: str) -> CheckResult:
+    if not s.env.get(value):
+        return failed(question.key, f"The environment variable {value} (the Model API access token) is not set",
+                      f"Export {value} with the token from the endpoint's Settings > Access page and run the wizard "
+                      "again, or add --offline")
+    register_secret(s.env[value])
+    return passed(question.key, f"{value} is set")
+
+
+def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
+    token_env = s.answers["model_api.token_env"]
+    return setup_checks.check_model_api(value, s.env.get(token_env, ""), s.schema, timeout=s.timeout,
+                                        token_env=token_env, client_factory=s.checks.model_api_factory)
+
+
+def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
+    result = setup_checks.check_datasource(value, s.checks.datasources, _monitor(s))
+    s.datasource_record = dict(result.facts.get("record") or {}) if result.ok else None
+    return result
+
+
+def _test_file(s: WizardSession, question: Question, value: str) -> CheckResult:
+    if not Path(value).expanduser().is_file():
+        return failed(question.key, f"No test data file at {value}",
+                      f"Give the path of a CSV, Parquet or JSON Lines file ({question.flag}), or leave it blank")
+    return passed(question.key, f"Test data: {value}")
+
+
+def _label_column(s: WizardSession, question: Question, value: str) -> CheckResult:
+    from dmm import dataio
+
+    test_file = s.answers.get("test_data.path", "")
+    try:
+        columns = list(dataio.read_table(test_file).columns)
+    except DmmError as error:
+        return from_error(question.key, error)
+    if value not in columns:
+        return failed(question.key, f"{test_file} has no column {value!r} (it has "
+                                    f"{', '.join(map(str, columns[:20]))})",
+                      "Answer with the column that holds the true label (--label-column)")
+    return passed(question.key, f"Labels in column {value!r}")
+
+
+def _schema_default(s: WizardSession) -> str:
+    candidates = [s.output.parent / SCHEMA_FILE_NAME, Path.cwd() / SCHEMA_FILE_NAME]
+    found = next((path for path in candidates if path.is_file()), candidates[0])
+    return s.base_path("schema.path") or _display_path(found)
+
+
+def _datasource_type_default(s: WizardSession) -> str:
+    record = s.datasource_record or {}
+    from_monitor = record.get("type") or record.get("datasourceType") or record.get("dataSourceType")
+    return s.base_value("data_sources.ground_truth_type") or (str(from_monitor).lower() if from_monitor else "s3")
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("domino.base_url", "base_url",
+             "Domino URL, as you open it in your browser (Model Monitor needs the external URL)",
+             lambda s: s.base_value("domino.base_url") or s.env.get("DOMINO_API_HOST", "").rstrip("/"),
+             _all(_url, _live(_domino))),
+    Question("model_monitor.model_id", "model_id", "Model Monitor model id (from the monitor's page URL)",
+             lambda s: s.base_value("model_monitor.model_id"), _live(_model_id)),
+    Question("schema.path", "schema", "Monitoring schema written by step 1", _schema_default, _schema),
+    Question("model_api.token_env", "token_env", "Environment variable holding the endpoint's access token",
+             lambda s: s.base_value("model_api.token_env") or KNOWN_KEYS["model_api"]["token_env"][1],
+             _all(_env_name, _live(_token_set))),
+    Question("model_api.endpoint_url", "endpoint_url",
+             "Endpoint URL (Endpoints > your endpoint > Overview), e.g. https://<domino>/models/<id>/latest/model",
+             lambda s: s.base_value("model_api.endpoint_url"), _all(_url, _live(_endpoint))),
+    Question("data_sources.ground_truth", "datasource",
+             "Ground-truth data source name (same name in Domino and in Model Monitor)",
+             lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource)),
+    Question("data_sources.ground_truth_type", "datasource_type",
+             "Data source type in Model Monitor (s3, generic_s3, azure_blob, gcs, ...)", _datasource_type_default),
+    Question("test_data.path", "test_data", "Labelled test data file for step 4 (blank for none)",
+             lambda s: s.base_path("test_data.path"), _test_file, required=False),
+    Question("test_data.label_column", "label_column", "Label column of the test data",
+             lambda s: s.base_value("test_data.label_column") or (s.schema.target if s.schema else ""),
+             _label_column, required=False),
+)
+
+
+def check_answer(s: WizardSession, question: Question, value: str) -> CheckResult:
+    """The checks every answer gets (given when required, not a placeholder), then the question's own."""
+    if not value:
+        if question.required:
+            return failed(question.key, f"No answer for {question.key}",
+                          f"Answer the question, or pass {question.flag}")
+        return passed(question.key, "")
+    if is_placeholder(value):
+        return failed(question.key, f"{value!r} is a placeholder, not a value for {question.key}",
+                      f"Give the real value ({question.flag})")
+    return question.check(s, question, value)
+
+
+def _check_session() -> Any:
+    """A session for interactive checks: a couple of quick retries, so a wrong host fails in seconds."""
+    from dmm.http import build_retry, make_session
+    return make_session(retry=build_retry(total=2, backoff=0.2))
+
+
+class LiveChecks:
+    """What the live checks reach Domino with; tests pass fakes (a session factory, a Model API client factory,
+    an object with ``exists(name)`` for Domino's data sources)."""
+
+    def __init__(self, session_factory: Callable[[], Any] | None = None,
+                 model_api_factory: Callable[..., Any] | None = None,
+                 datasources: FindsDataSources | None = None) -> None:
+        self.session_factory = session_factory or _check_session
+        self.model_api_factory = model_api_factory
+        if datasources is None:
+            from dmm.datasources import DataSources
+            datasources = DataSources()
+        self.datasources = datasources
