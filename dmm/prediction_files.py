@@ -1,8 +1,8 @@
 """Where captured predictions live on disk: the ``prediction_data`` dataset's parquet partitions.
 
 Domino writes ``prediction_data/<model version id>/$$date$$=YYYY-MM-DDZ/$$hour$$=HHZ/predictions_<uuid>.parquet``
-(mounted at ``/domino/datasets/local/prediction_data`` or ``/mnt/data/prediction_data``); the sandbox writes the
-same layout under its state folder. This module finds the folder, lists the files of a time window and reads
+(mounted at ``$DOMINO_DATASETS_DIR/local/prediction_data``, ``/domino/datasets/local/prediction_data`` or
+``/mnt/data/prediction_data``); the sandbox mounts it the same way. This module finds the folder, lists the files of a time window and reads
 their metadata (columns, row counts) without loading the rows.
 """
 

@@ -19,6 +19,7 @@ unless its check fails; with ``--yes`` nothing is asked and a failed check ends 
  10. "Write <path>? [Y/n]"                           confirmation (not asked with --yes or --dry-run)
 
 With ``--offline`` only the checks that need no network run (URL syntax, placeholders, local files).
+The questions, each with its own default and check, are in ``dmm.wizard_questions``.
 Each prompt ends with ``: `` and shows its default in brackets; an empty answer takes the default.
 """
 
