@@ -2,8 +2,8 @@
 
 Domino writes ``prediction_data/<model version id>/$$date$$=YYYY-MM-DDZ/$$hour$$=HHZ/predictions_<uuid>.parquet``
 (mounted at ``$DOMINO_DATASETS_DIR/local/prediction_data``, ``/domino/datasets/local/prediction_data`` or
-``/mnt/data/prediction_data``); the sandbox mounts it the same way. This module finds the folder, lists the files of a time window and reads
-their metadata (columns, row counts) without loading the rows.
+``/mnt/data/prediction_data``); the sandbox mounts it the same way. This module finds the folder, lists the files
+of a time window and reads their metadata (columns, row counts) without loading the rows.
 """
 
 from __future__ import annotations
