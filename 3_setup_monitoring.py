@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from config_loader import CONFIG_FILE_NAME
 from dmm.cli import run
-from dmm.wizard import ConsoleIO, LiveChecks, WizardOptions, next_step_hint, run_wizard
+from dmm.wizard import QUESTIONS, ConsoleIO, LiveChecks, WizardOptions, next_step_hint, run_wizard
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,32 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                "python 3_setup_monitoring.py --yes --base-url https://domino.example.com --model-id 65a1... "
                "--endpoint-url https://domino.example.com/models/65b2.../latest/model --datasource gt-store")
     answers = parser.add_argument_group("answers (each replaces one question)")
-    answers.add_argument("--base-url", metavar="URL",
-                         help="Domino's external URL, as opened in a browser (default: the existing config, "
-                              "else DOMINO_API_HOST); Model Monitor is reached at URL/model-monitor")
-    answers.add_argument("--model-id", metavar="ID",
-                         help="the Model Monitor model id (Model Monitor > your model, or the endpoint's Monitoring "
-                              "tab; it is the last part of the page URL)")
-    answers.add_argument("--schema", metavar="PATH",
-                         help="the monitoring schema written by step 1 (default: monitoring_schema.json next to "
-                              "the config)")
-    answers.add_argument("--token-env", metavar="NAME",
-                         help="the environment variable holding the endpoint's access token "
-                              "(default: DOMINO_MODEL_API_TOKEN)")
-    answers.add_argument("--endpoint-url", metavar="URL",
-                         help="the endpoint's URL (Endpoints > your endpoint > Overview), e.g. "
-                              "https://domino.example.com/models/<id>/latest/model")
-    answers.add_argument("--datasource", metavar="NAME",
-                         help="the ground-truth data source: a Domino data source and a Model Monitor data source "
-                              "registered under this same name")
-    answers.add_argument("--datasource-type", metavar="TYPE",
-                         help="its type in Model Monitor: s3, generic_s3, azure_blob, azure_data_lake, gcs, ... "
-                              "(default: what Model Monitor reports, else s3)")
-    answers.add_argument("--test-data", metavar="PATH",
-                         help="optional labelled test file (CSV, Parquet or JSON Lines) that step 4 sends to the "
-                              "endpoint; an empty value means none")
-    answers.add_argument("--label-column", metavar="NAME",
-                         help="the test file's label column (default: the schema's target)")
+    for question in QUESTIONS:
+        answers.add_argument(question.flag, metavar=question.metavar, help=question.help)
     behaviour = parser.add_argument_group("behaviour")
     behaviour.add_argument("--output", metavar="PATH", default=CONFIG_FILE_NAME,
                            help=f"where to write the config (default: ./{CONFIG_FILE_NAME})")

@@ -101,6 +101,8 @@ class Question:
     default: Default    # shown in brackets; an empty answer takes it
     check: Check = _ok  # run after the common checks (an answer is given, not a placeholder)
     required: bool = True
+    metavar: str = ""   # the flag's argument name and help, for the script's --help
+    help: str = ""
 
     @property
     def flag(self) -> str:
@@ -224,26 +226,42 @@ QUESTIONS: tuple[Question, ...] = (
     Question("domino.base_url", "base_url",
              "Domino URL, as you open it in your browser (Model Monitor needs the external URL)",
              lambda s: s.base_value("domino.base_url") or s.env.get("DOMINO_API_HOST", "").rstrip("/"),
-             _all(_url, _live(_domino))),
+             _all(_url, _live(_domino)), metavar="URL",
+             help="Domino's external URL, as opened in a browser (default: the existing config, else "
+                  "DOMINO_API_HOST); Model Monitor is reached at URL/model-monitor"),
     Question("model_monitor.model_id", "model_id", "Model Monitor model id (from the monitor's page URL)",
-             lambda s: s.base_value("model_monitor.model_id"), _live(_model_id)),
-    Question("schema.path", "schema", "Monitoring schema written by step 1", _schema_default, _schema),
+             lambda s: s.base_value("model_monitor.model_id"), _live(_model_id), metavar="ID",
+             help="the Model Monitor model id (Model Monitor > your model, or the endpoint's Monitoring tab; it is "
+                  "the last part of the page URL)"),
+    Question("schema.path", "schema", "Monitoring schema written by step 1", _schema_default, _schema,
+             metavar="PATH", help="the monitoring schema written by step 1 (default: monitoring_schema.json next to "
+                                  "the config)"),
     Question("model_api.token_env", "token_env", "Environment variable holding the endpoint's access token",
              lambda s: s.base_value("model_api.token_env") or KNOWN_KEYS["model_api"]["token_env"][1],
-             _all(_env_name, _live(_token_set))),
+             _all(_env_name, _live(_token_set)), metavar="NAME",
+             help="the environment variable holding the endpoint's access token (default: DOMINO_MODEL_API_TOKEN)"),
     Question("model_api.endpoint_url", "endpoint_url",
              "Endpoint URL (Endpoints > your endpoint > Overview), e.g. https://<domino>/models/<id>/latest/model",
-             lambda s: s.base_value("model_api.endpoint_url"), _all(_url, _live(_endpoint))),
+             lambda s: s.base_value("model_api.endpoint_url"), _all(_url, _live(_endpoint)), metavar="URL",
+             help="the endpoint's URL (Endpoints > your endpoint > Overview), e.g. "
+                  "https://domino.example.com/models/<id>/latest/model"),
     Question("data_sources.ground_truth", "datasource",
              "Ground-truth data source name (same name in Domino and in Model Monitor)",
-             lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource)),
+             lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource), metavar="NAME",
+             help="the ground-truth data source: a Domino data source and a Model Monitor data source registered "
+                  "under this same name"),
     Question("data_sources.ground_truth_type", "datasource_type",
-             "Data source type in Model Monitor (s3, generic_s3, azure_blob, gcs, ...)", _datasource_type_default),
+             "Data source type in Model Monitor (s3, generic_s3, azure_blob, gcs, ...)", _datasource_type_default,
+             metavar="TYPE", help="its type in Model Monitor: s3, generic_s3, azure_blob, azure_data_lake, gcs, ... "
+                                  "(default: what Model Monitor reports, else s3)"),
     Question("test_data.path", "test_data", "Labelled test data file for step 4 (blank for none)",
-             lambda s: s.base_path("test_data.path"), _test_file, required=False),
+             lambda s: s.base_path("test_data.path"), _test_file, required=False, metavar="PATH",
+             help="optional labelled test file (CSV, Parquet or JSON Lines) that step 4 sends to the endpoint; an "
+                  "empty value means none"),
     Question("test_data.label_column", "label_column", "Label column of the test data",
              lambda s: s.base_value("test_data.label_column") or (s.schema.target if s.schema else ""),
-             _label_column, required=False),
+             _label_column, required=False, metavar="NAME",
+             help="the test file's label column (default: the schema's target)"),
 )
 
 
