@@ -2,6 +2,7 @@
 # make test   build the environment and run the whole test suite (unit, contract and end-to-end)
 # make sandbox  run the local Domino sandbox in the foreground
 # make bench  run the benchmarks under bench/
+# make lint   ruff (lint + import order) and mypy (dmm/ and config_loader.py), configured in pyproject.toml
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -13,16 +14,20 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # pip.conf on some machines names index folders that do not exist; those warnings are noise
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install test demo sandbox bench clean
+.PHONY: install test demo sandbox bench lint clean
 
 install: $(STAMP)
 
-$(STAMP): requirements-lock.txt requirements-nodeps.txt
+# The project itself (pyproject.toml: dmm, sandbox, example, config_loader, prediction_capture_example) goes in
+# editable and without dependencies, after the lock files: the exact set stays the one the lock files name.
+$(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt 2>&1 | $(QUIET_PIP)
 	# domino-data-capture declares attrs<22 but imports only the standard library; see requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	$(BIN)/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
+	cd / && $(CURDIR)/$(BIN)/python -c "import dmm, sandbox, example, config_loader, prediction_capture_example"
 	touch $(STAMP)
 
 # The report test opens monitoring_report.html in headless Chromium (Debian's package, as root).
@@ -49,5 +54,9 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/traffic.py
 	$(BIN)/python bench/analysis.py
 
+# both run, so one report shows every finding; the target fails if either does
+lint: $(STAMP)
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
+
 clean:
-	rm -rf $(VENV) .pytest_cache demo-output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info

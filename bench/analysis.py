@@ -24,12 +24,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from dmm.cli import run
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from dmm.cli import run  # noqa: E402
-
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 PREDICTION = "prediction"

@@ -19,13 +19,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
+from requests.adapters import HTTPAdapter
+
+from example.data import CATEGORICAL_FEATURES, CLASSES, TARGET, make_churn_data
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
-import requests  # noqa: E402
-from requests.adapters import HTTPAdapter  # noqa: E402
-
-from example.data import CATEGORICAL_FEATURES, CLASSES, TARGET, make_churn_data  # noqa: E402
 
 GOAL = 0.8
 FEATURES = ["age", "tenure_months", "monthly_charges", "contract"]

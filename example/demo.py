@@ -94,7 +94,6 @@ class Demo:
     @property
     def env(self) -> dict[str, str]:
         env = dict(self.sandbox.env)
-        env["PYTHONPATH"] = str(PROJECT_ROOT)
         env["DMM_CONFIG"] = str(self.work_dir / "monitoring_config.json")
         if self.deployment:
             env["DOMINO_MODEL_API_TOKEN"] = self.deployment["accessToken"]
@@ -148,8 +147,7 @@ class Demo:
             "deploy", script=str(PROJECT_ROOT / "example" / "model_script.py"), name=self.setup.endpoint_name,
             workdir=str(self.work_dir),
             env={"MODEL_PATH": str(self.work_dir / "model.pkl"),
-                 "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json"),
-                 "PYTHONPATH": str(PROJECT_ROOT)})
+                 "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json")})
         register_secret(self.deployment["accessToken"])
         attached = self.sandbox.admin(
             "attach-training-set", modelId=self.deployment["modelId"],

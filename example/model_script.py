@@ -6,25 +6,21 @@ schema's class order, or a regressor's number alone, each under the target's nam
 Deploy this file as a Model API with ``predict`` as its function. It loads ``model.pkl`` (``$MODEL_PATH``, else
 found in the working directory, next to this script or in the project root) and ``monitoring_schema.json``
 (``$MONITORING_SCHEMA``, else next to this script or where ``prediction_capture_example`` looks), and captures
-every prediction through ``prediction_capture_example.MonitoredModel``.
+every prediction through ``prediction_capture_example.MonitoredModel`` (importable once the project is installed,
+``pip install -e .``; in a Domino project without the install, keep the template beside this script).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from prediction_capture_example import MonitoredModel, find_schema
+
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
-
-try:
-    from prediction_capture_example import MonitoredModel, find_schema
-except ImportError:  # run from example/ with the template in the project root
-    sys.path.insert(0, str(PROJECT_ROOT))
-    from prediction_capture_example import MonitoredModel, find_schema
 
 MODEL_FILE_NAME = "model.pkl"
 SCHEMA_FILE_NAME = "monitoring_schema.json"

@@ -20,7 +20,6 @@ from typing import Any
 
 from sandbox.state import SandboxState
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_S = 5
 
 
@@ -53,8 +52,7 @@ class ModelProcesses:
         ready_file.unlink(missing_ok=True)
         hostname = model_hostname(version_id)
         env = {**os.environ, **version.get("env", {}), "HOSTNAME": hostname,
-               "PREDICTION_DATA_DIRECTORY": str(self.state.capture_dir),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+               "PREDICTION_DATA_DIRECTORY": str(self.state.capture_dir)}
         command = [sys.executable, "-m", "sandbox.model_host", "--script", version["script"], "--port", "0",
                    "--ready-file", str(ready_file), "--function", version.get("function", "predict"),
                    "--version-id", version_id, "--version-number", str(version["number"])]

@@ -182,8 +182,6 @@ def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], por
     command = [sys.executable, "-m", "sandbox", "serve", "--state", str(state_dir), "--host", host,
                "--port", str(port), *serve_args]
     child_env = {**os.environ, API_KEYS_ENV: "\n".join(api_keys)}
-    project_root = str(Path(__file__).resolve().parent.parent)
-    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
     with open(state_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
                                    start_new_session=True, cwd=state_dir)

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Sequence
 
 import requests
 
 from sandbox import server
 
+# The source tree (the project is installed editable): the numbered scripts, the template and the example live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_KEY = "sandbox-test-key-0123456789"
+
+
+def load_script(name: str) -> ModuleType:
+    """A numbered script (``"1_register_training_set"``) as a module, loaded once from ``PROJECT_ROOT``.
+
+    The scripts are files beside the installed packages, not modules of them, so tests load them by path rather
+    than putting the project root on ``sys.path``. The module is registered under its file's stem, so
+    ``mock.patch("1_register_training_set.<name>")`` reaches it.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{name}.py was not found in {PROJECT_ROOT}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 @dataclass

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-# The project root holds the packages (dmm, sandbox) and the numbered scripts; tests import them from there.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from sandbox.testing import RunningSandbox  # noqa: E402
+# dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
+# loaded by path with sandbox.testing.load_script.
+from sandbox.testing import RunningSandbox
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOMINO", "DMM_", "MLFLOW"))}
     env.update(DOMINO_USER_API_KEY=KEY, DOMINO_MODEL_API_TOKEN=TOKEN, DOMINO_API_HOST=REFUSED,
                DOMINO_PROJECT_ID="p1", DOMINO_DATASOURCE_PROXY_HOST=REFUSED,
-               DOMINO_DATASOURCE_PROXY_FLIGHT_HOST="grpc://127.0.0.1:9", PYTHONPATH=str(ROOT))
+               DOMINO_DATASOURCE_PROXY_FLIGHT_HOST="grpc://127.0.0.1:9")
     return env
 
 

@@ -128,7 +128,7 @@ def test_capture_failure_is_logged_and_the_prediction_still_returned(schema_file
 
 def run_predict(code: str, env_extra: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("HOSTNAME", "PREDICTION_DATA_DIRECTORY")}
-    env.update(PYTHONPATH=str(PROJECT_ROOT), **env_extra)
+    env.update(env_extra)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=60)
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import joblib
 import pandas as pd
@@ -16,8 +15,6 @@ import pytest
 from dmm.schema import Feature, MonitoringSchema
 from example import data
 from example.train import build_pipeline, evaluate, train_and_log
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_spend_data_has_the_churn_customers_and_a_positive_numeric_target():
@@ -92,7 +89,7 @@ def test_model_script_returns_a_regressors_number_without_probabilities(tmp_path
     capture_dir.mkdir()
     row = json.loads(spend.head(1)[data.FEATURES].to_json(orient="records"))[0]
     env = {k: v for k, v in os.environ.items() if k not in ("HOSTNAME", "PREDICTION_DATA_DIRECTORY")}
-    env.update(PYTHONPATH=str(PROJECT_ROOT), HOSTNAME="model-v1-abc", PREDICTION_DATA_DIRECTORY=str(capture_dir),
+    env.update(HOSTNAME="model-v1-abc", PREDICTION_DATA_DIRECTORY=str(capture_dir),
                MONITORING_SCHEMA=str(tmp_path / "monitoring_schema.json"), MODEL_PATH=str(tmp_path / "model.pkl"))
     code = textwrap.dedent(f"""
         import json

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -15,9 +14,10 @@ import pytest
 from dmm.cli import run
 from dmm.errors import UsageError
 from example.data import FEATURES, TARGET, write_dataset
+from sandbox.testing import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-step2 = importlib.import_module("2_export_model")
+step2 = load_script("2_export_model")
 
 
 @pytest.fixture(scope="module")

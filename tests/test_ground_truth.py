@@ -4,7 +4,6 @@ twice, --dry-run sends nothing, nothing to do is a clean exit 0, and --file is v
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
 
 import pytest
@@ -14,8 +13,9 @@ from dmm.errors import ConflictError, DmmError, UsageError
 from dmm.ground_truth import (GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth)
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
+from sandbox.testing import load_script
 
-step5 = importlib.import_module("5_upload_ground_truth")
+step5 = load_script("5_upload_ground_truth")
 
 NOW = datetime.datetime(2024, 5, 10, 12, 0, tzinfo=datetime.timezone.utc)
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +12,11 @@ import respx
 from dmm.cli import run
 from dmm.schema import MonitoringSchema
 from example.data import CATEGORICAL_FEATURES, FEATURES, TARGET, write_dataset
+from sandbox.testing import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "1_register_training_set.py"
-step1 = importlib.import_module("1_register_training_set")
+step1 = load_script("1_register_training_set")
 
 
 def run_script(*args: str, env=None, cwd=None, stdin=None) -> subprocess.CompletedProcess:

@@ -110,7 +110,7 @@ def build_chain(sandbox, training_set, tmp_path_factory, captured: list[str], da
                                   "ground_truth_prefix": "ground_truth"},
                  "test_data": {"path": "", "label_column": ""},
                  "schema": {"path": "monitoring_schema.json"}}, work / "monitoring_config.json")
-    env = {**sandbox.env, "PYTHONPATH": str(ROOT), "DMM_CONFIG": str(work / "monitoring_config.json"),
+    env = {**sandbox.env, "DMM_CONFIG": str(work / "monitoring_config.json"),
            "DOMINO_MODEL_API_TOKEN": endpoint["accessToken"]}
     rng = np.random.default_rng(11)
     event_ids, rows = [], []

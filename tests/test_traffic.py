@@ -4,7 +4,6 @@ failures give exit 1, and bad input gives exit 2 before any request."""
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import re
 
@@ -15,8 +14,9 @@ from dmm.cli import run
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
 from dmm.traffic import RateLimiter, ground_truth_key, plain
+from sandbox.testing import load_script
 
-step4 = importlib.import_module("4_generate_predictions")
+step4 = load_script("4_generate_predictions")
 
 URL = "https://domino.example.com/models/abc/latest/model"
 FEATURES = ["age", "plan", "score"]

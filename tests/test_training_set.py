@@ -3,7 +3,6 @@ the real domino_data client with HTTP mocked by respx, and the clean-up of a hal
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import httpx
@@ -16,8 +15,9 @@ from dmm.cli import run
 from dmm.errors import UsageError
 from dmm.schema import MonitoringSchema
 from dmm.training_set import plan_lines, plan_training_set, schema_from_plan, validate_plan
+from sandbox.testing import load_script
 
-step1 = importlib.import_module("1_register_training_set")
+step1 = load_script("1_register_training_set")
 
 HOST = "http://domino.test"
 API_KEY = "test-key-0123456789"
