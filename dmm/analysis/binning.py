@@ -79,11 +79,17 @@ def class_key(value: Any) -> str | None:
     return text
 
 
+def _bool_or_bit(value: Any) -> bool:
+    """A value that factorize may have merged with a boolean (True == 1 == 1.0, False == 0)."""
+    return isinstance(value, (bool, np.bool_, int, float, np.number)) and value in (0, 1)
+
+
 def _distinct_keys(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(codes per row, key per distinct value, count per distinct value); code -1 is a missing value.
     Keys are computed once per distinct value, which keeps large columns fast."""
     codes, distinct = pd.factorize(series, use_na_sentinel=True)
-    if series.dtype == object and any(isinstance(v, (bool, np.bool_)) for v in distinct):
+    if series.dtype == object and any(_bool_or_bit(v) for v in distinct) \
+            and any(isinstance(v, (bool, np.bool_)) for v in series.array):
         # True == 1 and False == 0 in Python, so factorize may have merged them: key every row instead
         keys = np.array([class_key(v) for v in series.tolist()], dtype=object)
         codes, distinct = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
