@@ -158,3 +158,18 @@ def test_join_is_the_same_for_any_chunking(labels, predictions, cuts):
         if class_key(identifier) is not None and class_key(identifier) in {class_key(i) for i, _ in labels}:
             latest[class_key(identifier)] = prediction
     assert matched == latest
+
+
+@SETTINGS
+@given(values=st.one_of(st.lists(class_values, max_size=30),
+                        st.lists(st.text(alphabet=" 0123456789.-+aeE", max_size=6), max_size=30),
+                        st.lists(st.integers(-(2 ** 63), 2 ** 63 - 1), max_size=30), st.lists(any_float, max_size=30)))
+def test_column_keys_follow_the_one_value_rule(values):
+    from dmm.analysis import class_keys
+
+    expected = [class_key(value) for value in values]
+    assert class_keys(pd.Series(values, dtype=object)).astype(object).where(lambda s: s.notna(), None).tolist() \
+        == expected
+    natural = pd.Series(values) if values else pd.Series([], dtype=object)
+    got = class_keys(natural).astype(object).where(lambda s: s.notna(), None).tolist()
+    assert got == [class_key(value) for value in natural.tolist()]

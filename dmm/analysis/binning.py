@@ -98,6 +98,18 @@ def _distinct_keys(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return codes, keys, tallies
 
 
+def _text_keys(series: pd.Series) -> pd.Series:
+    """``class_key`` of a column of text, vectorised: only text that reads as a decimal is keyed one by one."""
+    text = series.astype("string").str.strip()
+    text = text.mask(text == "")
+    decimal = text.str.fullmatch(_DECIMAL.pattern).fillna(False).to_numpy(dtype=bool)
+    if not decimal.any():
+        return text
+    values = text.to_numpy(dtype=object, na_value=None)
+    values[decimal] = [class_key(value) for value in values[decimal]]
+    return pd.Series(values, dtype="string")
+
+
 def class_keys(values: Any) -> pd.Series:
     """Each value's ``class_key``, as a string Series (NA where missing), in the input's order."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
@@ -105,6 +117,9 @@ def class_keys(values: Any) -> pd.Series:
         numbers = series.to_numpy(dtype="float64", na_value=np.nan)
         if np.all(np.abs(numbers[~np.isnan(numbers)]) < WHOLE_LIMIT):
             return pd.Series(series.astype("string").array, dtype="string")
+    if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return _text_keys(series.reset_index(drop=True))
     codes, keys, _ = _distinct_keys(series.reset_index(drop=True))
     out = np.empty(len(codes), dtype=object)
     out[:] = None
