@@ -91,6 +91,7 @@ def test_regression_counts_and_names_unscoreable_rows_and_scores_the_rest():
     assert unscoreable["count"] == 3
     assert {example["id"] for example in unscoreable["examples"]} == {"b", "c", "e"}
     assert unscoreable["causes"] == {"label is not a number": 1, "label is infinite": 1, "prediction is infinite": 1}
+    assert result.reason.startswith("3 row(s) could not be scored")  # shown in the report's summary line
     good_true, good_pred = np.array([3.0, 7.0, 2.0]), np.array([2.5, 6.0, 2.5])
     assert result.metric("mse").value == pytest.approx(skm.mean_squared_error(good_true, good_pred))
     assert result.metric("r2").value == pytest.approx(skm.r2_score(good_true, good_pred))
@@ -117,6 +118,7 @@ def test_mape_skips_zero_labels_and_says_how_many():
     mape = quality_metrics("regression", y_true, y_pred).metric("mape")
     assert mape.value == pytest.approx(skm.mean_absolute_percentage_error([2.0, 4.0], [1.0, 5.0]))
     assert "2 row(s) with label 0 left out" in mape.note
+    assert mape.reason == mape.note  # shown under the metric in the report
     all_zero = quality_metrics("regression", [0.0, 0.0], [1.0, 2.0]).metric("mape")
     assert all_zero.value is None and "every label is 0" in all_zero.reason
 
@@ -159,6 +161,7 @@ def test_out_of_range_share_stands_beside_ks_and_fails_on_its_own():
     payload = column.to_dict()
     assert payload["out_of_range"]["share"] == pytest.approx(0.8)
     assert payload["out_of_range"]["passed"] is False and payload["passed"] is False
+    assert "KS does not see" in payload["reason"]
     ks = next(test for test in payload["tests"] if test["name"] == "KS")
     assert ks["value_passed"] is True and ks["passed"] is False
     assert ks["out_of_range"]["threshold"] == DriftConfig().out_of_range.threshold

@@ -56,7 +56,13 @@ class ColumnDrift:
 
     @property
     def reason(self) -> str:
-        return "; ".join(dict.fromkeys(reason for reason in self.reasons + [self.main.reason] if reason))
+        reasons = self.reasons + [self.main.reason]
+        outside = self.main.out_of_range
+        if outside is not None and outside.passed is False:
+            reasons.append(f"{outside.share:.1%} of the values lie outside the training range, which {self.main_test} "
+                           f"does not see: fails the condition share {outside.condition.operator} "
+                           f"{outside.condition.threshold:g} on its own")
+        return "; ".join(dict.fromkeys(reason for reason in reasons if reason))
 
     def top_bins(self) -> list[dict]:
         contributions = self.main.contributions

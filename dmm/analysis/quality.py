@@ -268,7 +268,7 @@ def _regression(actual: np.ndarray, predicted: np.ndarray, sample_weight: Any,
     return [
         _metric("mse", mse, "", thresholds),
         _metric("mae", mae, "", thresholds),
-        _metric("mape", mape, mape_reason, thresholds, mape_note),
+        _metric("mape", mape, mape_reason or (mape_note if "left out" in mape_note else ""), thresholds, mape_note),
         _metric("r2", r2, "the labels are constant: R2 is undefined" if constant else "", thresholds),
         _metric("gini_norm", gini, "" if gini is not None else
                 "the labels sum to 0 or are constant: normalised Gini is undefined", thresholds),
@@ -337,6 +337,9 @@ def quality_metrics(model_type: str, y_true: Any, y_pred: Any, proba: Any = None
         if bad.all():
             result.reason = "no row could be scored: every label or prediction is not a finite number"
         else:
+            if bad.any():
+                causes = ", ".join(f"{name}: {count}" for name, count in result.unscoreable_rows["causes"].items())
+                result.reason = f"{int(bad.sum())} row(s) could not be scored and were left out ({causes})"
             result.metrics = _regression(actual, predicted, sample_weight, conditions)
     if len(y_true) == 0:
         result.reason = "no matched rows: no label matched a prediction"
