@@ -97,6 +97,7 @@ def analyse_drift(state: SandboxState, model: dict[str, Any], body: dict[str, An
             "isDrifted": result["passed"] is False, "bins": result["bins"],
             "counts": {"training": result["reference_counts"], "prediction": result["production_counts"]},
             "tests": result["tests"], "topBins": result["top_bins"], "unseenClasses": result["unseen_classes"],
+            "outOfRange": result["out_of_range"],
             "reason": result["reason"]})
     sort_key = {"column_name": "name", "divergence": "divergence", "model_column_id": "modelColumnId",
                 "feature_importance": "featureImportance"}.get(pagination["sortOn"], "modelColumnId")

@@ -98,34 +98,28 @@ def _distinct_keys(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return codes, keys, tallies
 
 
-def _text_keys(series: pd.Series) -> pd.Series:
+def _text_keys(series: pd.Series) -> np.ndarray:
     """``class_key`` of a column of text, vectorised: only text that reads as a decimal is keyed one by one."""
     text = series.astype("string").str.strip()
-    text = text.mask(text == "")
     decimal = text.str.fullmatch(_DECIMAL.pattern).fillna(False).to_numpy(dtype=bool)
-    if not decimal.any():
-        return text
-    values = text.to_numpy(dtype=object, na_value=None)
-    values[decimal] = [class_key(value) for value in values[decimal]]
-    return pd.Series(values, dtype="string")
+    values = text.mask(text == "").to_numpy(dtype=object, na_value=None)
+    if decimal.any():
+        values[decimal] = [class_key(value) for value in values[decimal]]
+    return values
 
 
 def class_keys(values: Any) -> pd.Series:
-    """Each value's ``class_key``, as a string Series (NA where missing), in the input's order."""
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype):
-        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
-        if np.all(np.abs(numbers[~np.isnan(numbers)]) < WHOLE_LIMIT):
-            return pd.Series(series.astype("string").array, dtype="string")
-    if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
-        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-            return _text_keys(series.reset_index(drop=True))
-    codes, keys, _ = _distinct_keys(series.reset_index(drop=True))
+    """Each value's ``class_key`` in the input's order, as an object Series of str (None where missing)."""
+    series = (values if isinstance(values, pd.Series) else pd.Series(values)).reset_index(drop=True)
+    if (series.dtype == object or isinstance(series.dtype, pd.StringDtype)) \
+            and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return pd.Series(_text_keys(series), dtype=object)
+    codes, keys, _ = _distinct_keys(series)
     out = np.empty(len(codes), dtype=object)
     out[:] = None
     known = codes >= 0
     out[known] = keys[codes[known]]
-    return pd.Series(out, dtype="string")
+    return pd.Series(out, dtype=object)
 
 
 as_class_text = class_keys  # the older name
