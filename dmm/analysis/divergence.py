@@ -131,12 +131,29 @@ class TestResult:
     out_of_range: OutOfRange | None = None
     reason_override: str = field(default="", repr=False)
 
-    value = property(lambda self: self.measurement.value)
-    operator = property(lambda self: self.condition.operator)
-    threshold = property(lambda self: self.condition.threshold)
-    conventions = property(lambda self: self.measurement.conventions)
-    details = property(lambda self: self.measurement.details)
-    contributions = property(lambda self: self.measurement.contributions)
+    @property
+    def value(self) -> float | None:
+        return self.measurement.value
+
+    @property
+    def operator(self) -> str:
+        return self.condition.operator
+
+    @property
+    def threshold(self) -> float | None:
+        return self.condition.threshold
+
+    @property
+    def conventions(self) -> dict[str, Any]:
+        return self.measurement.conventions
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return self.measurement.details
+
+    @property
+    def contributions(self) -> np.ndarray:
+        return self.measurement.contributions
 
     @property
     def reason(self) -> str:

@@ -202,7 +202,8 @@ def _label_order(texts: Any) -> list[str]:
 
 
 def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Sequence[Any] | None,
-                    sample_weight: Any, thresholds: Mapping[str, Threshold]) -> tuple[list[MetricResult], dict[str, Any]]:
+                    sample_weight: Any,
+                    thresholds: Mapping[str, Threshold]) -> tuple[list[MetricResult], dict[str, Any]]:
     seen = set(y_true.unique().tolist()) | set(y_pred.unique().tolist())
     if labels is None:
         labels = _label_order(seen)
