@@ -9,6 +9,7 @@ labels to predictions lives in ``dmm.analysis.join``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -240,8 +241,10 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     gini = None if weighted_auc is None else 2.0 * weighted_auc - 1.0
     results += [_metric("auc_roc", auc, why_auc, thresholds), _metric("log_loss", log_loss, log_why, thresholds),
                 _metric("gini_norm", gini, why_auc, thresholds)]
-    confusion = {"labels": classes, "rows": "true label", "columns": "predicted label",
-                 "matrix": skm.confusion_matrix(true, pred, labels=codes).tolist()}
+    with warnings.catch_warnings():  # one class is a 1 x 1 matrix, and we pass every label already
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        matrix_of_counts = skm.confusion_matrix(true, pred, labels=codes).tolist()
+    confusion = {"labels": classes, "rows": "true label", "columns": "predicted label", "matrix": matrix_of_counts}
     return results, confusion
 
 
