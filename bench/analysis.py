@@ -91,7 +91,7 @@ def run_ours(reference: pd.DataFrame, production: pd.DataFrame) -> dict:
     quality = quality_metrics("classification", production["label"], production[PREDICTION],
                               proba=production["probability"], labels=[0, 1])
     return {"drifted": sum(1 for column in drift if column["passed"] is False), "columns": len(drift),
-            "accuracy": next(m["value"] for m in quality["metrics"] if m["name"] == "accuracy")}
+            "accuracy": quality.metric("accuracy").value}
 
 
 def run_evidently(reference: pd.DataFrame, production: pd.DataFrame) -> dict:
@@ -120,7 +120,8 @@ def run_nannyml(reference: pd.DataFrame, production: pd.DataFrame) -> dict:
 
 
 TOOLS = {"ours": run_ours, "evidently": run_evidently, "nannyml": run_nannyml}
-MODULES = {"ours": ["dmm.analysis"], "evidently": ["evidently", "evidently.presets"], "nannyml": ["nannyml"]}
+MODULES = {"ours": ["dmm.analysis.drift", "dmm.analysis.quality"], "evidently": ["evidently", "evidently.presets"],
+           "nannyml": ["nannyml"]}
 
 
 def worker_compare(tool: str, rows: int) -> dict:

@@ -150,7 +150,7 @@ def iter_file_chunks(item: PredictionFile, columns: Sequence[str], start: dateti
 
 
 def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
-    from dmm.analysis.quality import join_ground_truth, quality_metrics
+    from dmm.analysis import GroundTruthJoiner, quality_metrics
 
     reason = _unavailable(ctx, [CheckName.TRAINING_SET])
     if reason:
@@ -164,23 +164,22 @@ def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions(
                 "reason": "no ground truth (pass --ground-truth FILE or run 5_upload_ground_truth.py)"}
     schema = ctx.schema
     prediction = schema.prediction_name
-    labels = truth.frame[[truth.id_column, truth.label_column]]
     label_name = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
-    matched = []
+    # labels indexed once; the latest prediction and the latest label win across every chunk and file
+    joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label_name)
     for chunk in iter_window_chunks(ctx, [ID_COLUMN, prediction, PROBABILITY_COLUMN], options.batch_rows):
-        if ID_COLUMN not in chunk.columns or prediction not in chunk.columns:
-            continue
-        joined = join_ground_truth(chunk, labels, ID_COLUMN, truth.label_column, gt_id_column=truth.id_column)
-        matched.append(joined.frame)
-    rows = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame()
+        if ID_COLUMN in chunk.columns and prediction in chunk.columns:
+            joiner.add(chunk, ID_COLUMN)
+    joined = joiner.result()
+    rows = joined.frame
     if rows.empty:
         return {"status": "empty", "matched_rows": 0, "label_column": truth.label_column,
-                "reason": "no labelled prediction in the window"}
+                "reason": "no labelled prediction in the window", "join": json_ready(joined.to_dict())}
     labels_order = list(schema.class_labels) or None
     metrics = quality_metrics(schema.model_type, rows[label_name], rows[prediction],
-                              proba=_probabilities(rows), labels=labels_order)
-    return {**json_ready(metrics), "status": "ok", "label_column": truth.label_column,
-            "prediction_column": prediction}
+                              proba=_probabilities(rows), labels=labels_order, ids=rows[ID_COLUMN])
+    return {**json_ready(metrics.to_dict()), "status": "ok", "label_column": truth.label_column,
+            "prediction_column": prediction, "join": json_ready(joined.to_dict())}
 
 
 def _probabilities(rows: pd.DataFrame) -> np.ndarray | None:

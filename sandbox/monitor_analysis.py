@@ -97,6 +97,7 @@ def analyse_drift(state: SandboxState, model: dict[str, Any], body: dict[str, An
             "isDrifted": result["passed"] is False, "bins": result["bins"],
             "counts": {"training": result["reference_counts"], "prediction": result["production_counts"]},
             "tests": result["tests"], "topBins": result["top_bins"], "unseenClasses": result["unseen_classes"],
+            "outOfRange": result["out_of_range"],
             "reason": result["reason"]})
     sort_key = {"column_name": "name", "divergence": "divergence", "model_column_id": "modelColumnId",
                 "feature_importance": "featureImportance"}.get(pagination["sortOn"], "modelColumnId")
@@ -139,11 +140,17 @@ def analyze_model_quality(state: SandboxState, model: dict[str, Any], body: dict
     labels = None
     if model["modelType"] == "classification" and proba is not None:
         # capture lists probabilities in the model's class order; scikit-learn's is sorted
-        labels = sorted(set(engine.binning.as_class_text(matched[LABEL]).dropna())
-                        | set(engine.binning.as_class_text(matched[prediction["name"]]).dropna()))
+        labels = sorted(set(engine.class_keys(matched[LABEL]).dropna())
+                        | set(engine.class_keys(matched[prediction["name"]]).dropna()))
     thresholds = {**OPTIONS["default_quality_conditions"], **(body.get("thresholds") or {})}
+    from dmm.errors import ConfigError  # noqa: PLC0415 - with the engine, which is optional
+
+    try:
+        conditions = engine.quality_thresholds(thresholds)
+    except ConfigError as error:
+        raise refuse(str(error)) from None
     result = engine.quality_metrics(model["modelType"], matched[LABEL], matched[prediction["name"]], proba=proba,
-                                    labels=labels, thresholds=thresholds)
+                                    labels=labels, thresholds=conditions, ids=matched[ROW_ID]).to_dict()
     metrics = [{"name": metric["api_name"], "key": metric["name"], "value": metric["value"],
                 "isFailed": metric["passed"] is False, "condition": {"operator": metric["operator"],
                                                                     "threshold": metric["threshold"]},
@@ -151,7 +158,8 @@ def analyze_model_quality(state: SandboxState, model: dict[str, Any], body: dict
     return {"modelId": model["id"], "startDate": start.isoformat() if start is not None else None,
             "endDate": end.isoformat() if end is not None else None, "matchedRowCount": int(len(matched)),
             "metrics": metrics, "confusionMatrix": result["confusion_matrix"],
-            "conventions": result["conventions"], "reason": result["reason"]}
+            "conventions": result["conventions"], "reason": result["reason"],
+            "unscoreableRows": result["unscoreable_rows"]}
 
 
 def _hourly(times: pd.Series) -> list[dict[str, Any]]:

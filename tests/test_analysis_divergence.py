@@ -8,6 +8,7 @@ from dmm.analysis.binning import fit_categorical_bins, fit_numeric_bins
 from dmm.analysis.divergence import (DriftConfig, chi_square, energy, jensen_shannon_distance, kl_divergence,
                                      kolmogorov_smirnov, population_stability_index, run_test, smoothed_shares,
                                      wasserstein)
+from dmm.analysis.thresholds import Threshold
 from dmm.errors import ConfigError
 
 
@@ -131,10 +132,10 @@ def test_out_of_range_only_production_still_gives_psi_and_reason_for_ks():
 def test_config_overrides_per_column_and_validates():
     config = DriftConfig({"tests": {"PSI": {"threshold": 0.5}}, "default_test": {"numerical": "KL"},
                           "columns": {"age": {"test": "JS", "threshold": 0.01}}})
-    assert config.condition("other", "PSI") == ("<", 0.5)
+    assert config.condition("other", "PSI") == Threshold("<", 0.5)
     assert config.main_test("other", "numerical") == "KL"
-    assert config.main_test("age", "numerical") == "JS" and config.condition("age", "JS") == ("<", 0.01)
-    assert config.condition("age", "PSI") == ("<", 0.5)
+    assert config.main_test("age", "numerical") == "JS" and config.condition("age", "JS") == Threshold("<", 0.01)
+    assert config.condition("age", "PSI") == Threshold("<", 0.5)
     with pytest.raises(ConfigError, match="NOPE"):
         DriftConfig({"columns": {"age": {"test": "NOPE"}}})
     with pytest.raises(ConfigError, match="operator"):

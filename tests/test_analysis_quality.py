@@ -28,7 +28,7 @@ def binary():
 
 def test_binary_classification_matches_sklearn(binary):
     y_true, y_pred, proba = binary
-    result = quality_metrics("classification", y_true, y_pred, proba=proba)
+    result = quality_metrics("classification", y_true, y_pred, proba=proba).to_dict()
     got = values(result)
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert got["precision"] == pytest.approx(skm.precision_score(y_true, y_pred, average="weighted"))
@@ -51,7 +51,7 @@ def test_multiclass_with_string_labels_matches_sklearn():
     proba = rng.dirichlet([1, 1, 1], size=n)
     y_true = np.array([labels[rng.choice(3, p=row)] for row in proba])
     y_pred = np.array([labels[i] for i in proba.argmax(axis=1)])
-    got = values(quality_metrics("classification", y_true, y_pred, proba=proba, labels=labels))
+    got = values(quality_metrics("classification", y_true, y_pred, proba=proba, labels=labels).to_dict())
     auc = skm.roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=labels)
     assert got["auc_roc"] == pytest.approx(auc)
     assert got["gini_norm"] == pytest.approx(2 * auc - 1)
@@ -62,14 +62,14 @@ def test_multiclass_with_string_labels_matches_sklearn():
 def test_sample_weight_is_used_only_for_gini(binary):
     y_true, y_pred, proba = binary
     weights = np.random.default_rng(1).uniform(0.1, 3, size=len(y_true))
-    got = values(quality_metrics("classification", y_true, y_pred, proba=proba, sample_weight=weights))
+    got = values(quality_metrics("classification", y_true, y_pred, proba=proba, sample_weight=weights).to_dict())
     assert got["gini_norm"] == pytest.approx(2 * skm.roc_auc_score(y_true, proba, sample_weight=weights) - 1)
     assert got["auc_roc"] == pytest.approx(skm.roc_auc_score(y_true, proba))
 
 
 def test_without_probabilities_three_metrics_have_reasons(binary):
     y_true, y_pred, _ = binary
-    result = quality_metrics("classification", y_true, y_pred)
+    result = quality_metrics("classification", y_true, y_pred).to_dict()
     for metric in result["metrics"]:
         if metric["name"] in ("auc_roc", "log_loss", "gini_norm"):
             assert metric["value"] is None and "probabilit" in metric["reason"]
@@ -78,7 +78,7 @@ def test_without_probabilities_three_metrics_have_reasons(binary):
 
 
 def test_single_class_labels_give_reasons():
-    result = quality_metrics("classification", [1, 1, 1, 1], [1, 0, 1, 1], proba=[0.9, 0.3, 0.8, 0.7])
+    result = quality_metrics("classification", [1, 1, 1, 1], [1, 0, 1, 1], proba=[0.9, 0.3, 0.8, 0.7]).to_dict()
     got = {metric["name"]: metric for metric in result["metrics"]}
     assert got["accuracy"]["value"] == pytest.approx(0.75)
     assert got["auc_roc"]["value"] is None and "one class" in got["auc_roc"]["reason"]
@@ -87,22 +87,22 @@ def test_single_class_labels_give_reasons():
 
 
 def test_labels_as_text_match_integer_predictions():
-    got = values(quality_metrics("classification", ["1", "0", "1"], [1.0, 0.0, 0.0]))
+    got = values(quality_metrics("classification", ["1", "0", "1"], [1.0, 0.0, 0.0]).to_dict())
     assert got["accuracy"] == pytest.approx(2 / 3)
 
 
 def test_empty_input_gives_reason():
-    result = quality_metrics("classification", [], [])
+    result = quality_metrics("classification", [], []).to_dict()
     assert result["matched_rows"] == 0 and result["reason"]
     assert all(metric["value"] is None for metric in result["metrics"])
-    assert quality_metrics("regression", [], [])["metrics"][0]["value"] is None
+    assert quality_metrics("regression", [], []).to_dict()["metrics"][0]["value"] is None
 
 
 def test_regression_matches_sklearn():
     rng = np.random.default_rng(8)
     y_true = rng.uniform(1, 10, size=500)
     y_pred = y_true + rng.normal(0, 1, size=500)
-    result = quality_metrics("regression", y_true, y_pred)
+    result = quality_metrics("regression", y_true, y_pred).to_dict()
     got = values(result)
     assert got["mse"] == pytest.approx(skm.mean_squared_error(y_true, y_pred))
     assert got["mae"] == pytest.approx(skm.mean_absolute_error(y_true, y_pred))
@@ -114,7 +114,7 @@ def test_regression_matches_sklearn():
 
 
 def test_regression_constant_labels_give_reason():
-    got = {m["name"]: m for m in quality_metrics("regression", [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])["metrics"]}
+    got = {m["name"]: m for m in quality_metrics("regression", [2.0, 2.0, 2.0], [1.0, 2.0, 3.0]).to_dict()["metrics"]}
     assert got["r2"]["value"] is None and "constant" in got["r2"]["reason"]
     assert got["mse"]["value"] == pytest.approx(2 / 3)
 
@@ -130,7 +130,7 @@ def test_normalized_gini_of_binary_labels_is_2auc_minus_1():
 def test_thresholds_are_data_and_overridable(binary):
     y_true, y_pred, proba = binary
     result = quality_metrics("classification", y_true, y_pred, proba=proba,
-                             thresholds={"accuracy": {"threshold": 0.99}})
+                             thresholds={"accuracy": {"threshold": 0.99}}).to_dict()
     accuracy = next(m for m in result["metrics"] if m["name"] == "accuracy")
     assert accuracy["threshold"] == 0.99 and accuracy["passed"] is False and result["passed"] is False
 

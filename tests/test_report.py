@@ -32,7 +32,7 @@ def sample_report() -> dict:
                                                   HOSTILE: "numerical", "churned": "categorical"})
     drift = calculator.update(production).to_dict()
     quality = quality_metrics("classification", ["0", "1", "1", "0", "1"], ["0", "1", "0", "0", "1"],
-                              labels=["0", "1"])
+                              labels=["0", "1"]).to_dict()
     return json_ready({
         "report_version": 1, "generated_at": "2025-03-10T12:00:00+00:00",
         "inputs": {"window": {"start": "2025-03-03T12:00:00+00:00", "end": "2025-03-10T12:00:00+00:00"},

@@ -481,3 +481,24 @@ def test_traffic_counts_registered_predictions_and_labels(monitor, model_id):
     assert (labels["groundTruthRowCount"], labels["matchedRowCount"]) == (3, 3)
     timeline = monitor.client.get(f"{API}/model/{model_id}/dataset-timeline", headers=KEY, query_string=window).json
     assert [job["datasetType"] for job in timeline["timeline"]] == ["training", "prediction", "ground_truth"]
+
+
+def test_quality_threshold_with_a_bad_operator_is_refused(monitor, model_id):
+    monitor.upload("pred/p1.csv", pd.DataFrame({"age": [25, 35, 95], "plan": ["a", "a", "z"],
+                                                "churned": ["yes", "no", "no"], "event_id": ["a", "b", "c"]}))
+    assert monitor.put(f"/model/{model_id}/register-dataset/prediction",
+                       {"datasetDetails": details("p1", "pred/p1.csv")}).status_code == 200
+    monitor.upload("gt/day1.csv", LABELS)
+    assert monitor.put(f"/model/{model_id}/register-dataset/ground_truth",
+                       {"variables": ground_truth_variables(),
+                        "datasetDetails": details("gt1", "gt/day1.csv")}).status_code == 200
+    url = f"{API}/model/{model_id}/analyze-model-quality"
+    bad = monitor.client.post(url, json={"thresholds": {"accuracy": {"operator": "=>", "threshold": 0.5}}},
+                              headers=KEY)
+    assert bad.status_code == 400 and "operator" in bad.json["message"]
+    good = monitor.client.post(url, json={"thresholds": {"accuracy": {"operator": ">=", "threshold": 0.9}}},
+                               headers=KEY)
+    assert good.status_code == 200, good.json
+    accuracy = next(metric for metric in good.json["metrics"] if metric["key"] == "accuracy")
+    assert accuracy["value"] == pytest.approx(2 / 3) and accuracy["isFailed"] is True
+    assert good.json["unscoreableRows"] == {"count": 0}

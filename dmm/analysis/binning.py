@@ -8,8 +8,11 @@ Counting is vectorised and works chunk by chunk, so counts from many chunks add 
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,7 @@ GUARD_BINS = (UNTRAINED, INVALID)
 MAX_NUMERIC_BINS = 20
 
 
-def as_numbers(values) -> np.ndarray:
+def as_numbers(values: Any) -> np.ndarray:
     """Float array; anything missing or unparseable becomes NaN."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if pd.api.types.is_bool_dtype(series.dtype):
@@ -30,43 +33,127 @@ def as_numbers(values) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _text_of_distinct(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype("string")
-    if pd.api.types.is_float_dtype(series.dtype):
-        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
-        finite = np.isfinite(numbers)
-        if np.all(np.mod(numbers[finite], 1) == 0):
-            return series.astype("Int64").astype("string")
-    text = series.astype("string").str.strip()
-    return text.mask(text == "")
+# The rule for class values and event ids, a function of the value alone (the same in every chunk and file):
+CLASS_KEY_RULE = ("class values and ids are compared as text after one rule applied to each value alone: missing "
+                  "values and blank text are missing; surrounding whitespace is removed; numbers (of any type, or "
+                  "text written as a plain decimal such as '1' or '-2.50') equal as numbers are the same: whole "
+                  "numbers are written without a fractional part (1, 1.0 and '1' are '1'), others in Python's "
+                  "shortest round-trip form ('2.5', '1e+300', 'inf'); booleans are 'True'/'False'; other text "
+                  "is kept as written")
+WHOLE_LIMIT = 2 ** 53  # whole floats below this are exact integers
+_DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
-def as_class_text(values) -> pd.Series:
-    """Class values as text, so 1, 1.0 and "1" name the same class; missing and blank values become NA.
-    Only the distinct values are converted, then spread back, which keeps large columns fast."""
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
+def _float_key(number: float) -> str | None:
+    if math.isnan(number):
+        return None
+    if number.is_integer() and abs(number) < WHOLE_LIMIT:
+        return str(int(number))
+    return repr(number)
+
+
+def _int_key(number: int) -> str:
+    if abs(number) < WHOLE_LIMIT:
+        return str(number)
+    as_float = float(number) if abs(number) < 2 ** 1023 else math.inf
+    # an integer a float can hold exactly is written as that float is, so 10**17 and 1e17 agree
+    return repr(as_float) if math.isfinite(as_float) and int(as_float) == number else str(number)
+
+
+def class_key(value: Any) -> str | None:
+    """The text a class value or an id is compared as (``CLASS_KEY_RULE``); None for a missing value."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "True" if value else "False"
+    if isinstance(value, (int, np.integer)):
+        return _int_key(int(value))
+    if isinstance(value, (float, np.floating)):
+        return _float_key(float(value))
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    text = text.strip()
+    if not text:
+        return None
+    if _DECIMAL.fullmatch(text):
+        return _int_key(int(text)) if "." not in text else _float_key(float(text))
+    return text
+
+
+def _bool_or_bit(value: Any) -> bool:
+    """A value that factorize may have merged with a boolean (True == 1 == 1.0, False == 0)."""
+    return isinstance(value, (bool, np.bool_, int, float, np.number)) and value in (0, 1)
+
+
+def _distinct_keys(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(codes per row, key per distinct value, count per distinct value); code -1 is a missing value.
+    Keys are computed once per distinct value, which keeps large columns fast."""
     codes, distinct = pd.factorize(series, use_na_sentinel=True)
-    text = _text_of_distinct(pd.Series(distinct)).array
-    return pd.Series(text.take(codes, allow_fill=True), dtype="string")
+    if series.dtype == object and any(_bool_or_bit(v) for v in distinct) \
+            and any(isinstance(v, (bool, np.bool_)) for v in series.array):
+        # True == 1 and False == 0 in Python, so factorize may have merged them: key every row instead
+        keys = np.array([class_key(v) for v in series.tolist()], dtype=object)
+        codes, distinct = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    keys = np.array([class_key(v) for v in distinct], dtype=object)
+    tallies = np.bincount(codes[codes >= 0], minlength=len(keys)).astype(np.int64)
+    return codes, keys, tallies
+
+
+def _text_keys(series: pd.Series) -> np.ndarray:
+    """``class_key`` of a column of text, vectorised: only text that reads as a decimal is keyed one by one."""
+    text = series.astype("string").str.strip()
+    decimal = text.str.fullmatch(_DECIMAL.pattern).fillna(False).to_numpy(dtype=bool)
+    values = text.mask(text == "").to_numpy(dtype=object, na_value=None)
+    if decimal.any():
+        values[decimal] = [class_key(value) for value in values[decimal]]
+    return values
+
+
+def class_keys(values: Any) -> pd.Series:
+    """Each value's ``class_key`` in the input's order, as an object Series of str (None where missing)."""
+    series = (values if isinstance(values, pd.Series) else pd.Series(values)).reset_index(drop=True)
+    if (series.dtype == object or isinstance(series.dtype, pd.StringDtype)) \
+            and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return pd.Series(_text_keys(series), dtype=object)
+    codes, keys, _ = _distinct_keys(series)
+    out = np.empty(len(codes), dtype=object)
+    out[:] = None
+    known = codes >= 0
+    out[known] = keys[codes[known]]
+    return pd.Series(out, dtype=object)
+
+
+as_class_text = class_keys  # the older name
 
 
 def _fd_bin_count(values: np.ndarray) -> tuple[int, str]:
     """Freedman-Diaconis bin count as numpy computes it, capped; Sturges' rule when the IQR is 0."""
-    span = float(values.max() - values.min())
-    if span == 0:
+    low, high = float(values.min()), float(values.max())
+    if low == high:
         return 1, f"constant training column (every value is {values[0]:g}): one bin"
-    q25, q75 = np.percentile(values, [25, 75])
-    width = 2.0 * (q75 - q25) * values.size ** (-1.0 / 3.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        q25, q75 = np.percentile(values, [25, 75])
+        width = 2.0 * (q75 - q25) * values.size ** (-1.0 / 3.0)
+        span = high - low if np.isfinite(high - low) else (high / 2 - low / 2) * 2
+        ratio = span / width if width > 0 else math.nan
     if width > 0:
-        count, note = int(np.ceil(span / width)), ""
+        count = MAX_NUMERIC_BINS + 1 if not np.isfinite(ratio) or ratio > 1e9 else max(int(np.ceil(ratio)), 1)
+        note = ""
     else:
         count = int(np.ceil(np.log2(values.size))) + 1
         note = "interquartile range is 0, so Freedman-Diaconis is undefined: used Sturges' rule instead"
     if count > MAX_NUMERIC_BINS:
-        note = (note + "; " if note else "") + f"Freedman-Diaconis gave {count} bins, capped at {MAX_NUMERIC_BINS}"
+        gave = f"{count}" if np.isfinite(ratio) and ratio <= 1e9 else "more than a billion"
+        note = (note + "; " if note else "") + f"Freedman-Diaconis gave {gave} bins, capped at {MAX_NUMERIC_BINS}"
         count = MAX_NUMERIC_BINS
     return max(count, 1), note
+
+
+def _population_std(values: np.ndarray) -> float:
+    """Standard deviation with ddof=0, computed on values scaled into range so huge numbers do not overflow."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if scale == 0 or not np.isfinite(scale):
+        return 0.0
+    return float(np.std(values / scale) * scale) if scale > 1e150 else float(np.std(values))
 
 
 @dataclass(frozen=True)
@@ -94,9 +181,9 @@ class NumericBins:
     @property
     def centres(self) -> np.ndarray:
         """Centre of each trained bin (guard bins have no position)."""
-        return (self.edges[:-1] + self.edges[1:]) / 2.0
+        return self.edges[:-1] / 2.0 + self.edges[1:] / 2.0
 
-    def counts(self, values) -> np.ndarray:
+    def counts(self, values: Any) -> np.ndarray:
         numbers = as_numbers(values)
         n = self.trained_bin_count
         result = np.zeros(n + 2, dtype=np.int64)
@@ -105,39 +192,60 @@ class NumericBins:
         if n == 0:
             result[n] = numbers.size - result[n + 1]
             return result
-        low, high = self.edges[0], self.edges[-1]
+        low, high = float(self.edges[0]), float(self.edges[-1])
         if low == high:
             result[0] = int(np.count_nonzero(numbers == low))
-        else:
+        elif np.isfinite(high - low):
             # the edges are np.linspace(low, high, n + 1), exactly the ones np.histogram's fast path uses
             result[:n] = np.histogram(numbers, bins=n, range=(low, high))[0]
+        else:  # a range wider than the largest float: numpy's fast path would overflow, so place values by edge
+            inside = numbers[(numbers >= low) & (numbers <= high)]
+            index = np.clip(np.searchsorted(self.edges, inside, side="right") - 1, 0, n - 1)
+            result[:n] = np.bincount(index, minlength=n)
         result[n] = numbers.size - result[n + 1] - int(result[:n].sum())
         return result
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "value_type": self.value_type,
             "method": "Freedman-Diaconis over the training min..max, capped at 20 bins",
             "labels": self.labels,
             "edges": [float(edge) for edge in self.edges],
             "guard_bins": list(GUARD_BINS),
-            "guard_bins_meaning": {UNTRAINED: "values outside the training range",
+            "guard_bins_meaning": {UNTRAINED: "values outside the training range (infinities included)",
                                    INVALID: "missing values and unparseable numbers"},
+            "training_std": self.training_std,
+            "training_std_ddof": 0,
             "note": self.note,
         }
 
 
+def _boolean_aliases(classes: tuple[str, ...]) -> dict[str, str]:
+    """Where the training classes are booleans (or 0/1), the other spellings of the same truth value."""
+    lowered = {name.lower(): name for name in classes}
+    if classes and set(lowered) <= {"true", "false"}:
+        spellings = {"true": ("true", "1"), "false": ("false", "0")}
+        return {alias: lowered[word] for word, aliases in spellings.items() if word in lowered
+                for alias in aliases if alias != lowered[word]}
+    if classes and set(classes) <= {"0", "1"}:
+        spellings = {"1": ("true",), "0": ("false",)}
+        return {alias: word for word, aliases in spellings.items() if word in classes for alias in aliases}
+    return {}
+
+
 @dataclass(frozen=True)
 class CategoricalBins:
-    """One bin per training class (as text), then the guard bins."""
+    """One bin per training class (as its ``class_key``), then the guard bins."""
 
     classes: tuple[str, ...]
     note: str = ""
     value_type = "categorical"
     _index: pd.Index = field(default=None, repr=False, compare=False)
+    _aliases: dict = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", pd.Index(list(self.classes), dtype="string"))
+        object.__setattr__(self, "_aliases", _boolean_aliases(self.classes))
 
     @property
     def trained_bin_count(self) -> int:
@@ -147,38 +255,43 @@ class CategoricalBins:
     def labels(self) -> list[str]:
         return list(self.classes) + list(GUARD_BINS)
 
-    def counts(self, values) -> np.ndarray:
+    def counts(self, values: Any) -> np.ndarray:
         return self.counts_and_unseen(values)[0]
 
-    def counts_and_unseen(self, values) -> tuple[np.ndarray, Counter]:
+    def _lookup(self, key: str) -> str:
+        return self._aliases.get(key.lower(), key) if self._aliases else key
+
+    def counts_and_unseen(self, values: Any) -> tuple[np.ndarray, Counter]:
         """Bin counts, and how often each class unseen in training occurred."""
         series = values if isinstance(values, pd.Series) else pd.Series(values)
-        distinct = series.value_counts(dropna=False)
-        if distinct.empty:
-            return np.zeros(len(self.classes) + 2, dtype=np.int64), Counter()
-        text = _text_of_distinct(pd.Series(distinct.index, dtype=distinct.index.dtype))
-        tallies = distinct.to_numpy(dtype=np.int64)
-        missing = text.isna().to_numpy()
-        codes = self._index.get_indexer(text.fillna("").to_numpy(dtype=object))
-        codes[missing] = -2
         n = len(self.classes)
         result = np.zeros(n + 2, dtype=np.int64)
-        trained = codes >= 0
-        result[:n] = np.bincount(codes[trained], weights=tallies[trained], minlength=n).astype(np.int64)
-        unseen = codes == -1
+        unseen_counts: Counter = Counter()
+        if series.empty:
+            return result, unseen_counts
+        codes, keys, tallies = _distinct_keys(series)
+        missing_rows = int(np.count_nonzero(codes < 0))
+        missing = np.array([key is None for key in keys], dtype=bool)
+        names = [self._lookup(key) if key is not None else "" for key in keys]
+        index = self._index.get_indexer(pd.Index(names, dtype="string")) if names else np.array([], dtype=np.intp)
+        index[missing] = -2
+        trained = index >= 0
+        result[:n] = np.bincount(index[trained], weights=tallies[trained], minlength=n).astype(np.int64)
+        unseen = index == -1
         result[n] = int(tallies[unseen].sum())
-        result[n + 1] = int(tallies[missing].sum())
-        unseen_counts = Counter()
-        for name, tally in zip(text[unseen].tolist(), tallies[unseen].tolist()):
+        result[n + 1] = int(tallies[missing].sum()) + missing_rows
+        for name, tally in zip(np.asarray(names, dtype=object)[unseen].tolist(), tallies[unseen].tolist()):
             unseen_counts[name] += tally
         return result, unseen_counts
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "value_type": self.value_type,
             "method": "one bin per training class",
             "labels": self.labels,
             "classes": list(self.classes),
+            "class_values": CLASS_KEY_RULE,
+            "boolean_spellings": dict(self._aliases),
             "guard_bins": list(GUARD_BINS),
             "guard_bins_meaning": {UNTRAINED: "classes not seen in training",
                                    INVALID: "missing values and empty strings"},
@@ -186,7 +299,7 @@ class CategoricalBins:
         }
 
 
-def fit_numeric_bins(values) -> NumericBins:
+def fit_numeric_bins(values: Any) -> NumericBins:
     numbers = as_numbers(values)
     finite = numbers[np.isfinite(numbers)]
     if finite.size == 0:
@@ -194,20 +307,26 @@ def fit_numeric_bins(values) -> NumericBins:
                            note="training column has no valid numbers: only the guard bins")
     count, note = _fd_bin_count(finite)
     low, high = float(finite.min()), float(finite.max())
-    edges = np.array([low, high]) if count == 1 else np.linspace(low, high, count + 1)
-    return NumericBins(edges=edges, training_std=float(finite.std()), note=note)
+    if count == 1:
+        edges = np.array([low, high])
+    elif np.isfinite(high - low):
+        edges = np.linspace(low, high, count + 1)
+    else:  # the range overflows a float: space the edges in halves, then scale back
+        edges = np.linspace(low / 2, high / 2, count + 1) * 2
+        edges[0], edges[-1] = low, high
+    return NumericBins(edges=edges, training_std=_population_std(finite), note=note)
 
 
-def fit_categorical_bins(values) -> CategoricalBins:
-    text = as_class_text(values).dropna()
-    classes = tuple(sorted(text.unique().tolist()))
+def fit_categorical_bins(values: Any) -> CategoricalBins:
+    _, keys, _ = _distinct_keys(values if isinstance(values, pd.Series) else pd.Series(values))
+    classes = tuple(sorted({key for key in keys if key is not None}))
     note = "" if classes else "training column has no valid values: only the guard bins"
     if len(classes) == 1:
         note = f"constant training column (every value is {classes[0]!r}): one bin"
     return CategoricalBins(classes=classes, note=note)
 
 
-def fit_bins(values, value_type: str) -> NumericBins | CategoricalBins:
+def fit_bins(values: Any, value_type: str) -> NumericBins | CategoricalBins:
     if value_type == "numerical":
         return fit_numeric_bins(values)
     if value_type == "categorical":

@@ -1,49 +1,45 @@
 """Drift tests on bin counts (training against production), so they work on counts accumulated in a stream.
 
-Each test returns a ``TestResult`` that states its passing condition, threshold and conventions (smoothing, log
-base, direction, which bins). Defaults live in ``DEFAULT_DRIFT_CONFIG`` (data, JSON-able), overridable per column.
-Only "POPULATION STABILITY INDEX" is an observed DMM API spelling; the other ``api_name`` values are our guesses.
+``run_test`` looks a test up in the registry (``drift_tests.DRIFT_TESTS``) and returns a ``TestResult`` that
+states its passing condition, threshold and conventions (smoothing, log base, direction, which bins). Defaults
+live in ``DEFAULT_DRIFT_CONFIG`` (data, JSON-able), overridable per column; every condition is a validated
+``Threshold``. Tests that look only inside the training range (KS, Wasserstein, energy) carry the share of
+production values outside it, with a verdict of its own (``out_of_range`` in the config).
 """
 
 from __future__ import annotations
 
 import copy
-import operator as op
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from dmm.analysis.drift_tests import (  # noqa: F401 - the kernels are part of this module's public face
+    ALL_BINS, DRIFT_TESTS, EPSILON, NUMERIC_ONLY, TESTS, TRAINED_BINS, Bins, DriftTest, Measurement, chi_square,
+    energy, jensen_shannon_distance, kl_divergence, kolmogorov_smirnov, population_stability_index, shares,
+    smoothed_shares, wasserstein)
+from dmm.analysis.thresholds import OPERATORS, Threshold  # noqa: F401
 from dmm.errors import ConfigError
 
-EPSILON = 1e-4
+OUT_OF_RANGE_MEANING = ("share of valid production values outside the training range; KS, Wasserstein and energy "
+                        "compare only the values inside it, so this share is their verdict's other half")
 
-DEFAULT_DRIFT_CONFIG: dict = {
+DEFAULT_DRIFT_CONFIG: dict[str, Any] = {
     "default_test": {"numerical": "PSI", "categorical": "PSI"},
     "epsilon": EPSILON,
-    "tests": {
-        "KL": {"api_name": "KULLBACK LEIBLER", "operator": "<", "threshold": 0.1},
-        "PSI": {"api_name": "POPULATION STABILITY INDEX", "operator": "<", "threshold": 0.2},
-        "CHI_SQUARE": {"api_name": "CHI SQUARE", "operator": ">", "threshold": 0.05},
-        "KS": {"api_name": "KOLMOGOROV SMIRNOV", "operator": "<", "threshold": 0.1},
-        "WASSERSTEIN": {"api_name": "WASSERSTEIN DISTANCE", "operator": "<", "threshold": 0.1},
-        "ENERGY": {"api_name": "ENERGY DISTANCE", "operator": "<", "threshold": 0.1},
-        "JS": {"api_name": "JENSEN SHANNON", "operator": "<", "threshold": 0.1},
-    },
+    "tests": {name: {"api_name": test.api_name, **test.default.to_dict()} for name, test in DRIFT_TESTS.items()},
+    # beside KS, Wasserstein and energy: fails when more than 10% of the valid production values are out of range
+    "out_of_range": {"operator": "<=", "threshold": 0.1},
     # per column: {"<column>": {"test": "KL", "operator": "<", "threshold": 0.05}}
     "columns": {},
 }
-
-OPERATORS = {"<": op.lt, "<=": op.le, ">": op.gt, ">=": op.ge}
-
-ALL_BINS = "all bins, guard bins included; bins empty on both sides dropped"
-TRAINED_BINS = "trained bins only, in order (guard bins have no position); shares renormalised over them"
 
 
 class DriftConfig:
     """Test defaults as data: ``DriftConfig(overrides)`` deep-merges ``overrides`` into ``DEFAULT_DRIFT_CONFIG``."""
 
-    def __init__(self, overrides: dict | None = None) -> None:
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         data = copy.deepcopy(DEFAULT_DRIFT_CONFIG)
         for key, value in (overrides or {}).items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -59,25 +55,31 @@ class DriftConfig:
 
     def _validate(self) -> None:
         tests_named = ", ".join(TESTS)
-        operators_named = ", ".join(OPERATORS)
         for name, spec in self.data["tests"].items():
-            if name not in TESTS:
+            if name not in DRIFT_TESTS:
                 raise ConfigError(f"The drift config names an unknown test {name!r}", f"Use one of {tests_named}")
-            if spec.get("operator") not in OPERATORS:
-                raise ConfigError(f"The drift test {name} has the operator {spec.get('operator')!r}",
-                                  f"Use one of {operators_named}")
+            Threshold.parse({k: spec.get(k) for k in ("operator", "threshold")}, f"drift test {name}")
         for value_type, test in self.data["default_test"].items():
-            if test not in TESTS:
+            if test not in DRIFT_TESTS:
                 raise ConfigError(f"The default {value_type} drift test {test!r} is unknown",
                                   f"Use one of {tests_named}")
+        self.out_of_range = Threshold.parse(self.data["out_of_range"], "drift out-of-range share")
         for column, spec in self.data["columns"].items():
             test = spec.get("test")
-            if test is not None and test not in TESTS:
+            if test is not None and test not in DRIFT_TESTS:
                 raise ConfigError(f"The drift config gives column {column} the unknown test {test!r}",
                                   f"Use one of {tests_named}")
             if spec.get("operator") is not None and spec["operator"] not in OPERATORS:
                 raise ConfigError(f"The drift config gives column {column} the operator {spec['operator']!r}",
-                                  f"Use one of {operators_named}")
+                                  f"Use one of {', '.join(OPERATORS)}")
+            if "threshold" in spec:
+                Threshold.parse({"operator": spec.get("operator") or "<", "threshold": spec["threshold"]},
+                                f"drift config column {column}")
+        try:
+            float(self.data["epsilon"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"The drift config's epsilon {self.data['epsilon']!r} is not a number",
+                              "Give a small positive number such as 0.0001") from None
 
     @property
     def epsilon(self) -> float:
@@ -86,230 +88,137 @@ class DriftConfig:
     def main_test(self, column: str, value_type: str) -> str:
         return self.data["columns"].get(column, {}).get("test") or self.data["default_test"][value_type]
 
-    def condition(self, column: str, test: str) -> tuple[str, float]:
+    def condition(self, column: str, test: str) -> Threshold:
         spec = dict(self.data["tests"][test])
         override = self.data["columns"].get(column, {})
         if override.get("test", test) == test:
             spec.update({key: override[key] for key in ("operator", "threshold") if key in override})
-        return spec["operator"], float(spec["threshold"])
+        return Threshold.parse({"operator": spec["operator"], "threshold": spec["threshold"]},
+                               f"drift test {test} of column {column or '(any)'}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(self.data)
+
+
+@dataclass(frozen=True)
+class OutOfRange:
+    """How many valid production values fell outside the training range, and the verdict on that share."""
+
+    count: int
+    valid: int
+    condition: Threshold
+
+    @property
+    def share(self) -> float:
+        return self.count / self.valid if self.valid else 0.0
+
+    @property
+    def passed(self) -> bool | None:
+        return self.condition.passes(self.share) if self.valid else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"share": self.share, "count": self.count, "valid_values": self.valid, **self.condition.to_dict(),
+                "condition": f"share {self.condition.operator} {self.condition.threshold:g}",
+                "passed": self.passed, "meaning": OUT_OF_RANGE_MEANING}
 
 
 @dataclass
 class TestResult:
     name: str
     api_name: str
-    value: float | None
-    operator: str
-    threshold: float
-    conventions: dict
-    details: dict = field(default_factory=dict)
-    reason: str = ""
-    contributions: np.ndarray | None = field(default=None, repr=False)
+    condition: Threshold
+    measurement: Measurement
+    out_of_range: OutOfRange | None = None
+    reason_override: str = field(default="", repr=False)
+
+    @property
+    def value(self) -> float | None:
+        return self.measurement.value
+
+    @property
+    def operator(self) -> str:
+        return self.condition.operator
+
+    @property
+    def threshold(self) -> float | None:
+        return self.condition.threshold
+
+    @property
+    def conventions(self) -> dict[str, Any]:
+        return self.measurement.conventions
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return self.measurement.details
+
+    @property
+    def contributions(self) -> np.ndarray:
+        return self.measurement.contributions
+
+    @property
+    def reason(self) -> str:
+        return self.reason_override or self.measurement.reason
 
     @property
     def passed(self) -> bool | None:
-        if self.value is None or not np.isfinite(self.value):
-            return None
-        return bool(OPERATORS[self.operator](self.value, self.threshold))
+        """The value's verdict; False as well when too many values lie outside the training range."""
+        if self.out_of_range is not None and self.out_of_range.passed is False:
+            return False
+        return self.condition.passes(self.value)
 
     @property
     def severity(self) -> float:
         """How far the value is past its threshold: above 1 fails, larger is worse."""
-        if self.value is None:
-            return 0.0
-        tiny, ceiling = 1e-12, 1e9
-        if self.operator in ("<", "<="):
-            return min(float(self.value) / max(self.threshold, tiny), ceiling)
-        return min(max(self.threshold, tiny) / max(float(self.value), tiny), ceiling)
+        own = self.condition.severity(self.value)
+        if self.out_of_range is not None and self.out_of_range.valid:
+            return max(own, self.out_of_range.condition.severity(self.out_of_range.share))
+        return own
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        out = {
             "name": self.name,
             "api_name": self.api_name,
             "value": None if self.value is None else float(self.value),
             "operator": self.operator,
             "threshold": self.threshold,
-            "condition": f"value {self.operator} {self.threshold:g}",
+            "condition": self.condition.condition,
             "passed": self.passed,
             "details": self.details,
             "conventions": self.conventions,
             "reason": self.reason,
         }
+        if self.out_of_range is not None:
+            out["value_passed"] = self.condition.passes(self.value)
+            out["out_of_range"] = self.out_of_range.to_dict()
+        return out
 
 
-def shares(counts: np.ndarray) -> np.ndarray:
-    counts = np.asarray(counts, dtype="float64")
-    total = counts.sum()
-    return counts / total if total > 0 else counts
+def _empty(reference: np.ndarray) -> Measurement:
+    return Measurement(None, np.zeros(len(reference)), {})
 
 
-def smoothed_shares(reference: np.ndarray, production: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
-    """Drop bins empty on both sides, give empty bins ``epsilon`` of share, renormalise. Returns (p_prod, q_ref)."""
-    keep = (np.asarray(reference) + np.asarray(production)) > 0
-    p, q = shares(production)[keep], shares(reference)[keep]
-    p = np.where(p == 0, epsilon, p)
-    q = np.where(q == 0, epsilon, q)
-    return p / p.sum(), q / q.sum()
-
-
-def _expand(values: np.ndarray, reference: np.ndarray, production: np.ndarray) -> np.ndarray:
-    """Per-bin contributions computed on the kept bins, spread back to all bins (0 where dropped)."""
-    keep = (np.asarray(reference) + np.asarray(production)) > 0
-    out = np.zeros(len(keep))
-    out[keep] = values
-    return out
-
-
-def _smoothing_conventions(epsilon: float, direction: str) -> dict:
-    return {"smoothing": f"epsilon {epsilon:g} replaces the share of each empty bin, then shares are renormalised",
-            "epsilon": epsilon, "log_base": "e", "direction": direction, "bins": ALL_BINS}
-
-
-def kl_divergence(reference, production, epsilon=EPSILON) -> tuple[float, np.ndarray, dict]:
-    p, q = smoothed_shares(reference, production, epsilon)
-    terms = p * np.log(p / q)
-    conventions = _smoothing_conventions(epsilon, "KL(production || training) = sum p ln(p/q), "
-                                                   "p = production share, q = training share")
-    return float(terms.sum()), _expand(terms, reference, production), conventions
-
-
-def population_stability_index(reference, production, epsilon=EPSILON) -> tuple[float, np.ndarray, dict]:
-    p, q = smoothed_shares(reference, production, epsilon)
-    terms = (p - q) * np.log(p / q)
-    conventions = _smoothing_conventions(epsilon, "symmetric: sum (p - q) ln(p/q), "
-                                                   "p = production share, q = training share")
-    return float(terms.sum()), _expand(terms, reference, production), conventions
-
-
-def jensen_shannon_distance(reference, production) -> tuple[float, np.ndarray, dict]:
-    p, q = shares(production), shares(reference)
-    m = (p + q) / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = 0.5 * (np.where(p > 0, p * np.log2(p / m), 0.0) + np.where(q > 0, q * np.log2(q / m), 0.0))
-    conventions = {"smoothing": "none needed (the mixture is never empty where either side is not)",
-                   "epsilon": 0.0, "log_base": 2, "bins": "all bins, guard bins included",
-                   "direction": "symmetric; value is the distance sqrt(JS divergence), in [0, 1]"}
-    return float(np.sqrt(max(terms.sum(), 0.0))), terms, conventions
-
-
-def chi_square(reference, production) -> tuple[float | None, np.ndarray, dict, dict]:
-    """Chi-square test of homogeneity on the 2 x k table (training, production) of bin counts."""
-    table = np.vstack([np.asarray(reference, "float64"), np.asarray(production, "float64")])
-    keep = table.sum(axis=0) > 0
-    conventions = {"smoothing": "none; bins empty on both sides dropped", "epsilon": 0.0, "log_base": None,
-                   "direction": "symmetric; test of homogeneity on the 2 x k table of counts, no continuity "
-                                "correction; value is the p-value", "bins": ALL_BINS}
-    kept = table[:, keep]
-    if kept.shape[1] < 2:
-        return None, np.zeros(table.shape[1]), conventions, {"reason": "fewer than two non-empty bins"}
-    expected = kept.sum(axis=1, keepdims=True) * kept.sum(axis=0, keepdims=True) / kept.sum()
-    cells = (kept - expected) ** 2 / expected
-    statistic = float(cells.sum())
-    dof = kept.shape[1] - 1
-    p_value = float(stats.chi2.sf(statistic, dof))
-    contributions = np.zeros(table.shape[1])
-    contributions[keep] = cells.sum(axis=0)
-    return p_value, contributions, conventions, {"statistic": statistic, "dof": dof, "p_value": p_value}
-
-
-def _trained_cdfs(reference, production, trained: int) -> tuple[np.ndarray, np.ndarray] | None:
-    ref, prod = np.asarray(reference[:trained], "float64"), np.asarray(production[:trained], "float64")
-    if ref.sum() == 0 or prod.sum() == 0:
-        return None
-    return np.cumsum(shares(ref)), np.cumsum(shares(prod))
-
-
-def kolmogorov_smirnov(reference, production, trained: int) -> tuple[float | None, np.ndarray, dict, str]:
-    conventions = {"smoothing": "none", "epsilon": 0.0, "log_base": None, "bins": TRAINED_BINS,
-                   "direction": "symmetric; max |F_production - F_training| over the ordered bin edges"}
-    cdfs = _trained_cdfs(reference, production, trained)
-    if cdfs is None:
-        return None, np.zeros(len(reference)), conventions, "one side has no values inside the training range"
-    gaps = np.abs(cdfs[0] - cdfs[1])
-    contributions = np.zeros(len(reference))
-    contributions[:trained] = np.abs(shares(production[:trained]) - shares(reference[:trained]))
-    return float(gaps.max()), contributions, conventions, ""
-
-
-def _cdf_distance(reference, production, centres: np.ndarray, power: int):
-    cdfs = _trained_cdfs(reference, production, len(centres))
-    if cdfs is None:
-        return None
-    widths = np.diff(centres)
-    gaps = np.abs(cdfs[0] - cdfs[1])[:-1]
-    if power == 1:
-        return float(np.sum(gaps * widths))
-    return float(np.sqrt(2.0 * np.sum(gaps ** 2 * widths)))
-
-
-def wasserstein(reference, production, centres: np.ndarray) -> float | None:
-    """Earth mover's distance between the two weighted sets of bin centres (scipy's wasserstein_distance)."""
-    return _cdf_distance(reference, production, centres, 1)
-
-
-def energy(reference, production, centres: np.ndarray) -> float | None:
-    """Energy distance between the two weighted sets of bin centres (scipy's energy_distance convention)."""
-    return _cdf_distance(reference, production, centres, 2)
-
-
-def _distance_result(name, fn, reference, production, bins) -> tuple[float | None, np.ndarray, dict, dict, str]:
-    scale = bins.training_std if bins.training_std > 0 else 1.0
-    conventions = {"smoothing": "none", "epsilon": 0.0, "log_base": None, "bins": TRAINED_BINS + "; "
-                   "each bin is a point mass at its centre",
-                   "direction": "symmetric",
-                   "scale": "divided by the training standard deviation" if bins.training_std > 0
-                   else "raw (training standard deviation is 0)"}
-    raw = fn(reference, production, bins.centres)
-    if raw is None:
-        return None, np.zeros(len(reference)), conventions, {}, "one side has no values inside the training range"
-    contributions = np.zeros(len(reference))
-    trained = bins.trained_bin_count
-    contributions[:trained] = np.abs(shares(production[:trained]) - shares(reference[:trained]))
-    return raw / scale, contributions, conventions, {"raw_value": raw, "scale": scale}, ""
-
-
-TESTS = ("KL", "PSI", "CHI_SQUARE", "KS", "WASSERSTEIN", "ENERGY", "JS")
-NUMERIC_ONLY = ("KS", "WASSERSTEIN", "ENERGY")
-
-
-def run_test(name: str, reference: np.ndarray, production: np.ndarray, bins, config: DriftConfig,
+def run_test(name: str, reference: np.ndarray, production: np.ndarray, bins: Bins, config: DriftConfig,
              column: str = "") -> TestResult:
     """One drift test on bin counts; an edge case gives ``value=None`` and a ``reason``, never an exception."""
-    operator, threshold = config.condition(column, name)
-    api_name = config.data["tests"][name]["api_name"]
-    result = TestResult(name=name, api_name=api_name, value=None, operator=operator, threshold=threshold,
-                        conventions={})
+    if name not in DRIFT_TESTS:
+        raise ValueError(f"unknown drift test {name!r}; choose one of {list(TESTS)}")
+    test: DriftTest = DRIFT_TESTS[name]
     reference, production = np.asarray(reference), np.asarray(production)
-    if name in NUMERIC_ONLY and bins.value_type != "numerical":
-        result.reason = ("not applicable to categorical columns: classes have no order or distance "
-                         "(the value would depend on an arbitrary class order)")
+    result = TestResult(name=name, api_name=config.data["tests"][name]["api_name"],
+                        condition=config.condition(column, name), measurement=_empty(reference))
+    if not test.applies_to(bins.value_type):
+        result.reason_override = ("not applicable to categorical columns: classes have no order or distance "
+                                  "(the value would depend on an arbitrary class order)")
         return result
     if reference.sum() == 0:
-        result.reason = "the training data has no rows for this column"
+        result.reason_override = "the training data has no rows for this column"
         return result
     if production.sum() == 0:
-        result.reason = "no production rows in the window"
+        result.reason_override = "no production rows in the window"
         return result
-    if name == "KL":
-        result.value, result.contributions, result.conventions = kl_divergence(reference, production, config.epsilon)
-    elif name == "PSI":
-        result.value, result.contributions, result.conventions = population_stability_index(
-            reference, production, config.epsilon)
-    elif name == "JS":
-        result.value, result.contributions, result.conventions = jensen_shannon_distance(reference, production)
-    elif name == "CHI_SQUARE":
-        result.value, result.contributions, result.conventions, result.details = chi_square(reference, production)
-        result.reason = result.details.pop("reason", "")
-    elif name == "KS":
-        result.value, result.contributions, result.conventions, result.reason = kolmogorov_smirnov(
-            reference, production, bins.trained_bin_count)
-    elif name in ("WASSERSTEIN", "ENERGY"):
-        fn = wasserstein if name == "WASSERSTEIN" else energy
-        result.value, result.contributions, result.conventions, result.details, result.reason = _distance_result(
-            name, fn, reference, production, bins)
-    else:
-        raise ValueError(f"unknown drift test {name!r}; choose one of {list(TESTS)}")
+    result.measurement = test.measure(reference, production, bins, config.epsilon)
+    if test.trained_bins_only:
+        trained = bins.trained_bin_count
+        result.out_of_range = OutOfRange(count=int(production[trained]), valid=int(production[:trained + 1].sum()),
+                                         condition=config.out_of_range)
     return result

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins, fit_bins
-from dmm.analysis.divergence import NUMERIC_ONLY, TESTS, DriftConfig, TestResult, run_test, shares
+from dmm.analysis.divergence import DriftConfig, TestResult, run_test
+from dmm.analysis.drift_tests import DRIFT_TESTS, TESTS, shares
 from dmm.errors import UsageError
 
 VALUE_TYPES = ("numerical", "categorical")
@@ -55,7 +56,13 @@ class ColumnDrift:
 
     @property
     def reason(self) -> str:
-        return "; ".join(dict.fromkeys(reason for reason in self.reasons + [self.main.reason] if reason))
+        reasons = self.reasons + [self.main.reason]
+        outside = self.main.out_of_range
+        if outside is not None and outside.passed is False:
+            reasons.append(f"{outside.share:.1%} of the values lie outside the training range, which {self.main_test} "
+                           f"does not see: fails the condition share {outside.condition.operator} "
+                           f"{outside.condition.threshold:g} on its own")
+        return "; ".join(dict.fromkeys(reason for reason in reasons if reason))
 
     def top_bins(self) -> list[dict]:
         contributions = self.main.contributions
@@ -87,6 +94,7 @@ class ColumnDrift:
             "passed": self.passed,
             "severity": self.main.severity,
             "tests": [test.to_dict() for test in self.tests],
+            "out_of_range": None if self.main.out_of_range is None else self.main.out_of_range.to_dict(),
             "top_bins": self.top_bins(),
             "unseen_classes": self.unseen_classes,
             "reliable_rows": reliable_rows(self.bins),
@@ -154,8 +162,7 @@ class DriftCalculator:
         bins, value_type = self.bins[name], self.columns[name]
         reference, production = self.reference_counts[name], self.production_counts[name]
         main_test = self.config.main_test(name, value_type)
-        names = [main_test] + [t for t in TESTS if t != main_test
-                               and not (t in NUMERIC_ONLY and value_type != "numerical")]
+        names = [main_test] + [t for t in TESTS if t != main_test and DRIFT_TESTS[t].applies_to(value_type)]
         tests = [run_test(test, reference, production, bins, self.config, name) for test in names]
         drift = ColumnDrift(column=name, value_type=value_type, bins=bins, reference_counts=reference.copy(),
                             production_counts=production.copy(), main_test=main_test, tests=tests,

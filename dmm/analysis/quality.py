@@ -1,22 +1,25 @@
 """Model quality over matched rows, the metrics DMM documents, computed with scikit-learn.
 
-``quality_metrics`` returns a JSON-able dict; every metric has a value or ``None`` with a reason, its passing
-condition and threshold (defaults as data in ``DEFAULT_QUALITY_THRESHOLDS``) and a ``passed`` flag.
-``join_ground_truth`` matches labels to predictions by id, latest label winning.
+``quality_metrics`` returns a ``QualityResult`` (``.to_dict()`` is JSON-able): every metric has a value or ``None``
+with a reason, its passing condition (a validated ``Threshold``; defaults as data in
+``DEFAULT_QUALITY_THRESHOLDS``) and a ``passed`` flag. Rows that cannot be scored (a regression label that is not a
+number, an infinite prediction) are counted and named, and the metrics are computed on the rest. The join of
+labels to predictions lives in ``dmm.analysis.join``.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from dmm.analysis.binning import as_class_text
-from dmm.analysis.divergence import OPERATORS
-from dmm.errors import UsageError
+from dmm.analysis.binning import CLASS_KEY_RULE, class_keys
+from dmm.analysis.thresholds import Threshold
+from dmm.errors import ConfigError
 
 # DMM's default quality thresholds are undocumented; these are common choices. None = no pass/fail.
 DEFAULT_QUALITY_THRESHOLDS: dict = {
@@ -48,29 +51,96 @@ CONVENTIONS = {
         "gini_norm": "2 * AUC - 1; multiclass: 2 * (one-vs-rest AUC weighted by support) - 1",
         "sample_weight": "used only for the normalised Gini, as DMM documents",
         "probabilities": "AUC-ROC, log loss and Gini need prediction probabilities",
+        "class_values": CLASS_KEY_RULE,
     },
     "regression": {
-        "mape": "scikit-learn's mean_absolute_percentage_error, a fraction (0.1 = 10%)",
-        "gini_norm": "Gini of y_true ordered by y_pred descending / Gini of y_true ordered by y_true; "
-                     "ties keep row order",
+        "mape": "mean of |label - prediction| / |label| over the rows whose label is not 0, a fraction "
+                "(0.1 = 10%); rows with label 0 are left out and counted in the metric's note",
+        "gini_norm": "Gini of y_true ordered by y_pred descending / Gini of y_true ordered by y_true; rows with "
+                     "tied predictions share their labels' mean, so ties never depend on row order (a constant "
+                     "prediction scores 0)",
+        "unscoreable_rows": "rows whose label is not a number or whose label or prediction is infinite are left "
+                            "out, counted and named in unscoreable_rows",
         "sample_weight": "used only for the normalised Gini, as DMM documents",
     },
 }
 
 
-def _metric(name: str, value, reason: str, thresholds: dict) -> dict:
-    spec = thresholds.get(name, {"operator": None, "threshold": None})
-    operator, threshold = spec.get("operator"), spec.get("threshold")
+UNSCOREABLE_EXAMPLES = 10
+
+
+def quality_thresholds(overrides: Mapping[str, Any] | None = None) -> dict[str, Threshold]:
+    """``DEFAULT_QUALITY_THRESHOLDS`` with ``overrides`` ({metric: {operator?, threshold?}}) merged in, each one a
+    validated ``Threshold``: an unknown metric or operator is a ``ConfigError``, never silently ignored."""
+    merged = {name: Threshold(spec["operator"], spec["threshold"]) for name, spec in DEFAULT_QUALITY_THRESHOLDS.items()}
+    for name, spec in (overrides or {}).items():
+        if name not in merged:
+            raise ConfigError(f"The quality thresholds name an unknown metric {name!r}",
+                              f"Use one of {', '.join(merged)}")
+        merged[name] = spec if isinstance(spec, Threshold) else \
+            Threshold.parse(spec, f"quality metric {name}", default=merged[name])
+    return merged
+
+
+@dataclass
+class MetricResult:
+    name: str
+    value: float | None
+    condition: Threshold
+    reason: str = ""
+    note: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        return self.condition.passes(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "api_name": API_NAMES.get(self.name, self.name), "value": self.value,
+                "operator": self.condition.operator, "threshold": self.condition.threshold, "passed": self.passed,
+                "reason": self.reason, "note": self.note}
+
+
+def _metric(name: str, value: Any, reason: str, thresholds: Mapping[str, Threshold], note: str = "") -> MetricResult:
     if value is not None and not np.isfinite(value):
         value, reason = None, reason or "the metric is not finite"
-    passed = None
-    if value is not None and threshold is not None and operator in OPERATORS:
-        passed = bool(OPERATORS[operator](value, threshold))
-    return {"name": name, "api_name": API_NAMES.get(name, name), "value": None if value is None else float(value),
-            "operator": operator, "threshold": threshold, "passed": passed, "reason": reason}
+    return MetricResult(name, None if value is None else float(value), thresholds[name], reason, note)
 
 
-def _guarded(fn):
+@dataclass
+class QualityResult:
+    """Quality of the matched rows: one ``MetricResult`` per metric, and what was left out and why."""
+
+    model_type: str
+    matched_rows: int
+    metrics: list[MetricResult]
+    thresholds: dict[str, Threshold]
+    rows_with_missing_values: int = 0
+    unscoreable_rows: dict[str, Any] = field(default_factory=dict)
+    confusion_matrix: dict[str, Any] | None = None
+    reason: str = ""
+
+    @property
+    def conventions(self) -> dict[str, str]:
+        return CONVENTIONS[self.model_type]
+
+    @property
+    def passed(self) -> bool:
+        return all(metric.passed is not False for metric in self.metrics)
+
+    def metric(self, name: str) -> MetricResult:
+        return next(metric for metric in self.metrics if metric.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model_type": self.model_type, "matched_rows": self.matched_rows,
+                "rows_with_missing_values": self.rows_with_missing_values,
+                "unscoreable_rows": self.unscoreable_rows or {"count": 0},
+                "conventions": self.conventions,
+                "thresholds": {metric.name: metric.condition.to_dict() for metric in self.metrics},
+                "confusion_matrix": self.confusion_matrix, "reason": self.reason,
+                "metrics": [metric.to_dict() for metric in self.metrics], "passed": self.passed}
+
+
+def _guarded(fn: Callable[[], Any]) -> tuple[Any, str]:
     """Value and reason: scikit-learn's refusal becomes the reason instead of an exception."""
     try:
         return fn(), ""
@@ -78,7 +148,7 @@ def _guarded(fn):
         return None, str(error).split("\n")[0]
 
 
-def _probability_matrix(proba, labels: list) -> tuple[np.ndarray | None, str]:
+def _probability_matrix(proba: Any, labels: list[str]) -> tuple[np.ndarray | None, str]:
     matrix = np.asarray(proba, dtype="float64")
     if matrix.ndim == 1:
         if len(labels) > 2:
@@ -88,42 +158,58 @@ def _probability_matrix(proba, labels: list) -> tuple[np.ndarray | None, str]:
         return None, f"{matrix.shape[1]} probability columns for {len(labels)} labels; pass labels in column order"
     if np.isnan(matrix).any():
         return None, "prediction probabilities contain missing values"
+    if not np.isfinite(matrix).all():
+        return None, "prediction probabilities contain infinite values"
     return matrix, ""
 
 
-def normalized_gini(y_true, y_score, sample_weight=None) -> float | None:
-    """Gini of y_true ordered by y_score over the Gini of y_true ordered by itself (weighted Lorenz curves)."""
+def normalized_gini(y_true: Any, y_score: Any, sample_weight: Any = None) -> float | None:
+    """Gini of y_true ordered by y_score over the Gini of y_true ordered by itself (weighted Lorenz curves).
+    Rows with tied scores share their weighted mean label, so the value never depends on row order."""
     actual = np.asarray(y_true, dtype="float64")
     weights = np.ones_like(actual) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
 
-    def gini(order_by):
-        order = np.lexsort((np.arange(actual.size), -np.asarray(order_by, dtype="float64")))
-        a, w = actual[order], weights[order]
-        total = np.sum(a * w)
-        if total == 0:
+    def gini(order_by: np.ndarray) -> float:
+        score = -np.asarray(order_by, dtype="float64")
+        order = np.argsort(score, kind="stable")
+        s, a, w = score[order], actual[order], weights[order]
+        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        group_mass = np.add.reduceat(a * w, starts)
+        group_weight = np.add.reduceat(w, starts)
+        sizes = np.diff(np.r_[starts, s.size])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(group_weight != 0, group_mass / group_weight, 0.0)
+        mass = np.repeat(mean, sizes) * w
+        total = np.sum(mass)
+        if total == 0 or not np.isfinite(total):
             return 0.0
-        lorenz = np.cumsum(a * w) / total
+        lorenz = np.cumsum(mass) / total
         random = np.cumsum(w) / np.sum(w)
         return float(np.sum((lorenz - random) * w) / np.sum(w))
 
+    if actual.size == 0:
+        return None
     best = gini(actual)
     return None if best == 0 else gini(y_score) / best
 
 
-def _label_order(texts) -> list[str]:
+def _label_order(texts: Any) -> list[str]:
     """Numeric-looking labels in numeric order ("2" before "10"), others alphabetically."""
-    numbers = pd.to_numeric(pd.Series(list(texts), dtype="string"), errors="coerce")
+    texts = list(texts)
+    numbers = pd.to_numeric(pd.Series(texts, dtype="string"), errors="coerce")
     if numbers.notna().all():
         return [text for _, text in sorted(zip(numbers.tolist(), texts))]
     return sorted(texts)
 
 
-def _classification(y_true, y_pred, proba, labels, sample_weight, thresholds) -> tuple[list, dict | None]:
+def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Sequence[Any] | None,
+                    sample_weight: Any,
+                    thresholds: Mapping[str, Threshold]) -> tuple[list[MetricResult], dict[str, Any]]:
     seen = set(y_true.unique().tolist()) | set(y_pred.unique().tolist())
     if labels is None:
         labels = _label_order(seen)
     else:
-        labels = list(as_class_text(pd.Series(list(labels))))
+        labels = list(class_keys(pd.Series(list(labels))).dropna())
     classes = labels + _label_order(seen - set(labels))
     # integer codes: scikit-learn's checks sort the labels, which is slow on strings
     codes = list(range(len(classes)))
@@ -155,144 +241,117 @@ def _classification(y_true, y_pred, proba, labels, sample_weight, thresholds) ->
     gini = None if weighted_auc is None else 2.0 * weighted_auc - 1.0
     results += [_metric("auc_roc", auc, why_auc, thresholds), _metric("log_loss", log_loss, log_why, thresholds),
                 _metric("gini_norm", gini, why_auc, thresholds)]
-    confusion = {"labels": classes, "rows": "true label", "columns": "predicted label",
-                 "matrix": skm.confusion_matrix(true, pred, labels=codes).tolist()}
+    with warnings.catch_warnings():  # one class is a 1 x 1 matrix, and we pass every label already
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        matrix_of_counts = skm.confusion_matrix(true, pred, labels=codes).tolist()
+    confusion = {"labels": classes, "rows": "true label", "columns": "predicted label", "matrix": matrix_of_counts}
     return results, confusion
 
 
-def _regression(y_true, y_pred, sample_weight, thresholds) -> list:
-    actual = pd.to_numeric(y_true, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    predicted = pd.to_numeric(y_pred, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+def _mape(actual: np.ndarray, predicted: np.ndarray) -> tuple[float | None, str, str]:
+    """MAPE over the non-zero labels: (value, reason, note)."""
+    nonzero = actual != 0
+    zeros = int(actual.size - nonzero.sum())
+    if not nonzero.any():
+        return None, "every label is 0: MAPE is undefined", ""
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(np.mean(np.abs(actual[nonzero] - predicted[nonzero]) / np.abs(actual[nonzero])))
+    note = f"computed over {int(nonzero.sum())} row(s) with a non-zero label"
+    return value, "", note + (f"; {zeros} row(s) with label 0 left out" if zeros else "")
+
+
+def _regression(actual: np.ndarray, predicted: np.ndarray, sample_weight: Any,
+                thresholds: Mapping[str, Threshold]) -> list[MetricResult]:
     constant = np.all(actual == actual[0])
-    mape_note = "labels contain 0, where scikit-learn divides by a tiny epsilon" if np.any(actual == 0) else ""
     gini = normalized_gini(actual, predicted, sample_weight)
+    mape, mape_reason, mape_note = _mape(actual, predicted)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mse = skm.mean_squared_error(actual, predicted)
+        mae = skm.mean_absolute_error(actual, predicted)
+        r2 = None if constant else skm.r2_score(actual, predicted)
     return [
-        _metric("mse", skm.mean_squared_error(actual, predicted), "", thresholds),
-        _metric("mae", skm.mean_absolute_error(actual, predicted), "", thresholds),
-        _metric("mape", skm.mean_absolute_percentage_error(actual, predicted), mape_note, thresholds),
-        _metric("r2", None if constant else skm.r2_score(actual, predicted),
-                "the labels are constant: R2 is undefined" if constant else "", thresholds),
+        _metric("mse", mse, "", thresholds),
+        _metric("mae", mae, "", thresholds),
+        _metric("mape", mape, mape_reason or (mape_note if "left out" in mape_note else ""), thresholds, mape_note),
+        _metric("r2", r2, "the labels are constant: R2 is undefined" if constant else "", thresholds),
         _metric("gini_norm", gini, "" if gini is not None else
                 "the labels sum to 0 or are constant: normalised Gini is undefined", thresholds),
     ]
 
 
-def _drop_missing(y_true: pd.Series, y_pred: pd.Series, proba, sample_weight) -> tuple:
-    keep = (y_true.notna() & y_pred.notna()).to_numpy()
-    if proba is not None:
-        proba = np.asarray(proba, dtype="float64")[keep]
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype="float64")[keep]
-    return y_true[keep].reset_index(drop=True), y_pred[keep].reset_index(drop=True), proba, sample_weight, \
-        int((~keep).sum())
+def _unscoreable(actual: np.ndarray, predicted: np.ndarray, y_true: pd.Series, y_pred: pd.Series,
+                 ids: pd.Series | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rows a regression cannot score, (mask, summary): labels that are not numbers, infinite values."""
+    causes = {"label is not a number": np.isnan(actual), "label is infinite": np.isinf(actual),
+              "prediction is not a number": np.isnan(predicted), "prediction is infinite": np.isinf(predicted)}
+    bad = np.zeros(actual.size, dtype=bool)
+    for mask in causes.values():
+        bad |= mask
+    if not bad.any():
+        return bad, {"count": 0}
+    examples = []
+    for i in np.flatnonzero(bad)[:UNSCOREABLE_EXAMPLES].tolist():
+        example = {"row": i, "label": str(y_true.iloc[i]), "prediction": str(y_pred.iloc[i])}
+        if ids is not None:
+            example["id"] = str(ids.iloc[i])
+        examples.append(example)
+    return bad, {"count": int(bad.sum()), "causes": {name: int(mask.sum()) for name, mask in causes.items()
+                                                      if mask.any()},
+                 "examples": examples, "examples_capped_at": UNSCOREABLE_EXAMPLES}
 
 
-def quality_metrics(model_type: str, y_true, y_pred, proba=None, labels=None, sample_weight=None,
-                    thresholds: dict | None = None) -> dict:
+def _keep(keep: np.ndarray, *columns: Any) -> list[Any]:
+    out: list[Any] = []
+    for column in columns:
+        if column is None:
+            out.append(None)
+        elif isinstance(column, pd.Series):
+            out.append(column[keep].reset_index(drop=True))
+        else:
+            out.append(np.asarray(column, dtype="float64")[keep])
+    return out
+
+
+def quality_metrics(model_type: str, y_true: Any, y_pred: Any, proba: Any = None, labels: Sequence[Any] | None = None,
+                    sample_weight: Any = None, thresholds: Mapping[str, Any] | None = None,
+                    ids: Any = None) -> QualityResult:
     """Quality of matched rows. ``model_type`` is "classification" or "regression"; ``proba`` is one column
-    (binary, positive class) or one column per label in ``labels`` order."""
+    (binary, positive class) or one column per label in ``labels`` order; ``ids`` (optional, row-aligned) name
+    the rows that could not be scored."""
     if model_type not in CONVENTIONS:
         raise ValueError(f"model_type must be 'classification' or 'regression', not {model_type!r}")
-    merged = copy.deepcopy(DEFAULT_QUALITY_THRESHOLDS)
-    for name, spec in (thresholds or {}).items():
-        merged.setdefault(name, {}).update(spec)
+    conditions = quality_thresholds(thresholds)
+    y_true, y_pred = pd.Series(y_true).reset_index(drop=True), pd.Series(y_pred).reset_index(drop=True)
+    ids = None if ids is None else pd.Series(ids).reset_index(drop=True)
     if model_type == "classification":
-        y_true, y_pred = as_class_text(pd.Series(y_true)), as_class_text(pd.Series(y_pred))
-    else:
-        y_true, y_pred = pd.Series(y_true).reset_index(drop=True), pd.Series(y_pred).reset_index(drop=True)
-    y_true, y_pred, proba, sample_weight, dropped = _drop_missing(y_true, y_pred, proba, sample_weight)
+        y_true, y_pred = class_keys(y_true), class_keys(y_pred)
+    keep = (y_true.notna() & y_pred.notna()).to_numpy()
+    dropped = int((~keep).sum())
+    y_true, y_pred, ids, proba, sample_weight = _keep(keep, y_true, y_pred, ids, proba, sample_weight)
     names = METRIC_NAMES[model_type]
-    result = {"model_type": model_type, "matched_rows": int(len(y_true)), "rows_with_missing_values": dropped,
-              "conventions": CONVENTIONS[model_type], "thresholds": {name: merged[name] for name in names},
-              "confusion_matrix": None, "reason": ""}
+    result = QualityResult(model_type=model_type, matched_rows=int(len(y_true)), metrics=[],
+                           thresholds={name: conditions[name] for name in names}, rows_with_missing_values=dropped)
+    if model_type == "regression" and len(y_true):
+        actual = pd.to_numeric(y_true, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        predicted = pd.to_numeric(y_pred, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        bad, result.unscoreable_rows = _unscoreable(actual, predicted, y_true, y_pred, ids)
+        actual, predicted = actual[~bad], predicted[~bad]
+        if sample_weight is not None:
+            sample_weight = sample_weight[~bad]
+        if bad.all():
+            result.reason = "no row could be scored: every label or prediction is not a finite number"
+        else:
+            if bad.any():
+                causes = ", ".join(f"{name}: {count}" for name, count in result.unscoreable_rows["causes"].items())
+                result.reason = f"{int(bad.sum())} row(s) could not be scored and were left out ({causes})"
+            result.metrics = _regression(actual, predicted, sample_weight, conditions)
     if len(y_true) == 0:
-        result["reason"] = "no matched rows: no label matched a prediction"
-        result["metrics"] = [_metric(name, None, result["reason"], merged) for name in names]
+        result.reason = "no matched rows: no label matched a prediction"
     elif model_type == "classification":
-        result["metrics"], result["confusion_matrix"] = _classification(y_true, y_pred, proba, labels,
-                                                                        sample_weight, merged)
+        result.metrics, result.confusion_matrix = _classification(y_true, y_pred, proba, labels, sample_weight,
+                                                                  conditions)
         if y_true.nunique() < 2:
-            result["reason"] = "the labels hold a single class"
-    else:
-        result["metrics"] = _regression(y_true, y_pred, sample_weight, merged)
-    result["passed"] = all(metric["passed"] is not False for metric in result["metrics"])
+            result.reason = "the labels hold a single class"
+    if not result.metrics:
+        result.metrics = [_metric(name, None, result.reason, conditions) for name in names]
     return result
-
-
-@dataclass
-class JoinResult:
-    """Predictions joined to their latest label; counts that explain what did not match."""
-
-    frame: pd.DataFrame
-    prediction_rows: int
-    ground_truth_rows: int
-    matched_rows: int
-    duplicate_label_rows: int
-    duplicate_prediction_rows: int
-    unmatched_label_ids: list
-    unmatched_label_count: int
-    unmatched_prediction_count: int
-
-    @property
-    def join_rate(self) -> float | None:
-        """Share of distinct labelled ids that match a prediction."""
-        labelled = self.ground_truth_rows - self.duplicate_label_rows
-        return None if labelled == 0 else self.matched_rows / labelled
-
-    @property
-    def prediction_coverage(self) -> float | None:
-        """Share of distinct predictions that have a label."""
-        predicted = self.prediction_rows - self.duplicate_prediction_rows
-        return None if predicted == 0 else self.matched_rows / predicted
-
-    def to_dict(self) -> dict:
-        return {"prediction_rows": self.prediction_rows, "ground_truth_rows": self.ground_truth_rows,
-                "matched_rows": self.matched_rows, "join_rate": self.join_rate,
-                "prediction_coverage": self.prediction_coverage,
-                "duplicate_label_rows": self.duplicate_label_rows,
-                "duplicate_prediction_rows": self.duplicate_prediction_rows,
-                "unmatched_label_ids": self.unmatched_label_ids,
-                "unmatched_label_count": self.unmatched_label_count,
-                "unmatched_prediction_count": self.unmatched_prediction_count,
-                "rule": "ids compared as text; the latest label wins on duplicate ids (by timestamp when given, "
-                        "else by row order); the latest prediction wins on duplicate prediction ids"}
-
-
-def _latest(frame: pd.DataFrame, key: str, timestamp_column: str | None) -> pd.DataFrame:
-    if timestamp_column and timestamp_column in frame.columns:
-        order = pd.to_datetime(frame[timestamp_column], errors="coerce", utc=True)
-        frame = frame.assign(_order=order).sort_values("_order", kind="stable", na_position="first")
-        frame = frame.drop(columns="_order")
-    return frame.drop_duplicates(subset=key, keep="last")
-
-
-def join_ground_truth(predictions_df: pd.DataFrame, gt_df: pd.DataFrame, id_column: str = "event_id",
-                      label_column: str = "ground_truth", gt_id_column: str | None = None,
-                      gt_timestamp_column: str | None = None, prediction_timestamp_column: str | None = None,
-                      max_listed: int = 20) -> JoinResult:
-    """Inner join of predictions to labels by id; the result frame has the prediction columns plus
-    ``label_column`` (suffixed ``_label`` if the predictions already hold a column of that name)."""
-    gt_id_column = gt_id_column or id_column
-    for frame, column, what in ((predictions_df, id_column, "predictions"), (gt_df, gt_id_column, "ground truth"),
-                                (gt_df, label_column, "ground truth")):
-        if column not in frame.columns:
-            raise UsageError(f"Column {column!r} is not in the {what} (columns: {', '.join(map(str, frame.columns))})",
-                             "Name the id and label columns that the files hold")
-    key = "_join_id"
-    predictions = predictions_df.assign(**{key: predictions_df[id_column].astype("string")})
-    labels = gt_df[[gt_id_column, label_column] + ([gt_timestamp_column] if gt_timestamp_column else [])]
-    labels = labels.assign(**{key: gt_df[gt_id_column].astype("string")}).dropna(subset=[key])
-    latest_labels = _latest(labels, key, gt_timestamp_column)
-    latest_predictions = _latest(predictions.dropna(subset=[key]), key, prediction_timestamp_column)
-    label_name = label_column if label_column not in predictions_df.columns else f"{label_column}_label"
-    right = latest_labels[[key, label_column]].rename(columns={label_column: label_name})
-    joined = latest_predictions.merge(right, on=key, how="inner", validate="one_to_one")
-    unmatched = latest_labels.loc[~latest_labels[key].isin(latest_predictions[key]), key]
-    return JoinResult(
-        frame=joined.drop(columns=key).reset_index(drop=True),
-        prediction_rows=len(predictions_df), ground_truth_rows=len(gt_df), matched_rows=len(joined),
-        duplicate_label_rows=len(labels) - len(latest_labels),
-        duplicate_prediction_rows=int(predictions[key].notna().sum()) - len(latest_predictions),
-        unmatched_label_ids=unmatched.head(max_listed).tolist(), unmatched_label_count=int(unmatched.size),
-        unmatched_prediction_count=len(latest_predictions) - len(joined),
-    )
