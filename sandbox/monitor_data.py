@@ -13,11 +13,14 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from dmm.analysis.join import normalise_ids
 from sandbox.monitor_options import OPTIONS
 from sandbox.monitor_rules import refuse
 from sandbox.state import SandboxState
 from sandbox.store import read_table
 
+# Domino declares the row identifier as a string and reads it as the text in the file; pandas turns an integer id
+# column with one gap into floats ("1.0"), so ids are normalised back to the text Domino would have read.
 ROW_ID = "__row_id"
 LABEL = "__label"
 INGESTED_AT = "__ingested_at"
@@ -114,14 +117,14 @@ def matched_rows(state: SandboxState, model: dict[str, Any], start: pd.Timestamp
     if row_id is None or not frames or labels.empty:
         return pd.DataFrame()
     predictions = pd.concat(frames, ignore_index=True)
-    predictions = predictions.assign(**{ROW_ID: predictions[row_id].astype(str)}).drop_duplicates(ROW_ID, keep="last")
+    predictions = predictions.assign(**{ROW_ID: normalise_ids(predictions[row_id])}).drop_duplicates(ROW_ID, keep="last")
     return predictions.merge(labels[[ROW_ID, LABEL]], on=ROW_ID, how="inner")
 
 
 def store_ground_truth(state: SandboxState, folder: Path, sequence: int, frame: pd.DataFrame, row_id: str,
                        truth: str) -> Path:
     """Copies registered labels into the monitor's store; returns the file, relative to the state folder."""
-    stored = pd.DataFrame({ROW_ID: frame[row_id].astype(str), LABEL: frame[truth].to_numpy()})
+    stored = pd.DataFrame({ROW_ID: normalise_ids(frame[row_id]), LABEL: frame[truth].to_numpy()})
     stored[INGESTED_AT] = datetime.now(timezone.utc).isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ground_truth_{sequence:05d}.parquet"

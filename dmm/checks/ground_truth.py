@@ -102,9 +102,10 @@ def join_statistics(truth: GroundTruth, files: Sequence[PredictionFile]) -> Join
     """Match labelled ids against the predictions' event_ids, streaming only that column; memory ~ the labels."""
     import pyarrow.parquet as pq
 
+    from dmm.analysis.join import normalise_ids
     from dmm.analysis.readers import iter_parquet_batches
 
-    ids = truth.frame[truth.id_column].dropna()
+    ids = normalise_ids(truth.frame[truth.id_column]).dropna()
     counts = ids.value_counts()
     wanted = set(counts.index)
     seen: set[str] = set()
@@ -112,6 +113,6 @@ def join_statistics(truth: GroundTruth, files: Sequence[PredictionFile]) -> Join
         if ID_COLUMN not in pq.ParquetFile(item.path).schema_arrow.names:
             continue
         for chunk in iter_parquet_batches(item.path, [ID_COLUMN], ID_SCAN_BATCH_ROWS):
-            seen.update(wanted.intersection(chunk[ID_COLUMN].dropna().astype(str)))
+            seen.update(wanted.intersection(normalise_ids(chunk[ID_COLUMN]).dropna()))
     unmatched = [i for i in ids.drop_duplicates() if i not in seen]
     return JoinStatistics(len(wanted), len(seen), int((counts > 1).sum()), tuple(unmatched[:LISTED_IDS]))
