@@ -91,7 +91,7 @@ def raise_for_response(response: requests.Response, what: str, advice: str = "")
     advice = advice or _ADVICE_BY_STATUS.get(status, "The server reported an error; try again, and if it persists check the service's status")
     detail = f": {message}" if message else ""
     raise cls(f"{what} failed with HTTP {status}{detail}", advice, status=status, server_message=message,
-              url=redact(response.url))
+              url=redact(response.url), code="rate-limited" if status == 429 else None)
 
 
 def _read_timed_out(exc: requests.exceptions.ConnectionError) -> bool:
@@ -121,14 +121,16 @@ class ApiClient:
             response = self.session.request(method, url, **kwargs)
         except requests.exceptions.RetryError as exc:
             raise ApiError(f"{what} kept failing after retries ({redact(str(exc.args[0]) if exc.args else '')})",
-                           "The service is overloaded or down; wait and try again", url=redact(url)) from None
+                           "The service is overloaded or down; wait and try again", url=redact(url),
+                           code="retries-exhausted") from None
         except requests.exceptions.Timeout:
             raise self._timed_out(what, kwargs["timeout"], url) from None
         except requests.exceptions.ConnectionError as exc:
             if _read_timed_out(exc):  # requests wraps a read timeout whose retries ran out as a ConnectionError
                 raise self._timed_out(what, kwargs["timeout"], url) from None
             raise ApiError(f"Could not reach {self.service_name} at {redact(self.base_url)}",
-                           "Check the URL in monitoring_config.json and that the service is running", url=redact(url)) from None
+                           "Check the URL in monitoring_config.json and that the service is running", url=redact(url),
+                           code="unreachable") from None
         raise_for_response(response, what, advice)
         if response.status_code == 204 or not response.content:
             return None
@@ -139,7 +141,7 @@ class ApiClient:
 
     def _timed_out(self, what: str, timeout: Any, url: str) -> ApiError:
         return ApiError(f"{what} timed out after {timeout} s talking to {self.service_name} at {redact(self.base_url)}",
-                        "Check that the service is up, or raise the timeout", url=redact(url))
+                        "Check that the service is up, or raise the timeout", url=redact(url), code="timeout")
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

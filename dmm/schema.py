@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dmm.errors import UsageError
+from dmm.files import write_json
 
 SCHEMA_FILE_NAME = "monitoring_schema.json"
 SCHEMA_FORMAT_VERSION = 1
@@ -102,25 +103,25 @@ class MonitoringSchema:
             )
         except (KeyError, TypeError) as exc:
             raise UsageError(f"The monitoring schema is incomplete or malformed ({exc!r})",
-                             "Recreate it by running 1_register_training_set.py again") from None
+                             "Recreate it by running 1_register_training_set.py again",
+                             code="schema-malformed") from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
-        tmp.replace(path)
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "MonitoringSchema":
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"No monitoring schema at {path}",
-                             "Run 1_register_training_set.py first; it writes monitoring_schema.json")
+                             "Run 1_register_training_set.py first; it writes monitoring_schema.json",
+                             code="schema-missing")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path} is not valid JSON (line {exc.lineno})",
-                             "Recreate it by running 1_register_training_set.py again") from None
+                             "Recreate it by running 1_register_training_set.py again",
+                             code="schema-invalid-json") from None
         return cls.from_dict(data)
