@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dmm.errors import UsageError
+from dmm.errors import ConfigError, UsageError
 from dmm.files import write_json
 
 SCHEMA_FILE_NAME = "monitoring_schema.json"
@@ -125,3 +125,25 @@ class MonitoringSchema:
                              "Recreate it by running 1_register_training_set.py again",
                              code="schema-invalid-json") from None
         return cls.from_dict(data)
+
+
+def default_schema_path() -> Path:
+    """Next to the config when one can be found (so later steps find it), else the current folder."""
+    from dmm.config import find_config_path
+
+    try:
+        return find_config_path().parent / SCHEMA_FILE_NAME
+    except ConfigError:  # no config yet (the usual case before step 3)
+        return Path.cwd() / SCHEMA_FILE_NAME
+
+
+def check_schema_path(path: str | os.PathLike[str], flag: str = "--schema-out") -> Path:
+    """Raise ``UsageError`` unless the schema can be written at ``path`` (checked before anything is registered)."""
+    from dmm.dataio import check_output_dir
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"The schema path {path} is a folder", f"Pass a file path with {flag}",
+                         code="schema-path-is-a-folder")
+    check_output_dir(path.parent, flag)
+    return path

@@ -249,6 +249,11 @@ def _require_columns(df: pd.DataFrame, columns: Sequence[str], flag: str) -> Non
                          f"Check the spelling in {flag}", code="column-missing")
 
 
+def split_columns(values: Iterable[str]) -> list[str]:
+    """Repeatable, comma-separated column flags (``--key a,b --key c``) as one list of names."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
 def _unique(columns: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(columns or ()))
 
