@@ -52,7 +52,7 @@ def confirm(question: str, assume_yes: bool) -> bool:
         return True
     if not sys.stdin.isatty():
         raise DmmError("This step needs confirmation but is not running in a terminal",
-                       "Review the plan with --dry-run, then rerun with --yes")
+                       "Review the plan with --dry-run, then rerun with --yes", code="confirmation-needed")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
 
