@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from dmm.cli import EXIT_FAILED, EXIT_OK, confirm, run
 from dmm.dataio import SUPPORTED, read_table
@@ -47,27 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dmm.training_set import (check_environment, plan_lines, plan_training_set, register_training_set,
-                                  schema_from_plan, split_columns, validate_plan)
+    from dmm import training_set as steps  # pandas loads here, not for --help
 
     schema_path = check_schema_path(args.schema_out or default_schema_path())  # before reading a large file
     frame = read_table(args.file)
-    columns = {flag: split_columns(getattr(args, flag)) for flag in ("categorical", "key", "exclude")}
-    plan = plan_training_set(frame, name=args.name, target=args.target, model_type=args.model_type,
-                             timestamp=args.timestamp, description=args.description, **columns)
-    validate_plan(plan, frame)
-    print("\n".join([f"Read {len(frame)} rows and {len(frame.columns)} columns from {args.file}.", *plan_lines(plan),
-                     f"Schema file:   {schema_path}"]))
+    columns = {flag: steps.split_columns(getattr(args, flag)) for flag in ("categorical", "key", "exclude")}
+    plan = steps.plan_training_set(frame, name=args.name, target=args.target, model_type=args.model_type,
+                                   timestamp=args.timestamp, description=args.description, **columns)
+    steps.validate_plan(plan, frame)
+    print(f"Read {len(frame)} rows and {len(frame.columns)} columns from {args.file}.")
+    print("\n".join([*steps.plan_lines(plan), f"Schema file:   {schema_path}"]))
     if args.dry_run:
         print("Dry run: nothing was sent. Rerun without --dry-run to register.")
         return EXIT_OK
 
-    check_environment()
+    steps.check_environment()
     if not confirm(f"Register this as a new version of training set '{plan.name}'?", args.yes):
         print("Nothing was registered.")
         return EXIT_FAILED
-    version = register_training_set(plan, frame)
-    schema_from_plan(plan, version).save(schema_path)
+    version = steps.register_training_set(plan, frame)
+    steps.schema_from_plan(plan, version).save(schema_path)
     print(f"Registered training set '{version.name}' version {version.number}.")
     print(f"Wrote the monitoring schema to {schema_path}.")
     print("Next: optionally export your model with 2_export_model.py; add the capture lines of "

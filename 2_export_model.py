@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from dmm.cli import EXIT_OK, run
 from dmm.dataio import check_output_dir

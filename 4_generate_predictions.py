@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, load_config_announced, run
@@ -22,9 +22,10 @@ from dmm.redact import redact
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python 4_generate_predictions.py "
-                                     "--count 500 --file test.csv --label-column churned")
-    parser.add_argument("--count", type=int, default=100, help="number of requests to send (rows are sampled; default 100)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python "
+                                     "4_generate_predictions.py --count 500 --file test.csv --label-column churned")
+    parser.add_argument("--count", type=int, default=100,
+                        help="number of requests to send (rows are sampled; default 100)")
     parser.add_argument("--file", help="test data (CSV, Parquet or JSON Lines) with the features and a label column "
                         "(default: test_data.path in the config)")
     parser.add_argument("--label-column", help="column holding the true label (default: test_data.label_column in the "
@@ -65,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result.upload_error.exit_code
     if result.ground_truth_key:
         print(f"Uploaded to data source {result.datasource!r} as {result.ground_truth_key}")
-        print("Next: once Domino has ingested these predictions (it does so daily), run python 5_upload_ground_truth.py")
+        print("Next: once Domino has ingested these predictions (it does so daily), run "
+              "python 5_upload_ground_truth.py")
     return EXIT_FAILED if result.summary and result.summary.failed else EXIT_OK
 
 

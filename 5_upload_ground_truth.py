@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm.cli import EXIT_OK, load_config_announced, run
@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Examples: python 5_upload_ground_truth.py --hours 48 ; "
                                      "python 5_upload_ground_truth.py --file labels.csv --label-column churned")
     window = parser.add_argument_group("which files (default: the last 7 days)")
-    window.add_argument("--hours", type=float, help=f"files dated within the last N hours (UTC date folders; default {DEFAULT_HOURS})")
+    window.add_argument("--hours", type=float,
+                        help=f"files dated within the last N hours (UTC date folders; default {DEFAULT_HOURS})")
     window.add_argument("--start-date", help="first UTC date to include, YYYY-MM-DD")
     window.add_argument("--end-date", help="last UTC date to include, YYYY-MM-DD (default: today)")
     window.add_argument("--file", help="register this ground-truth file (CSV, Parquet or JSON Lines) instead")

@@ -7,7 +7,8 @@ Exit codes: 0 success; 1 a check failed or work was incomplete; 2 bad input (fla
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from dmm.errors import DmmError
 from dmm.redact import redact
@@ -75,7 +76,7 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

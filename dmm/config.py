@@ -20,9 +20,10 @@ import json
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from dmm.errors import ConfigError
@@ -234,14 +235,15 @@ def validate_config_data(data: Mapping[str, Any], env: Mapping[str, str], where:
 
     values: dict[str, dict[str, Any]] = {}
     for section, keys in KNOWN_KEYS.items():
-        body = data.get(section) if isinstance(data.get(section), dict) else {}
+        found = data.get(section)
+        given: Mapping[str, Any] = found if isinstance(found, dict) else {}
         values[section] = {}
         for key, (kind, default) in keys.items():
             dotted, env_name = f"{section}.{key}", override_env_name(section, key)
             if env_name in env:
                 raw, origin = env[env_name], f"${env_name}"
-            elif key in body:
-                raw, origin = body[key], where
+            elif key in given:
+                raw, origin = given[key], where
             else:
                 raw, origin = default, "the default"
             if raw is None or raw == "":
@@ -270,8 +272,10 @@ def validate_config_data(data: Mapping[str, Any], env: Mapping[str, str], where:
 
 
 def _resolve(folder: Path, value: str) -> Path | None:
-    if not value:
-        return None
+    return _absolute(folder, value) if value else None
+
+
+def _absolute(folder: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (folder / path).resolve()
 
@@ -314,7 +318,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         ground_truth_prefix=values["data_sources"]["ground_truth_prefix"],
         test_data_path=_resolve(folder, values["test_data"]["path"]),
         test_label_column=values["test_data"]["label_column"] or None,
-        schema_path=_resolve(folder, values["schema"]["path"]),
+        schema_path=_absolute(folder, values["schema"]["path"] or KNOWN_KEYS["schema"]["path"][1]),
         stored_token=token,
         warnings=tuple(_token_warnings(source, file_token, values["model_api"]["token_env"])),
         data=values,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from dmm.errors import UsageError
 
@@ -76,7 +77,8 @@ def check_column_names(columns: Iterable[object], source: str) -> None:
                              f"Rename it to '{name.strip()}' in the file", code="column-padded")
         if name in seen:
             raise UsageError(f"{source} has the column name '{name}' more than once",
-                             "Rename or drop the duplicate columns so that every name is unique", code="column-duplicate")
+                             "Rename or drop the duplicate columns so that every name is unique",
+                             code="column-duplicate")
         seen.add(name)
 
 
@@ -100,7 +102,8 @@ def _read_csv(path: Path, separator: str) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep=separator, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
-        raise UsageError(f"{path} is empty", "Export the data again with a header and rows", code="file-empty") from None
+        raise UsageError(f"{path} is empty", "Export the data again with a header and rows",
+                         code="file-empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise _unreadable(path, "CSV", exc) from None
 

@@ -8,7 +8,8 @@ It is imported lazily: it pulls in pyarrow.flight and httpx.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dmm.errors import ApiError, AuthError, ConfigError, DmmError, NotFoundError, UsageError
 from dmm.redact import redact
@@ -101,7 +102,8 @@ class DataSources:
                                     status=status, code="object-missing") from None
             if status in (401, 403):
                 raise AuthError(f"{what} failed: Domino refused the API key ({_describe(exc)})",
-                                "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)", status=status) from None
+                                "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)",
+                                status=status) from None
             raise ApiError(f"{what} failed ({_describe(exc)})",
                            "Check that the data source's credentials allow reading and writing, then try again",
                            status=status, code="datasource-failed") from None

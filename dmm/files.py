@@ -15,9 +15,10 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 PRIVATE_MODE = 0o600
 

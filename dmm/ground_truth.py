@@ -209,7 +209,8 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
         if not pd.api.types.is_numeric_dtype(labels):
             raise UsageError(f"The labels in {label_column!r} of {path} are not numbers, but the model is a regression",
                              "Check --label-column", code="label-not-numeric")
-    columns = [id_column, label_column] + (["timestamp"] if "timestamp" in frame.columns and "timestamp" not in (id_column, label_column) else [])
+    with_timestamp = "timestamp" in frame.columns and "timestamp" not in (id_column, label_column)
+    columns = [id_column, label_column] + (["timestamp"] if with_timestamp else [])
     out = frame[columns].copy()
     out[id_column] = ids
     out = out.rename(columns={id_column: DEFAULT_ID_COLUMN, label_column: schema.ground_truth_column})
@@ -261,11 +262,13 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
     result = GroundTruthResult(window=window, dry_run=options.dry_run)
 
     listed = datasources.list_keys(datasource, folder)
+    file_name = Path(options.file).name if options.file else ""
     if user_file is not None:
         content, rows = user_file
-        key = user_file_key(folder, options.file, content, now.date())
+        key = user_file_key(folder, file_name, content, now.date())
         suffix = key.rsplit("/", 1)[1]
-        same = [k for k in dict.fromkeys([*ledger.registrations, *ledger.uploads, *listed]) if k.startswith(folder) and k.endswith(suffix)]
+        same = [k for k in dict.fromkeys([*ledger.registrations, *ledger.uploads, *listed])
+                if k.startswith(folder) and k.endswith(suffix)]
         done = next((k for k in same if ledger.is_registered(k)), None)
         if done:
             result.skipped.append((done, "this file's content is already registered"))
@@ -273,6 +276,7 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         key = same[0] if same else key
         candidates = [key]
     else:
+        assert window is not None  # a window is made whenever no --file is given
         candidates = _candidates(listed, ledger, folder, datasource, window, result)
 
     if not candidates:
@@ -300,7 +304,7 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
 
     if user_file is not None and not options.dry_run and candidates[0] not in listed:
         datasources.upload_bytes(datasource, candidates[0], user_file[0])
-        ledger.record_upload(candidates[0], datasource, user_file[1], run_id=f"file:{Path(options.file).name}")
+        ledger.record_upload(candidates[0], datasource, user_file[1], run_id=f"file:{file_name}")
         ledger.save()
         result.uploaded_key = candidates[0]
 

@@ -8,8 +8,9 @@ secret redacted.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,6 +22,7 @@ from dmm.redact import redact, register_secret
 
 DEFAULT_TIMEOUT = 30.0
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+ALL_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "POST", "PATCH"})
 
 
 def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | None = None) -> Retry:
@@ -33,7 +35,7 @@ def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | 
         backoff_factor=backoff,
         backoff_max=10,
         status_forcelist=RETRY_STATUSES,
-        allowed_methods=methods if methods is not None else frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "POST", "PATCH"}),
+        allowed_methods=methods if methods is not None else ALL_METHODS,
         respect_retry_after_header=True,
         raise_on_status=False,
     )
@@ -74,7 +76,8 @@ def server_message(response: requests.Response) -> str:
 
 
 _ADVICE_BY_STATUS = {
-    401: "Check that the API key or token is set and valid (for Domino: DOMINO_USER_API_KEY; for a Model API: its access token)",
+    401: "Check that the API key or token is set and valid (for Domino: DOMINO_USER_API_KEY; for a Model API: its "
+         "access token)",
     403: "The credentials were accepted but lack permission here: ask the project owner for access",
     404: "Check the id or name in monitoring_config.json against Domino's UI",
     429: "The service is rate limiting: lower --concurrency or --rate and try again",
@@ -88,7 +91,8 @@ def raise_for_response(response: requests.Response, what: str, advice: str = "")
     status = response.status_code
     message = server_message(response)
     cls = {401: AuthError, 403: AuthError, 404: NotFoundError, 409: ConflictError}.get(status, ApiError)
-    advice = advice or _ADVICE_BY_STATUS.get(status, "The server reported an error; try again, and if it persists check the service's status")
+    advice = advice or _ADVICE_BY_STATUS.get(
+        status, "The server reported an error; try again, and if it persists check the service's status")
     detail = f": {message}" if message else ""
     raise cls(f"{what} failed with HTTP {status}{detail}", advice, status=status, server_message=message,
               url=redact(response.url), code="rate-limited" if status == 429 else None)

@@ -29,13 +29,14 @@ class Ledger:
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Ledger":
+    def load(cls, path: str | os.PathLike[str]) -> Ledger:
         path = Path(path)
         if not path.exists():
             return cls(path)
         try:
             data = json.loads(path.read_text())
-            return cls(path, uploads=dict(data.get("uploads") or {}), registrations=dict(data.get("registrations") or {}))
+            return cls(path, uploads=dict(data.get("uploads") or {}),
+                       registrations=dict(data.get("registrations") or {}))
         except (json.JSONDecodeError, AttributeError, TypeError):
             raise UsageError(f"The ledger {path} is not valid JSON",
                              "Fix or delete it (it is rebuilt as uploads and registrations happen)",

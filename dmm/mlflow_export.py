@@ -12,12 +12,14 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version as package_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dmm.errors import ApiError, DmmError, UsageError
@@ -204,7 +206,8 @@ def find_model_uri(client: Any, run: Any) -> str:
     if not uris:
         uris = [f"runs:/{run_id}/{path}" for path in _artifact_model_paths(client, run_id)]
     if not uris:
-        raise UsageError(f"Run {run_id} has no logged model (no MLflow 3 logged model and no MLmodel among its artifacts)",
+        raise UsageError(f"Run {run_id} has no logged model (no MLflow 3 logged model and no MLmodel among its "
+                         "artifacts)",
                          "Log the model in that run with mlflow.<flavour>.log_model, or pick another run",
                          code="mlflow-no-model")
     if len(uris) > 1:
@@ -328,7 +331,7 @@ def tracking_uri() -> str:
     uri = mlflow.get_tracking_uri()
     parts = urlsplit(uri)
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
         uri = urlunsplit(parts)
     return redact(uri)
 

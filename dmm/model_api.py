@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from dmm.errors import ApiError, AuthError
 from dmm.http import ApiClient, build_retry, make_session

@@ -88,7 +88,7 @@ class MonitoringSchema:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MonitoringSchema":
+    def from_dict(cls, data: dict[str, Any]) -> MonitoringSchema:
         try:
             return cls(
                 training_set_name=data["training_set"]["name"],
@@ -112,7 +112,7 @@ class MonitoringSchema:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "MonitoringSchema":
+    def load(cls, path: str | os.PathLike[str]) -> MonitoringSchema:
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"No monitoring schema at {path}",

@@ -9,10 +9,11 @@ import io
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from dmm.dataio import read_table
 from dmm.errors import AuthError, DmmError, UsageError
@@ -94,7 +95,8 @@ plain = json_safe  # a JSON-safe Python value: numpy/pandas scalars unwrapped, N
 def feature_rows(frame: pd.DataFrame, feature_names: Sequence[str]) -> list[dict[str, Any]]:
     """Only the schema's features, in order, as JSON-safe dicts."""
     columns = [frame[name].tolist() for name in feature_names]
-    return [{name: plain(value) for name, value in zip(feature_names, values)} for values in zip(*columns)]
+    return [{name: plain(value) for name, value in zip(feature_names, values, strict=True)}
+            for values in zip(*columns, strict=True)]
 
 
 def validate_inputs(schema: MonitoringSchema, frame: pd.DataFrame, label_column: str, source: Path) -> None:
@@ -229,8 +231,8 @@ def check_options(options: TrafficOptions) -> None:
 def check_config(config: MonitoringConfig, options: TrafficOptions) -> None:
     """What step 4 needs from the config and the environment (the token, the upload target); no request is sent."""
     if not config.model_api_url:
-        raise UsageError("model_api.endpoint_url is not set", "Run 3_setup_monitoring.py, or set it in monitoring_config.json",
-                         code="config-missing-key")
+        raise UsageError("model_api.endpoint_url is not set",
+                         "Run 3_setup_monitoring.py, or set it in monitoring_config.json", code="config-missing-key")
     config.model_api_token()
     if options.upload and not options.dry_run:
         if not config.ground_truth_datasource:
@@ -257,8 +259,8 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
     schema = MonitoringSchema.load(config.schema_path)
     file = options.file or config.test_data_path
     if not file:
-        raise UsageError("No test data file was given", "Pass --file PATH, or set test_data.path in monitoring_config.json",
-                         code="file-not-given")
+        raise UsageError("No test data file was given",
+                         "Pass --file PATH, or set test_data.path in monitoring_config.json", code="file-not-given")
     source = Path(file)
     label_column = options.label_column or config.test_label_column or schema.target
     frame = read_table(source)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -175,7 +176,8 @@ def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
     _check_roles(plan)
     check_column_names(plan.columns, "the data")
     if not plan.features:
-        raise UsageError("No feature columns are left once the target, key, timestamp and excluded columns are set aside",
+        raise UsageError("No feature columns are left once the target, key, timestamp and excluded columns are set "
+                         "aside",
                          "Keep at least one input column out of --key, --timestamp and --exclude",
                          code="no-features")
     for column in plan.columns:
@@ -225,17 +227,19 @@ def _check_timestamp(series: pd.Series, name: str) -> None:
 def _check_target(plan: TrainingSetPlan, target: pd.Series) -> None:
     if plan.model_type == "regression":
         if not pd.api.types.is_numeric_dtype(target.dtype) or pd.api.types.is_bool_dtype(target.dtype):
-            raise UsageError(f"The target '{plan.target}' holds text or booleans, which a regression model cannot predict",
+            raise UsageError(f"The target '{plan.target}' holds text or booleans, which a regression model cannot "
+                             "predict",
                              "Use --model-type classification, or pick a numeric target", code="target-not-numeric")
         return
     classes = target.dropna().nunique()
     if classes < 2:
         raise UsageError(f"The classification target '{plan.target}' has a single class",
-                         "A classifier needs at least two classes in the training data; check the file and the --target",
+                         "A classifier needs at least two classes in the training data; check the file and the "
+                         "--target",
                          code="target-single-class")
     if classes > MAX_CLASSES:
-        raise UsageError(f"The classification target '{plan.target}' has {classes} classes, more than the {MAX_CLASSES} "
-                         "that make sense for monitoring",
+        raise UsageError(f"The classification target '{plan.target}' has {classes} classes, more than the "
+                         f"{MAX_CLASSES} that make sense for monitoring",
                          "If it is a continuous value, use --model-type regression; otherwise group the classes",
                          code="target-too-many-classes")
 

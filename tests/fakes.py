@@ -6,8 +6,9 @@ test_services_fake.py checks every member), so a step under test gets exactly wh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from dmm.config import MonitoringConfig, load_config, save_config
 from dmm.ledger import Ledger

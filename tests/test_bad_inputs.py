@@ -22,8 +22,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
@@ -90,7 +90,7 @@ def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOMINO", "DMM_", "MLFLOW"))}
     env.update(DOMINO_USER_API_KEY=KEY, DOMINO_MODEL_API_TOKEN=TOKEN, DOMINO_API_HOST=REFUSED,
                DOMINO_PROJECT_ID="p1", DOMINO_DATASOURCE_PROXY_HOST=REFUSED,
-               DOMINO_DATASOURCE_PROXY_FLIGHT_HOST="grpc://127.0.0.1:9", PYTHONPATH=str(ROOT))
+               DOMINO_DATASOURCE_PROXY_FLIGHT_HOST="grpc://127.0.0.1:9")
     return env
 
 
@@ -113,7 +113,8 @@ CASES = [
     ("1-missing-file", step1("{in}/nope.csv"), {}, 2, "file-missing", ["--file"]),
     ("1-empty-file", step1("{in}/empty.csv"), {}, 2, "file-empty", []),
     ("1-header-only", step1("{in}/header_only.csv"), {}, 2, "file-no-rows", []),
-    ("1-target-not-a-column", step1("{in}/train.csv", target="churn"), {}, 2, "column-missing", ["'churn'", "--target"]),
+    ("1-target-not-a-column", step1("{in}/train.csv", target="churn"), {}, 2, "column-missing",
+     ["'churn'", "--target"]),
     ("1-invalid-name", step1("{in}/train.csv", name="churn baseline!"), {}, 2, "training-set-name",
      ["--name churn_baseline"]),
     ("1-string-target-regression", step1("{in}/train.csv", "--model-type", "regression"), {}, 2, "target-not-numeric",

@@ -8,13 +8,13 @@ import importlib
 import json
 
 import pytest
+from fakes import FakeServices, make_config
 
 from dmm.cli import run
 from dmm.errors import ConflictError, DmmError, UsageError
-from dmm.ground_truth import (GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth)
+from dmm.ground_truth import GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
-from fakes import FakeServices, make_config
 
 step5 = importlib.import_module("5_upload_ground_truth")
 
@@ -153,7 +153,8 @@ def test_ledger_uploads_not_yet_listed_are_registered_too(config):
     ledger.save()
     monitor = FakeMonitor()
     register(config, monitor, FakeDataSources())
-    assert monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"] == "ground_truth/m1/2024-05-10/from-ledger.csv"
+    registered = monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"]
+    assert registered == "ground_truth/m1/2024-05-10/from-ledger.csv"
     assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/from-ledger.csv")
 
 

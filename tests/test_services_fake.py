@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-from dmm.services import DominoServices, Services
 from fakes import FakeServices
+
+from dmm.services import DominoServices, Services
 
 
 def protocol_members() -> list[str]:
