@@ -12,85 +12,61 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from dmm.cli import EXIT_FAILED, EXIT_OK, confirm, run
 from dmm.dataio import SUPPORTED, read_table
-from dmm.errors import ConfigError
-from dmm.schema import SCHEMA_FILE_NAME
+from dmm.schema import SCHEMA_FILE_NAME, check_schema_path, default_schema_path
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="1_register_training_set.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", required=True, metavar="PATH", help=f"the training data ({SUPPORTED})")
-    parser.add_argument("--name", required=True,
-                        help="training set name: letters, digits, '-' and '_' only; a new version is added "
-                             "when the name exists")
+    parser.add_argument("--name", required=True, help="training set name: letters, digits, '-' and '_' only; "
+                        "a new version is added when the name exists")
     parser.add_argument("--target", required=True, metavar="COLUMN",
                         help="the column the model predicts; the endpoint captures its prediction under this name")
-    parser.add_argument("--model-type", choices=("classification", "regression"),
-                        help="default: inferred from the target (text, booleans or at most 20 distinct integers "
-                             "mean classification)")
-    parser.add_argument("--categorical", action="append", default=[], metavar="COLUMNS",
-                        help="feature columns to treat as categorical in addition to the text/boolean/category "
-                             "columns found from dtypes; repeatable or comma-separated")
+    parser.add_argument("--model-type", choices=("classification", "regression"), help="default: inferred from "
+                        "the target (text, booleans or at most 20 distinct integers mean classification)")
+    parser.add_argument("--categorical", action="append", default=[], metavar="COLUMNS", help="feature columns to "
+                        "treat as categorical in addition to the text/boolean/category columns found from dtypes; "
+                        "repeatable or comma-separated")
     parser.add_argument("--timestamp", metavar="COLUMN", help="a column of event times (never invented when absent)")
     parser.add_argument("--key", action="append", default=[], metavar="COLUMNS",
                         help="row identifier columns, registered as keys rather than features; repeatable")
     parser.add_argument("--exclude", action="append", default=[], metavar="COLUMNS",
                         help="columns to leave out; they are dropped, not registered; repeatable")
     parser.add_argument("--description", help="a description stored with the version")
-    parser.add_argument("--schema-out", metavar="PATH",
-                        help=f"where to write the schema (default: next to monitoring_config.json if one is "
-                             f"found, else ./{SCHEMA_FILE_NAME})")
+    parser.add_argument("--schema-out", metavar="PATH", help="where to write the schema (default: next to "
+                        f"monitoring_config.json if one is found, else ./{SCHEMA_FILE_NAME})")
     parser.add_argument("--yes", "-y", action="store_true", help="register without asking for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; nothing is sent")
     return parser
 
 
-def split_columns(values: Sequence[str]) -> list[str]:
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
-
-
-def default_schema_path() -> Path:
-    """Next to the config when one can be found (so later steps find it), else the current folder."""
-    from config_loader import find_config_path
-
-    try:
-        return find_config_path().parent / SCHEMA_FILE_NAME
-    except ConfigError:  # no config yet (the usual case before step 3)
-        return Path.cwd() / SCHEMA_FILE_NAME
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dmm.training_set import (check_environment, plan_lines, plan_training_set, register_training_set,
-                                  schema_from_plan, validate_plan)
+    from dmm import training_set as steps  # pandas loads here, not for --help
 
+    schema_path = check_schema_path(args.schema_out or default_schema_path())  # before reading a large file
     frame = read_table(args.file)
-    plan = plan_training_set(frame, name=args.name, target=args.target, model_type=args.model_type,
-                             categorical=split_columns(args.categorical), timestamp=args.timestamp,
-                             key=split_columns(args.key), exclude=split_columns(args.exclude),
-                             description=args.description)
-    validate_plan(plan, frame)
-    schema_path = Path(args.schema_out) if args.schema_out else default_schema_path()
-
+    columns = {flag: steps.split_columns(getattr(args, flag)) for flag in ("categorical", "key", "exclude")}
+    plan = steps.plan_training_set(frame, name=args.name, target=args.target, model_type=args.model_type,
+                                   timestamp=args.timestamp, description=args.description, **columns)
+    steps.validate_plan(plan, frame)
     print(f"Read {len(frame)} rows and {len(frame.columns)} columns from {args.file}.")
-    print("\n".join(plan_lines(plan)))
-    print(f"Schema file:   {schema_path}")
+    print("\n".join([*steps.plan_lines(plan), f"Schema file:   {schema_path}"]))
     if args.dry_run:
         print("Dry run: nothing was sent. Rerun without --dry-run to register.")
         return EXIT_OK
 
-    check_environment()
+    steps.check_environment()
     if not confirm(f"Register this as a new version of training set '{plan.name}'?", args.yes):
         print("Nothing was registered.")
         return EXIT_FAILED
-
-    version = register_training_set(plan, frame)
-    schema_from_plan(plan, version).save(schema_path)
+    version = steps.register_training_set(plan, frame)
+    steps.schema_from_plan(plan, version).save(schema_path)
     print(f"Registered training set '{version.name}' version {version.number}.")
     print(f"Wrote the monitoring schema to {schema_path}.")
     print("Next: optionally export your model with 2_export_model.py; add the capture lines of "

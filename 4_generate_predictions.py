@@ -14,19 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from config_loader import add_config_argument
-from dmm.cli import EXIT_FAILED, EXIT_OK, load_config_announced, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, load_config_announced, run
 from dmm.redact import redact
-
-MAX_ERRORS_SHOWN = 5
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python 4_generate_predictions.py "
-                                     "--count 500 --file test.csv --label-column churned")
-    parser.add_argument("--count", type=int, default=100, help="number of requests to send (rows are sampled; default 100)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python "
+                                     "4_generate_predictions.py --count 500 --file test.csv --label-column churned")
+    parser.add_argument("--count", type=int, default=100,
+                        help="number of requests to send (rows are sampled; default 100)")
     parser.add_argument("--file", help="test data (CSV, Parquet or JSON Lines) with the features and a label column "
                         "(default: test_data.path in the config)")
     parser.add_argument("--label-column", help="column holding the true label (default: test_data.label_column in the "
@@ -43,17 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dmm.traffic import TrafficOptions, generate_traffic
+    from dmm.services import DominoServices
+    from dmm.traffic import TrafficOptions, generate_traffic, summary_lines
 
     config = load_config_announced(args.config)
     options = TrafficOptions(count=args.count, file=args.file, label_column=args.label_column,
                              concurrency=args.concurrency, rate=args.rate, seed=args.seed, timeout=args.timeout,
                              dry_run=args.dry_run, upload=not args.no_upload)
-    progress = _Progress(args.count)
-    try:
-        result = generate_traffic(config, options, on_result=progress.update)
-    finally:
-        progress.close()
+    with ProgressBar(args.count, "Predictions", unit="req") as progress:
+        result = generate_traffic(config, options, DominoServices(config), on_result=progress.update)
 
     if result.dry_run:
         print(f"Dry run: would send {args.count} requests with rows from {result.source_file} to "
@@ -61,16 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"column {result.target!r}. Example request body:")
         print(json.dumps(result.example_payload, indent=2, default=str))
         return EXIT_OK
-
-    summary = result.summary
-    print(f"Sent {summary.sent} requests to {config.model_api_url}: {summary.succeeded} succeeded, {summary.failed} failed.")
-    if summary.p50_s is not None:
-        print(f"Latency p50 {summary.p50_s * 1000:.0f} ms, p95 {summary.p95_s * 1000:.0f} ms; "
-              f"throughput {summary.throughput_rps:.1f} requests/s over {summary.elapsed_s:.1f} s.")
-    for error in list(dict.fromkeys(result.errors))[:MAX_ERRORS_SHOWN]:
-        print(f"  failed: {redact(error)}")
-    if result.ground_truth_path:
-        print(f"Ground truth ({summary.succeeded} rows): {result.ground_truth_path}")
+    print("\n".join(summary_lines(result, config.model_api_url)))
     if result.upload_error:
         print(f"Error: {redact(str(result.upload_error))}", file=sys.stderr)
         print("The ground truth is kept locally; register it later with: python 5_upload_ground_truth.py "
@@ -78,27 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result.upload_error.exit_code
     if result.ground_truth_key:
         print(f"Uploaded to data source {result.datasource!r} as {result.ground_truth_key}")
-        print("Next: once Domino has ingested these predictions (it does so daily), run python 5_upload_ground_truth.py")
-    return EXIT_FAILED if summary.failed else EXIT_OK
-
-
-class _Progress:
-    """A tqdm bar on stderr, opened at the first response (so validation errors print cleanly)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar = None
-
-    def update(self, outcome: object) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=self.total, unit="req", file=sys.stderr, desc="Predictions", leave=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        print("Next: once Domino has ingested these predictions (it does so daily), run "
+              "python 5_upload_ground_truth.py")
+    return EXIT_FAILED if result.summary and result.summary.failed else EXIT_OK
 
 
 if __name__ == "__main__":

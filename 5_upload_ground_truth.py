@@ -13,9 +13,8 @@ Exit codes: 0 done or nothing to do; 2 bad input; 3 a Domino service refused or 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm.cli import EXIT_OK, load_config_announced, run
@@ -27,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Examples: python 5_upload_ground_truth.py --hours 48 ; "
                                      "python 5_upload_ground_truth.py --file labels.csv --label-column churned")
     window = parser.add_argument_group("which files (default: the last 7 days)")
-    window.add_argument("--hours", type=float, help=f"files dated within the last N hours (UTC date folders; default {DEFAULT_HOURS})")
+    window.add_argument("--hours", type=float,
+                        help=f"files dated within the last N hours (UTC date folders; default {DEFAULT_HOURS})")
     window.add_argument("--start-date", help="first UTC date to include, YYYY-MM-DD")
     window.add_argument("--end-date", help="last UTC date to include, YYYY-MM-DD (default: today)")
     window.add_argument("--file", help="register this ground-truth file (CSV, Parquet or JSON Lines) instead")
@@ -45,39 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from dmm.ground_truth import GroundTruthOptions, register_ground_truth
+    from dmm.ground_truth import GroundTruthOptions, register_ground_truth, result_lines
+    from dmm.services import DominoServices
 
     config = load_config_announced(args.config)
     options = GroundTruthOptions(hours=args.hours, start_date=args.start_date, end_date=args.end_date, file=args.file,
                                  id_column=args.id_column, label_column=args.label_column, dry_run=args.dry_run,
                                  allow_before_ingestion=args.before_ingestion)
-    result = register_ground_truth(config, options)
-
+    result = register_ground_truth(config, options, DominoServices(config))
     for warning in result.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
-    for key, reason in result.skipped:
-        print(f"Skipped {key}: {reason}")
-    if result.nothing_to_do:
-        where = f"dated {result.window}" if result.window else "to register"
-        print(f"Nothing to do: no unregistered ground-truth files {where} under data source "
-              f"{config.ground_truth_datasource!r}.")
-        return EXIT_OK
-    if result.uploaded_key:
-        print(f"Uploaded {args.file} to data source {config.ground_truth_datasource!r} as {result.uploaded_key}")
-    for registration in result.registrations:
-        if result.dry_run:
-            print(f"Dry run: would register {registration.key} with:")
-            print(json.dumps(registration.payload, indent=2))
-        elif registration.already_registered:
-            print(f"Already registered in Model Monitor: {registration.key} (dataset {registration.dataset_name!r}); "
-                  "recorded in the ledger")
-        else:
-            extra = " (declaring the row_identifier and ground_truth variables)" if registration.declares_variables else ""
-            print(f"Registered {registration.key} as dataset {registration.dataset_name!r}{extra}")
-    if not result.dry_run:
-        registered = sum(1 for r in result.registrations if r.registered)
-        print(f"{registered} ground-truth file(s) registered with model {config.model_monitor_id}. "
-              "Quality metrics appear after Model Monitor's next ingestion; check them with python 6_check_monitoring.py")
+    print("\n".join(result_lines(result, config, args.file)))
     return EXIT_OK
 
 

@@ -7,7 +7,8 @@ Exit codes: 0 success; 1 a check failed or work was incomplete; 2 bad input (fla
 from __future__ import annotations
 
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from dmm.errors import DmmError
 from dmm.redact import redact
@@ -52,6 +53,31 @@ def confirm(question: str, assume_yes: bool) -> bool:
         return True
     if not sys.stdin.isatty():
         raise DmmError("This step needs confirmation but is not running in a terminal",
-                       "Review the plan with --dry-run, then rerun with --yes")
+                       "Review the plan with --dry-run, then rerun with --yes", code="confirmation-needed")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
+
+
+class ProgressBar:
+    """A tqdm bar on stderr, opened at the first update (so validation errors print cleanly); a context manager."""
+
+    def __init__(self, total: int, description: str, unit: str = "it") -> None:
+        self.total, self.description, self.unit = total, description, unit
+        self.bar: Any = None
+
+    def update(self, _outcome: object = None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit=self.unit, file=sys.stderr, desc=self.description, leave=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -20,12 +20,14 @@ import json
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from dmm.errors import ConfigError
+from dmm.files import write_atomic
 from dmm.redact import register_secret
 
 CONFIG_FILE_NAME = "monitoring_config.json"
@@ -107,7 +109,7 @@ class MonitoringConfig:
         if not value:
             raise ConfigError(f"The environment variable {self.user_api_key_env} (the Domino API key) is not set",
                               f"In a Domino workspace it is set for you; elsewhere export {self.user_api_key_env} "
-                              "with the key from Account Settings > API Key")
+                              "with the key from Account Settings > API Key", code="api-key-missing")
         register_secret(value)
         return value
 
@@ -118,7 +120,7 @@ class MonitoringConfig:
             raise ConfigError(f"The environment variable {self.model_api_token_env} (the Model API access token) "
                               "is not set",
                               f"Export {self.model_api_token_env} with the token from the endpoint's Settings > "
-                              "Access page in Domino")
+                              "Access page in Domino", code="model-api-token-missing")
         register_secret(value)
         return value
 
@@ -152,14 +154,15 @@ def find_config_path(path: str | os.PathLike[str] | None = None, env: Mapping[st
     if origin in ("--config", f"${CONFIG_ENV_VAR}"):
         if not first.is_file():
             raise ConfigError(f"The config named by {origin} does not exist: {first}",
-                              f"Check the path, or {SETUP_HINT}")
+                              f"Check the path, or {SETUP_HINT}", code="config-missing")
         return first.resolve()
     for _origin, candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
     looked = ", ".join(str(candidate) for _origin, candidate in candidates)
     raise ConfigError(f"No {CONFIG_FILE_NAME} found (looked in {looked})",
-                      f"Run 3_setup_monitoring.py to write one, or point --config or ${CONFIG_ENV_VAR} at yours")
+                      f"Run 3_setup_monitoring.py to write one, or point --config or ${CONFIG_ENV_VAR} at yours",
+                      code="config-missing")
 
 
 def read_config_data(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -169,36 +172,39 @@ def read_config_data(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Cannot read the config {path} ({exc.strerror or exc})",
-                          "Check the file's permissions") from None
+                          "Check the file's permissions", code="config-unreadable") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"The config {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                          f"Fix that line, or {SETUP_HINT}") from None
+                          f"Fix that line, or {SETUP_HINT}", code="config-invalid-json") from None
     if not isinstance(data, dict):
         raise ConfigError(f"The config {path} must hold a JSON object with sections such as \"domino\"",
-                          SETUP_HINT[0].upper() + SETUP_HINT[1:])
+                          SETUP_HINT[0].upper() + SETUP_HINT[1:], code="config-not-an-object")
     return data
 
 
-def _coerce(dotted: str, kind: type, value: Any, origin: str) -> tuple[Any, str | None]:
+Problem = tuple[str, str]  # (error code, text)
+
+
+def _coerce(dotted: str, kind: type, value: Any, origin: str) -> tuple[Any, Problem | None]:
     """(value, problem) for one key; ``origin`` says where the value came from (for the message)."""
     if kind is float:
         if isinstance(value, str):
             try:
                 value = float(value)
             except ValueError:
-                return None, f"{dotted} must be a number ({origin} holds {value!r})"
+                return None, ("config-bad-value", f"{dotted} must be a number ({origin} holds {value!r})")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None, f"{dotted} must be a number"
+            return None, ("config-bad-value", f"{dotted} must be a number")
         if value <= 0:
-            return None, f"{dotted} must be a positive number of seconds"
+            return None, ("config-bad-value", f"{dotted} must be a positive number of seconds")
         return float(value), None
     if not isinstance(value, str):
-        return None, f"{dotted} must be a string"
+        return None, ("config-bad-value", f"{dotted} must be a string")
     value = value.strip()
     if is_placeholder(value):
-        return None, f"{dotted} still holds the placeholder {value!r}"
+        return None, ("config-placeholder", f"{dotted} still holds the placeholder {value!r}")
     return value, None
 
 
@@ -210,57 +216,66 @@ def url_problem(dotted: str, value: str) -> str | None:
 
 
 def validate_config_data(data: Mapping[str, Any], env: Mapping[str, str], where: str) -> dict[str, dict[str, Any]]:
-    """Apply ``DMM_<SECTION>_<KEY>`` overrides and defaults; raise one ConfigError listing every problem."""
-    problems: list[str] = []
+    """Apply ``DMM_<SECTION>_<KEY>`` overrides and defaults; raise one ConfigError listing every problem.
+
+    The error's code is the first problem's: ``config-unknown-key``, ``config-missing-key``,
+    ``config-placeholder`` or ``config-bad-value``.
+    """
+    problems: list[Problem] = []
     for section, body in data.items():
         if section.startswith("_"):
             continue
         if section not in KNOWN_KEYS:
-            problems.append(f"unknown section {section!r} (known: {', '.join(KNOWN_KEYS)})")
+            problems.append(("config-unknown-key", f"unknown section {section!r} (known: {', '.join(KNOWN_KEYS)})"))
         elif not isinstance(body, dict):
-            problems.append(f"{section} must be a JSON object")
+            problems.append(("config-bad-value", f"{section} must be a JSON object"))
         else:
-            problems.extend(f"unknown key {section}.{key}" for key in body
+            problems.extend(("config-unknown-key", f"unknown key {section}.{key}") for key in body
                             if not key.startswith("_") and key not in KNOWN_KEYS[section])
 
     values: dict[str, dict[str, Any]] = {}
     for section, keys in KNOWN_KEYS.items():
-        body = data.get(section) if isinstance(data.get(section), dict) else {}
+        found = data.get(section)
+        given: Mapping[str, Any] = found if isinstance(found, dict) else {}
         values[section] = {}
         for key, (kind, default) in keys.items():
             dotted, env_name = f"{section}.{key}", override_env_name(section, key)
             if env_name in env:
                 raw, origin = env[env_name], f"${env_name}"
-            elif key in body:
-                raw, origin = body[key], where
+            elif key in given:
+                raw, origin = given[key], where
             else:
                 raw, origin = default, "the default"
             if raw is None or raw == "":
                 if default is None:
-                    problems.append(f"{dotted} is missing")
+                    problems.append(("config-missing-key", f"{dotted} is missing"))
                 values[section][key] = "" if kind is str else default
                 continue
-            value, problem = _coerce(dotted, kind, raw, origin)
-            if problem:
-                problems.append(problem)
+            value, coerced = _coerce(dotted, kind, raw, origin)
+            if coerced:
+                problems.append(coerced)
                 continue
+            problem = None
             if dotted in URL_KEYS and value:
                 problem = url_problem(dotted, value)
             elif dotted in ENV_NAME_KEYS and not is_env_name(value):
                 problem = f"{dotted} must be the name of an environment variable (got {value!r})"
             if problem:
-                problems.append(problem)
+                problems.append(("config-bad-value", problem))
             values[section][key] = value.rstrip("/") if dotted in URL_KEYS else value
 
     if problems:
-        raise ConfigError(f"The config {where} is not usable: {'; '.join(problems)}",
-                          f"Fix those keys (or set DMM_<SECTION>_<KEY> overrides), or {SETUP_HINT}")
+        raise ConfigError(f"The config {where} is not usable: {'; '.join(text for _code, text in problems)}",
+                          f"Fix those keys (or set DMM_<SECTION>_<KEY> overrides), or {SETUP_HINT}",
+                          code=problems[0][0])
     return values
 
 
 def _resolve(folder: Path, value: str) -> Path | None:
-    if not value:
-        return None
+    return _absolute(folder, value) if value else None
+
+
+def _absolute(folder: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (folder / path).resolve()
 
@@ -303,7 +318,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         ground_truth_prefix=values["data_sources"]["ground_truth_prefix"],
         test_data_path=_resolve(folder, values["test_data"]["path"]),
         test_label_column=values["test_data"]["label_column"] or None,
-        schema_path=_resolve(folder, values["schema"]["path"]),
+        schema_path=_absolute(folder, values["schema"]["path"] or KNOWN_KEYS["schema"]["path"][1]),
         stored_token=token,
         warnings=tuple(_token_warnings(source, file_token, values["model_api"]["token_env"])),
         data=values,
@@ -318,17 +333,5 @@ def save_config(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     holds_token = bool(values["model_api"]["token"])
     register_secret(values["model_api"]["token"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    mode = 0o600 if holds_token else 0o644
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data, indent=2) + "\n")
-        if holds_token:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, json.dumps(data, indent=2) + "\n", private=holds_token)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from dmm.errors import UsageError
 
@@ -21,21 +22,35 @@ CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 SUPPORTED = ", ".join(sorted([*CSV_SUFFIXES, *PARQUET_SUFFIXES, *JSONL_SUFFIXES]))
+# A format named explicitly (``read_table(path, file_format=...)``) -> the suffix it reads as.
+FORMATS = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "pq": ".parquet", "jsonl": ".jsonl",
+           "ndjson": ".jsonl", "json": ".jsonl"}
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The file's rows, with column names that capture and the training-set API can use unchanged."""
+def read_table(path: str | os.PathLike[str], file_format: str | None = None) -> pd.DataFrame:
+    """The file's rows, with column names that capture and the training-set API can use unchanged.
+
+    The format comes from the extension, or from ``file_format`` (``csv``, ``tsv``, ``parquet``, ``jsonl``)
+    when given. This is the one table reader: ``dmm.analysis.readers.read_table_file`` calls it.
+    """
     path = Path(path)
-    suffix = path.suffix.lower()
+    if file_format is not None:
+        suffix = FORMATS.get(file_format.lower().lstrip("."), "")
+        if not suffix:
+            raise UsageError(f"Unknown table format '{file_format}' for {path}",
+                             f"Pass the format as one of {', '.join(sorted(FORMATS))}", code="file-unsupported")
+    else:
+        suffix = path.suffix.lower()
     if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES and suffix not in JSONL_SUFFIXES:
         raise UsageError(f"{path} has an unsupported extension '{path.suffix}'",
-                         f"Save the data as one of {SUPPORTED}")
+                         f"Save the data as one of {SUPPORTED}", code="file-unsupported")
     if not path.exists():
-        raise UsageError(f"{path} does not exist", "Check the path given with --file")
+        raise UsageError(f"{path} does not exist", "Check the path given with --file", code="file-missing")
     if not path.is_file():
-        raise UsageError(f"{path} is not a file", "Pass the path of a data file with --file")
+        raise UsageError(f"{path} is not a file", "Pass the path of a data file with --file", code="file-not-a-file")
     if path.stat().st_size == 0:
-        raise UsageError(f"{path} is empty", "Export the data again; the file must hold a header and at least one row")
+        raise UsageError(f"{path} is empty", "Export the data again; the file must hold a header and at least one row",
+                         code="file-empty")
 
     if suffix in CSV_SUFFIXES:
         frame = _read_csv(path, CSV_SUFFIXES[suffix])
@@ -45,7 +60,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         frame = _read_jsonl(path)
 
     if frame.empty:
-        raise UsageError(f"{path} has no data rows", "Export the data again with at least one row under the header")
+        raise UsageError(f"{path} has no data rows", "Export the data again with at least one row under the header",
+                         code="file-no-rows")
     return frame
 
 
@@ -55,20 +71,21 @@ def check_column_names(columns: Iterable[object], source: str) -> None:
     for name in columns:
         if not isinstance(name, str) or not name.strip():
             raise UsageError(f"{source} has a column without a name ({name!r})",
-                             "Give every column a name in the header")
+                             "Give every column a name in the header", code="column-unnamed")
         if name != name.strip():
             raise UsageError(f"Column '{name}' in {source} has leading or trailing spaces",
-                             f"Rename it to '{name.strip()}' in the file")
+                             f"Rename it to '{name.strip()}' in the file", code="column-padded")
         if name in seen:
             raise UsageError(f"{source} has the column name '{name}' more than once",
-                             "Rename or drop the duplicate columns so that every name is unique")
+                             "Rename or drop the duplicate columns so that every name is unique",
+                             code="column-duplicate")
         seen.add(name)
 
 
 def _unreadable(path: Path, kind: str, exc: BaseException) -> UsageError:
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UsageError(f"{path} could not be read as {kind} ({detail})",
-                      f"Check that the file is a valid {kind} file, or export it again")
+                      f"Check that the file is a valid {kind} file, or export it again", code="file-unreadable")
 
 
 def _read_csv(path: Path, separator: str) -> pd.DataFrame:
@@ -80,12 +97,13 @@ def _read_csv(path: Path, separator: str) -> pd.DataFrame:
     except (UnicodeDecodeError, csv.Error) as exc:
         raise _unreadable(path, "CSV", exc) from None
     if not header:
-        raise UsageError(f"{path} has no header row", "The first line must name the columns")
+        raise UsageError(f"{path} has no header row", "The first line must name the columns", code="file-no-header")
     check_column_names(header, str(path))
     try:
         return pd.read_csv(path, sep=separator, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
-        raise UsageError(f"{path} is empty", "Export the data again with a header and rows") from None
+        raise UsageError(f"{path} is empty", "Export the data again with a header and rows",
+                         code="file-empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise _unreadable(path, "CSV", exc) from None
 
@@ -127,15 +145,16 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 record = json.loads(line, object_pairs_hook=_reject_duplicate_keys)
                 if not isinstance(record, dict):
                     raise UsageError(f"Line {number} of {path} is not a JSON object",
-                                     "Write one JSON object per line, keyed by column name")
+                                     "Write one JSON object per line, keyed by column name", code="file-unreadable")
                 records.append(record)
     except _DuplicateKey as exc:
         raise UsageError(f"{path} has the column name '{exc.args[0]}' more than once in a record",
-                         "Rename or drop the duplicate keys so that every name is unique") from None
+                         "Rename or drop the duplicate keys so that every name is unique",
+                         code="column-duplicate") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _unreadable(path, "JSON Lines", exc) from None
     if not records:
-        raise UsageError(f"{path} has no data rows", "Write one JSON object per line")
+        raise UsageError(f"{path} has no data rows", "Write one JSON object per line", code="file-no-rows")
     frame = pd.DataFrame.from_records(records)
     check_column_names(frame.columns, str(path))
     return frame
@@ -147,9 +166,10 @@ def check_output_dir(output_dir: str | os.PathLike[str], flag: str = "--output-d
     existing = next((path for path in (folder, *folder.absolute().parents) if path.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UsageError(f"The output folder {folder} is not a folder ({existing} is a file)",
-                         f"Pass a folder with {flag}")
+                         f"Pass a folder with {flag}", code="output-dir-not-a-folder")
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"The output folder {folder} is not writable", f"Pass a writable folder with {flag}")
+        raise UsageError(f"The output folder {folder} is not writable", f"Pass a writable folder with {flag}",
+                         code="output-dir-not-writable")
     return folder
 
 

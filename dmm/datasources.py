@@ -8,7 +8,8 @@ It is imported lazily: it pulls in pyarrow.flight and httpx.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dmm.errors import ApiError, AuthError, ConfigError, DmmError, NotFoundError, UsageError
 from dmm.redact import redact
@@ -40,7 +41,8 @@ class DataSources:
             except Exception as exc:
                 raise ApiError(f"Could not start Domino's data source client ({_describe(exc)})",
                                "Run this in a Domino workspace or job, or set DOMINO_API_HOST, DOMINO_USER_API_KEY, "
-                               "DOMINO_DATASOURCE_PROXY_HOST and DOMINO_DATASOURCE_PROXY_FLIGHT_HOST") from None
+                               "DOMINO_DATASOURCE_PROXY_HOST and DOMINO_DATASOURCE_PROXY_FLIGHT_HOST",
+                               code="datasource-client") from None
         return self._client
 
     def datasource(self, name: str) -> Any:
@@ -52,16 +54,17 @@ class DataSources:
             except Exception as exc:
                 if _is_connection_error(exc):
                     raise ApiError(f"Could not reach Domino to look up the data source {name!r} ({_describe(exc)})",
-                                   "Check DOMINO_API_HOST and that Domino is up") from None
+                                   "Check DOMINO_API_HOST and that Domino is up", code="unreachable") from None
                 if _is_refusal(exc):
                     raise AuthError(f"Domino refused the API key while looking up the data source {name!r} "
                                     f"({_describe(exc)})",
                                     "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)") from None
                 raise NotFoundError(f"The data source {name!r} was not found or is not available to this project "
-                                    f"({_describe(exc)})", NOT_FOUND_ADVICE) from None
+                                    f"({_describe(exc)})", NOT_FOUND_ADVICE, code="datasource-missing") from None
             if not hasattr(found, "put") or not hasattr(found, "list_objects"):
                 raise UsageError(f"The data source {name!r} is not an object store (S3, GCS, Azure Blob, ...)",
-                                 "Ground truth files need an object-store data source; name one in data_sources.ground_truth")
+                                 "Ground truth files need an object-store data source; name one in "
+                                 "data_sources.ground_truth", code="datasource-not-object-store")
             self._by_name[name] = found
         return self._by_name[name]
 
@@ -96,13 +99,14 @@ class DataSources:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status == 404:
                 raise NotFoundError(f"{what} failed: not found", "Check the key and the data source name",
-                                    status=status) from None
+                                    status=status, code="object-missing") from None
             if status in (401, 403):
                 raise AuthError(f"{what} failed: Domino refused the API key ({_describe(exc)})",
-                                "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)", status=status) from None
+                                "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)",
+                                status=status) from None
             raise ApiError(f"{what} failed ({_describe(exc)})",
                            "Check that the data source's credentials allow reading and writing, then try again",
-                           status=status) from None
+                           status=status, code="datasource-failed") from None
 
 
 def check_client_environment(env: Mapping[str, str] | None = None) -> None:
@@ -111,7 +115,7 @@ def check_client_environment(env: Mapping[str, str] | None = None) -> None:
     if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_TOKEN_FILE") or env.get("DOMINO_API_PROXY")):
         raise ConfigError("DOMINO_USER_API_KEY is not set, so Domino's data sources cannot be reached",
                           "Run this in a Domino workspace or job, or export DOMINO_USER_API_KEY with the key from "
-                          "Account Settings > API Key")
+                          "Account Settings > API Key", code="api-key-missing")
     missing = [name for name in ("DOMINO_DATASOURCE_PROXY_HOST", "DOMINO_DATASOURCE_PROXY_FLIGHT_HOST")
                if not env.get(name)]
     if not (env.get("DOMINO_API_HOST") or env.get("DOMINO_USER_HOST") or env.get("DOMINO_API_PROXY")):
@@ -119,7 +123,8 @@ def check_client_environment(env: Mapping[str, str] | None = None) -> None:
     if missing:
         raise ConfigError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, so Domino's "
                           "data sources cannot be reached",
-                          "Run this in a Domino workspace or job (they are set there), or export them")
+                          "Run this in a Domino workspace or job (they are set there), or export them",
+                          code="domino-env-missing")
 
 
 def _is_refusal(exc: BaseException) -> bool:

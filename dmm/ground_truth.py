@@ -15,11 +15,17 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmm.dataio import read_table
-from dmm.errors import DmmError, ConflictError, UsageError
+from dmm.errors import ConflictError, DmmError, UsageError
 from dmm.schema import MonitoringSchema
+
+if TYPE_CHECKING:
+    from dmm.config import MonitoringConfig
+    from dmm.ledger import Ledger
+    from dmm.monitor import ModelMonitorClient
+    from dmm.services import Services
 
 DEFAULT_HOURS = 24 * 7
 DEFAULT_ID_COLUMN = "event_id"
@@ -84,22 +90,25 @@ def parse_date(text: str, flag: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a date", f"Write it as YYYY-MM-DD, e.g. {flag} 2024-05-01") from None
+        raise UsageError(f"{flag} {text!r} is not a date", f"Write it as YYYY-MM-DD, e.g. {flag} 2024-05-01",
+                         code="date-invalid") from None
 
 
 def date_window(options: GroundTruthOptions, now: datetime.datetime) -> DateWindow:
     today = now.astimezone(datetime.timezone.utc).date()
     if options.start_date or options.end_date:
         if options.hours is not None:
-            raise UsageError("--hours cannot be combined with --start-date/--end-date", "Pass one or the other")
+            raise UsageError("--hours cannot be combined with --start-date/--end-date", "Pass one or the other",
+                             code="flag-conflict")
         end = parse_date(options.end_date, "--end-date") if options.end_date else today
         start = parse_date(options.start_date, "--start-date") if options.start_date else end
         if start > end:
-            raise UsageError(f"--start-date {start} is after --end-date {end}", "Swap them")
+            raise UsageError(f"--start-date {start} is after --end-date {end}", "Swap them", code="date-order")
         return DateWindow(start, end)
     hours = DEFAULT_HOURS if options.hours is None else options.hours
     if hours <= 0:
-        raise UsageError(f"--hours must be positive (got {hours:g})", "Pass --hours N with N > 0")
+        raise UsageError(f"--hours must be positive (got {hours:g})", "Pass --hours N with N > 0",
+                         code="flag-out-of-range")
     return DateWindow((now - datetime.timedelta(hours=hours)).astimezone(datetime.timezone.utc).date(), today)
 
 
@@ -137,7 +146,7 @@ def variables_payload(schema: MonitoringSchema, id_column: str, label_column: st
     ]
 
 
-def registration_payload(config: Any, key: str, variables: list[dict[str, Any]] | None) -> dict[str, Any]:
+def registration_payload(config: MonitoringConfig, key: str, variables: list[dict[str, Any]] | None) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     if variables:
         payload["variables"] = variables
@@ -173,33 +182,35 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
     for column, flag in ((id_column, "--id-column"), (label_column, "--label-column")):
         if column not in frame.columns:
             raise UsageError(f"{path} has no column {column!r}",
-                             f"Pass {flag} with one of: {', '.join(map(str, frame.columns))}")
+                             f"Pass {flag} with one of: {', '.join(map(str, frame.columns))}", code="column-missing")
     ids = frame[id_column]
     if ids.isna().any():
         raise UsageError(f"{int(ids.isna().sum())} row(s) of {path} have no {id_column}",
-                         "Every row needs the event_id its prediction returned")
+                         "Every row needs the event_id its prediction returned", code="event-id-missing")
     ids = ids.astype(str)
     duplicated = ids[ids.duplicated()]
     if not duplicated.empty:
         raise UsageError(f"{path} repeats {len(duplicated)} {id_column} value(s), e.g. {duplicated.iloc[0]!r}",
-                         "Keep one label per event id")
+                         "Keep one label per event id", code="event-id-duplicate")
     labels = frame[label_column]
     if labels.isna().any():
         raise UsageError(f"{int(labels.isna().sum())} row(s) of {path} have no label in {label_column!r}",
-                         "Remove those rows or fill in their labels")
+                         "Remove those rows or fill in their labels", code="label-missing")
     if schema.model_type == "classification" and schema.class_labels:
         known = {str(v) for v in schema.class_labels}
         unknown = sorted({str(v) for v in labels.tolist()} - known)
         if unknown:
             raise UsageError(f"{path} has label(s) {', '.join(unknown[:5])} that are not classes of the training set "
-                             f"({', '.join(sorted(known))})", "Fix the labels, or check --label-column")
+                             f"({', '.join(sorted(known))})", "Fix the labels, or check --label-column",
+                                 code="label-unknown-class")
     elif schema.model_type == "regression":
         import pandas as pd
 
         if not pd.api.types.is_numeric_dtype(labels):
             raise UsageError(f"The labels in {label_column!r} of {path} are not numbers, but the model is a regression",
-                             "Check --label-column")
-    columns = [id_column, label_column] + (["timestamp"] if "timestamp" in frame.columns and "timestamp" not in (id_column, label_column) else [])
+                             "Check --label-column", code="label-not-numeric")
+    with_timestamp = "timestamp" in frame.columns and "timestamp" not in (id_column, label_column)
+    columns = [id_column, label_column] + (["timestamp"] if with_timestamp else [])
     out = frame[columns].copy()
     out[id_column] = ids
     out = out.rename(columns={id_column: DEFAULT_ID_COLUMN, label_column: schema.ground_truth_column})
@@ -216,7 +227,7 @@ def user_file_key(folder: str, path: str | Path, content: bytes, today: datetime
 
 # ---- the step ----------------------------------------------------------------------------------------------------
 
-def predictions_ingested(monitor: Any, model_id: str) -> bool | None:
+def predictions_ingested(monitor: ModelMonitorClient, model_id: str) -> bool | None:
     """True once Model Monitor has ingested predictions for the model, False if not yet, None if it can't tell."""
     model = monitor.get_model(model_id)
     status = str((model or {}).get("ingestionStatus") or "").strip().lower()
@@ -225,38 +236,39 @@ def predictions_ingested(monitor: Any, model_id: str) -> bool | None:
     return status in INGESTED_STATUSES
 
 
-def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: Any = None, datasources: Any = None,
-                          ledger: Any = None, now: datetime.datetime | None = None) -> GroundTruthResult:
+def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions, services: Services | None = None,
+                          *, now: datetime.datetime | None = None) -> GroundTruthResult:
+    """Validate (config, flags, environment, then files), then register; ``services`` defaults to
+    ``DominoServices(config)``."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    schema = MonitoringSchema.load(config.schema_path)
     model_id = config.model_monitor_id
     datasource = config.ground_truth_datasource
     if not model_id or not datasource:
         raise UsageError("model_monitor.model_id and data_sources.ground_truth must both be set",
-                         "Run 3_setup_monitoring.py, or set them in monitoring_config.json")
+                         "Run 3_setup_monitoring.py, or set them in monitoring_config.json", code="config-missing-key")
+    window = None if options.file else date_window(options, now)
+    config.api_key()  # fail before reading files when the key is missing
+    schema = MonitoringSchema.load(config.schema_path)
     id_column = DEFAULT_ID_COLUMN
     label_column = schema.ground_truth_column
     folder = model_folder(config.ground_truth_prefix or DEFAULT_PREFIX, model_id)
-    user_file = prepare_user_file(options.file, schema, options.id_column or DEFAULT_ID_COLUMN, options.label_column) if options.file else None
-    window = None if options.file else date_window(options, now)
-    api_key = config.api_key()
+    user_file = (prepare_user_file(options.file, schema, options.id_column or DEFAULT_ID_COLUMN, options.label_column)
+                 if options.file else None)
+    if services is None:
+        from dmm.services import DominoServices
 
-    if ledger is None:
-        from dmm.ledger import Ledger
-
-        ledger = Ledger.load(config.ledger_path)
-    if datasources is None:
-        from dmm.datasources import DataSources
-
-        datasources = DataSources()
+        services = DominoServices(config)
+    ledger, datasources = services.ledger, services.datasources
     result = GroundTruthResult(window=window, dry_run=options.dry_run)
 
     listed = datasources.list_keys(datasource, folder)
+    file_name = Path(options.file).name if options.file else ""
     if user_file is not None:
         content, rows = user_file
-        key = user_file_key(folder, options.file, content, now.date())
+        key = user_file_key(folder, file_name, content, now.date())
         suffix = key.rsplit("/", 1)[1]
-        same = [k for k in dict.fromkeys([*ledger.registrations, *ledger.uploads, *listed]) if k.startswith(folder) and k.endswith(suffix)]
+        same = [k for k in dict.fromkeys([*ledger.registrations, *ledger.uploads, *listed])
+                if k.startswith(folder) and k.endswith(suffix)]
         done = next((k for k in same if ledger.is_registered(k)), None)
         if done:
             result.skipped.append((done, "this file's content is already registered"))
@@ -264,15 +276,13 @@ def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: 
         key = same[0] if same else key
         candidates = [key]
     else:
+        assert window is not None  # a window is made whenever no --file is given
         candidates = _candidates(listed, ledger, folder, datasource, window, result)
 
     if not candidates:
         return result
 
-    if monitor is None:
-        from dmm.monitor import ModelMonitorClient
-
-        monitor = ModelMonitorClient(config.model_monitor_api_url, api_key, api_key_env=config.user_api_key_env)
+    monitor = services.monitor
     ingested = predictions_ingested(monitor, model_id)
     if ingested is not True:
         problem = ("Model Monitor has not ingested any predictions for this model yet" if ingested is False else
@@ -280,19 +290,21 @@ def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: 
         advice = ("labels registered before their predictions are ingested will not match; wait for the daily "
                   "ingestion (check the model's Overview in Model Monitor), then run this step")
         if ingested is False and not options.allow_before_ingestion:
-            raise DmmError(problem, f"Nothing was registered: {advice} (or pass --before-ingestion to register now)")
+            raise DmmError(problem, f"Nothing was registered: {advice} (or pass --before-ingestion to register now)",
+                           code="predictions-not-ingested")
         result.warnings.append(f"{problem}: {advice}.")
 
     existing = ground_truth_variables(monitor.variables(model_id), schema.prediction_name)
     if existing and existing[0].get("name") != label_column:
         raise UsageError(f"Model Monitor already labels {schema.prediction_name!r} with the ground-truth column "
                          f"{existing[0].get('name')!r}, but the file's label column is {label_column!r}",
-                         f"Name the label column {existing[0].get('name')!r} in the file")
+                         f"Name the label column {existing[0].get('name')!r} in the file",
+                         code="ground-truth-name-clash")
     declared = bool(existing)
 
     if user_file is not None and not options.dry_run and candidates[0] not in listed:
         datasources.upload_bytes(datasource, candidates[0], user_file[0])
-        ledger.record_upload(candidates[0], datasource, user_file[1], run_id=f"file:{Path(options.file).name}")
+        ledger.record_upload(candidates[0], datasource, user_file[1], run_id=f"file:{file_name}")
         ledger.save()
         result.uploaded_key = candidates[0]
 
@@ -319,7 +331,7 @@ def register_ground_truth(config: Any, options: GroundTruthOptions, *, monitor: 
     return result
 
 
-def _candidates(listed: list[str], ledger: Any, folder: str, datasource: str, window: DateWindow,
+def _candidates(listed: list[str], ledger: Ledger, folder: str, datasource: str, window: DateWindow,
                 result: GroundTruthResult) -> list[str]:
     from_ledger = [k for k in ledger.pending_registrations()
                    if k.startswith(folder) and ledger.uploads[k].get("datasource", datasource) == datasource]
@@ -336,3 +348,32 @@ def _candidates(listed: list[str], ledger: Any, folder: str, datasource: str, wi
         else:
             chosen.append(key)
     return sorted(chosen, key=lambda k: (key_date(k), k))
+
+
+def result_lines(result: GroundTruthResult, config: MonitoringConfig, file: str | None = None) -> list[str]:
+    """What a run did (skipped, uploaded, registered, or would register), as lines for a script to print."""
+    import json
+
+    lines = [f"Skipped {key}: {reason}" for key, reason in result.skipped]
+    if result.nothing_to_do:
+        where = f"dated {result.window}" if result.window else "to register"
+        return lines + [f"Nothing to do: no unregistered ground-truth files {where} under data source "
+                        f"{config.ground_truth_datasource!r}."]
+    if result.uploaded_key:
+        lines.append(f"Uploaded {file} to data source {config.ground_truth_datasource!r} as {result.uploaded_key}")
+    for registration in result.registrations:
+        if result.dry_run:
+            lines += [f"Dry run: would register {registration.key} with:", json.dumps(registration.payload, indent=2)]
+        elif registration.already_registered:
+            lines.append(f"Already registered in Model Monitor: {registration.key} (dataset "
+                         f"{registration.dataset_name!r}); recorded in the ledger")
+        else:
+            declares = registration.declares_variables
+            extra = " (declaring the row_identifier and ground_truth variables)" if declares else ""
+            lines.append(f"Registered {registration.key} as dataset {registration.dataset_name!r}{extra}")
+    if not result.dry_run:
+        registered = sum(1 for r in result.registrations if r.registered)
+        lines.append(f"{registered} ground-truth file(s) registered with model {config.model_monitor_id}. "
+                     "Quality metrics appear after Model Monitor's next ingestion; check them with "
+                     "python 6_check_monitoring.py")
+    return lines

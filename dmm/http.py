@@ -8,8 +8,9 @@ secret redacted.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,6 +22,7 @@ from dmm.redact import redact, register_secret
 
 DEFAULT_TIMEOUT = 30.0
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+ALL_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "POST", "PATCH"})
 
 
 def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | None = None) -> Retry:
@@ -33,7 +35,7 @@ def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | 
         backoff_factor=backoff,
         backoff_max=10,
         status_forcelist=RETRY_STATUSES,
-        allowed_methods=methods if methods is not None else frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "POST", "PATCH"}),
+        allowed_methods=methods if methods is not None else ALL_METHODS,
         respect_retry_after_header=True,
         raise_on_status=False,
     )
@@ -74,7 +76,8 @@ def server_message(response: requests.Response) -> str:
 
 
 _ADVICE_BY_STATUS = {
-    401: "Check that the API key or token is set and valid (for Domino: DOMINO_USER_API_KEY; for a Model API: its access token)",
+    401: "Check that the API key or token is set and valid (for Domino: DOMINO_USER_API_KEY; for a Model API: its "
+         "access token)",
     403: "The credentials were accepted but lack permission here: ask the project owner for access",
     404: "Check the id or name in monitoring_config.json against Domino's UI",
     429: "The service is rate limiting: lower --concurrency or --rate and try again",
@@ -88,10 +91,11 @@ def raise_for_response(response: requests.Response, what: str, advice: str = "")
     status = response.status_code
     message = server_message(response)
     cls = {401: AuthError, 403: AuthError, 404: NotFoundError, 409: ConflictError}.get(status, ApiError)
-    advice = advice or _ADVICE_BY_STATUS.get(status, "The server reported an error; try again, and if it persists check the service's status")
+    advice = advice or _ADVICE_BY_STATUS.get(
+        status, "The server reported an error; try again, and if it persists check the service's status")
     detail = f": {message}" if message else ""
     raise cls(f"{what} failed with HTTP {status}{detail}", advice, status=status, server_message=message,
-              url=redact(response.url))
+              url=redact(response.url), code="rate-limited" if status == 429 else None)
 
 
 def _read_timed_out(exc: requests.exceptions.ConnectionError) -> bool:
@@ -121,14 +125,16 @@ class ApiClient:
             response = self.session.request(method, url, **kwargs)
         except requests.exceptions.RetryError as exc:
             raise ApiError(f"{what} kept failing after retries ({redact(str(exc.args[0]) if exc.args else '')})",
-                           "The service is overloaded or down; wait and try again", url=redact(url)) from None
+                           "The service is overloaded or down; wait and try again", url=redact(url),
+                           code="retries-exhausted") from None
         except requests.exceptions.Timeout:
             raise self._timed_out(what, kwargs["timeout"], url) from None
         except requests.exceptions.ConnectionError as exc:
             if _read_timed_out(exc):  # requests wraps a read timeout whose retries ran out as a ConnectionError
                 raise self._timed_out(what, kwargs["timeout"], url) from None
             raise ApiError(f"Could not reach {self.service_name} at {redact(self.base_url)}",
-                           "Check the URL in monitoring_config.json and that the service is running", url=redact(url)) from None
+                           "Check the URL in monitoring_config.json and that the service is running", url=redact(url),
+                           code="unreachable") from None
         raise_for_response(response, what, advice)
         if response.status_code == 204 or not response.content:
             return None
@@ -139,7 +145,7 @@ class ApiClient:
 
     def _timed_out(self, what: str, timeout: Any, url: str) -> ApiError:
         return ApiError(f"{what} timed out after {timeout} s talking to {self.service_name} at {redact(self.base_url)}",
-                        "Check that the service is up, or raise the timeout", url=redact(url))
+                        "Check that the service is up, or raise the timeout", url=redact(url), code="timeout")
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

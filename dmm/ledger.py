@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dmm.errors import UsageError
+from dmm.files import write_json
 
 LEDGER_FORMAT_VERSION = 1
 
@@ -28,24 +29,23 @@ class Ledger:
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Ledger":
+    def load(cls, path: str | os.PathLike[str]) -> Ledger:
         path = Path(path)
         if not path.exists():
             return cls(path)
         try:
             data = json.loads(path.read_text())
-            return cls(path, uploads=dict(data.get("uploads") or {}), registrations=dict(data.get("registrations") or {}))
+            return cls(path, uploads=dict(data.get("uploads") or {}),
+                       registrations=dict(data.get("registrations") or {}))
         except (json.JSONDecodeError, AttributeError, TypeError):
             raise UsageError(f"The ledger {path} is not valid JSON",
-                             "Fix or delete it (it is rebuilt as uploads and registrations happen)") from None
+                             "Fix or delete it (it is rebuilt as uploads and registrations happen)",
+                             code="ledger-invalid-json") from None
 
     def save(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
-                                   "registrations": self.registrations}, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.path)
-        return self.path
+        return write_json(self.path, {"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
+                                      "registrations": self.registrations}, sort_keys=True)
 
     def record_upload(self, key: str, datasource: str, rows: int, run_id: str) -> None:
         self.uploads[key] = {"datasource": datasource, "rows": int(rows), "run_id": run_id, "uploaded_at": _now()}

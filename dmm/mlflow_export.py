@@ -8,20 +8,22 @@ sklearn-flavoured models become ``model.pkl`` (joblib); any other flavour is cop
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version as package_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dmm.errors import ApiError, DmmError, UsageError
+from dmm.files import atomic_path, write_json
 from dmm.redact import redact
 
 MANIFEST_NAME = "model_manifest.json"
@@ -72,12 +74,8 @@ def choose_model(run_id: str | None = None, experiment: str | None = None, metri
                  mode: str = "max", model_name: str | None = None, version: str | None = None,
                  alias: str | None = None) -> ModelChoice:
     """Resolve exactly one way of naming a model into a ``ModelChoice``; raises ``UsageError`` with what exists."""
-    ways = [bool(run_id), bool(experiment or metric), bool(model_name)]
-    if sum(ways) != 1:
-        raise UsageError("Name the model one way: --run-id, or --experiment with --metric, or --model-name",
-                         "Pass exactly one of these")
-    if mode not in ("max", "min"):
-        raise UsageError(f"Unknown --mode '{mode}'", "Use --mode max or --mode min")
+    check_selection(run_id=run_id, experiment=experiment, metric=metric, mode=mode, model_name=model_name,
+                    version=version, alias=alias)
     client = _client()
     with _mlflow_errors():
         if run_id:
@@ -85,10 +83,26 @@ def choose_model(run_id: str | None = None, experiment: str | None = None, metri
             return _choice_for_run(client, run, "run-id")
         if model_name:
             return _choice_for_registry(client, model_name, version, alias)
-        if not experiment or not metric:
-            raise UsageError("--experiment and --metric go together",
-                             "Pass both, e.g. --experiment churn --metric roc_auc")
+        assert experiment and metric  # check_selection made sure
         return _best_run(client, experiment, metric, mode)
+
+
+def check_selection(run_id: str | None = None, experiment: str | None = None, metric: str | None = None,
+                    mode: str = "max", model_name: str | None = None, version: str | None = None,
+                    alias: str | None = None) -> None:
+    """Raise ``UsageError`` for a selection that names the model zero or several ways (before mlflow loads)."""
+    ways = [bool(run_id), bool(experiment or metric), bool(model_name)]
+    if sum(ways) != 1:
+        raise UsageError("Name the model one way: --run-id, or --experiment with --metric, or --model-name",
+                         "Pass exactly one of these", code="model-selection")
+    if mode not in ("max", "min"):
+        raise UsageError(f"Unknown --mode '{mode}'", "Use --mode max or --mode min", code="model-selection")
+    if model_name and bool(version) == bool(alias):
+        raise UsageError("--model-name needs either --version or --alias", "Pass one of them, e.g. --alias champion",
+                         code="model-selection")
+    if (experiment or metric) and not (experiment and metric):
+        raise UsageError("--experiment and --metric go together",
+                         "Pass both, e.g. --experiment churn --metric roc_auc", code="model-selection")
 
 
 # MLflow retries an unreachable tracking server for minutes by default; a few seconds is enough to say so.
@@ -112,7 +126,8 @@ def _get_run(client: Any, run_id: str):
     except MlflowException as exc:
         if _not_found(exc):
             raise UsageError(f"No MLflow run with id '{run_id}' at {tracking_uri()}",
-                             "Copy the run id from the experiment's run page, or check MLFLOW_TRACKING_URI") from None
+                             "Copy the run id from the experiment's run page, or check MLFLOW_TRACKING_URI",
+                             code="mlflow-run-missing") from None
         raise
 
 
@@ -121,17 +136,20 @@ def _best_run(client: Any, experiment: str, metric: str, mode: str) -> ModelChoi
     if found is None:
         names = sorted(e.name for e in client.search_experiments(max_results=200))
         raise UsageError(f"No MLflow experiment named '{experiment}' (experiments: {_listing(names)})",
-                         "Pass one of these with --experiment, or check MLFLOW_TRACKING_URI")
+                         "Pass one of these with --experiment, or check MLFLOW_TRACKING_URI",
+                         code="mlflow-experiment-missing")
     direction = "DESC" if mode == "max" else "ASC"
     runs = client.search_runs([found.experiment_id], order_by=[f"metrics.`{metric}` {direction}"],
                               max_results=MAX_RUNS_SCANNED)
     scored = [r for r in runs if metric in r.data.metrics and r.data.metrics[metric] == r.data.metrics[metric]]
     if not scored:
         if not runs:
-            raise UsageError(f"Experiment '{experiment}' has no runs", "Train and log a model first")
+            raise UsageError(f"Experiment '{experiment}' has no runs", "Train and log a model first",
+                             code="mlflow-no-runs")
         logged = sorted({name for r in runs for name in r.data.metrics})
         raise UsageError(f"No run in experiment '{experiment}' logged the metric '{metric}' "
-                         f"(metrics logged: {_listing(logged)})", "Pass one of these with --metric")
+                         f"(metrics logged: {_listing(logged)})", "Pass one of these with --metric",
+                         code="mlflow-metric-missing")
     best = (max if mode == "max" else min)(scored, key=lambda r: r.data.metrics[metric])
     return _choice_for_run(client, best, "best-metric", metric=metric, mode=mode)
 
@@ -151,8 +169,6 @@ def _choice_for_run(client: Any, run: Any, selected_by: str, metric: str | None 
 def _choice_for_registry(client: Any, name: str, version: str | None, alias: str | None) -> ModelChoice:
     from mlflow.exceptions import MlflowException
 
-    if bool(version) == bool(alias):
-        raise UsageError("--model-name needs either --version or --alias", "Pass one of them, e.g. --alias champion")
     try:
         client.get_registered_model(name)
     except MlflowException as exc:
@@ -160,7 +176,7 @@ def _choice_for_registry(client: Any, name: str, version: str | None, alias: str
             raise
         names = sorted(m.name for m in client.search_registered_models(max_results=200))
         raise UsageError(f"No registered model named '{name}' (registered models: {_listing(names)})",
-                         "Pass one of these with --model-name") from None
+                         "Pass one of these with --model-name", code="mlflow-model-missing") from None
     try:
         found = (client.get_model_version(name, str(version)) if version
                  else client.get_model_version_by_alias(name, alias))
@@ -171,7 +187,8 @@ def _choice_for_registry(client: Any, name: str, version: str | None, alias: str
         aliases = sorted(client.get_registered_model(name).aliases or {})
         what = f"version {version}" if version else f"alias '{alias}'"
         raise UsageError(f"Registered model '{name}' has no {what} (versions: {_listing(versions)}; "
-                         f"aliases: {_listing(aliases)})", "Pass one of these with --version or --alias") from None
+                         f"aliases: {_listing(aliases)})", "Pass one of these with --version or --alias",
+                         code="mlflow-version-missing") from None
     model_uri = f"models:/{name}/{found.version}"
     run = client.get_run(found.run_id) if found.run_id else None
     experiment = client.get_experiment(run.info.experiment_id) if run else None
@@ -189,11 +206,14 @@ def find_model_uri(client: Any, run: Any) -> str:
     if not uris:
         uris = [f"runs:/{run_id}/{path}" for path in _artifact_model_paths(client, run_id)]
     if not uris:
-        raise UsageError(f"Run {run_id} has no logged model (no MLflow 3 logged model and no MLmodel among its artifacts)",
-                         "Log the model in that run with mlflow.<flavour>.log_model, or pick another run")
+        raise UsageError(f"Run {run_id} has no logged model (no MLflow 3 logged model and no MLmodel among its "
+                         "artifacts)",
+                         "Log the model in that run with mlflow.<flavour>.log_model, or pick another run",
+                         code="mlflow-no-model")
     if len(uris) > 1:
         raise UsageError(f"Run {run_id} logged several models ({_listing(uris)})",
-                         "Register the one you want and export it with --model-name and --version")
+                         "Register the one you want and export it with --model-name and --version",
+                         code="mlflow-several-models")
     return uris[0]
 
 
@@ -244,14 +264,13 @@ def export_model(choice: ModelChoice, output_dir: str | os.PathLike[str]) -> Exp
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"Could not create the output folder {output_dir} ({error.strerror or error})",
-                         "Pass a writable folder with --output-dir") from None
+                         "Pass a writable folder with --output-dir", code="output-dir-not-writable") from None
     with _mlflow_errors():
         if choice.flavour == "sklearn":
             model_path = _write_pickle(choice.model_uri, output_dir / PICKLE_NAME)
         else:
             model_path = _copy_model_dir(choice.model_uri, output_dir / MODEL_DIR_NAME)
-    manifest_path = output_dir / MANIFEST_NAME
-    manifest_path.write_text(json.dumps(manifest(choice, model_path), indent=2, default=str) + "\n")
+    manifest_path = write_json(output_dir / MANIFEST_NAME, manifest(choice, model_path))
     return ExportResult(choice=choice, model_path=model_path, manifest_path=manifest_path)
 
 
@@ -260,9 +279,8 @@ def _write_pickle(model_uri: str, target: Path) -> Path:
     import mlflow.sklearn
 
     model = mlflow.sklearn.load_model(model_uri)
-    partial = target.with_name(target.name + ".partial")
-    joblib.dump(model, partial)
-    partial.replace(target)
+    with atomic_path(target) as partial:
+        joblib.dump(model, partial)
     return target
 
 
@@ -313,7 +331,7 @@ def tracking_uri() -> str:
     uri = mlflow.get_tracking_uri()
     parts = urlsplit(uri)
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
         uri = urlunsplit(parts)
     return redact(uri)
 
@@ -348,7 +366,8 @@ def _mlflow_errors() -> Iterator[None]:
         if isinstance(exc, ConnectionError) or "Max retries exceeded" in str(exc):
             raise ApiError(f"Could not reach the MLflow tracking server at {tracking_uri()}",
                            "Check MLFLOW_TRACKING_URI (Domino sets it in workspaces and jobs) and that the server "
-                           "is up") from None
+                           "is up", code="unreachable") from None
         first_line = redact(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
         raise ApiError(f"MLflow at {tracking_uri()} failed: {first_line[:300]}",
-                       "Check MLFLOW_TRACKING_URI and that the tracking server is reachable") from None
+                       "Check MLFLOW_TRACKING_URI and that the tracking server is reachable",
+                       code="mlflow-failed") from None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from dmm.errors import ApiError, AuthError
 from dmm.http import ApiClient, build_retry, make_session
@@ -40,7 +41,7 @@ class ModelApiClient:
             body = self.api.post("", json={"data": dict(data)}, what="Calling the Model API")
         except AuthError as error:
             raise AuthError(error.message, TOKEN_ADVICE, status=error.status, server_message=error.server_message,
-                            url=error.url) from None
+                            url=error.url, code="model-api-token-refused") from None
         return body, time.perf_counter() - started
 
     def predict(self, data: Mapping[str, Any]) -> Prediction:
@@ -50,7 +51,8 @@ class ModelApiClient:
         event_id = result.get("event_id") if isinstance(result, dict) else None
         if not event_id:
             raise ApiError("The Model API answered without an event_id, so its predictions cannot be matched to "
-                           "ground truth", EVENT_ID_ADVICE, url=self.endpoint_url)
+                           "ground truth", EVENT_ID_ADVICE, url=self.endpoint_url,
+                           code="model-api-no-event-id")
         return Prediction(result=result, event_id=str(event_id), request_id=request_id, latency_s=latency)
 
     def close(self) -> None:

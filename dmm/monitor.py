@@ -35,7 +35,8 @@ def model_id_from(response: Any) -> str:
             if response.get(key):
                 return str(response[key])
     raise ApiError("Model Monitor registered the model but its answer carries no model id",
-                   "Look the model up in Model Monitor's UI and put its id in model_monitor.model_id")
+                   "Look the model up in Model Monitor's UI and put its id in model_monitor.model_id",
+                   code="monitor-no-model-id")
 
 
 def _epoch_seconds(value: datetime | int | float) -> int:
@@ -142,7 +143,8 @@ class ModelMonitorClient:
 
     def register_dataset(self, model_id: str, kind: DatasetKind, payload: dict[str, Any]) -> Any:
         if kind not in DATASET_KINDS:
-            raise UsageError(f"Unknown dataset kind {kind!r}", f"Use one of {', '.join(DATASET_KINDS)}")
+            raise UsageError(f"Unknown dataset kind {kind!r}", f"Use one of {', '.join(DATASET_KINDS)}",
+                             code="dataset-kind-unknown")
         return self._call(self.api, "PUT", f"/model/{model_id}/register-dataset/{kind}",
                           f"Registering a {kind.replace('_', ' ')} dataset with model {model_id!r}",
                           not_found=self._model_advice(model_id), json=payload,
@@ -231,4 +233,4 @@ TRAFFIC_LIST_KEYS = ("traffic", "data", "items", "buckets", "predictionTraffic",
 
 def _with_advice(error: ApiError, advice: str) -> ApiError:
     return type(error)(error.message, advice, status=error.status, server_message=error.server_message,
-                       url=error.url)
+                       url=error.url, code=error.code)

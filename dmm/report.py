@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from dmm.dataio import check_output_dir
 from dmm.errors import UsageError
+from dmm.files import json_safe, write_atomic, write_json
 
 HTML_NAME = "monitoring_report.html"
 JSON_NAME = "monitoring_report.json"
@@ -58,18 +59,12 @@ def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> 
     json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(json_path, json.dumps(report, indent=2, default=str, allow_nan=False) + "\n")
-        _write_atomically(html_path, render_html(report))
+        write_json(json_path, report)
+        write_atomic(html_path, render_html(report))
     except OSError as error:
         raise UsageError(f"Could not write the report to {folder} ({error.strerror or error})",
                          "Pass a writable folder with --output-dir") from None
     return html_path, json_path
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -291,14 +286,4 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def json_ready(value: Any) -> Any:
-    """A copy that strict JSON accepts: numpy values as Python ones, NaN and infinities as null."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return json_ready(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+json_ready = json_safe  # the one JSON cleaner, under the name preview and the tests know

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dmm.errors import UsageError
+from dmm.errors import ConfigError, UsageError
+from dmm.files import write_json
 
 SCHEMA_FILE_NAME = "monitoring_schema.json"
 SCHEMA_FORMAT_VERSION = 1
@@ -87,7 +88,7 @@ class MonitoringSchema:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MonitoringSchema":
+    def from_dict(cls, data: dict[str, Any]) -> MonitoringSchema:
         try:
             return cls(
                 training_set_name=data["training_set"]["name"],
@@ -102,25 +103,47 @@ class MonitoringSchema:
             )
         except (KeyError, TypeError) as exc:
             raise UsageError(f"The monitoring schema is incomplete or malformed ({exc!r})",
-                             "Recreate it by running 1_register_training_set.py again") from None
+                             "Recreate it by running 1_register_training_set.py again",
+                             code="schema-malformed") from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
-        tmp.replace(path)
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "MonitoringSchema":
+    def load(cls, path: str | os.PathLike[str]) -> MonitoringSchema:
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"No monitoring schema at {path}",
-                             "Run 1_register_training_set.py first; it writes monitoring_schema.json")
+                             "Run 1_register_training_set.py first; it writes monitoring_schema.json",
+                             code="schema-missing")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path} is not valid JSON (line {exc.lineno})",
-                             "Recreate it by running 1_register_training_set.py again") from None
+                             "Recreate it by running 1_register_training_set.py again",
+                             code="schema-invalid-json") from None
         return cls.from_dict(data)
+
+
+def default_schema_path() -> Path:
+    """Next to the config when one can be found (so later steps find it), else the current folder."""
+    from dmm.config import find_config_path
+
+    try:
+        return find_config_path().parent / SCHEMA_FILE_NAME
+    except ConfigError:  # no config yet (the usual case before step 3)
+        return Path.cwd() / SCHEMA_FILE_NAME
+
+
+def check_schema_path(path: str | os.PathLike[str], flag: str = "--schema-out") -> Path:
+    """Raise ``UsageError`` unless the schema can be written at ``path`` (checked before anything is registered)."""
+    from dmm.dataio import check_output_dir
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"The schema path {path} is a folder", f"Pass a file path with {flag}",
+                         code="schema-path-is-a-folder")
+    check_output_dir(path.parent, flag)
+    return path

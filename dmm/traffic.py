@@ -6,21 +6,30 @@ from __future__ import annotations
 
 import datetime
 import io
-import math
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from dmm.dataio import read_table
 from dmm.errors import AuthError, DmmError, UsageError
+from dmm.files import json_safe, write_atomic
 from dmm.ground_truth import DEFAULT_PREFIX, model_folder
+from dmm.redact import redact
 from dmm.schema import MonitoringSchema
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dmm.config import MonitoringConfig
+    from dmm.services import Services
+
 LOCAL_FOLDER = "ground_truth"  # under the current folder, unless TrafficOptions.output_dir says otherwise
+MAX_ERRORS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -80,38 +89,28 @@ class TrafficResult:
 
 # ---- inputs ----------------------------------------------------------------------------------------------------
 
-def plain(value: Any) -> Any:
-    """A JSON-safe Python value: numpy/pandas scalars unwrapped, NaN/inf/NA -> None, timestamps ISO strings."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return plain(value.item())
-    return value
+plain = json_safe  # a JSON-safe Python value: numpy/pandas scalars unwrapped, NaN/inf/NA -> None, times ISO
 
 
-def feature_rows(frame: Any, feature_names: Sequence[str]) -> list[dict[str, Any]]:
+def feature_rows(frame: pd.DataFrame, feature_names: Sequence[str]) -> list[dict[str, Any]]:
     """Only the schema's features, in order, as JSON-safe dicts."""
     columns = [frame[name].tolist() for name in feature_names]
-    return [{name: plain(value) for name, value in zip(feature_names, values)} for values in zip(*columns)]
+    return [{name: plain(value) for name, value in zip(feature_names, values, strict=True)}
+            for values in zip(*columns, strict=True)]
 
 
-def validate_inputs(schema: MonitoringSchema, frame: Any, label_column: str, source: Path) -> None:
+def validate_inputs(schema: MonitoringSchema, frame: pd.DataFrame, label_column: str, source: Path) -> None:
     if label_column not in frame.columns:
         raise UsageError(f"The label column {label_column!r} is not in {source}",
-                         f"Pass --label-column with one of: {', '.join(map(str, frame.columns))}")
+                         f"Pass --label-column with one of: {', '.join(map(str, frame.columns))}",
+                         code="column-missing")
     if label_column in schema.feature_names:
         raise UsageError(f"The label column {label_column!r} is one of the model's features",
-                         "Pass --label-column naming the column that holds the true labels")
+                         "Pass --label-column naming the column that holds the true labels", code="label-is-a-feature")
     missing = [name for name in schema.feature_names if name not in frame.columns]
     if missing:
         raise UsageError(f"{source} lacks the feature column(s) {', '.join(missing)} of the monitoring schema",
-                         "Use test data with the same columns as the training set")
+                         "Use test data with the same columns as the training set", code="column-missing")
 
 
 def new_run_id(now: datetime.datetime) -> str:
@@ -212,46 +211,66 @@ def _utc_iso() -> str:
 
 # ---- the step --------------------------------------------------------------------------------------------------
 
-def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None, datasources: Any = None,
-                     ledger: Any = None, on_result: Callable[[Outcome], None] | None = None,
-                     now: datetime.datetime | None = None) -> TrafficResult:
-    """Validate everything, then send, write the ground truth, upload it and record it in the ledger."""
+def check_options(options: TrafficOptions) -> None:
+    """The flags alone: raise ``UsageError`` before any file is read or service contacted."""
     if options.count < 1:
-        raise UsageError(f"--count must be at least 1 (got {options.count})", "Pass --count N with N >= 1")
+        raise UsageError(f"--count must be at least 1 (got {options.count})", "Pass --count N with N >= 1",
+                         code="flag-out-of-range")
     if options.concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1 (got {options.concurrency})", "Pass --concurrency N with N >= 1")
+        raise UsageError(f"--concurrency must be at least 1 (got {options.concurrency})",
+                         "Pass --concurrency N with N >= 1", code="flag-out-of-range")
     if options.rate is not None and options.rate <= 0:
-        raise UsageError(f"--rate must be positive (got {options.rate})", "Pass --rate R with R > 0, or leave it out")
+        raise UsageError(f"--rate must be positive (got {options.rate})", "Pass --rate R with R > 0, or leave it out",
+                         code="flag-out-of-range")
     if options.timeout is not None and options.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds (got {options.timeout:g})",
-                         "Pass --timeout S with S > 0, or leave it out to use model_api.timeout")
+                         "Pass --timeout S with S > 0, or leave it out to use model_api.timeout",
+                         code="flag-out-of-range")
+
+
+def check_config(config: MonitoringConfig, options: TrafficOptions) -> None:
+    """What step 4 needs from the config and the environment (the token, the upload target); no request is sent."""
+    if not config.model_api_url:
+        raise UsageError("model_api.endpoint_url is not set",
+                         "Run 3_setup_monitoring.py, or set it in monitoring_config.json", code="config-missing-key")
+    config.model_api_token()
+    if options.upload and not options.dry_run:
+        if not config.ground_truth_datasource:
+            raise UsageError("data_sources.ground_truth is not set, so the ground truth cannot be uploaded",
+                             "Set it in monitoring_config.json, or pass --no-upload to keep the file local",
+                             code="config-missing-key")
+        if not config.model_monitor_id:
+            raise UsageError("model_monitor.model_id is not set, so the ground truth has no place in the data source",
+                             "Set it in monitoring_config.json, or pass --no-upload to keep the file local",
+                             code="config-missing-key")
+
+
+def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services: Services | None = None, *,
+                     on_result: Callable[[Outcome], None] | None = None,
+                     now: datetime.datetime | None = None) -> TrafficResult:
+    """Validate everything (flags, config, then files, then the data source), then send, write the ground truth
+    locally, upload it and record it in the ledger. ``services`` defaults to ``DominoServices(config)``."""
+    check_options(options)
+    check_config(config, options)
+    if services is None:
+        from dmm.services import DominoServices
+
+        services = DominoServices(config)
     schema = MonitoringSchema.load(config.schema_path)
     file = options.file or config.test_data_path
     if not file:
-        raise UsageError("No test data file was given", "Pass --file PATH, or set test_data.path in monitoring_config.json")
+        raise UsageError("No test data file was given",
+                         "Pass --file PATH, or set test_data.path in monitoring_config.json", code="file-not-given")
     source = Path(file)
-    label_column = options.label_column or getattr(config, "test_label_column", None) or schema.target
+    label_column = options.label_column or config.test_label_column or schema.target
     frame = read_table(source)
     validate_inputs(schema, frame, label_column, source)
     frame = frame[frame[label_column].notna()]
     if frame.empty:
         raise UsageError(f"Every value of the label column {label_column!r} in {source} is empty",
-                         "Pass test data with labels")
-    if not config.model_api_url:
-        raise UsageError("model_api.endpoint_url is not set", "Run 3_setup_monitoring.py, or set it in monitoring_config.json")
-    token = config.model_api_token()
+                         "Pass test data with labels", code="column-empty")
     if options.upload and not options.dry_run:
-        if not config.ground_truth_datasource:
-            raise UsageError("data_sources.ground_truth is not set, so the ground truth cannot be uploaded",
-                             "Set it in monitoring_config.json, or pass --no-upload to keep the file local")
-        if not config.model_monitor_id:
-            raise UsageError("model_monitor.model_id is not set, so the ground truth has no place in the data source",
-                             "Set it in monitoring_config.json, or pass --no-upload to keep the file local")
-        if datasources is None:
-            from dmm.datasources import DataSources
-
-            datasources = DataSources()
-        datasources.datasource(config.ground_truth_datasource)  # fails now, not after sending every request
+        services.datasources.datasource(config.ground_truth_datasource)  # fails now, not after sending every request
 
     now = now or datetime.datetime.now(datetime.timezone.utc)
     run_id = new_run_id(now)
@@ -263,12 +282,7 @@ def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None
     if options.dry_run:
         return result
 
-    if client is None:
-        from dmm.model_api import ModelApiClient
-
-        client = ModelApiClient(config.model_api_url, token,
-                                timeout=options.timeout or config.model_api_timeout,
-                                pool_size=max(10, options.concurrency))
+    client = services.model_api(timeout=options.timeout, pool_size=max(10, options.concurrency))
     started = time.perf_counter()
     outcomes = send_all(client.predict, payloads, labels, options.concurrency, options.rate, on_result)
     result.summary = summarise(outcomes, time.perf_counter() - started)
@@ -279,23 +293,34 @@ def generate_traffic(config: Any, options: TrafficOptions, *, client: Any = None
     content, rows = ground_truth_csv(outcomes, schema.ground_truth_column)
     folder = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    result.ground_truth_path = folder / f"{run_id}.csv"
-    result.ground_truth_path.write_bytes(content)
+    result.ground_truth_path = write_atomic(folder / f"{run_id}.csv", content)
     if not options.upload:
         return result
 
     key = ground_truth_key(config.ground_truth_prefix or DEFAULT_PREFIX, config.model_monitor_id, run_id, now)
     result.datasource = config.ground_truth_datasource
     try:
-        datasources.upload_bytes(config.ground_truth_datasource, key, content)
+        services.datasources.upload_bytes(config.ground_truth_datasource, key, content)
     except DmmError as error:
         result.upload_error = error
         return result
     result.ground_truth_key = key
-    if ledger is None:
-        from dmm.ledger import Ledger
-
-        ledger = Ledger.load(config.ledger_path)
+    ledger = services.ledger
     ledger.record_upload(key, config.ground_truth_datasource, rows, run_id)
     ledger.save()
     return result
+
+
+def summary_lines(result: TrafficResult, endpoint_url: str) -> list[str]:
+    """What a finished (not dry) run did, as lines for a script to print: counts, latency, failures, the file."""
+    summary = result.summary
+    if summary is None:
+        return []
+    lines = [f"Sent {summary.sent} requests to {endpoint_url}: {summary.succeeded} succeeded, {summary.failed} failed."]
+    if summary.p50_s is not None and summary.p95_s is not None:
+        lines.append(f"Latency p50 {summary.p50_s * 1000:.0f} ms, p95 {summary.p95_s * 1000:.0f} ms; "
+                     f"throughput {summary.throughput_rps:.1f} requests/s over {summary.elapsed_s:.1f} s.")
+    lines += [f"  failed: {redact(error)}" for error in list(dict.fromkeys(result.errors))[:MAX_ERRORS_SHOWN]]
+    if result.ground_truth_path:
+        lines.append(f"Ground truth ({summary.succeeded} rows): {result.ground_truth_path}")
+    return lines

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import pandas as pd
 
 from dmm.dataio import check_column_names
 from dmm.errors import ApiError, ConfigError, DmmError, UsageError
+from dmm.files import json_safe as plain
 from dmm.redact import redact
 from dmm.schema import Feature, MonitoringSchema
 
@@ -81,7 +83,8 @@ def plan_training_set(df: pd.DataFrame, name: str, target: str, model_type: str 
     if timestamp:
         _require_columns(df, [timestamp], "--timestamp")
     if model_type is not None and model_type not in MODEL_TYPES:
-        raise UsageError(f"Unknown model type '{model_type}'", "Use --model-type classification or regression")
+        raise UsageError(f"Unknown model type '{model_type}'", "Use --model-type classification or regression",
+                         code="model-type-unknown")
 
     not_features = {target, *key_columns, *excluded} | ({timestamp} if timestamp else set())
     features = tuple(c for c in df.columns if c not in not_features)
@@ -159,9 +162,10 @@ def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
     """Raise ``UsageError`` (one sentence, with the fix) for anything Domino or Model Monitor would reject."""
     if not NAME_RULE.match(plan.name or ""):
         raise UsageError(f"The training set name '{plan.name}' is not allowed: use letters, digits, '-' and '_' only",
-                         f"Try --name {suggest_name(plan.name or '')}")
+                         f"Try --name {suggest_name(plan.name or '')}", code="training-set-name")
     if plan.model_type not in MODEL_TYPES:
-        raise UsageError(f"Unknown model type '{plan.model_type}'", "Use --model-type classification or regression")
+        raise UsageError(f"Unknown model type '{plan.model_type}'", "Use --model-type classification or regression",
+                         code="model-type-unknown")
     _require_columns(df, [plan.target], "--target")
     _require_columns(df, plan.features, "the plan's features")
     _require_columns(df, plan.categorical, "--categorical")
@@ -172,16 +176,19 @@ def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
     _check_roles(plan)
     check_column_names(plan.columns, "the data")
     if not plan.features:
-        raise UsageError("No feature columns are left once the target, key, timestamp and excluded columns are set aside",
-                         "Keep at least one input column out of --key, --timestamp and --exclude")
+        raise UsageError("No feature columns are left once the target, key, timestamp and excluded columns are set "
+                         "aside",
+                         "Keep at least one input column out of --key, --timestamp and --exclude",
+                         code="no-features")
     for column in plan.columns:
         if df[column].isna().all():
             raise UsageError(f"Column '{column}' is empty (every value is missing)",
-                             f"Fill it in, or leave it out with --exclude {column}")
+                             f"Fill it in, or leave it out with --exclude {column}", code="column-empty")
     for column in plan.features:
         if pd.api.types.is_datetime64_any_dtype(df[column].dtype):
             raise UsageError(f"Column '{column}' holds dates, which Model Monitor cannot use as a feature",
-                             f"Pass it as --timestamp {column} or leave it out with --exclude {column}")
+                             f"Pass it as --timestamp {column} or leave it out with --exclude {column}",
+                             code="column-dates")
     if plan.timestamp:
         _check_timestamp(df[plan.timestamp], plan.timestamp)
     _check_target(plan, df[plan.target])
@@ -193,14 +200,17 @@ def _check_roles(plan: TrainingSetPlan) -> None:
     for flag, columns in roles.items():
         if plan.target in columns:
             raise UsageError(f"The target '{plan.target}' is also given with {flag}",
-                             f"Remove it from {flag}; the target is registered as the target only")
+                             f"Remove it from {flag}; the target is registered as the target only",
+                             code="column-roles")
     overlap = set(plan.key_columns) & set(plan.excluded)
     if overlap:
-        raise UsageError(f"Column '{sorted(overlap)[0]}' is given both with --key and --exclude", "Choose one")
+        raise UsageError(f"Column '{sorted(overlap)[0]}' is given both with --key and --exclude", "Choose one",
+                         code="column-roles")
     for column in plan.categorical:
         if column not in plan.features and column != plan.target:
             raise UsageError(f"Column '{column}' is marked categorical but is not a feature",
-                             "Only feature columns can be categorical; drop it from --categorical")
+                             "Only feature columns can be categorical; drop it from --categorical",
+                             code="column-roles")
 
 
 def _check_timestamp(series: pd.Series, name: str) -> None:
@@ -210,23 +220,28 @@ def _check_timestamp(series: pd.Series, name: str) -> None:
         pd.to_datetime(series.dropna(), utc=True, format="mixed")
     except (ValueError, TypeError):
         raise UsageError(f"The timestamp column '{name}' holds values that are not dates or times",
-                         "Pass a column of ISO-8601 timestamps with --timestamp, or leave the flag out") from None
+                         "Pass a column of ISO-8601 timestamps with --timestamp, or leave the flag out",
+                         code="timestamp-invalid") from None
 
 
 def _check_target(plan: TrainingSetPlan, target: pd.Series) -> None:
     if plan.model_type == "regression":
         if not pd.api.types.is_numeric_dtype(target.dtype) or pd.api.types.is_bool_dtype(target.dtype):
-            raise UsageError(f"The target '{plan.target}' holds text or booleans, which a regression model cannot predict",
-                             "Use --model-type classification, or pick a numeric target")
+            raise UsageError(f"The target '{plan.target}' holds text or booleans, which a regression model cannot "
+                             "predict",
+                             "Use --model-type classification, or pick a numeric target", code="target-not-numeric")
         return
     classes = target.dropna().nunique()
     if classes < 2:
         raise UsageError(f"The classification target '{plan.target}' has a single class",
-                         "A classifier needs at least two classes in the training data; check the file and the --target")
+                         "A classifier needs at least two classes in the training data; check the file and the "
+                         "--target",
+                         code="target-single-class")
     if classes > MAX_CLASSES:
-        raise UsageError(f"The classification target '{plan.target}' has {classes} classes, more than the {MAX_CLASSES} "
-                         "that make sense for monitoring",
-                         "If it is a continuous value, use --model-type regression; otherwise group the classes")
+        raise UsageError(f"The classification target '{plan.target}' has {classes} classes, more than the "
+                         f"{MAX_CLASSES} that make sense for monitoring",
+                         "If it is a continuous value, use --model-type regression; otherwise group the classes",
+                         code="target-too-many-classes")
 
 
 def _require_columns(df: pd.DataFrame, columns: Sequence[str], flag: str) -> None:
@@ -235,7 +250,12 @@ def _require_columns(df: pd.DataFrame, columns: Sequence[str], flag: str) -> Non
         listed = ", ".join(map(str, df.columns[:30]))
         more = " …" if len(df.columns) > 30 else ""
         raise UsageError(f"Column '{missing[0]}' given with {flag} is not in the data (columns: {listed}{more})",
-                         f"Check the spelling in {flag}")
+                         f"Check the spelling in {flag}", code="column-missing")
+
+
+def split_columns(values: Iterable[str]) -> list[str]:
+    """Repeatable, comma-separated column flags (``--key a,b --key c``) as one list of names."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 def _unique(columns: Iterable[str] | None) -> tuple[str, ...]:
@@ -245,21 +265,23 @@ def _unique(columns: Iterable[str] | None) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------------------ register
 
 
-def check_environment(env: dict[str, str] | os._Environ | None = None) -> None:
+def check_environment(env: Mapping[str, str] | None = None) -> None:
     """Raise ``ConfigError`` unless the training-set client has a host and credentials (before any request)."""
     env = os.environ if env is None else env
     host = env.get("DOMINO_API_HOST") or env.get("DOMINO_USER_HOST")
     if not host:
         raise ConfigError("DOMINO_API_HOST is not set, so the training-set service cannot be found",
-                          "Run this in a Domino workspace or job, or export DOMINO_API_HOST=https://<your Domino>")
+                          "Run this in a Domino workspace or job, or export DOMINO_API_HOST=https://<your Domino>",
+                          code="domino-host-missing")
     if not host.startswith(("http://", "https://")):
         raise ConfigError(f"DOMINO_API_HOST '{host}' has no http:// or https:// scheme",
-                          "Set it to the full URL, for example https://domino.example.com")
+                          "Set it to the full URL, for example https://domino.example.com", code="domino-host-invalid")
     token_file = env.get("DOMINO_TOKEN_FILE")
     if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_API_PROXY")
             or (token_file and os.path.isfile(token_file))):
         raise ConfigError("DOMINO_USER_API_KEY is not set, so the training-set service would refuse the request",
-                          "Export DOMINO_USER_API_KEY with your API key from Domino's Account Settings")
+                          "Export DOMINO_USER_API_KEY with your API key from Domino's Account Settings",
+                          code="api-key-missing")
 
 
 def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> RegisteredVersion:
@@ -319,18 +341,21 @@ def _service_errors(client: Any, httpx: Any, what: str) -> Iterator[None]:
             detail = "; ".join(map(str, detail))
         raise ApiError(f"{what} failed: the training-set service answered '{redact(str(detail))}'",
                        "Check the name and columns, and that DOMINO_USER_API_KEY and DOMINO_PROJECT_ID belong to "
-                       "this project", server_message=redact(str(detail))) from None
+                       "this project", server_message=redact(str(detail)), code="training-set-refused") from None
     except httpx.TimeoutException:
-        raise ApiError(f"{what} timed out talking to {host}", "Check that Domino is reachable and try again") from None
+        raise ApiError(f"{what} timed out talking to {host}", "Check that Domino is reachable and try again",
+                       code="timeout") from None
     except httpx.HTTPError as exc:
         raise ApiError(f"{what} failed: could not reach the training-set service at {host} ({type(exc).__name__})",
-                       "Check DOMINO_API_HOST and that Domino is reachable from here") from None
+                       "Check DOMINO_API_HOST and that Domino is reachable from here", code="unreachable") from None
     except OSError as exc:
         root = os.environ.get("DOMINO_TRAINING_SET_PATH", "/var/opt/domino/trainingset/project")
         raise ApiError(f"{what} failed while writing the data under {root} ({exc.strerror or exc})",
-                       "Check that DOMINO_TRAINING_SET_PATH points at the writable training-set mount") from None
+                       "Check that DOMINO_TRAINING_SET_PATH points at the writable training-set mount",
+                       code="training-set-write-failed") from None
     except (ValueError, client.SchemaMismatchException) as exc:
-        raise UsageError(f"{what} was refused by the client: {exc}", "Check the name and the column flags") from None
+        raise UsageError(f"{what} was refused by the client: {exc}", "Check the name and the column flags",
+                         code="training-set-rejected") from None
 
 
 # ------------------------------------------------------------------------------------------------ schema
@@ -360,11 +385,6 @@ def _example(series: pd.Series, categorical: bool) -> Any:
     if pd.api.types.is_integer_dtype(values.dtype):
         return int(round(float(median)))
     return float(median)
-
-
-def plain(value: Any) -> Any:
-    """A numpy or pandas scalar as the Python value ``json.dumps`` accepts."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def _sorted_plain(values: Iterable[Any]) -> list[Any]:

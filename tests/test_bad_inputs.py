@@ -1,22 +1,36 @@
-"""Every script, every bad input of issue 2, run for real as a subprocess: one ``Error:`` sentence, the right exit
-code, no traceback, no secret, and nothing written or sent.
+"""Every script, every bad input of issue 2: one ``Error:`` sentence, the right exit code and error code, no
+traceback, no secret, and nothing written or sent.
 
-Service-touching cases point at http://127.0.0.1:9 (refused at once) or an ``.invalid`` host (never resolves), so
-nothing can be sent anywhere; files written in the working folder are checked as well.
+Two layers. The whole table runs in-process through ``dmm.cli.run(main, argv)`` (each numbered script's ``main``
+loaded from its file), asserting on the error's stable ``code`` rather than its wording, plus the exit code,
+exactly one ``Error:`` line, no traceback, no secret in the output, an empty working folder and unchanged inputs.
+Then one case per script runs again as a real subprocess (``SMOKE``), which is what a user sees: the interpreter
+exit code, stderr, stdin that is not a terminal, and a process that has registered no secrets before.
+
+In-process, each case gets a fresh environment (monkeypatch), a fresh working folder, a stdin that is not a
+terminal (as the subprocesses' /dev/null) and an empty registry of redacted secrets, so a secret registered by an
+earlier case cannot hide a leak in this one. Service-touching cases point at http://127.0.0.1:9 (refused at once)
+or an ``.invalid`` host (never resolves), so nothing can be sent anywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from config_loader import save_config
+from dmm.cli import run
+from dmm.config import save_config
+from dmm.errors import DmmError
 from dmm.training_set import RegisteredVersion, plan_training_set, schema_from_plan
 from example.data import write_dataset
 
@@ -24,6 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY, TOKEN = "bad-inputs-api-key-0a1b2c3d", "bad-inputs-token-4e5f6a7b"
 REFUSED = "http://127.0.0.1:9"
 UNRESOLVABLE = "http://domino.invalid"
+# What dmm.mlflow_export sets with os.environ.setdefault; pinned here so monkeypatch restores them after a case.
+MLFLOW_QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 @pytest.fixture(scope="module")
@@ -88,103 +105,207 @@ def step1(file: str, *extra: str, target: str = "churned", name: str = "churn-ba
     return [S1, "--file", file, "--name", name, "--target", target, *extra, "--yes"]
 
 
-# (id, argv ({in} is the inputs folder), env tweaks (None removes), exit code, words expected in the message)
+# (id, argv ({in} is the inputs folder), env tweaks (None removes), exit code, error code, words in the message).
+# The error code is what tests match on; the words pin the few phrases a user relies on (flag names, fixes).
+# An error code of None is not asserted: the wizard (step 3) and step 6's checks are being restructured by their
+# owners, who give their own raise sites codes; the exit code and the words still guard those cases.
 CASES = [
-    ("1-missing-file", step1("{in}/nope.csv"), {}, 2, ["does not exist", "--file"]),
-    ("1-empty-file", step1("{in}/empty.csv"), {}, 2, ["is empty"]),
-    ("1-header-only", step1("{in}/header_only.csv"), {}, 2, ["no data rows"]),
-    ("1-target-not-a-column", step1("{in}/train.csv", target="churn"), {}, 2, ["'churn'", "--target"]),
-    ("1-invalid-name", step1("{in}/train.csv", name="churn baseline!"), {}, 2, ["not allowed", "--name churn_baseline"]),
-    ("1-string-target-regression", step1("{in}/train.csv", "--model-type", "regression"), {}, 2,
-     ["regression", "--model-type classification"]),
-    ("1-single-class", step1("{in}/single_class.csv"), {}, 2, ["single class"]),
-    ("1-duplicate-columns", step1("{in}/dups.csv"), {}, 2, ["'a' more than once"]),
-    ("1-folder-as-file", step1("{in}/a_folder.csv"), {}, 2, ["not a file"]),
-    ("1-garbage-parquet", step1("{in}/garbage.parquet"), {}, 2, ["could not be read as Parquet"]),
-    ("1-missing-api-key", step1("{in}/train.csv"), NO_KEY, 2, ["DOMINO_USER_API_KEY is not set"]),
-    ("1-no-host", step1("{in}/train.csv"), {"DOMINO_API_HOST": None}, 2, ["DOMINO_API_HOST is not set"]),
-    ("1-refused-host", step1("{in}/train.csv"), {}, 3, ["could not reach", "DOMINO_API_HOST"]),
-    ("1-unresolvable-host", step1("{in}/train.csv"), {"DOMINO_API_HOST": UNRESOLVABLE}, 3, ["could not reach"]),
-    ("2-no-selector", [S2], {}, 2, ["--run-id", "--experiment"]),
+    ("1-missing-file", step1("{in}/nope.csv"), {}, 2, "file-missing", ["--file"]),
+    ("1-empty-file", step1("{in}/empty.csv"), {}, 2, "file-empty", []),
+    ("1-header-only", step1("{in}/header_only.csv"), {}, 2, "file-no-rows", []),
+    ("1-target-not-a-column", step1("{in}/train.csv", target="churn"), {}, 2, "column-missing",
+     ["'churn'", "--target"]),
+    ("1-invalid-name", step1("{in}/train.csv", name="churn baseline!"), {}, 2, "training-set-name",
+     ["--name churn_baseline"]),
+    ("1-string-target-regression", step1("{in}/train.csv", "--model-type", "regression"), {}, 2, "target-not-numeric",
+     ["--model-type classification"]),
+    ("1-single-class", step1("{in}/single_class.csv"), {}, 2, "target-single-class", []),
+    ("1-duplicate-columns", step1("{in}/dups.csv"), {}, 2, "column-duplicate", ["'a'"]),
+    ("1-folder-as-file", step1("{in}/a_folder.csv"), {}, 2, "file-not-a-file", []),
+    ("1-garbage-parquet", step1("{in}/garbage.parquet"), {}, 2, "file-unreadable", ["Parquet"]),
+    ("1-schema-out-is-a-folder", step1("{in}/train.csv", "--schema-out", "{in}/a_folder.csv"), {}, 2,
+     "schema-path-is-a-folder", ["--schema-out"]),
+    # cheap checks come first: the schema path before the (possibly large) file is read
+    ("1-schema-out-before-file", step1("{in}/nope.csv", "--schema-out", "{in}/a_folder.csv"), {}, 2,
+     "schema-path-is-a-folder", []),
+    ("1-missing-api-key", step1("{in}/train.csv"), NO_KEY, 2, "api-key-missing", ["DOMINO_USER_API_KEY"]),
+    ("1-no-host", step1("{in}/train.csv"), {"DOMINO_API_HOST": None}, 2, "domino-host-missing", ["DOMINO_API_HOST"]),
+    ("1-refused-host", step1("{in}/train.csv"), {}, 3, "unreachable", ["DOMINO_API_HOST"]),
+    ("1-unresolvable-host", step1("{in}/train.csv"), {"DOMINO_API_HOST": UNRESOLVABLE}, 3, "unreachable", []),
+    ("2-no-selector", [S2], {}, 2, "model-selection", ["--run-id", "--experiment"]),
+    ("2-version-and-alias", [S2, "--model-name", "churn", "--version", "1", "--alias", "champion"], {}, 2,
+     "model-selection", ["--version", "--alias"]),
     ("2-unknown-experiment", [S2, "--experiment", "nope", "--metric", "auc"],
-     {"MLFLOW_TRACKING_URI": "sqlite:///{in}/mlflow.db"}, 2, ["No MLflow experiment named 'nope'"]),
+     {"MLFLOW_TRACKING_URI": "sqlite:///{in}/mlflow.db"}, 2, "mlflow-experiment-missing", ["'nope'"]),
     ("2-refused-tracking-server", [S2, "--experiment", "nope", "--metric", "auc"],
-     {"MLFLOW_TRACKING_URI": REFUSED}, 3, ["Could not reach the MLflow tracking server", "MLFLOW_TRACKING_URI"]),
-    ("3-placeholder-offline", [S3, "--offline", *WIZARD[:4], "YOUR_MODEL_MONITOR_ID", *WIZARD[5:]], {}, 2,
+     {"MLFLOW_TRACKING_URI": REFUSED}, 3, "unreachable", ["MLFLOW_TRACKING_URI"]),
+    # refused before MLflow is contacted: the tracking server is unreachable, yet the answer is about the folder
+    ("2-output-dir-is-a-file", [S2, "--experiment", "churn", "--metric", "roc_auc", "--output-dir",
+                                "{in}/train.csv"], {"MLFLOW_TRACKING_URI": REFUSED}, 2, "output-dir-not-a-folder",
+     ["not a folder", "--output-dir"]),
+    ("3-placeholder-offline", [S3, "--offline", *WIZARD[:4], "YOUR_MODEL_MONITOR_ID", *WIZARD[5:]], {}, 2, None,
      ["placeholder", "--model-id"]),
-    ("3-no-scheme-offline", [S3, "--offline", "--yes", "--base-url", "domino.example.com", *WIZARD[3:]], {}, 2,
+    ("3-no-scheme-offline", [S3, "--offline", "--yes", "--base-url", "domino.example.com", *WIZARD[3:]], {}, 2, None,
      ["http(s) URL", "--base-url"]),
-    ("3-missing-schema-offline", [S3, "--offline", *WIZARD[:-1], "{in}/nope.json"], {}, 2,
+    ("3-missing-schema-offline", [S3, "--offline", *WIZARD[:-1], "{in}/nope.json"], {}, 2, None,
      ["No monitoring schema", "1_register_training_set.py"]),
-    ("3-test-data-header-only", [S3, "--offline", *WIZARD, "--test-data", "{in}/header_only.csv"], {}, 2,
+    ("3-test-data-header-only", [S3, "--offline", *WIZARD, "--test-data", "{in}/header_only.csv"], {}, 2, None,
      ["no data rows"]),
-    ("3-refused-host", [S3, *WIZARD], {}, 3, ["Could not reach Domino"]),
-    ("3-unresolvable-host", [S3, "--yes", "--base-url", UNRESOLVABLE, *WIZARD[3:]], {}, 3, ["Could not reach Domino"]),
-    ("3-missing-api-key", [S3, *WIZARD], NO_KEY, 2, ["DOMINO_USER_API_KEY", "--offline"]),
-    ("3-broken-config", [S3, "--offline", "--yes", "--config", "{in}/cfg_broken.json"], {}, 2, ["not valid JSON"]),
-    ("3-no-terminal", [S3, "--offline"], {}, 2, ["--yes"]),
+    ("3-refused-host", [S3, *WIZARD], {}, 3, None, ["Could not reach Domino"]),
+    ("3-unresolvable-host", [S3, "--yes", "--base-url", UNRESOLVABLE, *WIZARD[3:]], {}, 3, None,
+     ["Could not reach Domino"]),
+    ("3-missing-api-key", [S3, *WIZARD], NO_KEY, 2, None, ["DOMINO_USER_API_KEY", "--offline"]),
+    ("3-broken-config", [S3, "--offline", "--yes", "--config", "{in}/cfg_broken.json"], {}, 2, None,
+     ["not valid JSON"]),
+    ("3-no-terminal", [S3, "--offline"], {}, 2, None, ["--yes"]),
     ("4-missing-token", [S4, "--count", "3", "--config", "{in}/cfg_good.json"], {"DOMINO_MODEL_API_TOKEN": None}, 2,
-     ["DOMINO_MODEL_API_TOKEN", "not set"]),
-    ("4-missing-api-key", [S4, "--count", "3", "--config", "{in}/cfg_good.json"], NO_KEY, 2,
-     ["DOMINO_USER_API_KEY is not set"]),
+     "model-api-token-missing", ["DOMINO_MODEL_API_TOKEN"]),
+    ("4-missing-api-key", [S4, "--count", "3", "--config", "{in}/cfg_good.json"], NO_KEY, 2, "api-key-missing",
+     ["DOMINO_USER_API_KEY"]),
     ("4-no-datasource-proxy", [S4, "--count", "3", "--config", "{in}/cfg_good.json"],
-     {"DOMINO_DATASOURCE_PROXY_FLIGHT_HOST": None}, 2, ["DOMINO_DATASOURCE_PROXY_FLIGHT_HOST is not set"]),
-    ("4-refused-host", [S4, "--count", "3", "--config", "{in}/cfg_good.json"], {}, 3, ["Could not reach Domino"]),
+     {"DOMINO_DATASOURCE_PROXY_FLIGHT_HOST": None}, 2, "domino-env-missing", ["DOMINO_DATASOURCE_PROXY_FLIGHT_HOST"]),
+    ("4-token-before-file", [S4, "--count", "3", "--config", "{in}/cfg_good.json", "--file", "{in}/nope.csv"],
+     {"DOMINO_MODEL_API_TOKEN": None}, 2, "model-api-token-missing", []),
+    ("4-refused-host", [S4, "--count", "3", "--config", "{in}/cfg_good.json"], {}, 3, "unreachable",
+     ["Could not reach Domino"]),
     ("4-header-only", [S4, "--count", "3", "--config", "{in}/cfg_good.json", "--file", "{in}/header_only.csv"], {},
-     2, ["no data rows"]),
+     2, "file-no-rows", []),
     ("4-duplicate-columns", [S4, "--count", "3", "--config", "{in}/cfg_good.json", "--file", "{in}/dups.csv"], {},
-     2, ["more than once"]),
+     2, "column-duplicate", []),
     ("4-label-not-a-column", [S4, "--count", "3", "--config", "{in}/cfg_good.json", "--label-column", "nope"], {},
-     2, ["'nope'", "--label-column"]),
-    ("4-count-zero", [S4, "--count", "0", "--config", "{in}/cfg_good.json"], {}, 2, ["--count"]),
+     2, "column-missing", ["'nope'", "--label-column"]),
+    ("4-count-zero", [S4, "--count", "0", "--config", "{in}/cfg_good.json"], {}, 2, "flag-out-of-range", ["--count"]),
     ("5-file-dup-ids", [S5, "--config", "{in}/cfg_good.json", "--file", "{in}/gt_dup_ids.csv"], {}, 2,
-     ["repeats", "event id"]),
+     "event-id-duplicate", ["event id"]),
     ("5-file-no-id-column", [S5, "--config", "{in}/cfg_good.json", "--file", "{in}/gt_no_id.csv"], {}, 2,
-     ["no column 'event_id'", "--id-column"]),
+     "column-missing", ["'event_id'", "--id-column"]),
     ("5-file-bad-label", [S5, "--config", "{in}/cfg_good.json", "--file", "{in}/gt_bad_label.csv"], {}, 2,
-     ["maybe", "not classes"]),
+     "label-unknown-class", ["maybe"]),
     ("5-file-garbage", [S5, "--config", "{in}/cfg_good.json", "--file", "{in}/garbage.parquet"], {}, 2,
-     ["Parquet"]),
-    ("5-bad-date", [S5, "--config", "{in}/cfg_good.json", "--start-date", "2024-13-01"], {}, 2, ["YYYY-MM-DD"]),
-    ("5-refused-host", [S5, "--config", "{in}/cfg_good.json"], {}, 3, ["Could not reach Domino"]),
+     "file-unreadable", ["Parquet"]),
+    ("5-bad-date", [S5, "--config", "{in}/cfg_good.json", "--start-date", "2024-13-01"], {}, 2, "date-invalid",
+     ["YYYY-MM-DD"]),
+    ("5-api-key-before-file", [S5, "--config", "{in}/cfg_good.json", "--file", "{in}/garbage.parquet"], NO_KEY, 2,
+     "api-key-missing", []),
+    ("5-refused-host", [S5, "--config", "{in}/cfg_good.json"], {}, 3, "unreachable", ["Could not reach Domino"]),
     ("6-output-dir-is-a-file", [S6, "--config", "{in}/cfg_good.json", "--no-preview", "--output-dir",
-                                "{in}/train.csv"], {}, 2, ["not a folder", "--output-dir"]),
-    ("6-bad-start", [S6, "--config", "{in}/cfg_good.json", "--start", "yesterday"], {}, 2, ["--start"]),
+                                "{in}/train.csv"], {}, 2, None, ["not a folder", "--output-dir"]),
+    ("6-bad-start", [S6, "--config", "{in}/cfg_good.json", "--start", "yesterday"], {}, 2, None, ["--start"]),
 ]
 for script, extra in ((S4, ["--count", "3"]), (S5, [])):
     number = script[0]
     CASES += [
-        (f"{number}-no-config", [script, *extra], {}, 2, ["No monitoring_config.json found", "3_setup_monitoring.py"]),
+        (f"{number}-no-config", [script, *extra], {}, 2, "config-missing", ["3_setup_monitoring.py"]),
         (f"{number}-placeholder-config", [script, *extra], {"DMM_CONFIG": "{in}/cfg_placeholder.json"}, 2,
-         ["model_monitor.model_id", "placeholder"]),
+         "config-placeholder", ["model_monitor.model_id"]),
         (f"{number}-unknown-key-config", [script, *extra, "--config", "{in}/cfg_unknown.json"], {}, 2,
-         ["unknown key model_api.tokne"]),
-        (f"{number}-broken-config", [script, *extra, "--config", "{in}/cfg_broken.json"], {}, 2, ["not valid JSON"]),
+         "config-unknown-key", ["model_api.tokne"]),
+        (f"{number}-broken-config", [script, *extra, "--config", "{in}/cfg_broken.json"], {}, 2,
+         "config-invalid-json", []),
         (f"{number}-unresolvable-host", [script, *extra, "--config", "{in}/cfg_unresolvable.json"],
-         {"DOMINO_API_HOST": UNRESOLVABLE, "DOMINO_DATASOURCE_PROXY_HOST": UNRESOLVABLE}, 3, ["Could not reach"]),
+         {"DOMINO_API_HOST": UNRESOLVABLE, "DOMINO_DATASOURCE_PROXY_HOST": UNRESOLVABLE}, 3, "unreachable",
+         ["Could not reach"]),
     ]
+BY_ID = {case[0]: case for case in CASES}
+# One real subprocess per script; 3-no-terminal in particular needs a real stdin that is not a terminal.
+SMOKE = ["1-refused-host", "2-output-dir-is-a-file", "3-no-terminal", "4-refused-host", "5-refused-host",
+         "6-bad-start"]
 
 
-def run_case(inputs: Path, cwd: Path, argv: list[str], tweaks: dict) -> subprocess.CompletedProcess:
+def fill(value: str, inputs: Path) -> str:
+    return value.replace("{in}", str(inputs))
+
+
+def input_files(folder: Path) -> dict[str, str]:
+    """The inputs folder's files and their content digests, less the MLflow store a sqlite tracking URI creates."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+            for p in sorted(folder.iterdir()) if p.name != "mlflow.db"}
+
+
+_mains: dict[str, Callable] = {}
+
+
+def script_main(script: str) -> Callable:
+    """A numbered script's ``main``, loaded from its file once (its name starts with a digit: no plain import)."""
+    if script not in _mains:
+        spec = importlib.util.spec_from_file_location(f"script_{script[:-3]}", ROOT / script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _mains[script] = module.main
+    return _mains[script]
+
+
+def run_in_process(inputs: Path, argv: list[str], tweaks: dict, monkeypatch) -> tuple[int, DmmError | None]:
+    for name in list(os.environ):
+        if name.startswith(("DOMINO", "DMM_", "MLFLOW")):
+            monkeypatch.delenv(name)
+    env = base_env()
+    env.update(MLFLOW_QUICK)
+    for name, value in tweaks.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = fill(value, inputs)
+    for name, value in env.items():
+        if name.startswith(("DOMINO", "DMM_", "MLFLOW")):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, and empty: like the subprocess's /dev/null
+    monkeypatch.setattr("dmm.redact._registered", set())
+    main = script_main(argv[0])
+    caught: list[DmmError] = []
+
+    def spy(args):
+        try:
+            return main(args)
+        except DmmError as error:
+            caught.append(error)
+            raise
+
+    code = run(spy, [fill(arg, inputs) for arg in argv[1:]])
+    return code, (caught[0] if caught else None)
+
+
+@pytest.mark.parametrize("argv,tweaks,exit_code,error_code,words", [case[1:] for case in CASES],
+                         ids=[case[0] for case in CASES])
+def test_bad_input_gives_one_plain_sentence_and_changes_nothing(inputs, tmp_path, monkeypatch, capsys, argv,
+                                                                tweaks, exit_code, error_code, words):
+    monkeypatch.chdir(tmp_path)
+    before = input_files(inputs)
+    code, error = run_in_process(inputs, argv, tweaks, monkeypatch)
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert code == exit_code, out + err
+    if error_code is not None:
+        assert error is not None and error.code == error_code, (error and error.code, err)
+    assert "Traceback" not in out + err
+    assert len(errors) == 1, err
+    for word in words:
+        assert word in errors[0], errors[0]
+    assert KEY not in out + err and TOKEN not in out + err
+    assert list(tmp_path.iterdir()) == [], "a failed run wrote files"
+    assert input_files(inputs) == before
+
+
+def run_subprocess(inputs: Path, cwd: Path, argv: list[str], tweaks: dict) -> subprocess.CompletedProcess:
     env = base_env()
     for name, value in tweaks.items():
         if value is None:
             env.pop(name, None)
         else:
-            env[name] = value.replace("{in}", str(inputs))
-    argv = [arg.replace("{in}", str(inputs)) for arg in argv]
-    command = argv if argv[0] == "-m" else [str(ROOT / argv[0]), *argv[1:]]
+            env[name] = fill(value, inputs)
+    command = [str(ROOT / argv[0]), *(fill(arg, inputs) for arg in argv[1:])]
     return subprocess.run([sys.executable, *command], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("argv,tweaks,code,words", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_bad_input_gives_one_plain_sentence_and_changes_nothing(inputs, tmp_path, argv, tweaks, code, words):
+@pytest.mark.parametrize("case_id", SMOKE)
+def test_each_script_as_a_process_prints_one_error_line_and_exits_with_its_code(inputs, tmp_path, case_id):
+    _id, argv, tweaks, exit_code, _error_code, words = BY_ID[case_id]
     before = input_files(inputs)
-    result = run_case(inputs, tmp_path, argv, tweaks)
+    result = run_subprocess(inputs, tmp_path, argv, tweaks)
     output = result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert result.returncode == code, output
+    assert result.returncode == exit_code, output
     assert "Traceback" not in output
     assert len(errors) == 1, result.stderr
     for word in words:
@@ -194,22 +315,5 @@ def test_bad_input_gives_one_plain_sentence_and_changes_nothing(inputs, tmp_path
     assert input_files(inputs) == before
 
 
-def input_files(folder: Path) -> list[str]:
-    """The inputs folder's files, less the MLflow store that opening a sqlite tracking URI creates."""
-    return sorted(p.name for p in folder.iterdir() if p.name != "mlflow.db")
-
-
-def test_export_to_a_file_instead_of_a_folder_is_refused_before_writing(inputs, tmp_path):
-    tracking = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
-    trained = run_case(inputs, tmp_path, ["-m", "example.train", "--data-dir", "{in}", "--experiment", "churn",
-                                          "--trees", "3"], tracking)
-    assert trained.returncode == 0, trained.stderr
-    target = inputs / "train.csv"
-    before = target.read_bytes()
-    result = run_case(inputs, tmp_path, [S2, "--experiment", "churn", "--metric", "roc_auc", "--output-dir",
-                                         str(target)], tracking)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr and len(errors) == 1
-    assert "not a folder" in errors[0] and "--output-dir" in errors[0]
-    assert target.read_bytes() == before
+def test_every_script_has_a_smoke_case():
+    assert sorted(BY_ID[case][1][0] for case in SMOKE) == [S1, S2, S3, S4, S5, S6]

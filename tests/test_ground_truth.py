@@ -7,10 +7,11 @@ import datetime
 import json
 
 import pytest
+from fakes import FakeServices, make_config
 
 from dmm.cli import run
 from dmm.errors import ConflictError, DmmError, UsageError
-from dmm.ground_truth import (GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth)
+from dmm.ground_truth import GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
 from sandbox.testing import load_script
@@ -70,33 +71,17 @@ class FakeDataSources:
         return object()
 
 
-class Config:
-    def __init__(self, folder):
-        self.schema_path = folder / "monitoring_schema.json"
-        self.ledger_path = folder / "monitoring_ledger.json"
-        self.model_monitor_id = "m1"
-        self.model_monitor_api_url = "https://domino.example.com/model-monitor/v2/api"
-        self.ground_truth_datasource = "gt-store"
-        self.ground_truth_datasource_type = "s3"
-        self.ground_truth_prefix = "ground_truth"
-        self.user_api_key_env = "DOMINO_USER_API_KEY"
-
-    def api_key(self):
-        return "user-key-abcdef"
-
-
 @pytest.fixture
 def config(tmp_path):
     MonitoringSchema("churn", 1, "classification", "churned",
                      (Feature("age", "numerical"), Feature("plan", "categorical")),
                      class_labels=("no", "yes")).save(tmp_path / "monitoring_schema.json")
-    return Config(tmp_path)
+    return make_config(tmp_path)
 
 
 def register(config, monitor, sources, **options):
-    ledger = Ledger.load(config.ledger_path)
-    return register_ground_truth(config, GroundTruthOptions(**options), monitor=monitor, datasources=sources,
-                                 ledger=ledger, now=NOW)
+    services = FakeServices(monitor=monitor, datasources=sources, ledger=Ledger.load(config.ledger_path))
+    return register_ground_truth(config, GroundTruthOptions(**options), services, now=NOW)
 
 
 def test_first_registration_declares_variables_and_later_ones_send_dataset_details_only(config):
@@ -168,7 +153,8 @@ def test_ledger_uploads_not_yet_listed_are_registered_too(config):
     ledger.save()
     monitor = FakeMonitor()
     register(config, monitor, FakeDataSources())
-    assert monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"] == "ground_truth/m1/2024-05-10/from-ledger.csv"
+    registered = monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"]
+    assert registered == "ground_truth/m1/2024-05-10/from-ledger.csv"
     assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/from-ledger.csv")
 
 

@@ -112,21 +112,10 @@ def count_parquet_rows(paths_or_dir) -> int:
 
 
 def read_table_file(path, file_format: str | None = None) -> pd.DataFrame:
-    """Read a whole csv, parquet or jsonl file; the format comes from ``file_format`` or the file's suffix."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"No such file: {path}", "Check the path given on the command line")
-    fmt = (file_format or path.suffix.lstrip(".")).lower()
-    fmt = {"json": "jsonl", "ndjson": "jsonl", "pq": "parquet"}.get(fmt, fmt)
-    if fmt not in TABLE_FORMATS:
-        raise UsageError(f"Cannot tell the format of {path.name}",
-                         f"Pass the format as one of {', '.join(TABLE_FORMATS)}")
-    try:
-        if fmt == "csv":
-            return pd.read_csv(path)
-        if fmt == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_json(path, lines=True)
-    except (ValueError, OSError, pa.ArrowInvalid) as error:
-        raise UsageError(f"{path.name} is not a readable {fmt} file ({str(error).splitlines()[0]})",
-                         "Check the file, or pass its real format") from error
+    """Read a whole csv, parquet or jsonl file; the format comes from ``file_format`` or the file's suffix.
+
+    Delegates to ``dmm.dataio.read_table``, the one table reader (same checks, same errors).
+    """
+    from dmm.dataio import read_table
+
+    return read_table(path, file_format=file_format or Path(path).suffix.lstrip(".") or None)
