@@ -24,8 +24,9 @@ import logging
 import math
 import os
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 SCHEMA_FILE_NAME = "monitoring_schema.json"
 SCHEMA_ENV = "MONITORING_SCHEMA"
@@ -39,7 +40,8 @@ def schema_search_paths() -> list[Path]:
     paths = []
     if os.environ.get(SCHEMA_ENV):
         paths.append(Path(os.environ[SCHEMA_ENV]))
-    for folder in (Path(__file__).resolve().parent, Path.cwd(), Path("/mnt/code"), Path("/mnt"), Path("/mnt/artifacts")):
+    folders = (Path(__file__).resolve().parent, Path.cwd(), Path("/mnt/code"), Path("/mnt"), Path("/mnt/artifacts"))
+    for folder in folders:
         paths.append(folder / SCHEMA_FILE_NAME)
     return list(dict.fromkeys(paths))  # this file's folder is often the current one
 
@@ -113,7 +115,7 @@ class MonitoredModel:
         self._client_error: str | None = None
 
     @classmethod
-    def from_schema_file(cls, path: str | os.PathLike[str] | None = None) -> "MonitoredModel":
+    def from_schema_file(cls, path: str | os.PathLike[str] | None = None) -> MonitoredModel:
         path = Path(path) if path else find_schema()
         return cls(json.loads(Path(path).read_text()))
 
@@ -132,7 +134,7 @@ class MonitoredModel:
     def ordered_probabilities(self, probabilities: Sequence[Any], model_classes: Sequence[Any]) -> list[Any]:
         """Reorder ``predict_proba`` output (in ``model.classes_`` order) into the schema's class-label order."""
         values = _unwrap_row(to_jsonable(probabilities))
-        by_class = {str(to_jsonable(c)): p for c, p in zip(model_classes, values)}
+        by_class = {str(to_jsonable(c)): p for c, p in zip(model_classes, values, strict=False)}
         if not self.class_labels:
             return list(by_class.values())
         return [by_class.get(str(label)) for label in self.class_labels]
@@ -235,7 +237,7 @@ def predict(**kwargs: Any) -> dict[str, Any]:
 
 
 def demo(argv: Sequence[str] | None = None) -> int:
-    """``python prediction_capture_example.py``: one prediction for an all-zero row, printed as the endpoint returns it."""
+    """``python prediction_capture_example.py``: one prediction for an all-zero row, as the endpoint returns it."""
     import argparse
     import sys
 

@@ -84,7 +84,8 @@ def main() -> int:
         folder = Path(tmp)
         write_inputs(folder, rows=500)
         with RunningSandbox(folder / "sandbox") as sandbox:
-            deployed = sandbox.admin("deploy", name="bench-traffic", script=str(PROJECT_ROOT / "prediction_capture_example.py"),
+            script = str(PROJECT_ROOT / "prediction_capture_example.py")
+            deployed = sandbox.admin("deploy", name="bench-traffic", script=script,
                                      env={"MONITORING_SCHEMA": str(folder / "monitoring_schema.json")})
             url, token = deployed["endpointUrl"], deployed["accessToken"]
             os.environ["BENCH_MODEL_API_TOKEN"] = token

@@ -9,10 +9,10 @@ of a time window and reads their metadata (columns, row counts) without loading 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import pyarrow.parquet as pq
 

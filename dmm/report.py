@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dmm.dataio import check_output_dir
 from dmm.errors import UsageError
@@ -28,7 +29,8 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        background: #f6f8fa; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
-h1 { font-size: 24px; margin: 8px 0; } h2 { font-size: 18px; margin: 0 0 12px; } h3 { font-size: 15px; margin: 12px 0 6px; }
+h1 { font-size: 24px; margin: 8px 0; } h2 { font-size: 18px; margin: 0 0 12px; }
+h3 { font-size: 15px; margin: 12px 0 6px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; }
@@ -106,7 +108,8 @@ def _inputs_section(report: dict[str, Any]) -> str:
 
 
 def _checks_section(checks: Sequence[dict[str, Any]]) -> str:
-    counts = {status: sum(1 for c in checks if c.get("status") == status) for status in ("PASS", "WARN", "FAIL", "SKIP")}
+    counts = {status: sum(1 for c in checks if c.get("status") == status)
+              for status in ("PASS", "WARN", "FAIL", "SKIP")}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     rows = []
     for check in checks:
@@ -142,13 +145,15 @@ def _drift_table(columns: Sequence[dict[str, Any]]) -> str:
     for column in columns:
         passed = column.get("passed")
         status = "PASS" if passed is True else "FAIL" if passed is False else "SKIP"
-        main = next((t for t in column.get("tests") or [] if t.get("name") == column.get("main_test")), {})
+        main: dict[str, Any] = next(
+            (t for t in column.get("tests") or [] if t.get("name") == column.get("main_test")), {})
         top = "<br>".join(
             f"{_e(b.get('bin'))}: {_percent(b.get('reference_share'))} → {_percent(b.get('production_share'))}"
             for b in (column.get("top_bins") or [])[:TOP_BINS_SHOWN])
         reason = f'<div class="reason">{_e(column["reason"])}</div>' if column.get("reason") else ""
         rows.append(f"<tr><td>{_badge(status)}</td><td>{_e(column.get('column'))}{reason}</td>"
-                    f"<td>{_e(column.get('value_type'))}</td><td>{_e(main.get('api_name') or column.get('main_test'))}</td>"
+                    f"<td>{_e(column.get('value_type'))}</td>"
+                    f"<td>{_e(main.get('api_name') or column.get('main_test'))}</td>"
                     f"<td class=\"num\">{_e(_number(column.get('value')))}</td>"
                     f"<td>{_e(main.get('condition', ''))}</td><td>{top}</td></tr>")
     return ("<table><thead><tr><th>Status</th><th>Column</th><th>Type</th><th>Test</th><th>Value</th>"
@@ -157,10 +162,10 @@ def _drift_table(columns: Sequence[dict[str, Any]]) -> str:
 
 
 def _histogram_figure(column: dict[str, Any]) -> str:
+    chart = histogram_svg(column.get('bins') or [], column.get('reference_counts') or [],
+                          column.get('production_counts') or [])
     return (f"<figure><figcaption>{_e(column.get('column'))} <span class=\"reason\">"
-            f"({_e(column.get('value_type'))})</span></figcaption>"
-            f"{histogram_svg(column.get('bins') or [], column.get('reference_counts') or [], column.get('production_counts') or [])}"
-            f"</figure>")
+            f"({_e(column.get('value_type'))})</span></figcaption>{chart}</figure>")
 
 
 def histogram_svg(labels: Sequence[Any], reference: Sequence[float], production: Sequence[float],

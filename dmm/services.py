@@ -8,9 +8,10 @@ first asks for it, so ``--help`` and usage errors stay fast and offline.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from dmm.config import MonitoringConfig

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--drifted", action="store_true", help="also write test_drifted.csv")
     parser.add_argument("--task", choices=TASKS, default="classification",
-                        help=f"classification (target {TARGET}, the default) or regression (target {REGRESSION_TARGET})")
+                        help=f"classification (target {TARGET}, the default) or regression "
+                             f"(target {REGRESSION_TARGET})")
     args = parser.parse_args(argv)
     if args.rows < 2:
         raise UsageError(f"--rows must be at least 2 (got {args.rows})", "Pass --rows N with N >= 2")

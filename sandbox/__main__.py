@@ -14,8 +14,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from dmm.cli import run
 from dmm.errors import UsageError
@@ -94,7 +94,7 @@ def _lifecycle(command: str, argv: list[str]) -> int:
         if command == "serve":
             def announce(url: str, env: dict[str, str]) -> None:
                 print(f"# Domino sandbox on {url} (state: {args.state.resolve()}); Ctrl-C to stop", flush=True)
-                if sys.stdout.isatty():  # not when `start` sends our output to sandbox.log: the key stays in sandbox.env
+                if sys.stdout.isatty():  # not when `start` sends output to sandbox.log: the key stays in sandbox.env
                     print(server.format_env(env), end="", flush=True)
                 else:
                     print(f"# exports in {args.state.resolve() / server.ENV_FILE}", flush=True)
@@ -125,7 +125,8 @@ def _verb(verb: str, argv: list[str]) -> int:
         try:
             payload = json.loads(args.json)
         except ValueError as error:
-            raise UsageError(f"--json is not valid JSON ({error})", "Quote it, e.g. --json '{\"name\": \"x\"}'")
+            raise UsageError(f"--json is not valid JSON ({error})",
+                             "Quote it, e.g. --json '{\"name\": \"x\"}'") from None
         if not isinstance(payload, dict):
             raise UsageError("--json must be a JSON object", "Wrap the values in {...}")
     payload.update(server.parse_verb_options(rest))

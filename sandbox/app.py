@@ -21,6 +21,7 @@ BLUEPRINT_MODULES = (
     "sandbox.routes.trainingsets",
     "sandbox.routes.datasources",
     "sandbox.routes.monitor",
+    "sandbox.routes.monitor_checks",
     "sandbox.routes.modelapi",
     "sandbox.routes.metrics",
     "sandbox.routes.admin",
@@ -47,8 +48,8 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
     app.config["SHUTDOWN_HOOKS"] = []
     rng = random.Random(settings.seed)
 
-    for module_name in BLUEPRINT_MODULES:
-        module = importlib.import_module(module_name)
+    modules = [importlib.import_module(name) for name in BLUEPRINT_MODULES]  # all routes first, then register
+    for module in modules:
         for blueprint in getattr(module, "blueprints", [module.blueprint]):
             app.register_blueprint(blueprint)
 

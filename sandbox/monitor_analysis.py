@@ -11,9 +11,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sandbox.monitor_data import (INGESTED_AT, LABEL, ROW_ID, TIME, ground_truth_frame, matched_rows,
-                                  parse_time, prediction_frames, prediction_variable, training_frame, variables_of)
 from sandbox.errors import RouteError
+from sandbox.monitor_data import (
+    INGESTED_AT,
+    LABEL,
+    ROW_ID,
+    TIME,
+    ground_truth_frame,
+    matched_rows,
+    parse_time,
+    prediction_frames,
+    prediction_variable,
+    training_frame,
+    variables_of,
+)
 from sandbox.monitor_options import OPTIONS
 from sandbox.monitor_rules import refuse
 from sandbox.state import SandboxState

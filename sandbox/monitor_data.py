@@ -7,9 +7,10 @@ training-set folder), ``_predictionFiles`` (ingested capture parquet and registe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -117,7 +118,8 @@ def matched_rows(state: SandboxState, model: dict[str, Any], start: pd.Timestamp
     if row_id is None or not frames or labels.empty:
         return pd.DataFrame()
     predictions = pd.concat(frames, ignore_index=True)
-    predictions = predictions.assign(**{ROW_ID: normalise_ids(predictions[row_id])}).drop_duplicates(ROW_ID, keep="last")
+    predictions = predictions.assign(**{ROW_ID: normalise_ids(predictions[row_id])})
+    predictions = predictions.drop_duplicates(ROW_ID, keep="last")
     return predictions.merge(labels[[ROW_ID, LABEL]], on=ROW_ID, how="inner")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROUTE_GROUPS = ("core", "trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics", "admin", "admin_models")
+ROUTE_GROUPS = ("core", "trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics", "admin",
+                "admin_models")
 
 
 @dataclass

@@ -6,10 +6,11 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 import requests
 
@@ -53,7 +54,7 @@ class RunningSandbox:
     url: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
-    def start(self) -> "RunningSandbox":
+    def start(self) -> RunningSandbox:
         self.port = self.port or server.free_port()
         self._cli("start", "--port", str(self.port), "--api-key", self.api_key, *self.extra_args)
         exported = server.read_env(self.state_dir)
@@ -64,7 +65,7 @@ class RunningSandbox:
     def stop(self) -> None:
         self._cli("stop")
 
-    def restart(self) -> "RunningSandbox":
+    def restart(self) -> RunningSandbox:
         """Stop and start again on the same port and state folder (state must survive)."""
         self.stop()
         return self.start()
@@ -96,7 +97,7 @@ class RunningSandbox:
             raise RuntimeError(f"python -m sandbox {args[0]} failed ({result.returncode}): "
                                f"{result.stderr.strip()}\n{tail}")
 
-    def __enter__(self) -> "RunningSandbox":
+    def __enter__(self) -> RunningSandbox:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

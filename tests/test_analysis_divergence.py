@@ -5,9 +5,18 @@ import pytest
 from scipy import spatial, stats
 
 from dmm.analysis.binning import fit_categorical_bins, fit_numeric_bins
-from dmm.analysis.divergence import (DriftConfig, chi_square, energy, jensen_shannon_distance, kl_divergence,
-                                     kolmogorov_smirnov, population_stability_index, run_test, smoothed_shares,
-                                     wasserstein)
+from dmm.analysis.divergence import (
+    DriftConfig,
+    chi_square,
+    energy,
+    jensen_shannon_distance,
+    kl_divergence,
+    kolmogorov_smirnov,
+    population_stability_index,
+    run_test,
+    smoothed_shares,
+    wasserstein,
+)
 from dmm.analysis.thresholds import Threshold
 from dmm.errors import ConfigError
 

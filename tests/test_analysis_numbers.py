@@ -11,8 +11,18 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from dmm.analysis import (DRIFT_TESTS, DriftCalculator, DriftConfig, GroundTruthJoiner, Threshold,
-                          fit_categorical_bins, fit_numeric_bins, join_ground_truth, quality_metrics, run_test)
+from dmm.analysis import (
+    DRIFT_TESTS,
+    DriftCalculator,
+    DriftConfig,
+    GroundTruthJoiner,
+    Threshold,
+    fit_categorical_bins,
+    fit_numeric_bins,
+    join_ground_truth,
+    quality_metrics,
+    run_test,
+)
 from dmm.analysis.binning import INVALID, UNTRAINED
 from dmm.analysis.quality import normalized_gini
 from dmm.errors import ConfigError
@@ -139,7 +149,7 @@ def test_latest_prediction_wins_across_chunks_and_files():
     joiner.add(pd.DataFrame({"event_id": ["a", "z"], "prediction": [1, 0]}))  # a and z again, later
     result = joiner.result()
     assert result.matched_rows == 2
-    assert dict(zip(result.frame["event_id"], result.frame["prediction"])) == {"a": 1, "b": 0}
+    assert dict(zip(result.frame["event_id"], result.frame["prediction"], strict=False)) == {"a": 1, "b": 0}
     assert result.duplicate_prediction_rows == 2 and result.unmatched_prediction_count == 1
     assert result.unmatched_label_ids == ["c"]
 

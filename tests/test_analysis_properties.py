@@ -9,8 +9,18 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dmm.analysis import (DRIFT_TESTS, DriftCalculator, DriftConfig, GroundTruthJoiner, class_key,
-                          fit_categorical_bins, fit_numeric_bins, join_ground_truth, quality_metrics, run_test)
+from dmm.analysis import (
+    DRIFT_TESTS,
+    DriftCalculator,
+    DriftConfig,
+    GroundTruthJoiner,
+    class_key,
+    fit_categorical_bins,
+    fit_numeric_bins,
+    join_ground_truth,
+    quality_metrics,
+    run_test,
+)
 from dmm.report import json_ready
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -25,7 +35,7 @@ numeric_values = st.one_of(any_float, st.integers(-10, 10), st.none(), st.sample
 def split(values, cuts):
     """``values`` cut at the (sorted, clipped) positions ``cuts``; each chunk a Series whose dtype pandas infers."""
     edges = sorted({min(max(c, 0), len(values)) for c in cuts} | {0, len(values)})
-    return [pd.Series(values[a:b]) for a, b in zip(edges, edges[1:]) if b > a]
+    return [pd.Series(values[a:b]) for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
 
 @SETTINGS
@@ -148,11 +158,12 @@ def test_join_is_the_same_for_any_chunking(labels, predictions, cuts):
     whole = join_ground_truth(whole_frame, truth)
     joiner = GroundTruthJoiner(truth)
     edges = sorted({min(c, len(predictions)) for c in cuts} | {0, len(predictions)})
-    for a, b in zip(edges, edges[1:]):
+    for a, b in zip(edges, edges[1:], strict=False):
         joiner.add(pd.DataFrame(predictions[a:b], columns=["event_id", "prediction"]))
     chunked = joiner.result()
     assert chunked.to_dict() == whole.to_dict()
-    matched = {class_key(i): p for i, p in zip(chunked.frame.get("event_id", []), chunked.frame.get("prediction", []))}
+    pairs = zip(chunked.frame.get("event_id", []), chunked.frame.get("prediction", []), strict=True)
+    matched = {class_key(i): p for i, p in pairs}
     latest = {}
     for identifier, prediction in predictions:  # the latest prediction of each labelled id, by hand
         if class_key(identifier) is not None and class_key(identifier) in {class_key(i) for i, _ in labels}:

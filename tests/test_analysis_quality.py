@@ -141,7 +141,7 @@ def test_join_latest_label_wins_and_counts_unmatched():
                            "ts": ["2024-01-01", "2024-01-03", "2024-01-02", "2024-01-01", "2024-01-01"]})
     result = join_ground_truth(predictions, labels, label_column="ground_truth", gt_timestamp_column="ts")
     assert result.matched_rows == 2
-    assert dict(zip(result.frame["event_id"], result.frame["ground_truth"])) == {"a": 1, "b": 1}
+    assert dict(zip(result.frame["event_id"], result.frame["ground_truth"], strict=False)) == {"a": 1, "b": 1}
     assert result.duplicate_label_rows == 1
     assert sorted(result.unmatched_label_ids) == ["x", "y"]
     assert result.join_rate == pytest.approx(2 / 4)

@@ -82,11 +82,11 @@ def test_client_that_cannot_start_explains_the_environment(monkeypatch):
     monkeypatch.delenv("DOMINO_API_HOST", raising=False)
     monkeypatch.setenv("DOMINO_USER_API_KEY", "some-key-1234")
     with pytest.raises(ConfigError, match="DOMINO_API_HOST and .*DOMINO_DATASOURCE_PROXY_FLIGHT_HOST"):
-        DataSources().client
+        _ = DataSources().client
 
 
 def test_client_without_api_key_is_a_config_error(monkeypatch):
     for name in ("DOMINO_USER_API_KEY", "DOMINO_TOKEN_FILE", "DOMINO_API_PROXY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="DOMINO_USER_API_KEY is not set"):
-        DataSources().client
+        _ = DataSources().client

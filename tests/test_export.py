@@ -161,8 +161,8 @@ def test_help_lists_the_three_ways():
 def test_skops_refuses_exactly_the_trusted_types():
     import skops.io
 
-    from example.train import SKOPS_TRUSTED_TYPES, build_pipeline
     from example.data import make_churn_data
+    from example.train import SKOPS_TRUSTED_TYPES, build_pipeline
 
     frame = make_churn_data(200)
     model = build_pipeline(3, 0).fit(frame[FEATURES], frame[TARGET])

@@ -15,7 +15,6 @@ from dmm import cli
 from dmm.errors import ApiError, ConfigError, DmmError, NotFoundError, UsageError
 from dmm.redact import mask, redact, register_secret
 
-
 # --- redact ------------------------------------------------------------------------------------------------
 
 def test_registered_secret_is_masked_everywhere_in_text():

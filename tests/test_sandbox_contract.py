@@ -356,8 +356,8 @@ def test_invalid_metric_values_are_refused(sandbox, body, fragment):
     ("1", "1704067200", "referenceTimestamp"),
 ])
 def test_metric_values_must_be_finite_numbers_at_rfc_3339_times(sandbox, value, timestamp, fragment):
-    raw = ('{"newMetricValues": [{"modelMonitoringId": "m", "metric": "strict", "value": %s, '
-           '"referenceTimestamp": %s}]}' % (value, timestamp))
+    raw = (f'{{"newMetricValues": [{{"modelMonitoringId": "m", "metric": "strict", "value": {value}, '
+           f'"referenceTimestamp": {timestamp}}}]}}')
     response = requests.post(f"{sandbox.url}/api/metricValues/v1", data=raw, timeout=30,
                              headers={**sandbox.headers, "Content-Type": "application/json"})
     assert response.status_code == 400
@@ -368,7 +368,8 @@ def test_metric_values_must_be_finite_numbers_at_rfc_3339_times(sandbox, value, 
 @pytest.mark.parametrize("timestamp", ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.123456+02:00",
                                        "2024-01-01t00:00:00z"])
 def test_metric_values_at_rfc_3339_times_are_logged_with_201(sandbox, timestamp):
-    body = {"newMetricValues": [{"modelMonitoringId": "m", "metric": "rfc", "value": 1, "referenceTimestamp": timestamp}]}
+    body = {"newMetricValues": [{"modelMonitoringId": "m", "metric": "rfc", "value": 1,
+                                 "referenceTimestamp": timestamp}]}
     assert _post(sandbox, "/api/metricValues/v1", body).status_code == 201
 
 

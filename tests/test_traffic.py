@@ -23,7 +23,7 @@ FEATURES = ["age", "plan", "score"]
 
 
 class FakeDataSources:
-    instances: list["FakeDataSources"] = []
+    instances: list[FakeDataSources] = []
 
     def __init__(self, client=None):
         self.uploads: dict[tuple[str, str], bytes] = {}

@@ -44,15 +44,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names load on first use
-    from dmm.analysis.binning import (CLASS_KEY_RULE, GUARD_BINS, INVALID, UNTRAINED,  # noqa: F401
-                                      CategoricalBins, NumericBins, class_key, class_keys, fit_categorical_bins,
-                                      fit_numeric_bins)
-    from dmm.analysis.divergence import (DEFAULT_DRIFT_CONFIG, TESTS, DriftConfig, OutOfRange,  # noqa: F401
-                                         TestResult, run_test)
+    from dmm.analysis.binning import (  # noqa: F401
+        CLASS_KEY_RULE,
+        GUARD_BINS,
+        INVALID,
+        UNTRAINED,
+        CategoricalBins,
+        NumericBins,
+        class_key,
+        class_keys,
+        fit_categorical_bins,
+        fit_numeric_bins,
+    )
+    from dmm.analysis.divergence import DEFAULT_DRIFT_CONFIG, TESTS, DriftConfig, OutOfRange, TestResult, run_test  # noqa: F401
     from dmm.analysis.drift import ColumnDrift, DriftCalculator  # noqa: F401
     from dmm.analysis.drift_tests import DRIFT_TESTS, DriftTest, Measurement  # noqa: F401
     from dmm.analysis.join import GroundTruthJoiner, JoinResult, join_ground_truth, normalise_ids  # noqa: F401
-    from dmm.analysis.quality import (DEFAULT_QUALITY_THRESHOLDS, QualityResult, quality_metrics,  # noqa: F401
-                                      quality_thresholds)
+    from dmm.analysis.quality import DEFAULT_QUALITY_THRESHOLDS, QualityResult, quality_metrics, quality_thresholds  # noqa: F401
     from dmm.analysis.readers import count_parquet_rows, iter_parquet_batches, read_table_file  # noqa: F401
     from dmm.analysis.thresholds import OPERATORS, Threshold  # noqa: F401

@@ -224,7 +224,7 @@ def _boolean_aliases(classes: tuple[str, ...]) -> dict[str, str]:
     """Where the training classes are booleans (or 0/1), the other spellings of the same truth value."""
     lowered = {name.lower(): name for name in classes}
     if classes and set(lowered) <= {"true", "false"}:
-        spellings = {"true": ("true", "1"), "false": ("false", "0")}
+        spellings: dict[str, tuple[str, ...]] = {"true": ("true", "1"), "false": ("false", "0")}
         return {alias: lowered[word] for word, aliases in spellings.items() if word in lowered
                 for alias in aliases if alias != lowered[word]}
     if classes and set(classes) <= {"0", "1"}:
@@ -240,8 +240,8 @@ class CategoricalBins:
     classes: tuple[str, ...]
     note: str = ""
     value_type = "categorical"
-    _index: pd.Index = field(default=None, repr=False, compare=False)
-    _aliases: dict = field(default=None, repr=False, compare=False)
+    _index: pd.Index = field(init=False, repr=False, compare=False)
+    _aliases: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", pd.Index(list(self.classes), dtype="string"))
@@ -280,7 +280,8 @@ class CategoricalBins:
         unseen = index == -1
         result[n] = int(tallies[unseen].sum())
         result[n + 1] = int(tallies[missing].sum()) + missing_rows
-        for name, tally in zip(np.asarray(names, dtype=object)[unseen].tolist(), tallies[unseen].tolist()):
+        unseen_names = np.asarray(names, dtype=object)[unseen].tolist()
+        for name, tally in zip(unseen_names, tallies[unseen].tolist(), strict=True):
             unseen_counts[name] += tally
         return result, unseen_counts
 

@@ -16,9 +16,25 @@ from typing import Any
 import numpy as np
 
 from dmm.analysis.drift_tests import (  # noqa: F401 - the kernels are part of this module's public face
-    ALL_BINS, DRIFT_TESTS, EPSILON, NUMERIC_ONLY, TESTS, TRAINED_BINS, Bins, DriftTest, Measurement, chi_square,
-    energy, jensen_shannon_distance, kl_divergence, kolmogorov_smirnov, population_stability_index, shares,
-    smoothed_shares, wasserstein)
+    ALL_BINS,
+    DRIFT_TESTS,
+    EPSILON,
+    NUMERIC_ONLY,
+    TESTS,
+    TRAINED_BINS,
+    Bins,
+    DriftTest,
+    Measurement,
+    chi_square,
+    energy,
+    jensen_shannon_distance,
+    kl_divergence,
+    kolmogorov_smirnov,
+    population_stability_index,
+    shares,
+    smoothed_shares,
+    wasserstein,
+)
 from dmm.analysis.thresholds import OPERATORS, Threshold  # noqa: F401
 from dmm.errors import ConfigError
 

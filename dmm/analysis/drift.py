@@ -116,7 +116,7 @@ class DriftCalculator:
         self.rows_seen = 0
         self.rows_with_column: dict[str, int] = {}
 
-    def fit(self, reference_df: pd.DataFrame, columns: dict[str, str]) -> "DriftCalculator":
+    def fit(self, reference_df: pd.DataFrame, columns: dict[str, str]) -> DriftCalculator:
         columns = {name: str(value_type).lower() for name, value_type in columns.items()}
         for name, value_type in columns.items():
             if value_type not in VALUE_TYPES:
@@ -135,7 +135,7 @@ class DriftCalculator:
         self.rows_seen = 0
         return self
 
-    def update(self, chunk_df: pd.DataFrame) -> "DriftCalculator":
+    def update(self, chunk_df: pd.DataFrame) -> DriftCalculator:
         if not self.bins:
             raise RuntimeError("call fit() before update()")
         self.rows_seen += len(chunk_df)

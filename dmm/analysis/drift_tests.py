@@ -7,8 +7,9 @@ is an observed DMM API spelling; the other ``api_name`` values are our guesses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -16,7 +17,7 @@ from scipy import stats
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.thresholds import Threshold
 
-Bins = Union[NumericBins, CategoricalBins]
+Bins = NumericBins | CategoricalBins
 Counts = np.ndarray
 EPSILON = 1e-4
 

@@ -10,8 +10,9 @@ labels to predictions lives in ``dmm.analysis.join``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -198,7 +199,7 @@ def _label_order(texts: Any) -> list[str]:
     texts = list(texts)
     numbers = pd.to_numeric(pd.Series(texts, dtype="string"), errors="coerce")
     if numbers.notna().all():
-        return [text for _, text in sorted(zip(numbers.tolist(), texts))]
+        return [text for _, text in sorted(zip(numbers.tolist(), texts, strict=False))]
     return sorted(texts)
 
 

@@ -7,9 +7,9 @@ optionally keeping only rows whose timestamp falls in ``[start, end)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -33,10 +33,8 @@ def _dataset(paths_or_dir) -> ds.Dataset:
     missing = [str(path) for path in sources if not Path(path).exists()]
     if missing:
         raise UsageError(f"No such file or folder: {missing[0]}", "Check the path to the prediction data")
-    if len(sources) == 1 and Path(sources[0]).is_dir():
-        source = str(sources[0])
-    else:
-        source = [str(path) for path in sources]
+    source: str | list[str] = (str(sources[0]) if len(sources) == 1 and Path(sources[0]).is_dir()
+                               else [str(path) for path in sources])
     # no pre-buffering: it would read whole row groups of every column ahead, which costs memory, not time, on disk
     parquet = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
     return ds.dataset(source, format=parquet, partitioning="hive")
@@ -83,7 +81,7 @@ def iter_parquet_batches(paths_or_dir, columns: Sequence[str] | None = None, bat
     wanted = None
     if columns is not None:
         wanted = [name for name in columns if name in dataset.schema.names]
-        if per_batch and timestamp_column not in wanted:
+        if per_batch and timestamp_column is not None and timestamp_column not in wanted:
             wanted.append(timestamp_column)
     # one file and one batch in flight: memory stays near one row group, whatever the size of the data
     batches = dataset.to_batches(columns=wanted, filter=expression, batch_size=batch_size,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import operator as op
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from dmm.errors import ConfigError
 

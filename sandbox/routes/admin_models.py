@@ -14,8 +14,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from sandbox import ingest as ingestion
 from sandbox import monitor_options
-from sandbox.model_processes import processes_of
 from sandbox.errors import RouteError
+from sandbox.model_processes import processes_of
 from sandbox.routes.common import current_state, json_object
 from sandbox.routes.monitor import create_model_record
 from sandbox.store import DMM_MODELS, MODEL_APIS, training_set_files, training_set_version

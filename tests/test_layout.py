@@ -1,0 +1,41 @@
+"""The shape issue 7 left, kept: thin scripts, small modules, a library that knows neither config_loader nor the
+sandbox, and no sys.path hacks (the project is installed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted(ROOT.glob("[0-9]_*.py"))
+MODULES = sorted(p for folder in ("dmm", "sandbox", "example") for p in (ROOT / folder).rglob("*.py"))
+SCRIPT_LINES, MODULE_LINES = 80, 400
+
+
+def lines(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_numbered_scripts_stay_thin(script):
+    assert lines(script) <= SCRIPT_LINES
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_stay_small(module):
+    assert lines(module) <= MODULE_LINES
+
+
+def test_the_library_knows_neither_config_loader_nor_the_sandbox():
+    pattern = re.compile(r"config_loader|DMM_SANDBOX|/sandbox/|^\s*(from|import) sandbox", re.MULTILINE)
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "dmm").rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_no_sys_path_insertions_outside_the_model_host():
+    allowed = {ROOT / "sandbox" / "model_host.py", Path(__file__).resolve()}  # model_host: as Domino imports a script
+    found = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+             if ".venv" not in p.parts and p not in allowed and "sys.path.insert" in p.read_text()]
+    assert found == []
