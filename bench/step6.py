@@ -256,7 +256,7 @@ def report(results: list[dict]) -> None:
             print(f"  {rows:,} rows over 672 vs 168 files: {ratio:.2f}x (goal <= {FILES_GOAL:g}x: "
                   f"{'met' if ratio <= FILES_GOAL else 'NOT met'})")
     per_168 = sorted((r["rows"], r["step6"]["seconds"]) for r in ok if r["files"] == 168)
-    for (small, t_small), (large, t_large) in zip(per_168, per_168[1:]):
+    for (small, t_small), (large, t_large) in zip(per_168, per_168[1:], strict=False):
         print(f"  {small:,} -> {large:,} rows ({large / small:g}x): step 6 took {t_large / t_small:.2f}x as long")
 
 

@@ -9,29 +9,25 @@ bin counts and the matched rows, never the whole window. ``build_report`` return
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from dmm.checks.context import CheckContext
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.names import CheckName
 from dmm.checks.registry import any_failed
 from dmm.checks.result import CheckResult
+from dmm.checks.scan import BATCH_ROWS, PROBABILITY_COLUMN, WindowScan, window_scan
 from dmm.errors import DmmError
-from dmm.prediction_files import PredictionFile
 from dmm.redact import redact
 from dmm.report import json_ready
 
 REPORT_FORMAT_VERSION = 1
-BATCH_ROWS = 100_000
-TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
-PROBABILITY_COLUMN = "prediction_probability"
 
 
 @dataclass(frozen=True)
@@ -94,17 +90,11 @@ def _unavailable(ctx: CheckContext, needs: Sequence[CheckName]) -> str | None:
 
 
 def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
-    from dmm.analysis.drift import DriftCalculator
-
     reason = _unavailable(ctx, [CheckName.TRAINING_SET])
     if reason:
         return {"status": "skipped", "reason": reason, "columns": []}
-    schema = ctx.schema
-    columns: dict[str, str] = {f.name: f.value_type for f in schema.features}
-    columns[schema.prediction_name] = schema.target_value_type
-    calculator = DriftCalculator(options.drift_config).fit(ctx.training_frame, columns)
-    for chunk in iter_window_chunks(ctx, list(columns), options.batch_rows):
-        calculator.update(chunk)
+    # the counts come from step 6's one pass over the window's files (dmm/checks/scan.py)
+    calculator = _scan(ctx, options).result("drift")
     result = calculator.to_dict()
     conventions = collect_conventions(result)
     status = "ok" if result["production_rows_read"] else "empty"
@@ -115,6 +105,10 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
         out["reason"] = ("no captured predictions in the window"
                          + ("" if ctx.prediction_dir else "; pass --prediction-data DIR"))
     return out
+
+
+def _scan(ctx: CheckContext, options: PreviewOptions) -> WindowScan:
+    return window_scan(ctx, preview=True, drift_config=options.drift_config, batch_rows=options.batch_rows)
 
 
 def collect_conventions(drift: dict[str, Any]) -> dict[str, Any]:
@@ -130,27 +124,8 @@ def collect_conventions(drift: dict[str, Any]) -> dict[str, Any]:
             "tests": tests, "config": drift.get("config", {})}
 
 
-def iter_window_chunks(ctx: CheckContext, columns: Sequence[str],
-                       batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    """Chunks of the captured predictions in [start, end), holding ``columns`` (those the files have)."""
-    for item in ctx.prediction_files:
-        yield from iter_file_chunks(item, columns, ctx.start, ctx.end, batch_rows)
-
-
-def iter_file_chunks(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime,
-                     batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    from dmm.analysis.readers import iter_parquet_batches
-
-    names = pq.ParquetFile(item.path).schema_arrow.names
-    wanted = [c for c in dict.fromkeys(columns) if c in names]
-    if not wanted:
-        return
-    time_column = next((c for c in TIMESTAMP_COLUMNS if c in names), None)
-    yield from iter_parquet_batches(item.path, wanted, batch_rows, timestamp_column=time_column, start=start, end=end)
-
-
 def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
-    from dmm.analysis import GroundTruthJoiner, quality_metrics
+    from dmm.analysis import quality_metrics
 
     reason = _unavailable(ctx, [CheckName.TRAINING_SET])
     if reason:
@@ -166,11 +141,7 @@ def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions(
     prediction = schema.prediction_name
     label_name = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
     # labels indexed once; the latest prediction and the latest label win across every chunk and file
-    joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label_name)
-    for chunk in iter_window_chunks(ctx, [ID_COLUMN, prediction, PROBABILITY_COLUMN], options.batch_rows):
-        if ID_COLUMN in chunk.columns and prediction in chunk.columns:
-            joiner.add(chunk, ID_COLUMN)
-    joined = joiner.result()
+    joined = _scan(ctx, options).result("quality")
     rows = joined.frame
     if rows.empty:
         return {"status": "empty", "matched_rows": 0, "label_column": truth.label_column,

@@ -128,10 +128,13 @@ class GroundTruthJoiner:
         self.prediction_rows = 0
         self.prediction_rows_without_id = 0
 
-    def add(self, predictions: pd.DataFrame, id_column: str = "event_id") -> GroundTruthJoiner:
-        """One chunk of predictions (in the order they were made); keeps the rows whose id has a label."""
+    def add(self, predictions: pd.DataFrame, id_column: str = "event_id", *,
+            keys: Any = None) -> GroundTruthJoiner:
+        """One chunk of predictions (in the order they were made); keeps the rows whose id has a label.
+
+        ``keys``: the chunk's ids already normalised (``normalise_ids``), by a caller that needed them too."""
         _require(predictions, [id_column], "predictions")
-        keys = normalise_ids(predictions[id_column])
+        keys = normalise_ids(predictions[id_column]) if keys is None else pd.Series(keys, dtype=object)
         has_id = keys.notna().to_numpy()
         order_start = self.prediction_rows
         self.prediction_rows += len(predictions)

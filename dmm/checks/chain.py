@@ -16,8 +16,9 @@ from dmm.checks.names import CheckName
 from dmm.checks.probes import check_datasource, probe_endpoint
 from dmm.checks.registry import Chain
 from dmm.checks.result import FAIL, PASS, SKIP, WARN, CheckResult
+from dmm.checks.scan import window_scan
 from dmm.errors import AuthError, DmmError, NotFoundError
-from dmm.prediction_files import CAPTURE_COLUMNS, summarize
+from dmm.prediction_files import CAPTURE_COLUMNS, PredictionDataSummary, summarize
 from dmm.redact import redact
 from dmm.schema import MonitoringSchema
 
@@ -103,7 +104,7 @@ def check_capture_names(ctx: CheckContext) -> CheckResult:
     expected = [*schema.feature_names, schema.prediction_name]
     files = ctx.prediction_files
     if files:
-        found = list(summarize(files).columns)
+        found = list(prediction_summary(ctx).columns)
         where = f"the captured prediction data in {ctx.prediction_dir}"
     else:
         found = [v["name"] for v in ctx.variables if v.get("variableType") in ("feature", "prediction")]
@@ -197,7 +198,7 @@ def check_data_source(ctx: CheckContext) -> CheckResult:
 def check_predictions(ctx: CheckContext) -> CheckResult:
     window = f"{_fmt(ctx.start)} – {_fmt(ctx.end)}"
     count = ctx.monitor.prediction_count(ctx.config.model_monitor_id, ctx.start, ctx.end)
-    summary = summarize(ctx.prediction_files)
+    summary = prediction_summary(ctx)
     if summary.rows:
         span = f", hours {_fmt(summary.first_hour)} to {_fmt(summary.last_hour)}" if summary.first_hour else ""
         detail = f"{summary.rows:,} predictions in {summary.files} file(s) in {ctx.prediction_dir}{span}"
@@ -250,7 +251,8 @@ def check_join_rate(ctx: CheckContext) -> CheckResult:
     if not ctx.prediction_files:
         return CheckResult(CheckName.JOIN_RATE, SKIP, "No captured prediction files to join the labels to",
                            "Pass --prediction-data DIR (the mounted prediction_data dataset)")
-    stats = join_statistics(truth, ctx.prediction_files)
+    # one pass over the window's files (dmm/checks/scan.py) also feeds the preview
+    stats = window_scan(ctx).join or join_statistics(truth, ctx.prediction_files)
     facts = stats.to_dict()
     detail = (f"{stats.matched:,} of {stats.labelled:,} labelled event_ids match a prediction "
               f"({stats.rate:.1%}) from {', '.join(truth.sources)}")
@@ -266,6 +268,11 @@ def check_join_rate(ctx: CheckContext) -> CheckResult:
         return CheckResult(CheckName.JOIN_RATE, WARN, detail, "Labels for predictions outside the window or not yet "
                            "ingested match later; " + fix, facts=facts)
     return CheckResult(CheckName.JOIN_RATE, FAIL, detail, fix, facts=facts)
+
+
+def prediction_summary(ctx: CheckContext) -> PredictionDataSummary:
+    """Files, rows, hours and columns of the window, from the parquet footers, read once for every check."""
+    return ctx.memo.get("prediction_summary", lambda: summarize(ctx.prediction_files))
 
 
 def _fmt(moment: datetime | None) -> str:

@@ -61,6 +61,13 @@ class Memo:
             self._values[key] = compute()
         return self._values[key]
 
+    def peek(self, key: str) -> Any:
+        """The value if computed, else None; computes nothing."""
+        return self._values.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
 
 @dataclass
 class CheckContext:

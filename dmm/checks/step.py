@@ -63,6 +63,7 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     """Run the checks and the preview, write the report, then publish; the report is kept even if publishing fails."""
     from dmm.checks.chain import run_checks
     from dmm.checks.context import CheckContext, CheckInputs
+    from dmm.checks.scan import ScanPlan, plan_scan
     from dmm.preview import build_report
     from dmm.publish import publish
     from dmm.report import write_report
@@ -73,6 +74,7 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     ctx = CheckContext(inputs, connect=connect)
     if load_config is not None:
         ctx.load_config = load_config
+    plan_scan(ctx, ScanPlan(preview=options.preview))  # the join-rate check's pass over the files feeds the preview
     results = run_checks(ctx)
     report = build_report(ctx, results, preview=options.preview)
     html_path, json_path = write_report(report, options.output_dir)

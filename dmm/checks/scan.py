@@ -1,0 +1,246 @@
+"""Step 6's one pass over the window's prediction files: join statistics, drift counts and the quality join together.
+
+Each file is opened once and read once, in batches, over the union of the columns its consumers need:
+
+- the join-rate check's statistics (every row of the listed files, as the check has always counted them);
+- the drift preview's bin counts and the quality preview's joined rows (the rows inside the window).
+
+Window pruning is by partition: Domino writes a row under the ``$$date$$``/``$$hour$$`` of its timestamp
+(prediction_files.py), so a file whose hour lies wholly inside ``[start, end)`` is taken whole and only the files of
+the (at most two) hours straddling an edge, or outside that layout, are filtered row by row. Timestamps are parsed
+once per such batch, in the ISO 8601 form domino_data_capture writes (``datetime.now(timezone.utc).isoformat()``,
+see its ``data_capture_client.py``), falling back to pandas' mixed parsing only for values that are not.
+
+Labels are normalised and indexed once (``JoinCounter`` here, ``GroundTruthJoiner`` for the quality join); each batch
+is a lookup, so the cost is linear in rows and independent of the number of files. Memory holds the labels, bin
+counts and one batch; Arrow decodes a batch's columns on its own thread pool.
+
+The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
+step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
+reader only, so a drift problem cannot fail the join-rate check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
+from dmm.checks.names import CheckName
+from dmm.prediction_files import PredictionFile
+
+if TYPE_CHECKING:
+    from dmm.analysis.drift import DriftCalculator
+    from dmm.analysis.join import GroundTruthJoiner, JoinResult
+    from dmm.checks.context import CheckContext
+
+BATCH_ROWS = 100_000
+TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
+PROBABILITY_COLUMN = "prediction_probability"
+PLAN_KEY = "scan_plan"
+SCAN_KEY = "window_scan"
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """What the pass feeds besides the join statistics: the drift and quality previews when ``preview`` is set."""
+
+    preview: bool = False
+    drift_config: dict | None = None
+    batch_rows: int = BATCH_ROWS
+
+
+def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
+    """Say, before the checks run, what the one pass should also compute (step 6 does; default: checks only)."""
+    ctx.memo.get(PLAN_KEY, lambda: plan)
+
+
+class JoinCounter:
+    """The join-rate check's counts: distinct labelled ids, how many a prediction matched, ids labelled twice."""
+
+    def __init__(self, truth: GroundTruth) -> None:
+        from dmm.analysis.join import normalise_ids
+
+        ids = normalise_ids(truth.frame[truth.id_column]).dropna()
+        self.duplicates = int((ids.value_counts() > 1).sum())
+        self.ids = ids.drop_duplicates().to_numpy(dtype=object)  # first-seen order, for the unmatched sample
+        self.index = pd.Index(self.ids)
+        self.seen = np.zeros(len(self.ids), dtype=bool)
+
+    def add(self, keys: np.ndarray) -> None:
+        """Normalised prediction ids (None where missing)."""
+        found = self.index.get_indexer(keys[pd.notna(keys)])
+        self.seen[found[found >= 0]] = True
+
+    def statistics(self) -> JoinStatistics:
+        unmatched = self.ids[~self.seen][:LISTED_IDS]
+        return JoinStatistics(len(self.ids), int(self.seen.sum()), self.duplicates, tuple(map(str, unmatched)))
+
+
+@dataclass
+class WindowScan:
+    plan: ScanPlan
+    join: JoinStatistics | None = None
+    drift: DriftCalculator | None = None
+    joined: JoinResult | None = None
+    errors: dict[str, BaseException] = field(default_factory=dict)
+
+    def result(self, what: str) -> Any:
+        """The drift calculator or the join result; the error its consumer met, re-raised."""
+        if what in self.errors:
+            raise self.errors[what]
+        return self.drift if what == "drift" else self.joined
+
+
+def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict | None = None,
+                batch_rows: int | None = None) -> WindowScan:
+    """The memoised pass; run again (and memoised) only when the preview needs what the first pass did not feed."""
+    planned: ScanPlan = ctx.memo.get(PLAN_KEY, ScanPlan)
+    scan: WindowScan | None = ctx.memo.peek(SCAN_KEY)
+    if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
+        return scan
+    if preview:
+        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows)
+    else:
+        plan = planned
+    scan = run_scan(ctx, plan)
+    ctx.memo.put(SCAN_KEY, scan)
+    return scan
+
+
+def _truth(ctx: CheckContext) -> GroundTruth | None:
+    try:
+        truth = ctx.ground_truth
+    except Exception:  # reported by the join-rate check and the quality preview themselves
+        return None
+    return None if truth is None or truth.frame.empty else truth
+
+
+def _training_ok(ctx: CheckContext) -> bool:
+    result = ctx.results.get(CheckName.TRAINING_SET)
+    return result is None or result.ok
+
+
+def drift_columns(ctx: CheckContext) -> dict[str, str]:
+    """Every feature, and the prediction (captured under the target's name), with its value type."""
+    schema = ctx.schema
+    columns: dict[str, str] = {f.name: f.value_type for f in schema.features}
+    columns[schema.prediction_name] = schema.target_value_type
+    return columns
+
+
+def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
+               ) -> tuple[DriftCalculator | None, dict[str, str], GroundTruthJoiner | None]:
+    from dmm.analysis.drift import DriftCalculator
+    from dmm.analysis.join import GroundTruthJoiner
+
+    drift: DriftCalculator | None = None
+    joiner: GroundTruthJoiner | None = None
+    columns: dict[str, str] = {}
+    if not scan.plan.preview or not _training_ok(ctx):
+        return drift, columns, joiner
+    try:
+        columns = drift_columns(ctx)
+        drift = DriftCalculator(scan.plan.drift_config).fit(ctx.training_frame, columns)
+    except Exception as error:
+        scan.errors["drift"] = error
+    if truth is not None:
+        try:
+            prediction = ctx.schema.prediction_name
+            label = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
+            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label)
+        except Exception as error:
+            scan.errors["quality"] = error
+    return drift, columns, joiner
+
+
+def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
+    """One read of each file of the window, feeding every consumer the plan asks for."""
+    scan = WindowScan(plan)
+    truth = _truth(ctx)
+    counter = JoinCounter(truth) if truth is not None else None
+    drift, columns, joiner = _consumers(ctx, scan, truth)
+    prediction = ctx.schema.prediction_name if joiner is not None else ""
+    quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN] if joiner is not None else []
+    start, end = _aware(ctx.start), _aware(ctx.end)
+    for item in ctx.prediction_files if (counter or drift or joiner) else []:
+        for frame, keys, inside in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
+                                                 with_ids=counter is not None or joiner is not None):
+            if counter is not None and keys is not None:
+                counter.add(keys)
+            window = frame if inside is None else frame.loc[inside].reset_index(drop=True)
+            if window.empty:
+                continue
+            window_keys = None if keys is None else (keys if inside is None else keys[inside])
+            present = [c for c in columns if c in window.columns]
+            if drift is not None and present:
+                _feed(scan, "drift", drift.update, window[present])
+            if joiner is not None and window_keys is not None and prediction in window.columns:
+                chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
+                _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=window_keys)
+    scan.join = counter.statistics() if counter is not None else None
+    scan.drift = drift
+    if joiner is not None:
+        scan.joined = _feed(scan, "quality", joiner.result)
+    return scan
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call one consumer; its first error is kept for its reader and it is fed nothing more."""
+    if what in scan.errors:
+        return None
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:
+        scan.errors[what] = error
+        return None
+
+
+def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
+                  with_ids: bool) -> Iterator[tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None]]:
+    """(frame, normalised ids or None, window mask or None when every row is inside) per batch of one file."""
+    import pyarrow.parquet as pq
+
+    from dmm.analysis.join import normalise_ids
+
+    parquet = pq.ParquetFile(item.path)
+    names = parquet.schema_arrow.names
+    wanted = [c for c in dict.fromkeys([*columns, *([ID_COLUMN] if with_ids else [])]) if c in names]
+    if not wanted:
+        return
+    inside_hour = item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
+    time_column = None if inside_hour else next((c for c in TIMESTAMP_COLUMNS if c in names), None)
+    read = wanted + ([time_column] if time_column and time_column not in wanted else [])
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
+        if batch.num_rows == 0:
+            continue
+        frame = batch.to_pandas()
+        keys = normalise_ids(frame[ID_COLUMN]).to_numpy(dtype=object) if ID_COLUMN in frame.columns and with_ids \
+            else None
+        inside = None
+        if time_column is not None:
+            moments = parse_timestamps(frame[time_column])
+            inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
+            if time_column not in columns:
+                frame = frame.drop(columns=time_column)
+        yield frame, keys, inside
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """UTC moments; ISO 8601 (the form Domino writes) in one vectorised parse, anything else parsed value by value."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.to_datetime(values, utc=True)
+    moments = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    retry = (moments.isna() & values.notna()).to_numpy()
+    if retry.any():
+        moments[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
+    return moments
