@@ -9,7 +9,15 @@ Domino Model Monitor to match everything by name, this template:
   (NaN and infinity become null, so every captured line is strict JSON);
 - generates an ``event_id`` (or uses the caller's ``event_id``) and returns it with a UTC timestamp, so the
   caller can write ground truth that joins on it;
-- never lets a capture problem fail the prediction: it is logged instead.
+- never lets a capture problem fail the prediction: it is logged instead;
+- keeps one capture client, converts each value once per prediction, and reuses the library's logger setup
+  (``domino_data_capture`` otherwise builds a new logger manager, opening the log file, on every call; the lines
+  it writes are the same either way).
+
+Development mode: outside a deployed Model API (``HOSTNAME`` not ``model-<version>-…``) ``domino_data_capture``
+prints each record to stderr and also appends it to ``/tmp/dummy.log`` (its ``get_scrape_location`` fallback;
+the file handler's level lets the console records through). That file grows without bound in a long-running
+workspace: delete it when you no longer need it.
 
 To use it with your model, keep ``MonitoredModel`` and replace the body marked "REPLACE THIS" in ``predict``.
 The schema is found through ``$MONITORING_SCHEMA``, else next to this file, ``./``, ``/mnt/code``, ``/mnt`` or
@@ -55,8 +63,16 @@ def find_schema() -> Path:
                             f"1_register_training_set.py next to this script, or set {SCHEMA_ENV} to its path.")
 
 
+_PLAIN_TYPES = frozenset({str, bool, int, type(None)})
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain-Python, strict-JSON form of a value: numpy/pandas scalars and arrays unwrapped, NaN/inf -> None."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:  # the common case, decided without the isinstance chain below
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, float):
@@ -102,6 +118,10 @@ def utc_now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
+class _Features(dict):
+    """Features ``features_from`` already put in schema order and converted, so ``respond`` does not redo it."""
+
+
 class MonitoredModel:
     """The names from the monitoring schema plus prediction capture that never fails the prediction."""
 
@@ -129,7 +149,7 @@ class MonitoredModel:
         if missing:
             raise ValueError(f"Missing feature(s) {', '.join(missing)}: send every feature of the monitoring schema "
                              f"in 'data' ({', '.join(self.feature_names)})")
-        return {name: to_jsonable(inputs[name]) for name in self.feature_names}
+        return _Features((name, to_jsonable(inputs[name])) for name in self.feature_names)
 
     def ordered_probabilities(self, probabilities: Sequence[Any], model_classes: Sequence[Any]) -> list[Any]:
         """Reorder ``predict_proba`` output (in ``model.classes_`` order) into the schema's class-label order."""
@@ -142,15 +162,19 @@ class MonitoredModel:
     def capture(self, features: Mapping[str, Any], prediction: Any, probabilities: Any = None,
                 event_id: Any = None) -> dict[str, str]:
         """Record one prediction for Domino Model Monitor; returns the ``event_id`` and ``timestamp`` used."""
-        ordered = self.features_from(features)
+        return self._record(self.features_from(features), _single(to_jsonable(prediction)),
+                            _unwrap_row(to_jsonable(probabilities)), event_id)
+
+    def _record(self, ordered: Mapping[str, Any], prediction: Any, probabilities: Any,
+                event_id: Any) -> dict[str, str]:
+        """``capture`` for values already converted (``features_from``, ``to_jsonable``): nothing converted twice."""
         event_id = str(event_id) if event_id not in (None, "") else str(uuid.uuid4())
         timestamp = utc_now_iso()
         try:
             client = self._capture_client()
             if client is not None:
-                client.capturePrediction(list(ordered.values()), [_single(to_jsonable(prediction))],
-                                         event_id=event_id, timestamp=timestamp,
-                                         prediction_probability=_unwrap_row(to_jsonable(probabilities)))
+                client.capturePrediction(list(ordered.values()), [prediction], event_id=event_id,
+                                         timestamp=timestamp, prediction_probability=probabilities)
         except Exception as exc:  # capture must never fail the prediction
             log.warning("Prediction capture failed for event %s (the prediction is still returned): %r", event_id, exc)
         return {"event_id": event_id, "timestamp": timestamp}
@@ -160,7 +184,8 @@ class MonitoredModel:
         """Capture, then build what the endpoint returns: the prediction under the target's name, and the join key."""
         prediction = _single(to_jsonable(prediction))
         probabilities = _unwrap_row(to_jsonable(probabilities))
-        captured = self.capture(features, prediction, probabilities, event_id)
+        ordered = features if isinstance(features, _Features) else self.features_from(features)
+        captured = self._record(ordered, prediction, probabilities, event_id)
         result: dict[str, Any] = {self.prediction_name: prediction}
         if self.is_classifier and probabilities is not None:
             result["prediction_probability"] = probabilities
@@ -180,6 +205,7 @@ class MonitoredModel:
             log.warning("Prediction capture is disabled: DataCaptureClient could not be created (%r)", exc)
             return None
         _stop_capture_echo()
+        _reuse_capture_logger()
         return self._client
 
 
@@ -195,6 +221,32 @@ def _stop_capture_echo() -> None:
         logging.getLogger(CAPTURE_LOGGER_NAME).propagate = False
     finally:
         logging.setLoggerClass(previous)
+
+
+def _reuse_capture_logger() -> None:
+    """Build ``domino_data_capture``'s logger manager once per log file instead of on every capture.
+
+    ``capturePrediction`` calls ``PredictionLoggerManager(get_scrape_location(), is_dev_mode)`` each time, which
+    creates a ``WatchedFileHandler`` (an ``open()`` of the log) and a console handler, then attaches them only if the
+    process-wide logger ``domino_data_capture.logger`` has none yet (its ``logger.py``). Every call after the first
+    therefore writes through the same logger and handlers; reusing the manager for the same file and mode keeps
+    those lines byte for byte and skips the discarded handlers. If the library's layout differs, nothing changes.
+    """
+    from domino_data_capture import data_capture_client as library
+
+    build = getattr(library, "PredictionLoggerManager", None)
+    if build is None or getattr(build, "reused_per_file", False):
+        return
+    managers: dict[tuple[str, bool], Any] = {}
+
+    def reused(filename: str, is_dev_mode: bool) -> Any:
+        key = (filename, bool(is_dev_mode))
+        if key not in managers:
+            managers[key] = build(filename, is_dev_mode)
+        return managers[key]
+
+    reused.reused_per_file = True  # type: ignore[attr-defined]
+    library.PredictionLoggerManager = reused
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -241,3 +241,33 @@ def test_running_the_template_without_a_schema_is_one_error_line_not_a_traceback
                           timeout=60)
     assert done.returncode == 2
     assert done.stderr.startswith("Error: monitoring_schema.json was not found") and "Traceback" not in done.stderr
+
+
+REUSE_CALLS = """
+    import json, sys
+    import prediction_capture_example as t
+    if sys.argv[-1] == "fresh":  # the library's own behaviour: a new logger manager on every capture
+        t._reuse_capture_logger = lambda: None
+    for i in range(3):
+        t.predict(age=i, plan="basic", score=0.5, event_id=f"ev-{i}")
+    from domino_data_capture import data_capture_client as library
+    print(getattr(library.PredictionLoggerManager, "reused_per_file", False))
+"""
+
+
+def test_reusing_the_capture_logger_writes_the_same_lines(tmp_path, schema_file):
+    lines = {}
+    for mode in ("fresh", "reused"):
+        capture_dir = tmp_path / mode
+        capture_dir.mkdir()
+        env = {k: v for k, v in os.environ.items() if k not in ("HOSTNAME", "PREDICTION_DATA_DIRECTORY")}
+        env.update({"HOSTNAME": "model-abc-xyz", "PREDICTION_DATA_DIRECTORY": str(capture_dir),
+                    "MONITORING_SCHEMA": str(schema_file)})
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(REUSE_CALLS), mode], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == str(mode == "reused")
+        records = [json.loads(line) for line in (capture_dir / "model-abc-xyz.log").read_text().splitlines()]
+        lines[mode] = [{k: v for k, v in r.items() if k not in ("timestamp", "__domino_timestamp")} for r in records]
+    assert len(lines["reused"]) == 3
+    assert lines["reused"] == lines["fresh"]

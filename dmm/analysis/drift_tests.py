@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.thresholds import Threshold
@@ -109,7 +109,8 @@ def chi_square(reference: Counts, production: Counts) -> tuple[float | None, np.
     cells = (kept - expected) ** 2 / expected
     statistic = float(cells.sum())
     dof = kept.shape[1] - 1
-    p_value = float(stats.chi2.sf(statistic, dof))
+    # what scipy.stats.chi2.sf(statistic, dof) computes, without importing scipy.stats (~1 s): dof >= 1 here
+    p_value = float(special.chdtrc(dof, statistic))
     contributions = np.zeros(table.shape[1])
     contributions[keep] = cells.sum(axis=0)
     return p_value, contributions, conventions, {"statistic": statistic, "dof": dof, "p_value": p_value}
