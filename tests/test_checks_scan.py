@@ -1,0 +1,95 @@
+"""Step 6's one pass over the window's files (dmm/checks/scan.py): each file read once for the checks and the
+preview; whole-hour partitions taken whole, edge partitions filtered by row; the join counts as before."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from test_checks import NOW, World, write_predictions
+
+from dmm.checks.chain import run_checks
+from dmm.checks.context import CheckInputs
+from dmm.checks.ground_truth import join_statistics
+from dmm.checks.scan import ScanPlan, parse_timestamps, plan_scan, window_scan
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    built = World(tmp_path)
+    # a second and a third hour, so the window has inside and edge partitions
+    write_predictions(built.prediction_dir.parent / "prediction_data", [f"evt-b{i}" for i in range(40)],
+                      hour=NOW - timedelta(hours=4))
+    write_predictions(built.prediction_dir.parent / "prediction_data", [f"evt-c{i}" for i in range(30)],
+                      hour=NOW - timedelta(hours=3))
+    return built
+
+
+def test_the_checks_and_the_preview_read_each_file_once(world, monkeypatch):
+    from dmm import preview
+
+    reads: list[str] = []
+    original = pq.ParquetFile.iter_batches
+
+    def counting(self, *args, **kwargs):
+        reads.append(id(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
+    ctx = world.context()
+    plan_scan(ctx, ScanPlan(preview=True))
+    report = preview.build_report(ctx, run_checks(ctx))
+    assert report["drift"]["status"] == "ok" and report["quality"]["status"] == "ok"
+    assert len(reads) == len(ctx.prediction_files) == 3
+
+
+def test_a_preview_after_checks_only_reads_again_with_the_preview(world):
+    from dmm import preview
+
+    ctx = world.context()  # no plan: the join-rate check's pass fed the join statistics only
+    report = preview.build_report(ctx, run_checks(ctx))
+    assert report["drift"]["production_rows"] == 120 and report["quality"]["matched_rows"] == 50
+
+
+def rows_in_window(world: World, start, end) -> int:
+    frames = [pd.read_parquet(item) for item in sorted(world.prediction_dir.rglob("*.parquet"))]
+    stamps = pd.to_datetime(pd.concat(frames)["timestamp"], utc=True, format="ISO8601")
+    return int(((stamps >= start) & (stamps < end)).sum())
+
+
+@pytest.mark.parametrize("start_minutes, end_minutes", [(0, 0), (30, 0), (-45, -130), (200, -200)])
+def test_edge_partitions_are_filtered_by_row_and_inside_ones_taken_whole(world, start_minutes, end_minutes):
+    from dmm import preview
+
+    start = NOW - timedelta(hours=4) + timedelta(minutes=start_minutes)
+    end = NOW + timedelta(minutes=end_minutes)
+    ctx = world.context()
+    ctx.inputs = CheckInputs(prediction_data=world.prediction_dir, start=start, end=end)
+    drift = preview.build_report(ctx, run_checks(ctx))["drift"]
+    assert drift["production_rows"] == rows_in_window(world, start, end)
+
+
+def test_join_statistics_from_the_pass_equal_the_standalone_scan(world, tmp_path):
+    labels = pd.DataFrame({"event_id": ["evt-1", "evt-1", "evt-b3", "nope-1", "evt-c29", " evt-2 ", "nope-2", None],
+                           "label": [0, 1, 1, 0, 1, 0, 1, 0]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    world.ground_truth_file = tmp_path / "labels.csv"
+    ctx = world.context()
+    plan_scan(ctx, ScanPlan(preview=True))
+    results = {r.name: r for r in run_checks(ctx)}
+    scan = window_scan(ctx)
+    expected = join_statistics(ctx.ground_truth, ctx.prediction_files)
+    assert scan.join == expected
+    assert (expected.labelled, expected.matched, expected.duplicates) == (6, 4, 1)
+    assert expected.unmatched_sample == ("nope-1", "nope-2")
+    assert results["join rate"].facts["matched_ids"] == 4
+
+
+def test_timestamps_in_domino_form_parse_as_the_mixed_parser_does():
+    values = pd.Series(["2026-01-05T10:00:00+00:00", "2026-01-05T10:00:00.123456+00:00",
+                        "2026-01-05T12:30:00.5+02:00", "2026-01-05 10:00:00", "05/01/2026 10:00", None, "not a date"])
+    expected = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    pd.testing.assert_series_equal(parse_timestamps(values), expected)
+    assert parse_timestamps(values).notna().sum() == 5
