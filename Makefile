@@ -53,6 +53,8 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/traffic.py
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/step6.py
+	$(BIN)/python bench/capture.py
 
 # both run, so one report shows every finding; the target fails if either does
 lint: $(STAMP)
