@@ -103,8 +103,9 @@ def _text_keys(series: pd.Series) -> np.ndarray:
     text = series.astype("string").str.strip()
     decimal = text.str.fullmatch(_DECIMAL.pattern).fillna(False).to_numpy(dtype=bool)
     values = text.mask(text == "").to_numpy(dtype=object, na_value=None)
-    if decimal.any():
-        values[decimal] = [class_key(value) for value in values[decimal]]
+    if decimal.any():  # keyed once per distinct text: class_key is a function of the value alone
+        codes, distinct = pd.factorize(values[decimal])
+        values[decimal] = np.array([class_key(value) for value in distinct], dtype=object)[codes]
     return values
 
 
