@@ -168,26 +168,64 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     prediction = ctx.schema.prediction_name if joiner is not None else ""
     quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN] if joiner is not None else []
     start, end = _aware(ctx.start), _aware(ctx.end)
+    with_ids = counter is not None or joiner is not None
+    pending = _Pending()
+
+    def feed(batches: list[Any], counted: np.ndarray) -> None:
+        """Consumers fed once per ~batch_rows rows, however many files they came from (counts add up)."""
+        import pyarrow as pa
+
+        from dmm.analysis.join import normalise_ids
+
+        window = pa.Table.from_batches(batches).to_pandas()
+        keys = normalise_ids(window[ID_COLUMN]).to_numpy(dtype=object) if with_ids and ID_COLUMN in window.columns \
+            else None
+        if counter is not None and keys is not None:
+            counter.add(keys[~counted])
+        present = [c for c in columns if c in window.columns]
+        if drift is not None and present:
+            _feed(scan, "drift", drift.update, window[present])
+        if joiner is not None and keys is not None and prediction in window.columns:
+            chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
+            _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=keys)
+
     for item in ctx.prediction_files if (counter or drift or joiner) else []:
-        for frame, keys, inside in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
-                                                 with_ids=counter is not None or joiner is not None):
-            if counter is not None and keys is not None:
-                counter.add(keys)
-            window = frame if inside is None else frame.loc[inside].reset_index(drop=True)
-            if window.empty:
-                continue
-            window_keys = None if keys is None else (keys if inside is None else keys[inside])
-            present = [c for c in columns if c in window.columns]
-            if drift is not None and present:
-                _feed(scan, "drift", drift.update, window[present])
-            if joiner is not None and window_keys is not None and prediction in window.columns:
-                chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
-                _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=window_keys)
+        for batch, edge_keys in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
+                                              with_ids):
+            if counter is not None and edge_keys is not None:
+                counter.add(edge_keys)  # the check counts every row of the file, the preview the window's
+            if batch.num_rows:
+                pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
+    pending.flush(feed)
     scan.join = counter.statistics() if counter is not None else None
     scan.drift = drift
     if joiner is not None:
         scan.joined = _feed(scan, "quality", joiner.result)
     return scan
+
+
+class _Pending:
+    """Window batches with one Arrow schema, in file order, until about ``batch_rows`` rows are held."""
+
+    def __init__(self) -> None:
+        self.batches: list[Any] = []
+        self.counted: list[bool] = []
+        self.rows = 0
+
+    def add(self, batch: Any, counted: bool, batch_rows: int, feed: Callable[[list[Any], np.ndarray], None]) -> None:
+        if self.batches and not batch.schema.equals(self.batches[0].schema):
+            self.flush(feed)  # a file with other columns or types: never mixed into one frame
+        self.batches.append(batch)
+        self.counted.append(counted)
+        self.rows += batch.num_rows
+        if self.rows >= batch_rows:
+            self.flush(feed)
+
+    def flush(self, feed: Callable[[list[Any], np.ndarray], None]) -> None:
+        if self.batches:
+            counted = np.repeat(np.asarray(self.counted, dtype=bool), [b.num_rows for b in self.batches])
+            feed(self.batches, counted)
+        self.batches, self.counted, self.rows = [], [], 0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -206,8 +244,9 @@ def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any,
 
 
 def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
-                  with_ids: bool) -> Iterator[tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None]]:
-    """(frame, normalised ids or None, window mask or None when every row is inside) per batch of one file."""
+                  with_ids: bool) -> Iterator[tuple[Any, np.ndarray | None]]:
+    """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from dmm.analysis.join import normalise_ids
@@ -223,16 +262,15 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
         if batch.num_rows == 0:
             continue
-        frame = batch.to_pandas()
-        keys = normalise_ids(frame[ID_COLUMN]).to_numpy(dtype=object) if ID_COLUMN in frame.columns and with_ids \
-            else None
-        inside = None
-        if time_column is not None:
-            moments = parse_timestamps(frame[time_column])
-            inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
-            if time_column not in columns:
-                frame = frame.drop(columns=time_column)
-        yield frame, keys, inside
+        if time_column is None:
+            yield batch, None
+            continue
+        keys = None
+        if with_ids and ID_COLUMN in wanted:
+            keys = normalise_ids(batch.column(ID_COLUMN).to_pandas()).to_numpy(dtype=object)
+        moments = parse_timestamps(batch.column(time_column).to_pandas())
+        inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
+        yield batch.select(wanted).filter(pa.array(inside)), keys
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:
