@@ -93,3 +93,18 @@ def test_timestamps_in_domino_form_parse_as_the_mixed_parser_does():
     expected = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     pd.testing.assert_series_equal(parse_timestamps(values), expected)
     assert parse_timestamps(values).notna().sum() == 5
+
+
+def test_id_lookup_by_hash_is_exact_even_when_hashes_collide():
+    import numpy as np
+
+    from dmm.analysis.join import IdLookup
+
+    ids = np.array(["a", "b", "1", "evt-9"], dtype=object)
+    keys = np.array(["b", "x", "1", "evt-9", "a", "evt-99"], dtype=object)
+    assert IdLookup(ids).positions(keys).tolist() == [1, -1, 2, 3, 0, -1]
+    lookup = IdLookup(ids)
+    # a prediction id whose hash equals a label's is confirmed by its text, never taken for that label
+    forged = pd.util.hash_array(keys)
+    forged[1] = pd.util.hash_array(np.array(["a"], dtype=object))[0]
+    assert lookup.positions(keys, forged).tolist() == [1, -1, 2, 3, 0, -1]

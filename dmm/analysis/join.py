@@ -39,6 +39,32 @@ def normalise_ids(values: Any) -> pd.Series:
     return class_keys(values)
 
 
+class IdLookup:
+    """Exact positions of normalised ids in a fixed set of distinct ids, found by their 64-bit hash.
+
+    Hash lookups run on an integer table, several times faster than pandas' lookup of Python strings; a hash
+    match is confirmed by comparing the text, and a set whose hashes collide is looked up by text instead."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = np.asarray(ids, dtype=object)
+        self._hashes = pd.Index(pd.util.hash_array(self.ids)) if len(self.ids) else pd.Index([], dtype="uint64")
+        self._text = None if self._hashes.is_unique else pd.Index(self.ids)
+
+    def positions(self, keys: np.ndarray, hashes: np.ndarray | None = None) -> np.ndarray:
+        """Position of each key (no missing keys) in ``ids``, -1 where absent; ``hashes``: ``hash_array(keys)``."""
+        keys = np.asarray(keys, dtype=object)
+        if self._text is not None:
+            return np.asarray(self._text.get_indexer(keys))
+        if not len(keys):
+            return np.zeros(0, dtype=np.intp)
+        found = np.asarray(self._hashes.get_indexer(pd.util.hash_array(keys) if hashes is None else hashes))
+        hit = np.flatnonzero(found >= 0)
+        if hit.size:
+            differ = self.ids[found[hit]] != keys[hit]
+            found[hit[differ]] = -1
+        return found
+
+
 @dataclass
 class JoinResult:
     """Predictions joined to their latest label; counts that explain what did not match."""
@@ -121,6 +147,7 @@ class GroundTruthJoiner:
         self.label_rows_without_id = len(frame) - len(with_id)
         self.duplicate_label_rows = len(with_id) - len(latest)
         self._labels = pd.Series(latest["_label"].to_numpy(), index=pd.Index(latest[KEY].to_numpy(dtype=object)))
+        self._lookup = IdLookup(latest[KEY].to_numpy(dtype=object))
         self._pending: list[pd.DataFrame] = []
         self._pending_rows = 0
         self._matched = pd.DataFrame()
@@ -139,10 +166,12 @@ class GroundTruthJoiner:
         order_start = self.prediction_rows
         self.prediction_rows += len(predictions)
         self.prediction_rows_without_id += int((~has_id).sum())
-        if has_id.any():
-            self._hashes.append(np.unique(pd.util.hash_array(keys[has_id].to_numpy(dtype=object))))
         hit = has_id.copy()
-        hit[has_id] = self._labels.index.get_indexer(keys[has_id].to_numpy(dtype=object)) >= 0
+        if has_id.any():
+            with_id = keys[has_id].to_numpy(dtype=object)
+            hashes = pd.util.hash_array(with_id)
+            self._hashes.append(pd.unique(hashes))
+            hit[has_id] = self._lookup.positions(with_id, hashes) >= 0
         if hit.any():
             rows = predictions.loc[hit].reset_index(drop=True)
             rows[KEY] = keys[hit].to_numpy(dtype=object)
@@ -162,7 +191,7 @@ class GroundTruthJoiner:
     def result(self) -> JoinResult:
         self._compact()
         matched = self._matched
-        distinct = int(np.unique(np.concatenate(self._hashes)).size) if self._hashes else 0
+        distinct = len(pd.unique(np.concatenate(self._hashes))) if self._hashes else 0
         with_id = self.prediction_rows - self.prediction_rows_without_id
         matched_ids = set(matched[KEY]) if len(matched) else set()
         unmatched = [key for key in self._labels.index if key not in matched_ids]

@@ -69,7 +69,7 @@ class JoinCounter:
         ids = normalise_ids(truth.frame[truth.id_column]).dropna()
         self.duplicates = int((ids.value_counts() > 1).sum())
         self.ids = ids.drop_duplicates().to_numpy(dtype=object)  # first-seen order, for the unmatched sample
-        self.index = pd.Index(self.ids)
+        self.index = pd.Index(self.ids)  # hashing the keys would cost what this lookup does
         self.seen = np.zeros(len(self.ids), dtype=bool)
 
     def add(self, keys: np.ndarray) -> None:
