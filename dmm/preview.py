@@ -22,7 +22,7 @@ from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.names import CheckName
 from dmm.checks.registry import any_failed
 from dmm.checks.result import CheckResult
-from dmm.checks.scan import BATCH_ROWS, PROBABILITY_COLUMN, WindowScan, window_scan
+from dmm.checks.scan import BATCH_ROWS, PROBABILITY_COLUMN, WindowScan, engine_ready, window_scan
 from dmm.errors import DmmError
 from dmm.redact import redact
 from dmm.report import json_ready
@@ -47,6 +47,7 @@ def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: 
         "passed": not any_failed(results),
     }
     if preview:
+        engine_ready(ctx)
         drift = _guarded(lambda: preview_drift(ctx, options), "drift")
         report["drift"] = drift
         report["quality"] = _guarded(lambda: preview_quality(ctx, options), "quality")

@@ -22,6 +22,7 @@ reader only, so a drift problem cannot fail the join-rate check.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -44,6 +45,7 @@ TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
 PROBABILITY_COLUMN = "prediction_probability"
 PLAN_KEY = "scan_plan"
 SCAN_KEY = "window_scan"
+PREFETCH_KEY = "engine_import"
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,30 @@ class ScanPlan:
 
 
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
-    """Say, before the checks run, what the one pass should also compute (step 6 does; default: checks only)."""
+    """Say, before the checks run, what the one pass should also compute (step 6 does; default: checks only).
+
+    With the preview, the engine's imports (scikit-learn and scipy, seconds on a busy machine) start on a thread
+    while the first checks wait on Domino; ``engine_ready`` joins it before anything uses the engine."""
     ctx.memo.get(PLAN_KEY, lambda: plan)
+    if plan.preview and ctx.memo.peek(PREFETCH_KEY) is None:
+        thread = threading.Thread(target=_import_engine, name="dmm-engine-import", daemon=True)
+        ctx.memo.put(PREFETCH_KEY, thread)
+        thread.start()
+
+
+def _import_engine() -> None:
+    try:
+        import dmm.analysis.drift  # noqa: F401
+        import dmm.analysis.quality  # noqa: F401
+    except Exception:  # the main thread's own import reports any problem
+        pass
+
+
+def engine_ready(ctx: CheckContext) -> None:
+    """Wait for the engine's imports started by ``plan_scan``, so no module is imported by two threads at once."""
+    thread = ctx.memo.peek(PREFETCH_KEY)
+    if thread is not None:
+        thread.join()
 
 
 class JoinCounter:
@@ -136,6 +160,7 @@ def drift_columns(ctx: CheckContext) -> dict[str, str]:
 
 def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
                ) -> tuple[DriftCalculator | None, dict[str, str], GroundTruthJoiner | None]:
+    engine_ready(ctx)
     from dmm.analysis.drift import DriftCalculator
     from dmm.analysis.join import GroundTruthJoiner
 
@@ -162,6 +187,7 @@ def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
 def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     """One read of each file of the window, feeding every consumer the plan asks for."""
     scan = WindowScan(plan)
+    engine_ready(ctx)
     truth = _truth(ctx)
     counter = JoinCounter(truth) if truth is not None else None
     drift, columns, joiner = _consumers(ctx, scan, truth)
