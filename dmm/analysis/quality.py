@@ -232,13 +232,15 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
         elif len(classes) == 2:
             positive = true == 1
             auc, why_auc = _guarded(lambda: skm.roc_auc_score(positive, matrix[:, 1]))
-            weighted_auc, _ = _guarded(lambda: skm.roc_auc_score(positive, matrix[:, 1], sample_weight=sample_weight))
+            weighted_auc = auc if sample_weight is None else \
+                _guarded(lambda: skm.roc_auc_score(positive, matrix[:, 1], sample_weight=sample_weight))[0]
         else:
             auc, why_auc = _guarded(lambda: skm.roc_auc_score(true, matrix, multi_class="ovr", average="weighted",
                                                               labels=codes))
-            weighted_auc, _ = _guarded(lambda: skm.roc_auc_score(true, matrix, multi_class="ovr",
-                                                                 average="weighted", labels=codes,
-                                                                 sample_weight=sample_weight))
+            # without weights the weighted AUC is the same call on the same inputs: computed once
+            weighted_auc = auc if sample_weight is None else \
+                _guarded(lambda: skm.roc_auc_score(true, matrix, multi_class="ovr", average="weighted",
+                                                   labels=codes, sample_weight=sample_weight))[0]
     gini = None if weighted_auc is None else 2.0 * weighted_auc - 1.0
     results += [_metric("auc_roc", auc, why_auc, thresholds), _metric("log_loss", log_loss, log_why, thresholds),
                 _metric("gini_norm", gini, why_auc, thresholds)]
