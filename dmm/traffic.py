@@ -213,19 +213,16 @@ def _utc_iso() -> str:
 
 def check_options(options: TrafficOptions) -> None:
     """The flags alone: raise ``UsageError`` before any file is read or service contacted."""
-    if options.count < 1:
-        raise UsageError(f"--count must be at least 1 (got {options.count})", "Pass --count N with N >= 1",
-                         code="flag-out-of-range")
-    if options.concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1 (got {options.concurrency})",
-                         "Pass --concurrency N with N >= 1", code="flag-out-of-range")
-    if options.rate is not None and options.rate <= 0:
-        raise UsageError(f"--rate must be positive (got {options.rate})", "Pass --rate R with R > 0, or leave it out",
-                         code="flag-out-of-range")
-    if options.timeout is not None and options.timeout <= 0:
-        raise UsageError(f"--timeout must be a positive number of seconds (got {options.timeout:g})",
-                         "Pass --timeout S with S > 0, or leave it out to use model_api.timeout",
-                         code="flag-out-of-range")
+    from dmm.args import MAX_CONCURRENCY, MAX_COUNT, MAX_RATE, MAX_SEED, MAX_TIMEOUT, check_range
+
+    check_range("--count", options.count, 1, MAX_COUNT)
+    check_range("--concurrency", options.concurrency, 1, MAX_CONCURRENCY)
+    if options.rate is not None:
+        check_range("--rate", options.rate, 0, MAX_RATE, low_open=True)
+    if options.seed is not None:
+        check_range("--seed", options.seed, 0, MAX_SEED)
+    if options.timeout is not None:
+        check_range("--timeout", options.timeout, 0, MAX_TIMEOUT, low_open=True)
 
 
 def check_config(config: MonitoringConfig, options: TrafficOptions) -> None:

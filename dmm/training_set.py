@@ -24,6 +24,11 @@ from dmm.schema import Feature, MonitoringSchema
 
 MODEL_TYPES = ("classification", "regression")
 NAME_RULE = re.compile(r"^[-A-Za-z0-9_]+$")
+# Domino's client checks the name against NAME_RULE only (domino_data/training_sets/client.py,
+# _validate_trainingset_name) and no Domino document states a length limit. The name becomes a URL path segment,
+# a folder of the training set's storage and, in Model Monitor, part of the model's configuration, so the toolkit
+# sets a conservative limit of its own, well under the 255 bytes most file systems allow for a name.
+MAX_NAME_LENGTH = 100
 MAX_CLASSES = 100
 MAX_INFERRED_INTEGER_CLASSES = 20
 
@@ -154,7 +159,7 @@ def plan_lines(plan: TrainingSetPlan) -> list[str]:
 
 
 def suggest_name(name: str) -> str:
-    fixed = re.sub(r"[^-A-Za-z0-9_]+", "_", name.strip()).strip("_")
+    fixed = re.sub(r"[^-A-Za-z0-9_]+", "_", name.strip()).strip("_")[:MAX_NAME_LENGTH].strip("_")
     return fixed or "training-set"
 
 
@@ -163,6 +168,10 @@ def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
     if not NAME_RULE.match(plan.name or ""):
         raise UsageError(f"The training set name '{plan.name}' is not allowed: use letters, digits, '-' and '_' only",
                          f"Try --name {suggest_name(plan.name or '')}", code="training-set-name")
+    if len(plan.name or "") > MAX_NAME_LENGTH:
+        raise UsageError(f"The training set name is {len(plan.name or '')} characters long; the toolkit allows at most "
+                         f"{MAX_NAME_LENGTH} characters", f"Try --name {suggest_name(plan.name or '')}",
+                         code="training-set-name")
     if plan.model_type not in MODEL_TYPES:
         raise UsageError(f"Unknown model type '{plan.model_type}'", "Use --model-type classification or regression",
                          code="model-type-unknown")

@@ -43,6 +43,7 @@ from dmm.config import (
     validate_config_data,
 )
 from dmm.errors import DmmError, UsageError
+from dmm.paths import check_output_file
 from dmm.redact import mask, register_secret
 from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer
 
@@ -204,6 +205,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     checks = checks or LiveChecks()
     base, base_dir = _starting_config(options, env, io)
     s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
+    check_output_file(s.output, "--output")  # before any question: a folder there would fail only at the end
     if s.live and not env.get(s.api_key_env):
         raise UsageError(f"The environment variable {s.api_key_env} (the Domino API key) is not set, so the answers "
                          "cannot be checked",

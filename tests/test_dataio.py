@@ -80,7 +80,7 @@ def test_corrupt_parquet(tmp_path):
 
 def test_binary_csv(tmp_path):
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00\x81\x00garbage\n\x9c\x00")
-    assert "could not be read as CSV" in _error(tmp_path / "bad.csv")
+    assert "is not UTF-8 text (byte 0xff at position 0)" in _error(tmp_path / "bad.csv")
 
 
 def test_ragged_csv(tmp_path):
