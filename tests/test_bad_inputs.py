@@ -16,12 +16,14 @@ or an ``.invalid`` host (never resolves), so nothing can be sent anywhere.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import importlib.util
 import io
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -466,3 +468,58 @@ def test_each_script_as_a_process_prints_one_error_line_and_exits_with_its_code(
 
 def test_every_script_has_a_smoke_case():
     assert sorted(BY_ID[case][1][0] for case in SMOKE) == [S1, S2, S3, S4, S5, S6]
+
+
+class _SignInPage(http.server.BaseHTTPRequestHandler):
+    """What a front end without the token, or a wrong URL, answers: 200 and a web page."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in to Domino</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def sign_in_page():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SignInPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/models/m1/latest/model"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_endpoint_answering_a_web_page_is_not_a_model_api_in_step_4(inputs, sign_in_page, tmp_path, monkeypatch,
+                                                                       capsys):
+    """Issue 11: HTML with 200 used to be counted as 'no event_id: add the capture code to your predict()'."""
+    config = json.loads((inputs / "cfg_good.json").read_text())
+    config["model_api"]["endpoint_url"] = sign_in_page
+    (tmp_path / "cfg").mkdir()
+    save_config(config, tmp_path / "cfg" / "monitoring_config.json")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    code, error = run_in_process(inputs, [S4, "--count", "5", "--no-upload", "--config",
+                                          str(tmp_path / "cfg" / "monitoring_config.json")], {}, monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 2 and error is not None and error.code == "model-api-not-a-model-api", err
+    assert "not a Model API" in error.message and "capture" not in str(error)
+    assert [line for line in err.splitlines() if line.startswith("Error: ")] == [f"Error: {error}"]
+    assert list((tmp_path / "work").iterdir()) == [], "nothing is written when the URL is not a Model API"
+
+
+def test_the_endpoint_probe_of_steps_3_and_6_says_not_a_model_api(sign_in_page, inputs):
+    from dmm.checks.probes import probe_endpoint
+    from dmm.model_api import ModelApiClient
+    from dmm.schema import MonitoringSchema
+
+    schema = MonitoringSchema.load(inputs / "monitoring_schema.json")
+    result = probe_endpoint(ModelApiClient(sign_in_page, TOKEN, timeout=5, retries=0), schema,
+                            endpoint_url=sign_in_page, token_env="DOMINO_MODEL_API_TOKEN")
+    assert not result.ok and "not a Model API" in result.detail and "capture" not in result.detail + result.fix
