@@ -266,6 +266,10 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
     if frame.empty:
         raise UsageError(f"Every value of the label column {label_column!r} in {source} is empty",
                          "Pass test data with labels", code="column-empty")
+    local = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
+    if not options.dry_run and (local.is_file() or local.is_symlink() and not local.exists()):
+        raise UsageError(f"{local} is a file (or a broken link), but step 4 keeps its ground truth in a folder of that "
+                         "name", "Move or rename it, or run step 4 from another folder", code="output-dir-not-a-folder")
     if options.upload and not options.dry_run:
         services.datasources.datasource(config.ground_truth_datasource)  # fails now, not after sending every request
 
@@ -288,9 +292,8 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
         return result
 
     content, rows = ground_truth_csv(outcomes, schema.ground_truth_column)
-    folder = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    result.ground_truth_path = write_atomic(folder / f"{run_id}.csv", content)
+    local.mkdir(parents=True, exist_ok=True)
+    result.ground_truth_path = write_atomic(local / f"{run_id}.csv", content)
     if not options.upload:
         return result
 

@@ -523,3 +523,36 @@ def test_the_endpoint_probe_of_steps_3_and_6_says_not_a_model_api(sign_in_page, 
     result = probe_endpoint(ModelApiClient(sign_in_page, TOKEN, timeout=5, retries=0), schema,
                             endpoint_url=sign_in_page, token_env="DOMINO_MODEL_API_TOKEN")
     assert not result.ok and "not a Model API" in result.detail and "capture" not in result.detail + result.fix
+
+
+def test_step_4_refuses_a_file_where_its_ground_truth_folder_goes_before_sending(inputs, tmp_path, monkeypatch,
+                                                                                capsys):
+    """Issue 11: a file named ground_truth in the current folder used to fail only after every request was sent."""
+    (tmp_path / "ground_truth").write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
+    code, error = run_in_process(inputs, [S4, "--count", "3", "--no-upload", "--config", "{in}/cfg_good.json"], {},
+                                 monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 2 and error is not None and error.code == "output-dir-not-a-folder", err
+    assert "Traceback" not in err and "ground_truth" in str(error)
+    assert [p.name for p in tmp_path.iterdir()] == ["ground_truth"]
+    assert (tmp_path / "ground_truth").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("config_name", ["cfg_schema_latin1.json", "cfg_schema_truncated.json",
+                                         "cfg_schema_not_schema.json", "cfg_schema_folder.json",
+                                         "cfg_schema_loop.json", "cfg_schema_unreadable.json"])
+def test_step6_reports_a_schema_it_cannot_use_as_a_plain_fail(inputs, tmp_path, monkeypatch, capsys, config_name):
+    """Step 6 is a checker: the schema its config names is checked, not a flag, so a schema it cannot use is a
+    FAIL in the report (exit 1) that names the file and the fix, never 'unexpected UnicodeDecodeError'."""
+    monkeypatch.chdir(tmp_path)
+    code, error = run_in_process(inputs, [S6, "--no-preview", "--config", f"{{in}}/{config_name}"], {}, monkeypatch)
+    out, err = capsys.readouterr()
+    assert code == 1 and error is None, out + err
+    assert "Traceback" not in out + err
+    report = json.loads((tmp_path / "monitoring_report.json").read_text())
+    failed = [check for check in report["checks"] if check["status"] == "FAIL"]
+    schema_path = json.loads((inputs / config_name).read_text())["schema"]["path"]
+    about_schema = [check for check in failed if schema_path in check["detail"]]
+    assert about_schema, failed
+    assert not any("unexpected" in check["detail"] for check in failed), failed
