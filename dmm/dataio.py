@@ -172,7 +172,10 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 
 def check_output_dir(output_dir: str | os.PathLike[str], flag: str = "--output-dir") -> Path:
     """Raise ``UsageError`` unless ``output_dir`` is (or can be created as) a writable folder; nothing is created."""
+    from dmm.paths import refuse_link_loop
+
     folder = Path(output_dir)
+    refuse_link_loop(folder, flag)
     existing = next((path for path in (folder, *folder.absolute().parents) if path.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UsageError(f"The output folder {folder} is not a folder ({existing} is a file)",
@@ -188,7 +191,19 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     import io
 
     import pandas as pd
+    import pyarrow as pa
 
-    if name.lower().endswith(PARQUET_SUFFIXES):
-        return pd.read_parquet(io.BytesIO(data))
-    return pd.read_csv(io.BytesIO(data))
+    kind = "Parquet" if name.lower().endswith(PARQUET_SUFFIXES) else "CSV"
+    try:
+        if kind == "Parquet":
+            return pd.read_parquet(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        from dmm.paths import not_utf8
+
+        raise not_utf8(Path(name), "The downloaded CSV file", exc) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, pa.ArrowException, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"The downloaded file {name} could not be read as {kind} ({detail})",
+                         "Upload a valid file again (step 5 --file), or remove it from the data source",
+                         code="file-unreadable") from None

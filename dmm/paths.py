@@ -70,11 +70,28 @@ def read_text(path: str | os.PathLike[str], what: str, *, flag: str | None = Non
         raise not_utf8(path, what, exc, thing) from None
 
 
+def is_link_loop(path: str | os.PathLike[str]) -> bool:
+    """True when following ``path`` (or a folder on its way) loops back on itself."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def refuse_link_loop(path: str | os.PathLike[str], flag: str) -> None:
+    """A ``UsageError`` (``file-link-loop``) when ``path`` is, or runs through, a symbolic link that loops."""
+    if is_link_loop(path):
+        raise UsageError(f"{path} is a symbolic link that leads back to itself (a link loop)",
+                         f"Remove or fix the link, or pass another path with {flag}", code="file-link-loop")
+
+
 def check_output_file(path: str | os.PathLike[str], flag: str, *, code: str = "output-is-a-folder") -> Path:
     """``path`` if a file can be written there: not a folder, in a folder that is (or can be made) writable."""
     from dmm.dataio import check_output_dir
 
     path = Path(path)
+    refuse_link_loop(path, flag)
     if path.is_dir():
         raise UsageError(f"{path} is a folder, so the file cannot be written there",
                          f"Pass a file path with {flag}, or move the folder away", code=code)

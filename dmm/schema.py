@@ -153,8 +153,10 @@ def default_schema_path() -> Path:
 def check_schema_path(path: str | os.PathLike[str], flag: str = "--schema-out") -> Path:
     """Raise ``UsageError`` unless the schema can be written at ``path`` (checked before anything is registered)."""
     from dmm.dataio import check_output_dir
+    from dmm.paths import refuse_link_loop
 
     path = Path(path)
+    refuse_link_loop(path, flag)
     if path.is_dir():
         raise UsageError(f"The schema path {path} is a folder", f"Pass a file path with {flag}",
                          code="schema-path-is-a-folder")

@@ -203,9 +203,9 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     """Ask, check, then write the config (or only show it with ``dry_run``); raises DmmError on unattended failure."""
     env = os.environ if env is None else env
     checks = checks or LiveChecks()
+    check_output_file(Path(options.output).expanduser(), "--output")  # before resolve(), which a link loop breaks
     base, base_dir = _starting_config(options, env, io)
     s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
-    check_output_file(s.output, "--output")  # before any question: a folder there would fail only at the end
     if s.live and not env.get(s.api_key_env):
         raise UsageError(f"The environment variable {s.api_key_env} (the Domino API key) is not set, so the answers "
                          "cannot be checked",

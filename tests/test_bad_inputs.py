@@ -304,6 +304,14 @@ CASES += [  # issue 11
      "ledger-not-a-file", []),
     ("5-ledger-latin1", [S5, "--config", "{in}/ledger_latin1/monitoring_config.json", "--dry-run"], {}, 2,
      "ledger-not-utf8", ["UTF-8"]),
+    # output paths that are link loops
+    ("1-schema-out-loop", step1("{in}/train.csv", "--schema-out", "{in}/loop.json"), {}, 2, "file-link-loop", []),
+    ("2-output-dir-loop", [S2, "--experiment", "churn", "--metric", "auc", "--output-dir", "{in}/loop.json"],
+     {"MLFLOW_TRACKING_URI": REFUSED}, 2, "file-link-loop", ["--output-dir"]),
+    ("3-output-loop", [S3, "--offline", *WIZARD, "--output", "{in}/loop.json"], {}, 2, None, ["link loop"]),
+    ("6-output-dir-loop", [S6, "--config", C, "--output-dir", "{in}/loop.json"], {}, 2, "file-link-loop", []),
+    ("6-prediction-data-loop", [S6, "--config", C, "--prediction-data", "{in}/loop.json"], {}, 2, "file-link-loop",
+     []),
     # numbers far outside any sensible range
     ("4-count-huge", [S4, "--count", str(10 ** 12), "--config", C], {}, 2, "flag-out-of-range", ["--count"]),
     ("4-count-not-a-number", [S4, "--count", "lots", "--config", C], {}, 2, "flag-not-a-number", ["--count"]),
