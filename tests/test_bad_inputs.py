@@ -327,6 +327,10 @@ CASES += [  # issue 11
     ("5-hours-nan", [S5, "--config", C, "--hours", "nan"], {}, 2, "flag-out-of-range", ["--hours"]),
     ("6-days-huge", [S6, "--config", C, "--days", "1e12"], {}, 2, "flag-out-of-range", ["--days"]),
     ("6-days-nan", [S6, "--config", C, "--days", "nan"], {}, 2, "flag-out-of-range", ["--days"]),
+    ("6-window-from-year-1", [S6, "--config", C, "--end", "0001-01-02", "--days", "5"], {}, 2, "date-invalid",
+     ["--days"]),
+    ("6-end-year-9999", [S6, "--config", C, "--no-preview", "--start", "0001-01-01", "--end", "9999-12-31"], {}, 2,
+     "flag-out-of-range", ["--start"]),
     # MLflow and Model Monitor refusing what the config or flags name
     ("2-tracking-uri-unknown-scheme", [S2, "--experiment", "churn", "--metric", "auc"],
      {"MLFLOW_TRACKING_URI": "nosuchscheme://x"}, 2, "mlflow-tracking-uri", ["MLFLOW_TRACKING_URI"]),

@@ -42,6 +42,11 @@ def window_from(days: float | None = None, start: str | None = None, end: str | 
         raise UsageError(f"The window reaches back before the year 1 ({days or DEFAULT_DAYS:g} days before "
                          f"{end_at:%Y-%m-%d})",
                          "Pass a later --end or fewer --days", code="date-invalid") from None
+    from dmm.args import MAX_DAYS
+
+    if (end_at - start_at).days > MAX_DAYS:
+        raise UsageError(f"The window from --start {start_at:%Y-%m-%d} to {end_at:%Y-%m-%d} spans more than "
+                         f"{MAX_DAYS:g} days", "Pass a --start and --end closer together", code="flag-out-of-range")
     if start_at >= end_at:
         raise UsageError(f"The window starts ({start_at:%Y-%m-%d %H:%M}) at or after it ends ({end_at:%Y-%m-%d %H:%M})",
                          "Pass a --start earlier than --end")
