@@ -24,10 +24,7 @@ from dmm.schema import Feature, MonitoringSchema
 
 MODEL_TYPES = ("classification", "regression")
 NAME_RULE = re.compile(r"^[-A-Za-z0-9_]+$")
-# Domino's client checks the name against NAME_RULE only (domino_data/training_sets/client.py,
-# _validate_trainingset_name) and no Domino document states a length limit. The name becomes a URL path segment,
-# a folder of the training set's storage and, in Model Monitor, part of the model's configuration, so the toolkit
-# sets a conservative limit of its own, well under the 255 bytes most file systems allow for a name.
+# Domino's client checks only NAME_RULE (domino_data/training_sets/client.py); no stated length limit: a cautious one
 MAX_NAME_LENGTH = 100
 MAX_CLASSES = 100
 MAX_INFERRED_INTEGER_CLASSES = 20
@@ -169,9 +166,8 @@ def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
         raise UsageError(f"The training set name '{plan.name}' is not allowed: use letters, digits, '-' and '_' only",
                          f"Try --name {suggest_name(plan.name or '')}", code="training-set-name")
     if len(plan.name or "") > MAX_NAME_LENGTH:
-        raise UsageError(f"The training set name is {len(plan.name or '')} characters long; the toolkit allows at most "
-                         f"{MAX_NAME_LENGTH} characters", f"Try --name {suggest_name(plan.name or '')}",
-                         code="training-set-name")
+        raise UsageError(f"The training set name has {len(plan.name or '')} characters; at most {MAX_NAME_LENGTH} "
+                         "are allowed", f"Try --name {suggest_name(plan.name or '')}", code="training-set-name")
     if plan.model_type not in MODEL_TYPES:
         raise UsageError(f"Unknown model type '{plan.model_type}'", "Use --model-type classification or regression",
                          code="model-type-unknown")

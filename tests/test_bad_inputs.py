@@ -331,6 +331,12 @@ CASES += [  # issue 11
      ["--days"]),
     ("6-end-year-9999", [S6, "--config", C, "--no-preview", "--start", "0001-01-01", "--end", "9999-12-31"], {}, 2,
      "flag-out-of-range", ["--start"]),
+    # argparse's own refusals, as one sentence too (dmm.cli.plain_argparse_errors)
+    ("1-bad-model-type", step1("{in}/train.csv", "--model-type", "clustering"), {}, 2, "flag-invalid",
+     ["--model-type", "clustering"]),
+    ("1-missing-required", [S1, "--file", "{in}/train.csv"], {}, 2, "flag-invalid", ["--name", "--target"]),
+    ("4-unknown-flag", [S4, "--cont", "3", "--config", C], {}, 2, "flag-invalid", ["--cont"]),
+    ("6-flag-without-value", [S6, "--config"], {}, 2, "flag-invalid", ["--config"]),
     # MLflow and Model Monitor refusing what the config or flags name
     ("2-tracking-uri-unknown-scheme", [S2, "--experiment", "churn", "--metric", "auc"],
      {"MLFLOW_TRACKING_URI": "nosuchscheme://x"}, 2, "mlflow-tracking-uri", ["MLFLOW_TRACKING_URI"]),
