@@ -23,7 +23,8 @@ from pathlib import Path
 
 from dmm.cli import EXIT_OK, run
 from dmm.dataio import check_output_dir
-from dmm.mlflow_export import choose_model, export_model, tracking_uri
+from dmm.mlflow_export import MANIFEST_NAME, choose_model, export_model, tracking_uri
+from dmm.paths import check_output_file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check_output_dir(args.output_dir)  # cheap input first: a bad folder is refused before MLflow is contacted
+    check_output_file(Path(args.output_dir) / MANIFEST_NAME, "--output-dir")
     choice = choose_model(run_id=args.run_id, experiment=args.experiment, metric=args.metric, mode=args.mode,
                           model_name=args.model_name, version=args.version, alias=args.alias)
     print(f"Tracking server: {tracking_uri()}")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from config_loader import add_config_argument
+from dmm import args as limits
 from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, load_config_announced, run
 from dmm.redact import redact
 
@@ -24,16 +25,20 @@ from dmm.redact import redact
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python "
                                      "4_generate_predictions.py --count 500 --file test.csv --label-column churned")
-    parser.add_argument("--count", type=int, default=100,
+    parser.add_argument("--count", type=limits.int_in_range("--count", 1, limits.MAX_COUNT), default=100,
                         help="number of requests to send (rows are sampled; default 100)")
     parser.add_argument("--file", help="test data (CSV, Parquet or JSON Lines) with the features and a label column "
                         "(default: test_data.path in the config)")
     parser.add_argument("--label-column", help="column holding the true label (default: test_data.label_column in the "
                         "config, else the training set's target)")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
-    parser.add_argument("--rate", type=float, help="at most this many requests per second (default: no limit)")
-    parser.add_argument("--seed", type=int, help="random seed for sampling rows, for a repeatable run")
-    parser.add_argument("--timeout", type=float, help="seconds to wait for each response (default: model_api.timeout)")
+    parser.add_argument("--concurrency", type=limits.int_in_range("--concurrency", 1, limits.MAX_CONCURRENCY),
+                        default=4, help="requests in flight at once (default 4)")
+    parser.add_argument("--rate", type=limits.float_in_range("--rate", 0, limits.MAX_RATE),
+                        help="at most this many requests per second (default: no limit)")
+    parser.add_argument("--seed", type=limits.int_in_range("--seed", 0, limits.MAX_SEED),
+                        help="random seed for sampling rows, for a repeatable run")
+    parser.add_argument("--timeout", type=limits.float_in_range("--timeout", 0, limits.MAX_TIMEOUT),
+                        help="seconds to wait for each response (default: model_api.timeout)")
     parser.add_argument("--dry-run", action="store_true", help="validate and show what would be sent; send nothing")
     parser.add_argument("--no-upload", action="store_true", help="write the ground truth locally only")
     add_config_argument(parser)

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from config_loader import add_config_argument
+from dmm.args import MAX_HOURS, float_in_range
 from dmm.cli import EXIT_OK, load_config_announced, run
 from dmm.ground_truth import DEFAULT_HOURS, DEFAULT_ID_COLUMN
 
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Examples: python 5_upload_ground_truth.py --hours 48 ; "
                                      "python 5_upload_ground_truth.py --file labels.csv --label-column churned")
     window = parser.add_argument_group("which files (default: the last 7 days)")
-    window.add_argument("--hours", type=float,
+    window.add_argument("--hours", type=float_in_range("--hours", 0, MAX_HOURS),
                         help=f"files dated within the last N hours (UTC date folders; default {DEFAULT_HOURS})")
     window.add_argument("--start-date", help="first UTC date to include, YYYY-MM-DD")
     window.add_argument("--end-date", help="last UTC date to include, YYYY-MM-DD (default: today)")

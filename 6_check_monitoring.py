@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dmm.args import MAX_DAYS, float_in_range
 from dmm.checks.step import Step6Options, check_monitoring
 from dmm.checks.summary import summary_lines
 from dmm.checks.window import DEFAULT_DAYS
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a ground-truth file (CSV, Parquet or JSON Lines) with event_id and the label "
                            "(default: the files step 5 uploaded, from the data source)")
     window = parser.add_argument_group(f"which predictions (default: the last {DEFAULT_DAYS} days)")
-    window.add_argument("--days", type=float, help="the last N days, up to --end or now")
+    window.add_argument("--days", type=float_in_range("--days", 0, MAX_DAYS),
+                        help="the last N days, up to --end or now")
     window.add_argument("--start", help="window start, YYYY-MM-DD or an ISO date-time (UTC unless it says otherwise)")
     window.add_argument("--end", help="window end (exclusive), YYYY-MM-DD or an ISO date-time (default: now)")
     out = parser.add_argument_group("output")

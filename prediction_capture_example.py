@@ -136,8 +136,7 @@ class MonitoredModel:
 
     @classmethod
     def from_schema_file(cls, path: str | os.PathLike[str] | None = None) -> MonitoredModel:
-        path = Path(path) if path else find_schema()
-        return cls(json.loads(Path(path).read_text()))
+        return cls(load_schema(Path(path) if path else find_schema()))
 
     @property
     def is_classifier(self) -> bool:
@@ -249,6 +248,49 @@ def _reuse_capture_logger() -> None:
     library.PredictionLoggerManager = reused
 
 
+class SchemaFileError(ValueError):
+    """The monitoring schema file cannot be used; the message names the file and the fix."""
+
+
+_SCHEMA_FIX = "Copy the monitoring_schema.json that 1_register_training_set.py wrote next to this script again"
+
+
+def _schema_problem(data: Any) -> str | None:
+    """Why ``data`` is not a monitoring schema (the keys this template reads), or None."""
+    if not isinstance(data, dict):
+        return f"it holds a JSON {type(data).__name__}, not an object"
+    features = data.get("features")
+    if not isinstance(features, list) or not features:
+        return "it has no \"features\" list"
+    if not all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in features):
+        return "a feature has no \"name\""
+    target = data.get("target")
+    if not isinstance(target, dict) or not isinstance(target.get("name"), str):
+        return "it has no \"target\" with a \"name\""
+    return None
+
+
+def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The schema file's JSON, checked for every key ``MonitoredModel`` reads; ``SchemaFileError`` names the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SchemaFileError(f"The monitoring schema {path} is not UTF-8 text. {_SCHEMA_FIX}.") from None
+    except OSError as exc:
+        raise SchemaFileError(f"The monitoring schema {path} could not be read ({exc.strerror or exc}). "
+                              f"{_SCHEMA_FIX}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaFileError(f"The monitoring schema {path} is not valid JSON (line {exc.lineno}: {exc.msg}); it may "
+                              f"have been cut short. {_SCHEMA_FIX}.") from None
+    problem = _schema_problem(data)
+    if problem:
+        raise SchemaFileError(f"{path} is not a monitoring schema ({problem}). {_SCHEMA_FIX}.")
+    return data
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The endpoint. Domino calls predict(**data).
 
@@ -296,7 +338,7 @@ def demo(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     try:
         example = monitored_model()
-    except FileNotFoundError as error:
+    except (FileNotFoundError, SchemaFileError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
     row = {f: 0 for f in example.feature_names}
@@ -304,5 +346,18 @@ def demo(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _load_at_model_start() -> None:
+    """Domino loads the model by importing this file: a schema that is found but unusable stops it there, with one
+    error naming the file, rather than as a KeyError in the first predict(). A schema not found yet is reported by
+    the first predict() (and by ``demo``), so importing this file elsewhere needs none."""
+    try:
+        find_schema()
+    except FileNotFoundError:
+        return
+    monitored_model()
+
+
 if __name__ == "__main__":
     raise SystemExit(demo())
+else:
+    _load_at_model_start()

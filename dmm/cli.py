@@ -6,11 +6,13 @@ Exit codes: 0 success; 1 a check failed or work was incomplete; 2 bad input (fla
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
-from dmm.errors import DmmError
+from dmm.errors import DmmError, UsageError
 from dmm.redact import redact
 
 EXIT_OK = 0
@@ -23,7 +25,8 @@ EXIT_INTERRUPTED = 130
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)``; print user errors as one sentence on stderr, never a traceback."""
     try:
-        return int(main(argv) or 0)
+        with plain_argparse_errors():
+            return int(main(argv) or 0)
     except DmmError as error:
         print(f"Error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
@@ -34,6 +37,24 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print("Error: input ended while a question was waiting for an answer. "
               "Pass the answers as flags and add --yes to run unattended.", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _argparse_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    text = message[:1].upper() + message[1:]
+    raise UsageError(text, f"See python {parser.prog} --help for the flags", code="flag-invalid")
+
+
+@contextmanager
+def plain_argparse_errors() -> Iterator[None]:
+    """argparse's own refusals (a missing required flag, an unknown flag, a value outside ``choices``) become one
+    ``UsageError`` (``flag-invalid``) for ``run`` to print, instead of a usage block and ``prog: error: ...``.
+    ``ArgumentParser.error`` is argparse's documented hook for this; it is restored afterwards."""
+    original = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _argparse_error  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original  # type: ignore[method-assign]
 
 
 def load_config_announced(path: str | None = None):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from dmm.errors import ConfigError
+from dmm.errors import ConfigError, UsageError
 from dmm.files import write_atomic
 from dmm.redact import register_secret
 
@@ -49,6 +49,19 @@ KNOWN_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
 }
 URL_KEYS = ("domino.base_url", "model_monitor.base_url", "model_api.endpoint_url")
 ENV_NAME_KEYS = ("domino.user_api_key_env", "model_api.token_env")
+# Model Monitor's data-source types (/work/shared/domino-api.md §2.5): "s3" is in Domino's docs sample; "generic_s3",
+# "azure_blob" and "azure_data_lake" were observed; GCS, HDFS and Snowflake appear in DMM's UI docs with unverified
+# identifiers, so their plain lower-case names are accepted too (the sandbox's datasource_types option lists the
+# same). Any other value is a type Model Monitor does not have: registering ground truth with it would fail.
+DATASOURCE_TYPES = ("s3", "generic_s3", "azure_blob", "azure_data_lake", "gcs", "hdfs", "snowflake")
+MAX_TIMEOUT_SECONDS = 3_600.0  # model_api.timeout; the same limit as step 4's --timeout (dmm/args.py)
+
+
+def datasource_type_problem(value: str) -> str | None:
+    """Why ``value`` is not a Model Monitor data-source type, or None."""
+    if value.lower() in DATASOURCE_TYPES:
+        return None
+    return f"{value!r} is not a Model Monitor data source type (known: {', '.join(DATASOURCE_TYPES)})"
 
 _PLACEHOLDER = re.compile(r"(?i)(?:^|[/:.@=])(?:your[_-]|replace[_-])|<[^<>]*>")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -153,8 +166,7 @@ def find_config_path(path: str | os.PathLike[str] | None = None, env: Mapping[st
     origin, first = candidates[0]
     if origin in ("--config", f"${CONFIG_ENV_VAR}"):
         if not first.is_file():
-            raise ConfigError(f"The config named by {origin} does not exist: {first}",
-                              f"Check the path, or {SETUP_HINT}", code="config-missing")
+            _check_config_file(first, origin)
         return first.resolve()
     for _origin, candidate in candidates:
         if candidate.is_file():
@@ -165,14 +177,29 @@ def find_config_path(path: str | os.PathLike[str] | None = None, env: Mapping[st
                       code="config-missing")
 
 
+def _check_config_file(path: Path, origin: str) -> None:
+    """A ``ConfigError`` saying why ``path`` (named by ``origin``) is not a config file: missing, a folder, a loop."""
+    from dmm.paths import check_readable_file
+
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"The config named by {origin} does not exist: {path}",
+                          f"Check the path, or {SETUP_HINT}", code="config-missing")
+    try:
+        check_readable_file(path, f"The config named by {origin}", flag=origin if origin.startswith("-") else None,
+                            thing="config")
+    except UsageError as error:
+        raise ConfigError(error.message, error.advice, code=error.code) from None
+
+
 def read_config_data(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The file's JSON object, unvalidated (the wizard starts from it); errors name the line."""
+    from dmm.paths import read_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"Cannot read the config {path} ({exc.strerror or exc})",
-                          "Check the file's permissions", code="config-unreadable") from None
+        text = read_text(path, "The config", thing="config")
+    except UsageError as error:
+        raise ConfigError(error.message, error.advice, code=error.code) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -197,8 +224,9 @@ def _coerce(dotted: str, kind: type, value: Any, origin: str) -> tuple[Any, Prob
                 return None, ("config-bad-value", f"{dotted} must be a number ({origin} holds {value!r})")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None, ("config-bad-value", f"{dotted} must be a number")
-        if value <= 0:
-            return None, ("config-bad-value", f"{dotted} must be a positive number of seconds")
+        if not 0 < value <= MAX_TIMEOUT_SECONDS:  # NaN fails this too
+            return None, ("config-bad-value", f"{dotted} must be a positive number of seconds, at most "
+                                              f"{MAX_TIMEOUT_SECONDS:g} (got {value:g})")
         return float(value), None
     if not isinstance(value, str):
         return None, ("config-bad-value", f"{dotted} must be a string")
@@ -258,6 +286,8 @@ def validate_config_data(data: Mapping[str, Any], env: Mapping[str, str], where:
             problem = None
             if dotted in URL_KEYS and value:
                 problem = url_problem(dotted, value)
+            elif dotted == "data_sources.ground_truth_type" and datasource_type_problem(value):
+                problem = f"data_sources.ground_truth_type: {datasource_type_problem(value)}"
             elif dotted in ENV_NAME_KEYS and not is_env_name(value):
                 problem = f"{dotted} must be the name of an environment variable (got {value!r})"
             if problem:

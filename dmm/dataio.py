@@ -44,9 +44,12 @@ def read_table(path: str | os.PathLike[str], file_format: str | None = None) -> 
     if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES and suffix not in JSONL_SUFFIXES:
         raise UsageError(f"{path} has an unsupported extension '{path.suffix}'",
                          f"Save the data as one of {SUPPORTED}", code="file-unsupported")
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise UsageError(f"{path} does not exist", "Check the path given with --file", code="file-missing")
     if not path.is_file():
+        from dmm.paths import check_readable_file
+
+        check_readable_file(path, "The data file", flag="--file")  # says which: a link loop, a folder, ...
         raise UsageError(f"{path} is not a file", "Pass the path of a data file with --file", code="file-not-a-file")
     if path.stat().st_size == 0:
         raise UsageError(f"{path} is empty", "Export the data again; the file must hold a header and at least one row",
@@ -83,6 +86,13 @@ def check_column_names(columns: Iterable[object], source: str) -> None:
 
 
 def _unreadable(path: Path, kind: str, exc: BaseException) -> UsageError:
+    if isinstance(exc, UnicodeDecodeError):
+        from dmm.paths import not_utf8
+
+        return not_utf8(path, f"The {kind} file", exc)
+    if isinstance(exc, OSError) and not str(exc).startswith("Could not open Parquet"):
+        return UsageError(f"Cannot read the {kind} file {path} ({exc.strerror or exc})", "Check the file's permissions",
+                          code="file-unreadable")
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return UsageError(f"{path} could not be read as {kind} ({detail})",
                       f"Check that the file is a valid {kind} file, or export it again", code="file-unreadable")
@@ -94,7 +104,7 @@ def _read_csv(path: Path, separator: str) -> pd.DataFrame:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle, delimiter=separator), None)
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
         raise _unreadable(path, "CSV", exc) from None
     if not header:
         raise UsageError(f"{path} has no header row", "The first line must name the columns", code="file-no-header")
@@ -104,7 +114,7 @@ def _read_csv(path: Path, separator: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise UsageError(f"{path} is empty", "Export the data again with a header and rows",
                          code="file-empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise _unreadable(path, "CSV", exc) from None
 
 
@@ -151,7 +161,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         raise UsageError(f"{path} has the column name '{exc.args[0]}' more than once in a record",
                          "Rename or drop the duplicate keys so that every name is unique",
                          code="column-duplicate") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
         raise _unreadable(path, "JSON Lines", exc) from None
     if not records:
         raise UsageError(f"{path} has no data rows", "Write one JSON object per line", code="file-no-rows")
@@ -162,7 +172,10 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 
 def check_output_dir(output_dir: str | os.PathLike[str], flag: str = "--output-dir") -> Path:
     """Raise ``UsageError`` unless ``output_dir`` is (or can be created as) a writable folder; nothing is created."""
+    from dmm.paths import refuse_link_loop
+
     folder = Path(output_dir)
+    refuse_link_loop(folder, flag)
     existing = next((path for path in (folder, *folder.absolute().parents) if path.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UsageError(f"The output folder {folder} is not a folder ({existing} is a file)",
@@ -178,7 +191,19 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     import io
 
     import pandas as pd
+    import pyarrow as pa
 
-    if name.lower().endswith(PARQUET_SUFFIXES):
-        return pd.read_parquet(io.BytesIO(data))
-    return pd.read_csv(io.BytesIO(data))
+    kind = "Parquet" if name.lower().endswith(PARQUET_SUFFIXES) else "CSV"
+    try:
+        if kind == "Parquet":
+            return pd.read_parquet(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        from dmm.paths import not_utf8
+
+        raise not_utf8(Path(name), "The downloaded CSV file", exc) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, pa.ArrowException, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"The downloaded file {name} could not be read as {kind} ({detail})",
+                         "Upload a valid file again (step 5 --file), or remove it from the data source",
+                         code="file-unreadable") from None

@@ -106,9 +106,9 @@ def date_window(options: GroundTruthOptions, now: datetime.datetime) -> DateWind
             raise UsageError(f"--start-date {start} is after --end-date {end}", "Swap them", code="date-order")
         return DateWindow(start, end)
     hours = DEFAULT_HOURS if options.hours is None else options.hours
-    if hours <= 0:
-        raise UsageError(f"--hours must be positive (got {hours:g})", "Pass --hours N with N > 0",
-                         code="flag-out-of-range")
+    from dmm.args import MAX_HOURS, check_range
+
+    check_range("--hours", hours, 0, MAX_HOURS, low_open=True)
     return DateWindow((now - datetime.timedelta(hours=hours)).astimezone(datetime.timezone.utc).date(), today)
 
 

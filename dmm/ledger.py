@@ -30,11 +30,14 @@ class Ledger:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Ledger:
+        from dmm.paths import read_text
+
         path = Path(path)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return cls(path)
+        text = read_text(path, "The ledger", thing="ledger")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(text)
             return cls(path, uploads=dict(data.get("uploads") or {}),
                        registrations=dict(data.get("registrations") or {}))
         except (json.JSONDecodeError, AttributeError, TypeError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -115,7 +116,20 @@ def _client():
 
     for name, value in QUICK_HTTP_RETRIES.items():
         os.environ.setdefault(name, value)  # the user's own settings win
-    return MlflowClient()
+    try:  # builds the tracking and registry stores from the URI; nothing is contacted yet
+        return MlflowClient()
+    except Exception as exc:  # MLflow raises MlflowException, KeyError or its own URI exceptions for a URI it refuses
+        text = str(exc).strip().strip("'")
+        reason = redact(re.split(r"(?<=\.) ", text.splitlines()[0])[0].rstrip(".")) if text else type(exc).__name__
+        raise UsageError(f"MLflow refuses the tracking URI {_raw_tracking_uri()} ({reason[:300]})",
+                         "Set MLFLOW_TRACKING_URI to the tracking server (Domino sets it in workspaces and jobs) or a "
+                         "database store such as sqlite:///mlflow.db", code="mlflow-tracking-uri") from None
+
+
+def _raw_tracking_uri() -> str:
+    """The URI from the environment, without any user:password part (``tracking_uri()`` may fail on a bad one)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return redact(re.sub(r"//[^/@]*@", "//", uri)) or "(default)"
 
 
 def _get_run(client: Any, run_id: str):
@@ -258,8 +272,15 @@ def _flavours(model_uri: str) -> tuple[str, ...]:
 def export_model(choice: ModelChoice, output_dir: str | os.PathLike[str]) -> ExportResult:
     """Write ``model.pkl`` (sklearn) or ``model/`` (other flavours) and ``model_manifest.json`` to ``output_dir``."""
     from dmm.dataio import check_output_dir
+    from dmm.paths import check_output_file
 
     output_dir = check_output_dir(output_dir)
+    check_output_file(output_dir / MANIFEST_NAME, "--output-dir")  # both names before either is written
+    if choice.flavour == "sklearn":
+        check_output_file(output_dir / PICKLE_NAME, "--output-dir")
+    elif (output_dir / MODEL_DIR_NAME).exists() and not (output_dir / MODEL_DIR_NAME).is_dir():
+        raise UsageError(f"{output_dir / MODEL_DIR_NAME} is a file, so the model folder cannot be written there",
+                         "Pass another folder with --output-dir, or move the file away", code="output-dir-not-a-folder")
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:

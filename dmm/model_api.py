@@ -17,6 +17,23 @@ EVENT_ID_ADVICE = ("Make the endpoint's predict function return the event_id it 
                    "of prediction_capture_example.py into it and redeploy")
 
 
+NOT_A_MODEL_API_ADVICE = ("Copy the URL from Endpoints > your endpoint > Overview in Domino (it ends in /model), and "
+                          "check that the access token is set: without it some Domino front ends answer with their "
+                          "sign-in page")
+
+
+class NotAModelApiError(AuthError):
+    """The URL answered 200 with something that is not JSON (a sign-in page, a web page): not a Model API.
+
+    A Model API always answers JSON (``{"model_time_in_ms", "release", "request_id", "result"}``,
+    /work/shared/domino-api.md §3). It is an ``AuthError`` so that step 4 stops at the first answer (every request
+    would get the same page), and exits 2: the fix is the configured URL or token, not the service.
+    """
+
+    exit_code = 2
+    default_code = "model-api-not-a-model-api"
+
+
 @dataclass(frozen=True)
 class Prediction:
     result: Any
@@ -42,6 +59,11 @@ class ModelApiClient:
         except AuthError as error:
             raise AuthError(error.message, TOKEN_ADVICE, status=error.status, server_message=error.server_message,
                             url=error.url, code="model-api-token-refused") from None
+        if isinstance(body, str):  # ApiClient gives the text of a body that is not JSON
+            looks = "a web page (HTML)" if body.lstrip()[:1] == "<" else "text that is not JSON"
+            raise NotAModelApiError(f"{self.endpoint_url} answered with {looks}, so this URL is not a Model API "
+                                    "(wrong URL or missing authentication)", NOT_A_MODEL_API_ADVICE,
+                                    url=self.endpoint_url)
         return body, time.perf_counter() - started
 
     def predict(self, data: Mapping[str, Any]) -> Prediction:

@@ -83,6 +83,45 @@ def resolve_prediction_dir(explicit: str | Path | None, model_version_id: str | 
     return None
 
 
+def check_prediction_dir(explicit: str | Path, flag: str = "--prediction-data") -> Path:
+    """``explicit`` if it is a folder holding at least one Parquet file (each checked by its magic bytes), else a
+    ``UsageError`` naming what is there instead: nothing, a file, other files, or a file that is not Parquet."""
+    from dmm.paths import check_readable_file
+
+    root = Path(explicit).expanduser()
+    if root.is_symlink() and not root.exists():
+        check_readable_file(root, "The prediction data folder", flag=flag)  # a link loop says so
+    if not root.exists():
+        raise UsageError(f"The prediction data folder {root} does not exist", f"Pass {flag} the mounted "
+                         "prediction_data dataset, e.g. /mnt/data/prediction_data/<model version id>",
+                         code="prediction-data-missing")
+    if not root.is_dir():
+        raise UsageError(f"{flag} {root} is a file, not a folder", f"Pass {flag} the folder that holds the "
+                         "prediction files (the mounted prediction_data dataset)", code="prediction-data-not-a-folder")
+    parquet = sorted(path for path in root.rglob("*.parquet") if path.is_file())
+    if not parquet:
+        others = sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+        holds = f"holds no .parquet files (it has {', '.join(others[:3])}{', ...' if len(others) > 3 else ''})" \
+            if others else "is empty"
+        raise UsageError(f"The prediction data folder {root} {holds}", f"Pass {flag} the prediction_data dataset "
+                         "that Domino fills with the endpoint's captured predictions (.parquet files)",
+                         code="prediction-data-empty")
+    for path in parquet:  # a Parquet file starts and ends with b"PAR1"; 8 bytes each, not the rows
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                head = handle.read(4)
+                handle.seek(max(size - 4, 0))
+                tail = handle.read(4)
+        except OSError as exc:
+            raise UsageError(f"Cannot read the prediction file {path} ({exc.strerror or exc})",
+                             "Check the file's permissions", code="file-unreadable") from None
+        if size < 12 or head != b"PAR1" or tail != b"PAR1":
+            raise UsageError(f"The prediction file {path} is not a Parquet file", "Remove it from the prediction "
+                             f"data folder, or pass {flag} the folder Domino writes", code="file-unreadable")
+    return root
+
+
 def list_prediction_files(folder: Path, start: datetime | None = None,
                           end: datetime | None = None) -> list[PredictionFile]:
     """Parquet files under ``folder`` whose partition hour overlaps [start, end); files outside the layout are kept."""

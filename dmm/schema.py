@@ -17,6 +17,7 @@ from dmm.files import write_json
 
 SCHEMA_FILE_NAME = "monitoring_schema.json"
 SCHEMA_FORMAT_VERSION = 1
+REQUIRED_KEYS = ("training_set", "model_type", "target", "features")  # what from_dict reads
 
 ValueType = Literal["numerical", "categorical"]
 ModelType = Literal["classification", "regression"]
@@ -101,7 +102,7 @@ class MonitoringSchema:
                 timestamp_column=data.get("timestamp_column"),
                 excluded_columns=tuple(data.get("excluded_columns") or ()),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"The monitoring schema is incomplete or malformed ({exc!r})",
                              "Recreate it by running 1_register_training_set.py again",
                              code="schema-malformed") from None
@@ -113,18 +114,30 @@ class MonitoringSchema:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MonitoringSchema:
+        from dmm.paths import read_text
+
         path = Path(path)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise UsageError(f"No monitoring schema at {path}",
                              "Run 1_register_training_set.py first; it writes monitoring_schema.json",
                              code="schema-missing")
+        text = read_text(path, "The monitoring schema", thing="schema")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} is not valid JSON (line {exc.lineno})",
-                             "Recreate it by running 1_register_training_set.py again",
+            raise UsageError(f"The monitoring schema {path} is not valid JSON (line {exc.lineno}: {exc.msg}); "
+                             "it may have been cut short", "Recreate it by running 1_register_training_set.py again",
                              code="schema-invalid-json") from None
-        return cls.from_dict(data)
+        missing = [key for key in REQUIRED_KEYS if key not in data] if isinstance(data, dict) else list(REQUIRED_KEYS)
+        if missing:
+            raise UsageError(f"{path} is not a monitoring schema (it has no {', '.join(missing)})",
+                             "Point to the monitoring_schema.json that 1_register_training_set.py wrote, or run "
+                             "that step again", code="schema-malformed")
+        try:
+            return cls.from_dict(data)
+        except UsageError as error:
+            raise UsageError(f"The monitoring schema {path} is malformed: {error.message}", error.advice,
+                             code=error.code) from None
 
 
 def default_schema_path() -> Path:
@@ -140,8 +153,10 @@ def default_schema_path() -> Path:
 def check_schema_path(path: str | os.PathLike[str], flag: str = "--schema-out") -> Path:
     """Raise ``UsageError`` unless the schema can be written at ``path`` (checked before anything is registered)."""
     from dmm.dataio import check_output_dir
+    from dmm.paths import refuse_link_loop
 
     path = Path(path)
+    refuse_link_loop(path, flag)
     if path.is_dir():
         raise UsageError(f"The schema path {path} is a folder", f"Pass a file path with {flag}",
                          code="schema-path-is-a-folder")

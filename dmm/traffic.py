@@ -213,19 +213,16 @@ def _utc_iso() -> str:
 
 def check_options(options: TrafficOptions) -> None:
     """The flags alone: raise ``UsageError`` before any file is read or service contacted."""
-    if options.count < 1:
-        raise UsageError(f"--count must be at least 1 (got {options.count})", "Pass --count N with N >= 1",
-                         code="flag-out-of-range")
-    if options.concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1 (got {options.concurrency})",
-                         "Pass --concurrency N with N >= 1", code="flag-out-of-range")
-    if options.rate is not None and options.rate <= 0:
-        raise UsageError(f"--rate must be positive (got {options.rate})", "Pass --rate R with R > 0, or leave it out",
-                         code="flag-out-of-range")
-    if options.timeout is not None and options.timeout <= 0:
-        raise UsageError(f"--timeout must be a positive number of seconds (got {options.timeout:g})",
-                         "Pass --timeout S with S > 0, or leave it out to use model_api.timeout",
-                         code="flag-out-of-range")
+    from dmm.args import MAX_CONCURRENCY, MAX_COUNT, MAX_RATE, MAX_SEED, MAX_TIMEOUT, check_range
+
+    check_range("--count", options.count, 1, MAX_COUNT)
+    check_range("--concurrency", options.concurrency, 1, MAX_CONCURRENCY)
+    if options.rate is not None:
+        check_range("--rate", options.rate, 0, MAX_RATE, low_open=True)
+    if options.seed is not None:
+        check_range("--seed", options.seed, 0, MAX_SEED)
+    if options.timeout is not None:
+        check_range("--timeout", options.timeout, 0, MAX_TIMEOUT, low_open=True)
 
 
 def check_config(config: MonitoringConfig, options: TrafficOptions) -> None:
@@ -269,6 +266,10 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
     if frame.empty:
         raise UsageError(f"Every value of the label column {label_column!r} in {source} is empty",
                          "Pass test data with labels", code="column-empty")
+    local = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
+    if not options.dry_run and (local.is_file() or local.is_symlink() and not local.exists()):
+        raise UsageError(f"{local} is a file (or a broken link), but step 4 keeps its ground truth in a folder of that "
+                         "name", "Move or rename it, or run step 4 from another folder", code="output-dir-not-a-folder")
     if options.upload and not options.dry_run:
         services.datasources.datasource(config.ground_truth_datasource)  # fails now, not after sending every request
 
@@ -291,9 +292,8 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
         return result
 
     content, rows = ground_truth_csv(outcomes, schema.ground_truth_column)
-    folder = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    result.ground_truth_path = write_atomic(folder / f"{run_id}.csv", content)
+    local.mkdir(parents=True, exist_ok=True)
+    result.ground_truth_path = write_atomic(local / f"{run_id}.csv", content)
     if not options.upload:
         return result
 

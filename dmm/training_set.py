@@ -24,6 +24,8 @@ from dmm.schema import Feature, MonitoringSchema
 
 MODEL_TYPES = ("classification", "regression")
 NAME_RULE = re.compile(r"^[-A-Za-z0-9_]+$")
+# Domino's client checks only NAME_RULE (domino_data/training_sets/client.py); no stated length limit: a cautious one
+MAX_NAME_LENGTH = 100
 MAX_CLASSES = 100
 MAX_INFERRED_INTEGER_CLASSES = 20
 
@@ -154,7 +156,7 @@ def plan_lines(plan: TrainingSetPlan) -> list[str]:
 
 
 def suggest_name(name: str) -> str:
-    fixed = re.sub(r"[^-A-Za-z0-9_]+", "_", name.strip()).strip("_")
+    fixed = re.sub(r"[^-A-Za-z0-9_]+", "_", name.strip()).strip("_")[:MAX_NAME_LENGTH].strip("_")
     return fixed or "training-set"
 
 
@@ -163,6 +165,9 @@ def validate_plan(plan: TrainingSetPlan, df: pd.DataFrame) -> None:
     if not NAME_RULE.match(plan.name or ""):
         raise UsageError(f"The training set name '{plan.name}' is not allowed: use letters, digits, '-' and '_' only",
                          f"Try --name {suggest_name(plan.name or '')}", code="training-set-name")
+    if len(plan.name or "") > MAX_NAME_LENGTH:
+        raise UsageError(f"The training set name has {len(plan.name or '')} characters; at most {MAX_NAME_LENGTH} "
+                         "are allowed", f"Try --name {suggest_name(plan.name or '')}", code="training-set-name")
     if plan.model_type not in MODEL_TYPES:
         raise UsageError(f"Unknown model type '{plan.model_type}'", "Use --model-type classification or regression",
                          code="model-type-unknown")

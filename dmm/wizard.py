@@ -43,6 +43,7 @@ from dmm.config import (
     validate_config_data,
 )
 from dmm.errors import DmmError, UsageError
+from dmm.paths import check_output_file
 from dmm.redact import mask, register_secret
 from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer
 
@@ -202,6 +203,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     """Ask, check, then write the config (or only show it with ``dry_run``); raises DmmError on unattended failure."""
     env = os.environ if env is None else env
     checks = checks or LiveChecks()
+    check_output_file(Path(options.output).expanduser(), "--output")  # before resolve(), which a link loop breaks
     base, base_dir = _starting_config(options, env, io)
     s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
     if s.live and not env.get(s.api_key_env):

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from dmm import setup_checks
 from dmm.checks.probes import FindsDataSources
 from dmm.checks.result import CheckResult, failed, from_error, passed
-from dmm.config import KNOWN_KEYS, is_env_name, is_placeholder, monitor_api_url, override_env_name, url_problem
+from dmm.config import (
+    KNOWN_KEYS,
+    datasource_type_problem,
+    is_env_name,
+    is_placeholder,
+    monitor_api_url,
+    override_env_name,
+    url_problem,
+)
 from dmm.errors import DmmError, UsageError
 from dmm.monitor import ModelMonitorClient
 from dmm.redact import register_secret
@@ -188,8 +196,23 @@ def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult
     return result
 
 
+def _datasource_type(s: WizardSession, question: Question, value: str) -> CheckResult:
+    problem = datasource_type_problem(value)
+    if problem:
+        return failed(question.key, problem, f"Answer with the type Model Monitor shows for the data source "
+                                             f"({question.flag})")
+    return passed(question.key, f"Data source type {value}")
+
+
 def _test_file(s: WizardSession, question: Question, value: str) -> CheckResult:
+    from dmm.paths import check_readable_file
+
     if not Path(value).expanduser().is_file():
+        if Path(value).expanduser().exists() or Path(value).expanduser().is_symlink():  # a folder, a link loop, ...
+            try:
+                check_readable_file(Path(value).expanduser(), "The test data", flag=question.flag)
+            except DmmError as error:
+                return from_error(question.key, error)
         return failed(question.key, f"No test data file at {value}",
                       f"Give the path of a CSV, Parquet or JSON Lines file ({question.flag}), or leave it blank")
     return passed(question.key, f"Test data: {value}")
@@ -252,8 +275,9 @@ QUESTIONS: tuple[Question, ...] = (
                   "under this same name"),
     Question("data_sources.ground_truth_type", "datasource_type",
              "Data source type in Model Monitor (s3, generic_s3, azure_blob, gcs, ...)", _datasource_type_default,
-             metavar="TYPE", help="its type in Model Monitor: s3, generic_s3, azure_blob, azure_data_lake, gcs, ... "
-                                  "(default: what Model Monitor reports, else s3)"),
+             _datasource_type, metavar="TYPE",
+             help="its type in Model Monitor: s3, generic_s3, azure_blob, azure_data_lake, gcs, hdfs or snowflake "
+                  "(default: what Model Monitor reports, else s3)"),
     Question("test_data.path", "test_data", "Labelled test data file for step 4 (blank for none)",
              lambda s: s.base_path("test_data.path"), _test_file, required=False, metavar="PATH",
              help="optional labelled test file (CSV, Parquet or JSON Lines) that step 4 sends to the endpoint; an "

@@ -271,3 +271,42 @@ def test_reusing_the_capture_logger_writes_the_same_lines(tmp_path, schema_file)
         lines[mode] = [{k: v for k, v in r.items() if k not in ("timestamp", "__domino_timestamp")} for r in records]
     assert len(lines["reused"]) == 3
     assert lines["reused"] == lines["fresh"]
+
+
+BAD_SCHEMAS = {
+    "truncated": lambda good: good[: len(good) // 2],
+    "not-a-schema": lambda good: json.dumps({"hello": "world"}),
+    "a-list": lambda good: json.dumps([1, 2, 3]),
+    "feature-without-name": lambda good: good.replace('"name": "age"', '"nom": "age"'),
+    "not-utf8": lambda good: good.replace("basic", "b\udce9sic"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_SCHEMAS))
+def test_a_broken_schema_stops_the_model_at_load_with_one_error_naming_the_file(tmp_path, schema_file, kind):
+    """Issue 11: a truncated or non-schema file used to load, then fail every predict() with a KeyError."""
+    bad = tmp_path / "bad_schema.json"
+    bad.write_bytes(BAD_SCHEMAS[kind](schema_file.read_text()).encode("utf-8", "surrogateescape"))
+    loaded = run_predict("""
+        import prediction_capture_example
+        print("loaded")
+    """, {"MONITORING_SCHEMA": str(bad)}, tmp_path)
+    assert loaded.returncode != 0 and "loaded" not in loaded.stdout  # refused when the model loads
+    last = loaded.stderr.strip().splitlines()[-1]
+    assert last.startswith("prediction_capture_example.SchemaFileError: ") and str(bad) in last, loaded.stderr
+    assert "KeyError" not in loaded.stderr and "1_register_training_set.py" in last
+
+    script = tmp_path / "prediction_capture_example.py"
+    script.write_text((PROJECT_ROOT / "prediction_capture_example.py").read_text())
+    done = subprocess.run([sys.executable, str(script)], env={**os.environ, "MONITORING_SCHEMA": str(bad)},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: ") and str(bad) in done.stderr
+
+
+def test_a_good_schema_loads_at_import_and_a_missing_one_waits_for_predict(tmp_path, schema_file):
+    loaded = run_predict("""
+        import prediction_capture_example as t
+        print(t._monitored is not None)
+    """, {"MONITORING_SCHEMA": str(schema_file)}, tmp_path)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "True", loaded.stderr

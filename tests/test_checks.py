@@ -489,12 +489,14 @@ def test_script_exits_0_and_prints_json_when_everything_passes(world, tmp_path, 
     (["--days", "2", "--start", "2025-01-01"], "--days and --start"),
     (["--start", "2025-02-01", "--end", "2025-01-01"], "starts"),
     (["--end", "yesterday"], "is not a date"),
-    (["--days", "0"], "positive"),
+    (["--days", "0"], "more than 0 and at most 3660"),  # refused by the flag's type (dmm.args), as parsed
+    (["--days", "1e12"], "at most 3660"),
+    (["--start", "0001-01-01", "--end", "9999-12-31"], "spans more than 3660 days"),
 ])
 def test_bad_windows_are_usage_errors(argv, message):
     from dmm.errors import UsageError
-    args = load_script().build_parser().parse_args(argv)
     with pytest.raises(UsageError, match=message):
+        args = load_script().build_parser().parse_args(argv)
         window_from(args.days, args.start, args.end)
 
 

@@ -134,6 +134,8 @@ def override_value(section: str, key: str) -> str:
         return "http://override.example.com:8080/path"
     if dotted in config_module.ENV_NAME_KEYS:
         return "OVERRIDE_VARIABLE"
+    if dotted == "data_sources.ground_truth_type":
+        return "azure_blob"  # one of Model Monitor's types; valid_data() uses s3
     return "7.5" if key == "timeout" else "override-value"
 
 

@@ -80,7 +80,7 @@ def test_corrupt_parquet(tmp_path):
 
 def test_binary_csv(tmp_path):
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00\x81\x00garbage\n\x9c\x00")
-    assert "could not be read as CSV" in _error(tmp_path / "bad.csv")
+    assert "is not UTF-8 text (byte 0xff at position 0)" in _error(tmp_path / "bad.csv")
 
 
 def test_ragged_csv(tmp_path):
@@ -103,3 +103,17 @@ def test_check_column_names_accepts_good_names():
     check_column_names(["a", "b c", "d_1"], "x")
     with pytest.raises(UsageError):
         check_column_names(["a", 3], "x")
+
+
+@pytest.mark.parametrize("name,data,code", [
+    ("gt/a.csv", b"event_id,churned\ne\xe91,yes\n", "file-not-utf8"),
+    ("gt/a.parquet", b"not parquet", "file-unreadable"),
+    ("gt/a.csv", b"", "file-unreadable"),
+])
+def test_a_downloaded_table_that_cannot_be_read_names_the_key(name, data, code):
+    """Issue 11: step 6 reads step 5's uploads from the data source; bad bytes were an 'unexpected' error."""
+    from dmm.dataio import read_table_bytes
+
+    with pytest.raises(UsageError) as caught:
+        read_table_bytes(name, data)
+    assert caught.value.code == code and name in str(caught.value)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dmm.checks.names import CheckName
 from dmm.checks.result import CheckResult, failed, from_error, passed
 from dmm.errors import AuthError, DmmError, NotFoundError
+from dmm.model_api import NotAModelApiError
 
 if TYPE_CHECKING:
     from dmm.model_api import Prediction
@@ -31,6 +32,8 @@ def probe_endpoint(client: Predicts, schema: MonitoringSchema, *, endpoint_url: 
     name = CheckName.ENDPOINT
     try:
         prediction = client.predict(schema.sample_row())
+    except NotAModelApiError as error:  # a sign-in page or other HTML with 200: not "add the capture code"
+        return failed(name, error.message, error.advice)
     except AuthError as error:
         return failed(name, f"The endpoint refused the token in {token_env} ({error.message})",
                       f"Export {token_env} with the endpoint's access token (Endpoints > your endpoint > Settings > "

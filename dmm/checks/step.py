@@ -16,6 +16,7 @@ from dmm.checks.result import FAIL
 from dmm.checks.window import Window, window_from
 from dmm.dataio import check_output_dir
 from dmm.errors import UsageError
+from dmm.paths import check_output_file
 
 if TYPE_CHECKING:
     from dmm.checks.context import ConfigLoader, Connect
@@ -42,7 +43,26 @@ class Step6Options:
             raise UsageError("--push-metrics and --schedule need the preview", "Drop --no-preview")
         window = window_from(days, start, end)
         folder = check_output_dir(output_dir)
+        for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
+            check_output_file(folder / name, "--output-dir")
+        _check_inputs(rest)
         return cls(window, folder, preview=preview, push_metrics=push_metrics, schedule=schedule, **rest)
+
+
+def _check_inputs(rest: Mapping[str, Any]) -> None:
+    """The files and folders the flags name: the right shape and readable, before any check runs (exit 2)."""
+    from dmm.paths import check_readable_file
+
+    if rest.get("config_path"):
+        from dmm.config import read_config_data
+
+        read_config_data(check_readable_file(rest["config_path"], "The config", flag="--config", thing="config"))
+    if rest.get("ground_truth_file"):
+        check_readable_file(rest["ground_truth_file"], "The ground-truth file", flag="--ground-truth")
+    if rest.get("prediction_data"):
+        from dmm.prediction_files import check_prediction_dir
+
+        check_prediction_dir(rest["prediction_data"])
 
 
 @dataclass

@@ -31,10 +31,22 @@ def window_from(days: float | None = None, start: str | None = None, end: str | 
     """The window the flags describe: the last ``days`` (default 7) up to ``end`` (default now), or [start, end)."""
     if days is not None and start:
         raise UsageError("--days and --start both set the window start", "Use one of them")
-    if days is not None and days <= 0:
-        raise UsageError(f"--days must be positive, not {days:g}", "Pass a number of days such as --days 7")
+    if days is not None:
+        from dmm.args import MAX_DAYS, check_range
+
+        check_range("--days", days, 0, MAX_DAYS, low_open=True)
     end_at = parse_moment(end, "--end") if end else (now or datetime.now(timezone.utc))
-    start_at = parse_moment(start, "--start") if start else end_at - timedelta(days=days or DEFAULT_DAYS)
+    try:
+        start_at = parse_moment(start, "--start") if start else end_at - timedelta(days=days or DEFAULT_DAYS)
+    except OverflowError:
+        raise UsageError(f"The window reaches back before the year 1 ({days or DEFAULT_DAYS:g} days before "
+                         f"{end_at:%Y-%m-%d})",
+                         "Pass a later --end or fewer --days", code="date-invalid") from None
+    from dmm.args import MAX_DAYS
+
+    if (end_at - start_at).days > MAX_DAYS:
+        raise UsageError(f"The window from --start {start_at:%Y-%m-%d} to {end_at:%Y-%m-%d} spans more than "
+                         f"{MAX_DAYS:g} days", "Pass a --start and --end closer together", code="flag-out-of-range")
     if start_at >= end_at:
         raise UsageError(f"The window starts ({start_at:%Y-%m-%d %H:%M}) at or after it ends ({end_at:%Y-%m-%d %H:%M})",
                          "Pass a --start earlier than --end")
