@@ -26,18 +26,23 @@ def _describe(exc: BaseException) -> str:
 class DataSources:
     """Object-store data sources by name; the client and each data source are fetched once."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, factory: Any = None) -> None:
+        """``factory`` builds Domino's client (``dmm.domino_clients.data_source_client`` with our credentials)."""
         self._client = client
+        self._factory = factory
         self._by_name: dict[str, Any] = {}
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            check_client_environment()
+            check_client_environment(needs_credentials=self._factory is None)
             try:
-                from domino_data.data_sources import DataSourceClient
+                if self._factory is not None:
+                    self._client = self._factory()
+                else:
+                    from domino_data.data_sources import DataSourceClient
 
-                self._client = DataSourceClient()
+                    self._client = DataSourceClient()
             except Exception as exc:
                 raise ApiError(f"Could not start Domino's data source client ({_describe(exc)})",
                                "Run this in a Domino workspace or job, or set DOMINO_API_HOST, DOMINO_USER_API_KEY, "
@@ -109,10 +114,11 @@ class DataSources:
                            status=status, code="datasource-failed") from None
 
 
-def check_client_environment(env: Mapping[str, str] | None = None) -> None:
+def check_client_environment(env: Mapping[str, str] | None = None, needs_credentials: bool = True) -> None:
     """Raise ``ConfigError`` naming what Domino's data source client would miss, before it is started."""
     env = os.environ if env is None else env
-    if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_TOKEN_FILE") or env.get("DOMINO_API_PROXY")):
+    if needs_credentials and not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_TOKEN_FILE")
+                                  or env.get("DOMINO_API_PROXY")):
         raise ConfigError("DOMINO_USER_API_KEY is not set, so Domino's data sources cannot be reached",
                           "Run this in a Domino workspace or job, or export DOMINO_USER_API_KEY with the key from "
                           "Account Settings > API Key", code="api-key-missing")

@@ -1,4 +1,7 @@
-"""Calling a deployed Domino Model API (endpoint): Basic auth with the access token, retries, the event_id back."""
+"""Calling a deployed Domino Model API (endpoint): Basic auth with the access token, the event_id back.
+
+Retries: only what cannot have reached the model (a refused connection, a 429); never a 5xx or a lost answer.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +32,10 @@ class ModelApiClient:
     def __init__(self, endpoint_url: str, token: str | None, timeout: float = 30, retries: int = 4,
                  pool_size: int = 10) -> None:
         register_secret(token)
-        session = make_session(auth=(token, token) if token else None, retry=build_retry(total=retries),
-                               pool_size=pool_size)
+        # A POST that may have reached the model is not repeated (the model could capture the prediction twice):
+        # only a connection that never opened and a 429 are retried (dmm.transport).
+        session = make_session(auth=(token, token) if token else None, pool_size=pool_size, client="model-api",
+                               retry=build_retry(total=retries, methods=frozenset({"GET", "HEAD"})))
         self.endpoint_url = endpoint_url
         self.api = ApiClient(endpoint_url, session=session, timeout=timeout, service_name="the Model API")
 

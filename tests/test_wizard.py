@@ -86,12 +86,15 @@ def checks(domino_sources=("gt",)) -> LiveChecks:
 
 def mock_domino(rsps: responses.RequestsMock, models=("m1",), dmm_sources=("gt",), endpoint_event_id="ev-1"):
     rsps.get(f"{BASE}/version", json={"version": "6.0.0"})
-    rsps.get(f"{BASE}/v4/gateway/projects/findProjectByOwnerAndName", status=404, json={"message": "no project"})
     rsps.get(f"{API}/datasources", json=[{"name": name, "type": "generic_s3"} for name in dmm_sources])
-    for model in models:
-        rsps.get(f"{API}/model", json={"id": model, "name": "churn"},
-                 match=[matchers.query_param_matcher({"model_id": model})])
-    rsps.get(f"{API}/model", status=404, json={"message": "Model not found"})
+
+    def model(request):  # every lookup of a known model answers it (the identity check asks too)
+        model_id = request.params.get("model_id")
+        if model_id in models:
+            return 200, {"Content-Type": "application/json"}, json.dumps({"id": model_id, "name": "churn"})
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": "Model not found"})
+
+    rsps.add_callback(responses.GET, f"{API}/model", callback=model)
     result = {"churned": 1, **({"event_id": endpoint_event_id} if endpoint_event_id else {})}
     rsps.post(ENDPOINT, json={"result": result, "request_id": "REQ", "model_time_in_ms": 3},
               match=[matchers.json_params_matcher({"data": {"tenure": 3.5, "plan": "basic"}})])
