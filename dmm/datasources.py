@@ -35,20 +35,25 @@ class DataSources:
     @property
     def client(self) -> Any:
         if self._client is None:
-            check_client_environment(needs_credentials=self._factory is None)
-            try:
-                if self._factory is not None:
-                    self._client = self._factory()
-                else:
-                    from domino_data.data_sources import DataSourceClient
+            if self._factory is None:  # the auth chain from the environment (dmm.auth); ConfigError when empty
+                from dmm import auth, domino_clients
 
-                    self._client = DataSourceClient()
+                credentials = auth.from_environment()
+                self._factory = lambda: domino_clients.data_source_client(credentials)
+            check_client_environment(needs_credentials=False)
+            try:
+                self._client = self._factory()
             except Exception as exc:
                 raise ApiError(f"Could not start Domino's data source client ({_describe(exc)})",
                                "Run this in a Domino workspace or job, or set DOMINO_API_HOST, DOMINO_USER_API_KEY, "
                                "DOMINO_DATASOURCE_PROXY_HOST and DOMINO_DATASOURCE_PROXY_FLIGHT_HOST",
                                code="datasource-client") from None
         return self._client
+
+    def use(self, factory: Any) -> None:
+        """Build Domino's client with ``factory`` (e.g. with the credentials step 3 chose), unless already built."""
+        if self._client is None:
+            self._factory = factory
 
     def datasource(self, name: str) -> Any:
         if name not in self._by_name:

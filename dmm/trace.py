@@ -1,6 +1,7 @@
 """A trace of every HTTP exchange with Domino: ``--trace FILE`` on every step, or ``DMM_TRACE=FILE``.
 
-One JSON line per exchange (every attempt of a retried request is its own line), written by the transport layer
+One JSON line per exchange (every attempt of a retried request is its own line; ``pid`` tells the steps apart
+when several append to one file), written by the transport layer
 (``dmm.transport``) for our own ``requests`` sessions and for the ``httpx``/``requests`` sessions of Domino's own
 client libraries. Each line holds the time, the client, method, URL, status (or the error), the attempt number,
 the elapsed seconds and the request and response headers and bodies. Before anything is written:
@@ -143,7 +144,7 @@ def record(*, client: str, method: str, url: str, status: int | None = None, err
     if _file is None:
         return
     try:
-        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z", "client": client,
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z", "pid": os.getpid(), "client": client,
                 "method": method, "url": redact_url(url), "status": status, "attempt": attempt,
                 "elapsed_s": round(elapsed, 4), "request": {"headers": redact_headers(request_headers),
                                                            "body": describe_body(request_body, request_type)}}

@@ -5,7 +5,9 @@ loop per attempt so that each attempt is traced and the whole call is bounded in
 What is retried, and why:
 
 - a connection that could not be opened (nothing was sent) and a 429 (the service refused the request before acting
-  on it, and says when to come back with ``Retry-After``): every method;
+  on it, and says when to come back with ``Retry-After``): every method; a policy may add statuses by which the
+  server says it did not handle the request (``post_statuses``: the Model API's adds 503, RFC 9110 §15.6.4 "unable
+  to handle the request");
 - 502, 503, 504, a read timeout or a reset connection: only requests that are safe to repeat (GET, HEAD, PUT,
   DELETE, OPTIONS, and POSTs the policy names as safe: Domino's read-only searches, Model Monitor's registrations,
   which answer a repeat with "already configured"). A POST to a Model API is never repeated on these: the model may
@@ -55,6 +57,7 @@ class RetryPolicy:
     max_time: float = 60.0
     retry_posts: bool = False
     safe_posts: tuple[re.Pattern[str], ...] = field(default=DOMINO_SAFE_POSTS)
+    post_statuses: frozenset[int] = frozenset({429})  # statuses that say "not handled": retried for any method
 
     def urllib3_retry(self) -> Retry:
         return Retry(total=self.total, connect=self.total, read=self.total, status=self.total, other=0,
@@ -73,7 +76,9 @@ class RetryPolicy:
 
 DEFAULT_POLICY = RetryPolicy()
 MONITOR_POLICY = RetryPolicy(retry_posts=True)
-MODEL_API_POLICY = RetryPolicy(total=4)  # POSTs: only unopened connections and 429
+# A prediction POST: only what the model cannot have handled (an unopened connection, 429, 503), never a 502/504 or
+# a lost answer, after which the model may already have made and captured the prediction.
+MODEL_API_POLICY = RetryPolicy(total=4, post_statuses=frozenset({429, 503}))
 
 
 class _Answer:
@@ -119,7 +124,7 @@ def run_with_retry(policy: RetryPolicy, method: str, url: str, attempt: Callable
         status = status_of(answer)
         if status not in RETRY_STATUSES or not replayable:
             return answer
-        if status != 429 and not policy.repeatable(method, url):
+        if status not in policy.post_statuses and not policy.repeatable(method, url):
             return answer
         shim = _Answer(status, headers_of(answer))
         try:

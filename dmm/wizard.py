@@ -215,6 +215,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
             raise UsageError(f"{error.message}, so the answers cannot be checked", f"{error.advice}, or add --offline",
                              code=error.code) from None
         io.tell(f"Reaching Domino with {s.credentials.describe()}")
+        checks.use_credentials(s.credentials)
     register_secret(env.get(s.api_key_env))
     for question in QUESTIONS:
         if question.key == "test_data.label_column" and not s.answers.get("test_data.path"):

@@ -332,3 +332,11 @@ class LiveChecks:
             from dmm.datasources import DataSources
             datasources = DataSources()
         self.datasources = datasources
+
+    def use_credentials(self, credentials: Credentials) -> None:
+        """Reach Domino's data sources with the method the wizard chose (when they are the real ones)."""
+        use = getattr(self.datasources, "use", None)
+        if use is not None:
+            from dmm import domino_clients
+
+            use(lambda: domino_clients.data_source_client(credentials))

@@ -55,7 +55,24 @@ def test_retries_a_429_which_the_model_never_saw():
     assert len(responses.calls) == 3
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
+@responses.activate
+def test_retries_a_503_the_model_did_not_handle():
+    responses.post(URL, json={"message": "unavailable"}, status=503)
+    responses.post(URL, json=envelope({"event_id": "ev-5"}))
+    assert fast_client(retries=3).predict({"x": 1}).event_id == "ev-5"
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_gives_up_after_the_retries_with_an_api_error():
+    responses.post(URL, json={"message": "down"}, status=503)
+    with pytest.raises(ApiError) as raised:
+        fast_client(retries=1).predict({"x": 1})
+    assert raised.value.exit_code == 3 and raised.value.status == 503
+    assert len(responses.calls) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
 @responses.activate
 def test_a_post_that_may_have_reached_the_model_is_not_repeated(status):
     responses.post(URL, json={"message": "down"}, status=status)
@@ -75,7 +92,15 @@ def test_a_lost_answer_is_not_repeated():
     assert len(responses.calls) == 1
 
 
-def test_a_refused_connection_is_retried_until_the_retries_run_out():
+@responses.activate
+def test_a_caller_that_makes_repeats_harmless_gets_them_retried():
+    responses.post(URL, json={"message": "bad gateway"}, status=502)
+    responses.post(URL, json=envelope({"event_id": "ev-6"}))
+    assert fast_client(retries=3, repeatable_posts=True).predict({"x": 1}).event_id == "ev-6"
+    assert len(responses.calls) == 2
+
+
+def test_a_refused_connection_is_retried_until_the_retries_run_out(monkeypatch):
     client = fast_client(retries=2)
     client.api.base_url = client.endpoint_url = "http://127.0.0.1:9/models/x/latest/model"
     calls = []
@@ -85,12 +110,9 @@ def test_a_refused_connection_is_retried_until_the_retries_run_out():
         calls.append(request.url)
         return original(self, request, **kwargs)
 
-    requests.adapters.HTTPAdapter.send = counting
-    try:
-        with pytest.raises(ApiError) as raised:
-            client.predict({"x": 1})
-    finally:
-        requests.adapters.HTTPAdapter.send = original
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting)
+    with pytest.raises(ApiError) as raised:
+        client.predict({"x": 1})
     assert raised.value.code == "unreachable"
     assert len(calls) == 3
 
