@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -39,10 +40,18 @@ SECRET_QUERY_KEYS = frozenset({"signature", "x-amz-signature", "x-amz-credential
                                "token", "access_token", "api_key", "apikey", "key", "code", "awsaccesskeyid",
                                "googleaccessid", "x-domino-api-key", "password", "secret"})
 MASK = "****"
+# The same parameters wherever a URL appears inside text: a body that hands out a signed URL, an error message.
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:" + "|".join(sorted(map(re.escape, SECRET_QUERY_KEYS))) + r")=)"
+                           r"([^&\"'\s<>\\]+)")
 
 _lock = threading.Lock()
 _file: IO[str] | None = None
 _path: Path | None = None
+
+
+def redact_text(text: str) -> str:
+    """Known secrets and every credential-carrying URL query parameter in ``text`` masked."""
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, redact(text))
 
 
 def redact_url(url: str) -> str:
@@ -62,7 +71,7 @@ def redact_url(url: str) -> str:
 
 def redact_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> dict[str, str]:
     items = headers.items() if isinstance(headers, Mapping) else (headers or ())
-    return {str(k): MASK if str(k).lower() in SECRET_HEADERS else redact(str(v)) for k, v in items}
+    return {str(k): MASK if str(k).lower() in SECRET_HEADERS else redact_text(str(v)) for k, v in items}
 
 
 def describe_body(body: Any, content_type: str = "") -> str | None:
@@ -83,7 +92,7 @@ def describe_body(body: Any, content_type: str = "") -> str | None:
     else:
         return f"<{type(body).__name__}>"
     cut = len(text) > BODY_LIMIT
-    text = redact(text[:BODY_LIMIT])
+    text = redact_text(text[:BODY_LIMIT])
     return f"{text}… <{len(text)} chars shown>" if cut else text
 
 
@@ -149,7 +158,7 @@ def record(*, client: str, method: str, url: str, status: int | None = None, err
                 "elapsed_s": round(elapsed, 4), "request": {"headers": redact_headers(request_headers),
                                                            "body": describe_body(request_body, request_type)}}
         if error:
-            line["error"] = redact(error)[:500]
+            line["error"] = redact_text(error)[:500]
         else:
             line["response"] = {"headers": redact_headers(response_headers),
                                 "body": describe_body(response_body, response_type)}

@@ -150,7 +150,8 @@ def test_the_trace_file_has_one_redacted_line_per_attempt(server, waits, tmp_pat
     trace.start(path)
     try:
         Scripted.script = [busy(503), (200, {"Set-Cookie": "session=abc"},
-                                       json.dumps({"echo": KEY, "big": "x" * 10000}).encode())]
+                                       json.dumps({"echo": KEY, "signed": "https://s3/b/k?a=1&X-Amz-Signature=f00d",
+                                                   "big": "x" * 10000}).encode())]
         session = make_session(headers={"X-Domino-Api-Key": KEY}, client="model-monitor")
         session.get(f"{server}/model?model_id=m1&X-Amz-Signature=deadbeef&sig=cafe&se=2030", timeout=5)
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
@@ -162,7 +163,7 @@ def test_the_trace_file_has_one_redacted_line_per_attempt(server, waits, tmp_pat
     lines = [json.loads(line) for line in text.splitlines()]
     assert [(line["client"], line["method"], line["status"], line["attempt"]) for line in lines] == [
         ("model-monitor", "GET", 503, 1), ("model-monitor", "GET", 200, 2), ("domino_data", "PUT", 200, 1)]
-    for secret in (KEY, token, "deadbeef", "cafe", "feedface", "AKIA", "session=abc"):
+    for secret in (KEY, token, "deadbeef", "cafe", "feedface", "AKIA", "session=abc", "f00d"):
         assert secret not in text, secret
     first = lines[1]
     assert first["request"]["headers"]["X-Domino-Api-Key"] == "****"
