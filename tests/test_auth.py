@@ -120,3 +120,30 @@ def test_secrets_are_registered_and_never_described(token_file):
 def test_from_environment_reads_the_override_variables(token_file):
     env = {**everything(token_file), auth.METHOD_ENV: "token", auth.TOKEN_ENV_ENV: "SA_TOKEN"}
     assert auth.from_environment(env).method == auth.TOKEN
+
+
+@pytest.mark.parametrize("url, internal", [
+    ("http://nucleus-frontend.domino-platform:80", True), ("http://127.0.0.1:8899", True),
+    ("http://nucleus-frontend", True), ("http://10.0.3.4", True), ("https://api.domino-platform.svc", True),
+    ("https://domino.example.com", False), ("https://8.8.8.8", False)])
+def test_internal_hosts_are_recognised(url, internal):
+    from dmm import hosts
+
+    assert hosts.is_internal(url) is internal
+
+
+def test_each_service_is_reached_where_its_client_looks():
+    from types import SimpleNamespace
+
+    from dmm import hosts
+
+    config = SimpleNamespace(model_monitor_api_url="https://domino.example.com/model-monitor/v2/api",
+                             domino_base_url="https://domino.example.com")
+    env = {"DOMINO_API_HOST": "http://nucleus-frontend:80", "DOMINO_API_PROXY": "http://localhost:8899"}
+    assert hosts.per_service(config, env) == {
+        "training sets": "http://nucleus-frontend:80/trainingset", "data sources": "http://localhost:8899/v4",
+        "Model Monitor": "https://domino.example.com/model-monitor/v2/api",
+        "custom metrics": "http://nucleus-frontend:80"}
+    assert hosts.per_service(config, {"DOMINO_USER_HOST": "https://u.example.com"})["training sets"] == \
+        "https://u.example.com/trainingset"
+    assert hosts.custom_metrics("https://domino.example.com", {}) == "https://domino.example.com"

@@ -601,3 +601,15 @@ def test_the_chain_refuses_a_check_registered_twice_or_before_what_it_needs():
     with pytest.raises(ValueError, match="needs"):
         chain.register(CheckName.ENDPOINT, needs=[CheckName.TRAINING_SET])(lambda ctx: None)
     assert chain.names == [CheckName.CONFIG]
+
+
+def test_a_failed_domino_call_points_at_the_trace(world):
+    from dmm.errors import ApiError
+
+    def unavailable(model_id):
+        raise ApiError("Reading the model failed with HTTP 503", "Try again later", status=503)
+
+    world.monitor.get_model = unavailable
+    results = world.run()
+    assert results["api key"].status == FAIL
+    assert "--trace FILE" in results["api key"].fix and "Try again later" in results["api key"].fix

@@ -309,3 +309,54 @@ def test_help_documents_every_flag():
         assert f"{flag} " in result.stdout or f"{flag}\n" in result.stdout, flag
     for question in QUESTIONS:
         assert question.flag in result.stdout
+
+
+# --- hosts and auth (issue 8) --------------------------------------------------------------------------------
+
+INTERNAL = "http://nucleus-frontend.domino-platform:80"
+
+
+def test_an_internal_domino_api_host_is_not_proposed_when_model_monitor_does_not_answer_there(workdir, mocked):
+    mocked.get(f"{INTERNAL}/version", json={"version": "6.0.0"})
+    mocked.get(f"{INTERNAL}/model-monitor/v2/api/model", status=404, body="<html>no</html>", content_type="text/html")
+    mock_domino(mocked)
+    script = Script(BASE, "m1", "", "", ENDPOINT, "gt", "", "", "")
+    code, script = run_script([], script, env={**ENV, "DOMINO_API_HOST": INTERNAL})
+    assert code == 0, script.output
+    assert script.prompts[0].endswith("(Model Monitor needs the external URL): ")  # nothing proposed
+    assert any("internal address where Model Monitor does not answer" in line and "address bar" in line
+               for line in script.printed)
+    assert load_config(workdir / "monitoring_config.json", env={}).domino_base_url == BASE
+
+
+def test_an_internal_host_where_model_monitor_answers_is_proposed(workdir, mocked):
+    def model(request):
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": "Model not found"})
+
+    mocked.get(f"{INTERNAL}/version", json={"version": "6.0.0"})
+    mocked.add_callback(responses.GET, f"{INTERNAL}/model-monitor/v2/api/model", callback=model)
+    code, script = run_script([], Script(""), env={**ENV, "DOMINO_API_HOST": INTERNAL})
+    assert code == 2  # the answers ran out at the model id, which this fake Model Monitor does not know
+    assert script.prompts[0].endswith(f"[{INTERNAL}]: ")
+    assert not any("internal address" in line for line in script.printed)
+
+
+def test_offline_an_internal_host_is_not_proposed(workdir):
+    code, script = run_script(["--offline", "--yes"] + FULL_FLAGS[2:], env={**ENV, "DOMINO_API_HOST": INTERNAL})
+    assert code == 2 and script.prompts == []  # unattended: the missing answer is an error, not the internal host
+    assert any("internal address where Model Monitor is usually not served" in line for line in script.printed)
+
+
+def test_auth_flag_is_used_named_and_written_to_the_config(workdir, mocked, monkeypatch, capsys):
+    monkeypatch.setenv("DMM_DOMINO_AUTH_METHOD", "auto")  # --auth sets it for the process; restored after the test
+    mock_domino(mocked)
+    keyless = {k: v for k, v in ENV.items() if k != "DOMINO_USER_API_KEY"}
+    code, _script = run_script(FULL_FLAGS + ["--yes", "--auth", "api-key"], env=keyless)
+    assert code == 2
+    assert "The auth method 'api-key' was chosen but DOMINO_USER_API_KEY is not set" in capsys.readouterr().err
+    code, script = run_script(FULL_FLAGS + ["--yes", "--auth", "api-key", "--test-data", ""])
+    assert code == 0, script.output
+    assert "Reaching Domino with the user API key from $DOMINO_USER_API_KEY" in script.printed
+    monitor_calls = [call for call in mocked.calls if "/model-monitor/" in call.request.url]
+    assert monitor_calls and all(call.request.headers.get("X-Domino-Api-Key") == KEY for call in monitor_calls)
+    assert load_config(workdir / "monitoring_config.json", env={}).data["domino"]["auth_method"] == "api-key"
