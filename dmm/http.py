@@ -26,10 +26,10 @@ __all__ = ["RETRY_STATUSES", "ApiClient", "api_key_headers", "build_retry", "mak
 
 
 def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | None = None,
-                max_time: float = 60.0, post_statuses: frozenset[int] = frozenset({429})) -> RetryPolicy:
-    """The retry policy (``dmm.transport``): backoff with jitter on connection failures, 429 (honouring
-    Retry-After), 502, 503 and 504; POSTs are repeated after a possible delivery only if ``methods`` names POST
-    (the default: Model Monitor's registrations answer a repeat with "already configured")."""
+                max_time: float = 60.0, post_statuses: frozenset[int] = frozenset({429, 503})) -> RetryPolicy:
+    """The retry policy (``dmm.transport``): backoff with jitter on connection failures, 429 and 503 (honouring
+    Retry-After), 502 and 504; POSTs are repeated after a possible delivery (502, 504, a lost answer) only if
+    ``methods`` names POST (the default: Model Monitor's registrations answer a repeat with "already configured")."""
     methods = ALL_METHODS if methods is None else methods
     return RetryPolicy(total=total, backoff=backoff, jitter=min(backoff, 0.5), max_time=max_time,
                        retry_posts="POST" in methods, post_statuses=post_statuses)

@@ -4,10 +4,11 @@ The policy is urllib3's ``Retry`` (counting, exponential backoff with jitter, ``
 loop per attempt so that each attempt is traced and the whole call is bounded in time (``RetryPolicy.max_time``).
 What is retried, and why:
 
-- a connection that could not be opened (nothing was sent) and a 429 (the service refused the request before acting
-  on it, and says when to come back with ``Retry-After``): every method; a policy may add statuses by which the
-  server says it did not handle the request (``post_statuses``: the Model API's adds 503, RFC 9110 §15.6.4 "unable
-  to handle the request");
+- a connection that could not be opened (nothing was sent), a 429 (RFC 6585 §4: too many requests, refused) and a
+  503 (RFC 9110 §15.6.4: "the server is currently unable to handle the request"), both honouring ``Retry-After``:
+  every method, since the server says it did not act (``post_statuses``; a policy may narrow it to 429). Whether a
+  Domino gateway ever answers 503 *after* the service acted is not documented; if it does, the repeat is what
+  issue 9's own event ids and the ledger make harmless;
 - 502, 503, 504, a read timeout or a reset connection: only requests that are safe to repeat (GET, HEAD, PUT,
   DELETE, OPTIONS, and POSTs the policy names as safe: Domino's read-only searches, Model Monitor's registrations,
   which answer a repeat with "already configured"). A POST to a Model API is never repeated on these: the model may
@@ -57,7 +58,7 @@ class RetryPolicy:
     max_time: float = 60.0
     retry_posts: bool = False
     safe_posts: tuple[re.Pattern[str], ...] = field(default=DOMINO_SAFE_POSTS)
-    post_statuses: frozenset[int] = frozenset({429})  # statuses that say "not handled": retried for any method
+    post_statuses: frozenset[int] = frozenset({429, 503})  # "not handled": retried for any method
 
     def urllib3_retry(self) -> Retry:
         return Retry(total=self.total, connect=self.total, read=self.total, status=self.total, other=0,
@@ -76,9 +77,9 @@ class RetryPolicy:
 
 DEFAULT_POLICY = RetryPolicy()
 MONITOR_POLICY = RetryPolicy(retry_posts=True)
-# A prediction POST: only what the model cannot have handled (an unopened connection, 429, 503), never a 502/504 or
-# a lost answer, after which the model may already have made and captured the prediction.
-MODEL_API_POLICY = RetryPolicy(total=4, post_statuses=frozenset({429, 503}))
+# A prediction POST: only what the model cannot have handled (an unopened connection, 429, 503), never a 500/502/504
+# or a lost answer, after which the model may already have made and captured the prediction.
+MODEL_API_POLICY = RetryPolicy(total=4)
 
 
 class _Answer:
@@ -131,7 +132,7 @@ def run_with_retry(policy: RetryPolicy, method: str, url: str, attempt: Callable
             retry = retry.increment(method, url, response=shim)  # type: ignore[arg-type]
         except MaxRetryError:
             return answer
-        after = retry.get_retry_after(shim) if status == 429 else None  # type: ignore[arg-type]
+        after = retry.get_retry_after(shim) if status in (429, 503) else None  # type: ignore[arg-type]
         wait = retry.get_backoff_time() if after is None else after
         if time.monotonic() + wait > deadline:
             return answer

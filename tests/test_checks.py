@@ -613,3 +613,14 @@ def test_a_failed_domino_call_points_at_the_trace(world):
     results = world.run()
     assert results["api key"].status == FAIL
     assert "--trace FILE" in results["api key"].fix and "Try again later" in results["api key"].fix
+
+
+def test_a_refusal_elsewhere_names_the_identity_used(world):
+    def refused(name, number):
+        raise AuthError("Reading the training set failed with HTTP 401", "Check the credentials", status=401)
+
+    world.training_version = refused
+    results = world.run()
+    fix = results["training set"].fix
+    assert results["training set"].status == FAIL
+    assert "Domino was reached with the user API key from $DOMINO_USER_API_KEY" in fix and "--trace FILE" in fix

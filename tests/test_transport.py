@@ -198,3 +198,11 @@ def test_a_refused_connection_is_traced_as_an_error(tmp_path, waits):
         trace.stop()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["attempt"] for line in lines] == [1, 2] and all("error" in line for line in lines)
+
+
+def test_a_503_says_not_handled_so_even_an_unsafe_post_is_repeated_honouring_retry_after(server, waits):
+    Scripted.script = [busy(503, **{"Retry-After": "1"}), (200, {}, b"{}")]
+    with httpx.Client(base_url=server) as client:
+        transport.install_domino_client_hooks()
+        assert client.post("/trainingset/churn", json={}).status_code == 200
+    assert waits == [1.0] and len(Scripted.seen) == 2
