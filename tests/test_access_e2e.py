@@ -31,7 +31,7 @@ def test_a_keyless_run_with_a_token_reaches_every_service_and_the_trace_leaks_no
         demo.full_path(count=20)
         model_api_token = demo.deployment["accessToken"]
 
-    assert all("DOMINO_USER_API_KEY" not in demo.env for _ in [0])
+    assert "DOMINO_USER_API_KEY" not in demo.env
     step3, step6 = (next(r for r in demo.runs if r.name == name) for name in ("step 3", "step 6"))
     assert f"an access token from ${TOKEN_ENV}" in step3.stdout
     report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
