@@ -68,7 +68,10 @@ class DominoServices:
         from dmm.datasources import DataSources
 
         credentials = self.credentials
-        return DataSources(factory=lambda: domino_clients.data_source_client(credentials))
+        sources = DataSources()
+        if hasattr(sources, "use"):  # tests may stand a fake in for the class
+            sources.use(lambda: domino_clients.data_source_client(credentials))
+        return sources
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -283,8 +283,10 @@ def _hook_python_domino(policy: RetryPolicy) -> None:
         from domino import http_request_manager
     except ImportError:  # pragma: no cover - python-domino is a runtime dependency
         return
-    manager = http_request_manager._HttpRequestManager
-    original = manager._set_session
+    manager = getattr(http_request_manager, "_HttpRequestManager", None)
+    original = getattr(manager, "_set_session", None)
+    if manager is None or original is None:  # pragma: no cover - another python-domino layout: its own retries stay
+        return
 
     def _set_session(self: Any) -> requests.Session:
         return mount(original(self), policy, "python-domino")
