@@ -9,7 +9,7 @@ What is retried, and why:
   every method, since the server says it did not act (``post_statuses``; a policy may narrow it to 429). Whether a
   Domino gateway ever answers 503 *after* the service acted is not documented; if it does, the repeat is what
   issue 9's own event ids and the ledger make harmless;
-- 502, 503, 504, a read timeout or a reset connection: only requests that are safe to repeat (GET, HEAD, PUT,
+- 502, 504, a read timeout or a reset connection: only requests that are safe to repeat (GET, HEAD, PUT,
   DELETE, OPTIONS, and POSTs the policy names as safe: Domino's read-only searches, Model Monitor's registrations,
   which answer a repeat with "already configured"). A POST to a Model API is never repeated on these: the model may
   already have made (and captured) the prediction.
