@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dmm.cli import EXIT_FAILED, EXIT_OK, confirm, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, add_domino_arguments, confirm, run
 from dmm.dataio import SUPPORTED, read_table
 from dmm.schema import SCHEMA_FILE_NAME, check_schema_path, default_schema_path
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"monitoring_config.json if one is found, else ./{SCHEMA_FILE_NAME})")
     parser.add_argument("--yes", "-y", action="store_true", help="register without asking for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; nothing is sent")
+    add_domino_arguments(parser)
     return parser
 
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dmm.cli import EXIT_OK, run
+from dmm.cli import EXIT_OK, add_domino_arguments, run
 from dmm.dataio import check_output_dir
 from dmm.mlflow_export import MANIFEST_NAME, choose_model, export_model, tracking_uri
 from dmm.paths import check_output_file
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", default=".", metavar="DIR",
                         help="where to write model.pkl (or model/) and model_manifest.json (default: .)")
     parser.add_argument("--dry-run", action="store_true", help="show which model would be exported and stop")
+    add_domino_arguments(parser)
     return parser
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from config_loader import CONFIG_FILE_NAME
-from dmm.cli import run
+from dmm.cli import add_domino_arguments, run
 from dmm.wizard import QUESTIONS, ConsoleIO, LiveChecks, WizardOptions, next_step_hint, run_wizard
 
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     behaviour.add_argument("--store-token", action="store_true",
                            help="also store the token from --token-env's variable in the file (not recommended; "
                                 "the file is then written with mode 0600)")
+    add_domino_arguments(parser)
     return parser
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm import args as limits
-from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, load_config_announced, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, add_domino_arguments, load_config_announced, run
 from dmm.redact import redact
 
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="validate and show what would be sent; send nothing")
     parser.add_argument("--no-upload", action="store_true", help="write the ground truth locally only")
     add_config_argument(parser)
+    add_domino_arguments(parser)
     return parser
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm.args import MAX_HOURS, float_in_range
-from dmm.cli import EXIT_OK, load_config_announced, run
+from dmm.cli import EXIT_OK, add_domino_arguments, load_config_announced, run
 from dmm.ground_truth import DEFAULT_HOURS, DEFAULT_ID_COLUMN
 
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(by default nothing is registered then, since such labels would not match)")
     parser.add_argument("--dry-run", action="store_true", help="print the registration payloads; send nothing")
     add_config_argument(parser)
+    add_domino_arguments(parser)
     return parser
 
 

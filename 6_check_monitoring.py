@@ -19,7 +19,7 @@ from dmm.args import MAX_DAYS, float_in_range
 from dmm.checks.step import Step6Options, check_monitoring
 from dmm.checks.summary import summary_lines
 from dmm.checks.window import DEFAULT_DAYS
-from dmm.cli import run
+from dmm.cli import add_domino_arguments, run
 from dmm.config import add_config_argument
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")
     extra.add_argument("--schedule", action="store_true",
                        help="save the drift-check config and create the daily drift check in Model Monitor")
+    add_domino_arguments(parser)
     return parser
 
 

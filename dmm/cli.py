@@ -7,12 +7,13 @@ Exit codes: 0 success; 1 a check failed or work was incomplete; 2 bad input (fla
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from dmm.errors import DmmError, UsageError
+from dmm.errors import ApiError, DmmError, UsageError
 from dmm.redact import redact
 
 EXIT_OK = 0
@@ -22,13 +23,49 @@ EXIT_SERVICE = 3
 EXIT_INTERRUPTED = 130
 
 
+TRACE_HELP = ("append one JSON line per HTTP exchange with Domino (ours and Domino's own clients'; secrets, tokens "
+              "and URL signatures masked) to FILE (default: $DMM_TRACE)")
+AUTH_HELP = ("how to authenticate to Domino: auto (the API proxy, an access token from domino.auth_token_env, the "
+             "token file, then the API key: python-domino's order) or exactly one method (default: "
+             "domino.auth_method, else auto)")
+
+
+def add_domino_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trace FILE`` and ``--auth METHOD``, shared by every numbered script (``run`` acts on them)."""
+    from dmm.auth import CHOICES
+
+    group = parser.add_argument_group("reaching Domino")
+    group.add_argument("--trace", metavar="FILE", help=TRACE_HELP)
+    group.add_argument("--auth", choices=CHOICES, metavar="METHOD", help=AUTH_HELP + f"; one of {', '.join(CHOICES)}")
+
+
+def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
+    """Start the trace and pick the auth method before ``main`` runs, so every Domino call sees them."""
+    from dmm import trace
+    from dmm.auth import CHOICES, METHOD_ENV
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--trace")
+    parser.add_argument("--auth", choices=CHOICES)
+    known, _rest = parser.parse_known_args(words)  # a bad --auth value: UsageError via plain_argparse_errors
+    if known.auth:
+        os.environ[METHOD_ENV] = known.auth  # the config's DMM_<SECTION>_<KEY> override of domino.auth_method
+    trace.start(known.trace)
+
+
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)``; print user errors as one sentence on stderr, never a traceback."""
+    from dmm import trace
+
     try:
         with plain_argparse_errors():
+            _apply_domino_arguments(argv)
             return int(main(argv) or 0)
     except DmmError as error:
         print(f"Error: {redact(str(error))}", file=sys.stderr)
+        if isinstance(error, ApiError) and trace.path() is not None:
+            print(f"The exchanges with Domino are in the trace {trace.path()}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("Interrupted; nothing further was changed.", file=sys.stderr)
@@ -37,6 +74,8 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         print("Error: input ended while a question was waiting for an answer. "
               "Pass the answers as flags and add --yes to run unattended.", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        trace.stop()
 
 
 def _argparse_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:

@@ -7,8 +7,9 @@ The file is strict: unknown keys and placeholder values (``YOUR_…``, ``REPLACE
 name the dotted key; keys starting with ``_`` (such as the template's ``_help``) are ignored. Every key can be
 overridden by an environment variable ``DMM_<SECTION>_<KEY>``, e.g. ``DMM_MODEL_API_ENDPOINT_URL``.
 
-Secrets stay out of the file by default: the user API key is read from the variable named by
-``domino.user_api_key_env`` and the Model API token from the variable named by ``model_api.token_env``. A token
+Secrets stay out of the file by default: Domino credentials come from the chain in ``dmm.auth``
+(``domino.auth_method``, ``domino.auth_token_env``; the user API key from the variable named by
+``domino.user_api_key_env``) and the Model API token from the variable named by ``model_api.token_env``. A token
 stored in ``model_api.token`` is accepted, but ``save_config`` writes such a file with mode 0600 and the loaded
 config carries a warning about it.
 """
@@ -38,7 +39,8 @@ LEDGER_FILE_NAME = "monitoring_ledger.json"
 
 # section -> key -> (type, default); a default of None means the key is required.
 KNOWN_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
-    "domino": {"base_url": (str, None), "user_api_key_env": (str, "DOMINO_USER_API_KEY")},
+    "domino": {"base_url": (str, None), "user_api_key_env": (str, "DOMINO_USER_API_KEY"),
+               "auth_method": (str, "auto"), "auth_token_env": (str, "")},
     "model_monitor": {"model_id": (str, None), "base_url": (str, "")},
     "model_api": {"endpoint_url": (str, None), "token_env": (str, "DOMINO_MODEL_API_TOKEN"),
                   "token": (str, ""), "timeout": (float, 30.0)},
@@ -48,7 +50,8 @@ KNOWN_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
     "schema": {"path": (str, "monitoring_schema.json")},
 }
 URL_KEYS = ("domino.base_url", "model_monitor.base_url", "model_api.endpoint_url")
-ENV_NAME_KEYS = ("domino.user_api_key_env", "model_api.token_env")
+ENV_NAME_KEYS = ("domino.user_api_key_env", "domino.auth_token_env", "model_api.token_env")
+AUTH_METHODS = ("auto", "api-proxy", "token", "token-file", "api-key")  # dmm.auth.CHOICES
 # Model Monitor's data-source types (/work/shared/domino-api.md §2.5): "s3" is in Domino's docs sample; "generic_s3",
 # "azure_blob" and "azure_data_lake" were observed; GCS, HDFS and Snowflake appear in DMM's UI docs with unverified
 # identifiers, so their plain lower-case names are accepted too (the sandbox's datasource_types option lists the
@@ -125,6 +128,12 @@ class MonitoringConfig:
                               "with the key from Account Settings > API Key", code="api-key-missing")
         register_secret(value)
         return value
+
+    def credentials(self) -> Any:
+        """The Domino credentials ``dmm.auth``'s chain picks for this config (``ConfigError`` when none)."""
+        from dmm.auth import from_config
+
+        return from_config(self)
 
     def model_api_token(self) -> str:
         """The Model API access token: ``$<model_api.token_env>``, else the token stored in the file."""
@@ -290,6 +299,8 @@ def validate_config_data(data: Mapping[str, Any], env: Mapping[str, str], where:
                 problem = f"data_sources.ground_truth_type: {datasource_type_problem(value)}"
             elif dotted in ENV_NAME_KEYS and not is_env_name(value):
                 problem = f"{dotted} must be the name of an environment variable (got {value!r})"
+            elif dotted == "domino.auth_method" and value not in AUTH_METHODS:
+                problem = f"{dotted} must be one of {', '.join(AUTH_METHODS)} (got {value!r})"
             if problem:
                 problems.append(("config-bad-value", problem))
             values[section][key] = value.rstrip("/") if dotted in URL_KEYS else value

@@ -26,24 +26,34 @@ def _describe(exc: BaseException) -> str:
 class DataSources:
     """Object-store data sources by name; the client and each data source are fetched once."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, factory: Any = None) -> None:
+        """``factory`` builds Domino's client (``dmm.domino_clients.data_source_client`` with our credentials)."""
         self._client = client
+        self._factory = factory
         self._by_name: dict[str, Any] = {}
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            check_client_environment()
-            try:
-                from domino_data.data_sources import DataSourceClient
+            if self._factory is None:  # the auth chain from the environment (dmm.auth); ConfigError when empty
+                from dmm import auth, domino_clients
 
-                self._client = DataSourceClient()
+                credentials = auth.from_environment()
+                self._factory = lambda: domino_clients.data_source_client(credentials)
+            check_client_environment(needs_credentials=False)
+            try:
+                self._client = self._factory()
             except Exception as exc:
                 raise ApiError(f"Could not start Domino's data source client ({_describe(exc)})",
                                "Run this in a Domino workspace or job, or set DOMINO_API_HOST, DOMINO_USER_API_KEY, "
                                "DOMINO_DATASOURCE_PROXY_HOST and DOMINO_DATASOURCE_PROXY_FLIGHT_HOST",
                                code="datasource-client") from None
         return self._client
+
+    def use(self, factory: Any) -> None:
+        """Build Domino's client with ``factory`` (e.g. with the credentials step 3 chose), unless already built."""
+        if self._client is None:
+            self._factory = factory
 
     def datasource(self, name: str) -> Any:
         if name not in self._by_name:
@@ -109,10 +119,11 @@ class DataSources:
                            status=status, code="datasource-failed") from None
 
 
-def check_client_environment(env: Mapping[str, str] | None = None) -> None:
+def check_client_environment(env: Mapping[str, str] | None = None, needs_credentials: bool = True) -> None:
     """Raise ``ConfigError`` naming what Domino's data source client would miss, before it is started."""
     env = os.environ if env is None else env
-    if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_TOKEN_FILE") or env.get("DOMINO_API_PROXY")):
+    if needs_credentials and not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_TOKEN_FILE")
+                                  or env.get("DOMINO_API_PROXY")):
         raise ConfigError("DOMINO_USER_API_KEY is not set, so Domino's data sources cannot be reached",
                           "Run this in a Domino workspace or job, or export DOMINO_USER_API_KEY with the key from "
                           "Account Settings > API Key", code="api-key-missing")

@@ -247,7 +247,7 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         raise UsageError("model_monitor.model_id and data_sources.ground_truth must both be set",
                          "Run 3_setup_monitoring.py, or set them in monitoring_config.json", code="config-missing-key")
     window = None if options.file else date_window(options, now)
-    config.api_key()  # fail before reading files when the key is missing
+    config.credentials()  # fail before reading files when there are no Domino credentials
     schema = MonitoringSchema.load(config.schema_path)
     id_column = DEFAULT_ID_COLUMN
     label_column = schema.ground_truth_column

@@ -1,7 +1,8 @@
 """The one HTTP layer for Domino's REST services (Model Monitor, Model API, custom metrics lookups).
 
-A ``requests`` session with the auth header, a default timeout and urllib3 retries with backoff on 429 and
-5xx; errors become ``ApiError`` subclasses carrying the status, the server's message and advice, with every
+A ``requests`` session with the auth header, a default timeout and the one retry policy of ``dmm.transport``
+(urllib3's ``Retry`` driving backoff with jitter on 429, 502, 503, 504 and dropped connections; every attempt
+traced); errors become ``ApiError`` subclasses carrying the status, the server's message and advice, with every
 secret redacted.
 """
 
@@ -13,41 +14,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from dmm.errors import ApiError, AuthError, ConflictError, NotFoundError
 from dmm.redact import redact, register_secret
+from dmm.transport import RETRY_STATUSES, RetryPolicy, mount
 
 DEFAULT_TIMEOUT = 30.0
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 ALL_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS", "POST", "PATCH"})
+__all__ = ["RETRY_STATUSES", "ApiClient", "api_key_headers", "build_retry", "make_session", "raise_for_response"]
 
 
-def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | None = None) -> Retry:
-    """urllib3 retry policy: backoff on connection errors, 429 and 5xx, honouring Retry-After."""
-    return Retry(
-        total=total,
-        connect=total,
-        read=total,
-        status=total,
-        backoff_factor=backoff,
-        backoff_max=10,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=methods if methods is not None else ALL_METHODS,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+def build_retry(total: int = 4, backoff: float = 0.5, methods: frozenset[str] | None = None,
+                max_time: float = 60.0, post_statuses: frozenset[int] = frozenset({429, 503})) -> RetryPolicy:
+    """The retry policy (``dmm.transport``): backoff with jitter on connection failures, 429 and 503 (honouring
+    Retry-After), 502 and 504; POSTs are repeated after a possible delivery (502, 504, a lost answer) only if
+    ``methods`` names POST (the default: Model Monitor's registrations answer a repeat with "already configured")."""
+    methods = ALL_METHODS if methods is None else methods
+    return RetryPolicy(total=total, backoff=backoff, jitter=min(backoff, 0.5), max_time=max_time,
+                       retry_posts="POST" in methods, post_statuses=post_statuses)
 
 
-def make_session(headers: Mapping[str, str] | None = None, auth: tuple[str, str] | None = None,
-                 retry: Retry | None = None, pool_size: int = 10) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry if retry is not None else build_retry(),
-                          pool_connections=pool_size, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+def make_session(headers: Mapping[str, str] | None = None, auth: Any = None,
+                 retry: RetryPolicy | None = None, pool_size: int = 10, client: str = "dmm") -> requests.Session:
+    """A session whose every request is retried by ``retry`` and traced (``dmm.trace``) as ``client``."""
+    session = mount(requests.Session(), retry if retry is not None else build_retry(), client, pool_size)
     if headers:
         session.headers.update(headers)
     if auth:

@@ -1,4 +1,8 @@
-"""Calling a deployed Domino Model API (endpoint): Basic auth with the access token, retries, the event_id back."""
+"""Calling a deployed Domino Model API (endpoint): Basic auth with the access token, the event_id back.
+
+Retries: only what the model cannot have handled (a refused connection, 429, 503); never a 502/504 or a lost
+answer, unless the caller says a repeat is harmless (``repeatable_posts``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from dmm.errors import ApiError, AuthError
 from dmm.http import ApiClient, build_retry, make_session
 from dmm.redact import register_secret
+from dmm.transport import MODEL_API_POLICY
 
 TOKEN_ADVICE = ("Check the Model API access token (Domino: the endpoint's Settings > Access tokens) in the "
                 "environment variable named by model_api.token_env (default DOMINO_MODEL_API_TOKEN)")
@@ -44,10 +49,16 @@ class Prediction:
 
 class ModelApiClient:
     def __init__(self, endpoint_url: str, token: str | None, timeout: float = 30, retries: int = 4,
-                 pool_size: int = 10) -> None:
+                 pool_size: int = 10, repeatable_posts: bool = False) -> None:
+        """``repeatable_posts``: the caller makes a repeated prediction harmless (it sends its own event id), so a
+        POST may be repeated after a 5xx or a lost answer too."""
         register_secret(token)
-        session = make_session(auth=(token, token) if token else None, retry=build_retry(total=retries),
-                               pool_size=pool_size)
+        # A POST that may have reached the model is not repeated (the model could capture the prediction twice):
+        # only what it cannot have handled is (a connection that never opened, 429, 503; dmm.transport).
+        methods = frozenset({"GET", "HEAD", "POST"} if repeatable_posts else {"GET", "HEAD"})
+        session = make_session(auth=(token, token) if token else None, pool_size=pool_size, client="model-api",
+                               retry=build_retry(total=retries, methods=methods,
+                                                 post_statuses=MODEL_API_POLICY.post_statuses))
         self.endpoint_url = endpoint_url
         self.api = ApiClient(endpoint_url, session=session, timeout=timeout, service_name="the Model API")
 

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 import requests
 
+from dmm.auth import Credentials, RequestsAuth
 from dmm.errors import ApiError, AuthError, NotFoundError, UsageError
-from dmm.http import ApiClient, api_key_headers, make_session
+from dmm.http import ApiClient, api_key_headers, build_retry, make_session
 
 DatasetKind = Literal["prediction", "ground_truth"]
 DATASET_KINDS = ("prediction", "ground_truth")
@@ -46,10 +47,16 @@ def _epoch_seconds(value: datetime | int | float) -> int:
 class ModelMonitorClient:
     """One method per Model Monitor endpoint the toolkit uses; each returns parsed JSON or raises ApiError."""
 
-    def __init__(self, api_url: str, api_key: str, timeout: float = 30, session: requests.Session | None = None,
-                 api_key_env: str = "DOMINO_USER_API_KEY") -> None:
-        session = session if session is not None else make_session()
-        session.headers.update(api_key_headers(api_key))
+    def __init__(self, api_url: str, api_key: str | Credentials, timeout: float = 30,
+                 session: requests.Session | None = None, api_key_env: str = "DOMINO_USER_API_KEY") -> None:
+        """``api_key`` is a user API key, or the ``dmm.auth.Credentials`` of any method of the chain."""
+        session = session if session is not None else make_session(retry=build_retry(), client="model-monitor")
+        if isinstance(api_key, Credentials):
+            session.auth = RequestsAuth(api_key)
+            self.credentials: Credentials | None = api_key
+        else:
+            session.headers.update(api_key_headers(api_key))
+            self.credentials = None
         self.api_key_env = api_key_env
         self.api = ApiClient(api_url.rstrip("/"), session, timeout, SERVICE_NAME)
         self.scheduler = ApiClient(scheduler_base_url(api_url), session, timeout, SERVICE_NAME)
@@ -73,8 +80,11 @@ class ModelMonitorClient:
 
     def _auth_advice(self, status: int | None) -> str:
         if status == 403:
-            return ("The API key was accepted but may not act on this model: ask the model's owner to add you "
+            return ("The identity was accepted but may not act on this model: ask the model's owner to add you "
                     "as a collaborator in Model Monitor")
+        if self.credentials is not None and self.credentials.method != "api-key":
+            return (f"Model Monitor at {self.api_url} refused {self.credentials.describe()}. "
+                    f"{self.credentials.fix()}")
         return (f"Check that {self.api_key_env} holds a valid Domino API key (Account Settings > API Key) and that "
                 f"{self.api_url} is your Domino's external URL (Model Monitor is not served on the internal host)")
 

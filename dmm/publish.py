@@ -63,18 +63,23 @@ def metric_name(kind: str, name: str) -> str:
     return f"{kind}_" + re.sub(r"[^A-Za-z0-9_]+", "_", str(name)).strip("_")
 
 
-def custom_metrics_client(api_key: str, host: str, env: Mapping[str, str]) -> Any:
+def custom_metrics_client(credentials: Any, host: str, env: Mapping[str, str]) -> Any:
+    """python-domino's custom metrics client, with ``credentials`` (``dmm.auth``; a plain string is an API key)."""
     owner, project = env.get("DOMINO_PROJECT_OWNER"), env.get("DOMINO_PROJECT_NAME")
     if not owner or not project:
         raise UsageError("DOMINO_PROJECT_OWNER and DOMINO_PROJECT_NAME are not set, so the project for custom metrics "
                          "is unknown", "Run this in a Domino workspace or job, or export both variables")
-    import domino
+    from dmm import domino_clients
+    from dmm.auth import API_KEY, Credentials
 
+    if not isinstance(credentials, Credentials):
+        credentials = Credentials(API_KEY, "the API key", api_key=str(credentials))
     try:
-        return domino.Domino(f"{owner}/{project}", api_key=api_key, host=host).custom_metrics_client()
+        return domino_clients.python_domino(credentials, f"{owner}/{project}", host).custom_metrics_client()
     except Exception as error:
         raise ApiError(f"Could not start python-domino's custom metrics client ({redact(str(error))[:300]})",
-                       "Check DOMINO_API_HOST and the API key; custom metrics need Domino 5.3.1 or later") from None
+                       f"Check DOMINO_API_HOST and {credentials.describe()}; custom metrics need Domino 5.3.1 or later"
+                       ) from None
 
 
 def push_metrics(report: Mapping[str, Any], model_id: str, client: Any,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from dmm.auth import Credentials
     from dmm.config import MonitoringConfig
     from dmm.datasources import DataSources
     from dmm.ledger import Ledger
@@ -48,17 +49,29 @@ class DominoServices:
         self.env = os.environ if env is None else env
 
     @cached_property
+    def credentials(self) -> Credentials:
+        """The auth method of ``dmm.auth``'s chain that the config (or ``--auth``) picks, for every service."""
+        from dmm import auth
+
+        return auth.from_config(self.config, self.env)
+
+    @cached_property
     def monitor(self) -> ModelMonitorClient:
         from dmm.monitor import ModelMonitorClient
 
-        return ModelMonitorClient(self.config.model_monitor_api_url, self.config.api_key(),
+        return ModelMonitorClient(self.config.model_monitor_api_url, self.credentials,
                                   api_key_env=self.config.user_api_key_env)
 
     @cached_property
     def datasources(self) -> DataSources:
+        from dmm import domino_clients
         from dmm.datasources import DataSources
 
-        return DataSources()
+        credentials = self.credentials
+        sources = DataSources()
+        if hasattr(sources, "use"):  # tests may stand a fake in for the class
+            sources.use(lambda: domino_clients.data_source_client(credentials))
+        return sources
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -77,12 +90,16 @@ class DominoServices:
                               timeout=timeout or self.config.model_api_timeout, pool_size=pool_size)
 
     def training_set_version(self, name: str, number: int) -> Any:
+        from dmm import domino_clients
+
+        domino_clients.use_for_training_sets(self.credentials, self.env)
         from domino_data.training_sets.client import get_training_set_version
 
         return get_training_set_version(name, number)
 
     def custom_metrics(self) -> Any:
+        from dmm import hosts
         from dmm.publish import custom_metrics_client
 
-        host = self.env.get("DOMINO_API_HOST") or self.config.domino_base_url
-        return custom_metrics_client(self.config.api_key(), host, self.env)
+        return custom_metrics_client(self.credentials, hosts.custom_metrics(self.config.domino_base_url, self.env),
+                                     self.env)

@@ -13,11 +13,13 @@ from typing import Any
 
 import requests
 
+from dmm import hosts
+from dmm.auth import API_KEY, Credentials, RequestsAuth
 from dmm.checks.names import CheckName
 from dmm.checks.probes import check_datasource, probe_endpoint
 from dmm.checks.result import EXIT_BAD_ANSWER, EXIT_SERVICE, CheckResult, failed, from_error, passed
 from dmm.errors import ApiError, AuthError, DmmError, NotFoundError
-from dmm.http import ApiClient, api_key_headers, make_session
+from dmm.http import ApiClient, make_session
 from dmm.monitor import ModelMonitorClient
 from dmm.schema import MonitoringSchema
 
@@ -28,26 +30,38 @@ __all__ = ["EXIT_BAD_ANSWER", "EXIT_SERVICE", "check_datasource", "check_domino"
            "check_model_id", "check_schema"]
 
 
-def check_domino(base_url: str, api_key: str, monitor_api_url: str, *, api_key_env: str = "DOMINO_USER_API_KEY",
-                 env: Mapping[str, str] | None = None, session: requests.Session | None = None,
-                 timeout: float = 15) -> CheckResult:
-    """Domino answers at ``base_url``, accepts the API key, and Model Monitor answers at ``monitor_api_url``.
+PROBE_MODEL_ID = "dmm-toolkit-access-check"
 
-    ``/version`` proves the host is Domino; ``findProjectByOwnerAndName`` needs a valid key (401 otherwise; a 404
-    for an unknown project still proves the key); listing DMM data sources proves the monitor is reachable with it.
+
+def check_domino(base_url: str, credentials: Credentials | str | None, monitor_api_url: str, *,
+                 api_key_env: str = "DOMINO_USER_API_KEY", env: Mapping[str, str] | None = None,
+                 session: requests.Session | None = None, timeout: float = 15, model_id: str = "") -> CheckResult:
+    """Domino answers at ``base_url``, and Model Monitor answers at ``monitor_api_url`` and accepts the identity.
+
+    ``/version`` proves the host is Domino. ``GET /model?model_id=`` (the configured model, else a probe id) is a
+    route every user may call on their own model, so it is the identity check: a JSON answer (a model, or DMM's
+    own "not found") proves Model Monitor is served there and took the credentials; 401 is a refused identity; 403
+    is an identity that may not act here (not a bad key); a bare 404 means Model Monitor is not served at that URL,
+    as on the internal ``DOMINO_API_HOST`` of a run (domino-api.md §0).
     """
-    env = os.environ if env is None else env
-    if not api_key:
+    if isinstance(credentials, str):
+        credentials = Credentials(API_KEY, f"${api_key_env}", api_key=credentials) if credentials else None
+    if credentials is None:
         return failed(DOMINO, f"The environment variable {api_key_env} (the Domino API key) is not set",
-                      f"Export {api_key_env} with the key from Account Settings > API Key, or rerun with --offline")
+                      f"Export {api_key_env} with the key from Account Settings > API Key, name a variable holding an "
+                      "access token in domino.auth_token_env, or rerun with --offline")
     session = session if session is not None else make_session()
-    session.headers.update(api_key_headers(api_key))
+    session.auth = RequestsAuth(credentials)
     domino = ApiClient(base_url, session, timeout, "Domino")
-    external_hint = "Answer with the external Domino URL you open in your browser, e.g. https://domino.example.com"
+    external_hint = ("Answer with the external Domino URL, as in your browser's address bar, e.g. "
+                     "https://domino.example.com")
+    if hosts.is_internal(base_url):
+        external_hint = (f"{base_url} is an internal address (as DOMINO_API_HOST is inside runs) and Model Monitor is "
+                         f"not served there. {external_hint}")
     try:
         version = domino.get("/version", what="Reading Domino's version")
-    except AuthError:
-        return _bad_key(api_key_env)
+    except AuthError as error:
+        return _refused(credentials, "Domino", error.status)
     except NotFoundError:
         return failed(DOMINO, f"{base_url} does not look like Domino (no /version there)", external_hint)
     except ApiError as error:
@@ -55,28 +69,40 @@ def check_domino(base_url: str, api_key: str, monitor_api_url: str, *, api_key_e
     if not isinstance(version, dict) or "version" not in version:
         return failed(DOMINO, f"{base_url} does not look like Domino (its /version is not Domino's)", external_hint)
     try:
-        domino.get("/v4/gateway/projects/findProjectByOwnerAndName", what="Checking the API key",
-                   params={"ownerName": env.get("DOMINO_PROJECT_OWNER", ""),
-                           "projectName": env.get("DOMINO_PROJECT_NAME", "")})
-    except AuthError:
-        return _bad_key(api_key_env)
-    except NotFoundError:
-        pass
-    except ApiError as error:
-        return from_error(DOMINO, error)
+        answer = session.get(f"{monitor_api_url.rstrip('/')}/model", params={"model_id": model_id or PROBE_MODEL_ID},
+                             timeout=timeout)
+    except requests.RequestException as error:
+        return failed(DOMINO, f"Model Monitor does not answer at {monitor_api_url} ({type(error).__name__})",
+                      external_hint, EXIT_SERVICE)
+    if answer.status_code in (401, 403):
+        return _refused(credentials, "Model Monitor", answer.status_code, model_id)
+    if answer.status_code >= 500:
+        return failed(DOMINO, f"Model Monitor at {monitor_api_url} answered HTTP {answer.status_code}",
+                      "Try again later; if it persists, check Model Monitor's status with your Domino admin",
+                      EXIT_SERVICE)
+    if answer.status_code >= 400 and not _is_json(answer):
+        return failed(DOMINO, f"Model Monitor does not answer at {monitor_api_url} (HTTP {answer.status_code})",
+                      external_hint)
+    return passed(DOMINO, f"Domino {version['version']} answers at {base_url}; Model Monitor at {monitor_api_url} "
+                          f"accepts {credentials.describe()}", auth_method=credentials.method)
+
+
+def _is_json(response: requests.Response) -> bool:
     try:
-        ModelMonitorClient(monitor_api_url, api_key, timeout, session, api_key_env).list_datasources()
-    except AuthError:
-        return _bad_key(api_key_env)
-    except ApiError as error:
-        return failed(DOMINO, f"Model Monitor does not answer at {monitor_api_url} ({error.message})", external_hint,
-                      EXIT_SERVICE if error.status is None or error.status >= 500 else EXIT_BAD_ANSWER)
-    return passed(DOMINO, f"Domino {version['version']} answers at {base_url} and accepts the API key")
+        response.json()
+    except ValueError:
+        return False
+    return "json" in response.headers.get("Content-Type", "")
 
 
-def _bad_key(api_key_env: str) -> CheckResult:
-    return failed(DOMINO, f"Domino refused the API key in {api_key_env} (HTTP 401)",
-                  f"Export {api_key_env} with a current key from Account Settings > API Key")
+def _refused(credentials: Credentials, service: str, status: int | None, model_id: str = "") -> CheckResult:
+    if status == 403:
+        what = f"model {model_id}" if model_id else "models in Model Monitor"
+        return failed(DOMINO, f"{service} accepted {credentials.describe()}, but this identity may not read {what} "
+                              "(HTTP 403)",
+                      "Ask the model's owner (or a Domino admin) to give this identity access, or run as a user "
+                      "who has it")
+    return failed(DOMINO, f"{service} refused {credentials.describe()} (HTTP {status})", credentials.fix())
 
 
 def check_model_id(client: ModelMonitorClient, model_id: str) -> CheckResult:

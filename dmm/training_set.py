@@ -270,8 +270,9 @@ def _unique(columns: Iterable[str] | None) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------------------ register
 
 
-def check_environment(env: Mapping[str, str] | None = None) -> None:
-    """Raise ``ConfigError`` unless the training-set client has a host and credentials (before any request)."""
+def check_environment(env: Mapping[str, str] | None = None) -> Any:
+    """The credentials (``dmm.auth``) for the training-set client; ``ConfigError`` unless it has a host and
+    credentials (before any request)."""
     env = os.environ if env is None else env
     host = env.get("DOMINO_API_HOST") or env.get("DOMINO_USER_HOST")
     if not host:
@@ -281,12 +282,9 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
     if not host.startswith(("http://", "https://")):
         raise ConfigError(f"DOMINO_API_HOST '{host}' has no http:// or https:// scheme",
                           "Set it to the full URL, for example https://domino.example.com", code="domino-host-invalid")
-    token_file = env.get("DOMINO_TOKEN_FILE")
-    if not (env.get("DOMINO_USER_API_KEY") or env.get("DOMINO_API_PROXY")
-            or (token_file and os.path.isfile(token_file))):
-        raise ConfigError("DOMINO_USER_API_KEY is not set, so the training-set service would refuse the request",
-                          "Export DOMINO_USER_API_KEY with your API key from Domino's Account Settings",
-                          code="api-key-missing")
+    from dmm import auth
+
+    return auth.from_environment(env)  # ConfigError naming the fix when no method of the chain is available
 
 
 def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> RegisteredVersion:
@@ -295,8 +293,12 @@ def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> Registered
     If the client fails after the server created the pending version, that version is deleted again.
     """
     validate_plan(plan, df)
-    check_environment()
+    credentials = check_environment()
     import httpx
+
+    from dmm import domino_clients
+
+    domino_clients.use_for_training_sets(credentials)
     from domino_data.training_sets import client, model
 
     frame = df[plan.columns].reset_index(drop=True)

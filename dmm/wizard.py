@@ -90,6 +90,8 @@ class WizardOptions:
     yes: bool = False
     dry_run: bool = False
     store_token: bool = False
+    trace: str | None = None  # acted on by dmm.cli.run
+    auth: str | None = None  # --auth: written to domino.auth_method
 
 
 @dataclass
@@ -171,6 +173,8 @@ def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
                 value = int(s.timeout) if float(s.timeout).is_integer() else s.timeout
             data[section][key] = value if value not in (None, "") else ("" if default is None else default)
     data["model_api"]["token"] = ""
+    if s.options.auth:
+        data["domino"]["auth_method"] = s.options.auth
     return data
 
 
@@ -206,10 +210,14 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     check_output_file(Path(options.output).expanduser(), "--output")  # before resolve(), which a link loop breaks
     base, base_dir = _starting_config(options, env, io)
     s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
-    if s.live and not env.get(s.api_key_env):
-        raise UsageError(f"The environment variable {s.api_key_env} (the Domino API key) is not set, so the answers "
-                         "cannot be checked",
-                         f"Export {s.api_key_env} with the key from Account Settings > API Key, or add --offline")
+    if s.live:
+        try:
+            s.credentials = s.resolve_credentials()
+        except DmmError as error:
+            raise UsageError(f"{error.message}, so the answers cannot be checked", f"{error.advice}, or add --offline",
+                             code=error.code) from None
+        io.tell(f"Reaching Domino with {s.credentials.describe()}")
+        checks.use_credentials(s.credentials)
     register_secret(env.get(s.api_key_env))
     for question in QUESTIONS:
         if question.key == "test_data.label_column" and not s.answers.get("test_data.path"):

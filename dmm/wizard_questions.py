@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmm import setup_checks
+from dmm.auth import Credentials
 from dmm.checks.probes import FindsDataSources
 from dmm.checks.result import CheckResult, failed, from_error, passed
 from dmm.config import (
@@ -47,6 +48,7 @@ class WizardSession:
     answers: dict[str, str] = field(default_factory=dict)
     schema: MonitoringSchema | None = None
     monitor: ModelMonitorClient | None = None
+    credentials: Credentials | None = None
     datasource_record: dict[str, Any] | None = None
 
     def base_value(self, dotted: str) -> str:
@@ -69,6 +71,14 @@ class WizardSession:
     @property
     def live(self) -> bool:
         return not self.options.offline
+
+    def resolve_credentials(self) -> Credentials:
+        """``--auth``, else ``domino.auth_method`` (config or override), else auto: ``dmm.auth``'s chain."""
+        from dmm import auth
+
+        method = self.options.auth or self.base_value("domino.auth_method") or auth.AUTO
+        return auth.resolve(method, token_env=self.base_value("domino.auth_token_env"),
+                            api_key_env=self.api_key_env, env=self.env)
 
     @property
     def api_key_env(self) -> str:
@@ -150,13 +160,37 @@ def _env_name(s: WizardSession, question: Question, value: str) -> CheckResult:
 
 
 def _domino(s: WizardSession, question: Question, value: str) -> CheckResult:
-    api_key = s.env.get(s.api_key_env, "")
     monitor_url = monitor_api_url(value, s.base_value("model_monitor.base_url"))
-    result = setup_checks.check_domino(value, api_key, monitor_url, api_key_env=s.api_key_env, env=s.env,
-                                       session=s.checks.session_factory(), timeout=s.timeout)
-    if result.ok:
-        s.monitor = ModelMonitorClient(monitor_url, api_key, s.timeout, s.checks.session_factory(), s.api_key_env)
+    result = setup_checks.check_domino(value, s.credentials, monitor_url, api_key_env=s.api_key_env, env=s.env,
+                                       session=s.checks.session_factory(), timeout=s.timeout,
+                                       model_id=s.base_value("model_monitor.model_id"))
+    if result.ok and s.credentials is not None:
+        s.monitor = ModelMonitorClient(monitor_url, s.credentials, s.timeout, s.checks.session_factory(),
+                                       s.api_key_env)
     return result
+
+
+def _base_url_default(s: WizardSession) -> str:
+    """The existing config's URL, else the run's Domino host, but an internal one (``nucleus-frontend…``,
+    ``127.0.0.1:<port>``) only after Model Monitor answered there (dmm.hosts)."""
+    from dmm import hosts
+
+    if s.base_value("domino.base_url"):
+        return s.base_value("domino.base_url")
+    for name in ("DOMINO_API_HOST", "DOMINO_USER_HOST"):
+        host = s.env.get(name, "").rstrip("/")
+        if not host:
+            continue
+        if not hosts.is_internal(host):
+            return host
+        if s.live and s.credentials is not None and setup_checks.check_domino(
+                host, s.credentials, monitor_api_url(host, s.base_value("model_monitor.base_url")),
+                env=s.env, session=s.checks.session_factory(), timeout=s.timeout).ok:
+            return host
+        s.io.tell(f"{name} is {host}, an internal address where Model Monitor "
+                  f"{'does not answer' if s.live else 'is usually not served'}: give Domino's external URL, "
+                  "as in your browser's address bar")
+    return ""
 
 
 def _monitor(s: WizardSession) -> ModelMonitorClient:
@@ -248,10 +282,11 @@ def _datasource_type_default(s: WizardSession) -> str:
 QUESTIONS: tuple[Question, ...] = (
     Question("domino.base_url", "base_url",
              "Domino URL, as you open it in your browser (Model Monitor needs the external URL)",
-             lambda s: s.base_value("domino.base_url") or s.env.get("DOMINO_API_HOST", "").rstrip("/"),
+             _base_url_default,
              _all(_url, _live(_domino)), metavar="URL",
              help="Domino's external URL, as opened in a browser (default: the existing config, else "
-                  "DOMINO_API_HOST); Model Monitor is reached at URL/model-monitor"),
+                  "DOMINO_API_HOST unless it is an internal address where Model Monitor does not answer); Model "
+                  "Monitor is reached at URL/model-monitor"),
     Question("model_monitor.model_id", "model_id", "Model Monitor model id (from the monitor's page URL)",
              lambda s: s.base_value("model_monitor.model_id"), _live(_model_id), metavar="ID",
              help="the Model Monitor model id (Model Monitor > your model, or the endpoint's Monitoring tab; it is "
@@ -321,3 +356,11 @@ class LiveChecks:
             from dmm.datasources import DataSources
             datasources = DataSources()
         self.datasources = datasources
+
+    def use_credentials(self, credentials: Credentials) -> None:
+        """Reach Domino's data sources with the method the wizard chose (when they are the real ones)."""
+        use = getattr(self.datasources, "use", None)
+        if use is not None:
+            from dmm import domino_clients
+
+            use(lambda: domino_clients.data_source_client(credentials))

@@ -93,8 +93,13 @@ class FakeMonitor:
     datasources: list = field(default_factory=lambda: [{"name": DATASOURCE, "type": "s3"}])
     traffic: Any = field(default_factory=lambda: [{"modelId": MODEL_ID, "totalQueries": 50}])
     refuse_key: bool = False
+    forbid_model: bool = False
 
     def get_model(self, model_id):
+        if self.refuse_key:
+            raise AuthError(f"Reading model {model_id!r} failed with HTTP 401", "Check the key", status=401)
+        if self.forbid_model:
+            raise AuthError(f"Reading model {model_id!r} failed with HTTP 403", "No access", status=403)
         if self.model is None:
             raise NotFoundError(f"Reading model {model_id!r} failed with HTTP 404", "Check the id")
         return self.model
@@ -245,7 +250,34 @@ def test_refused_api_key_names_the_variable_to_set(world):
     results = world.run()
     assert results["api key"].status == FAIL
     assert "DOMINO_USER_API_KEY" in results["api key"].fix
+    assert "the user API key from $DOMINO_USER_API_KEY" in results["api key"].detail
     assert results["DMM model"].status == SKIP and results["data source"].status == SKIP
+
+
+def test_the_auth_check_names_the_method_and_the_host_of_every_service(world):
+    results = world.run()
+    check = results["api key"]
+    assert check.status == PASS
+    assert check.facts["auth_method"] == "api-key"
+    assert set(check.facts["hosts"]) == {"training sets", "data sources", "Model Monitor", "custom metrics"}
+    assert "Model Monitor at " in check.detail and "training sets at " in check.detail
+
+
+def test_a_permission_limited_identity_is_told_it_may_not_not_that_its_key_is_bad(world):
+    world.monitor.forbid_model = True
+    results = world.run()
+    check = results["api key"]
+    assert check.status == FAIL
+    assert "may not read model" in check.detail and "HTTP 403" in check.detail
+    assert "collaborator" in check.fix
+    assert "refused" not in check.detail
+
+
+def test_a_missing_model_still_proves_the_identity(world):
+    world.monitor.model = None
+    results = world.run()
+    assert results["api key"].status == PASS
+    assert results["DMM model"].status == FAIL
 
 
 def test_training_set_without_a_schema_feature_fails_naming_it(world):
@@ -571,3 +603,26 @@ def test_the_chain_refuses_a_check_registered_twice_or_before_what_it_needs():
     with pytest.raises(ValueError, match="needs"):
         chain.register(CheckName.ENDPOINT, needs=[CheckName.TRAINING_SET])(lambda ctx: None)
     assert chain.names == [CheckName.CONFIG]
+
+
+def test_a_failed_domino_call_points_at_the_trace(world):
+    from dmm.errors import ApiError
+
+    def unavailable(model_id):
+        raise ApiError("Reading the model failed with HTTP 503", "Try again later", status=503)
+
+    world.monitor.get_model = unavailable
+    results = world.run()
+    assert results["api key"].status == FAIL
+    assert "--trace FILE" in results["api key"].fix and "Try again later" in results["api key"].fix
+
+
+def test_a_refusal_elsewhere_names_the_identity_used(world):
+    def refused(name, number):
+        raise AuthError("Reading the training set failed with HTTP 401", "Check the credentials", status=401)
+
+    world.training_version = refused
+    results = world.run()
+    fix = results["training set"].fix
+    assert results["training set"].status == FAIL
+    assert "Domino was reached with the user API key from $DOMINO_USER_API_KEY" in fix and "--trace FILE" in fix

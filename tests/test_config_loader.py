@@ -136,6 +136,8 @@ def override_value(section: str, key: str) -> str:
         return "OVERRIDE_VARIABLE"
     if dotted == "data_sources.ground_truth_type":
         return "azure_blob"  # one of Model Monitor's types; valid_data() uses s3
+    if dotted == "domino.auth_method":
+        return "token"
     return "7.5" if key == "timeout" else "override-value"
 
 
@@ -295,3 +297,12 @@ def test_save_config_refuses_invalid_data_and_writes_nothing(isolated):
     with pytest.raises(ConfigError, match=r"model_monitor\.model_id"):
         save_config(valid_data(model_monitor={"model_id": "YOUR_ID"}), isolated / "c.json")
     assert not (isolated / "c.json").exists()
+
+
+def test_an_unknown_auth_method_is_refused_naming_the_methods(isolated):
+    data = valid_data()
+    data["domino"]["auth_method"] = "password"
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(isolated / "c.json", data), env={})
+    assert raised.value.code == "config-bad-value"
+    assert "domino.auth_method" in str(raised.value) and "api-proxy" in str(raised.value)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
+import requests
+import requests.adapters
 import responses
 
 from dmm.errors import ApiError, AuthError
@@ -22,7 +25,7 @@ def envelope(result, request_id="REQ0000000000001"):
 def fast_client(**kwargs) -> ModelApiClient:
     client = ModelApiClient(URL, TOKEN, timeout=5, **kwargs)
     for adapter in client.api.session.adapters.values():
-        adapter.max_retries.backoff_factor = 0  # keep the retry test fast
+        adapter.policy = dataclasses.replace(adapter.policy, backoff=0, jitter=0)  # keep the retry tests fast
     return client
 
 
@@ -43,9 +46,9 @@ def test_predict_sends_basic_auth_and_the_data_envelope():
 
 
 @responses.activate
-def test_retries_on_503_then_succeeds():
-    responses.post(URL, json={"message": "busy"}, status=503)
-    responses.post(URL, json={"message": "busy"}, status=503)
+def test_retries_a_429_which_the_model_never_saw():
+    responses.post(URL, json={"message": "slow down"}, status=429, headers={"Retry-After": "0"})
+    responses.post(URL, json={"message": "slow down"}, status=429)
     responses.post(URL, json=envelope({"event_id": "ev-2"}))
     prediction = fast_client(retries=3).predict({"x": 1})
     assert prediction.event_id == "ev-2"
@@ -53,12 +56,65 @@ def test_retries_on_503_then_succeeds():
 
 
 @responses.activate
+def test_retries_a_503_the_model_did_not_handle():
+    responses.post(URL, json={"message": "unavailable"}, status=503)
+    responses.post(URL, json=envelope({"event_id": "ev-5"}))
+    assert fast_client(retries=3).predict({"x": 1}).event_id == "ev-5"
+    assert len(responses.calls) == 2
+
+
+@responses.activate
 def test_gives_up_after_the_retries_with_an_api_error():
     responses.post(URL, json={"message": "down"}, status=503)
     with pytest.raises(ApiError) as raised:
         fast_client(retries=1).predict({"x": 1})
-    assert raised.value.exit_code == 3
+    assert raised.value.exit_code == 3 and raised.value.status == 503
     assert len(responses.calls) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+@responses.activate
+def test_a_post_that_may_have_reached_the_model_is_not_repeated(status):
+    responses.post(URL, json={"message": "down"}, status=status)
+    responses.post(URL, json=envelope({"event_id": "ev-3"}))
+    with pytest.raises(ApiError) as raised:
+        fast_client(retries=3).predict({"x": 1})
+    assert raised.value.exit_code == 3 and raised.value.status == status
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_lost_answer_is_not_repeated():
+    responses.post(URL, body=requests.exceptions.ConnectionError("Connection reset by peer"))
+    responses.post(URL, json=envelope({"event_id": "ev-4"}))
+    with pytest.raises(ApiError):
+        fast_client(retries=3).predict({"x": 1})
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_caller_that_makes_repeats_harmless_gets_them_retried():
+    responses.post(URL, json={"message": "bad gateway"}, status=502)
+    responses.post(URL, json=envelope({"event_id": "ev-6"}))
+    assert fast_client(retries=3, repeatable_posts=True).predict({"x": 1}).event_id == "ev-6"
+    assert len(responses.calls) == 2
+
+
+def test_a_refused_connection_is_retried_until_the_retries_run_out(monkeypatch):
+    client = fast_client(retries=2)
+    client.api.base_url = client.endpoint_url = "http://127.0.0.1:9/models/x/latest/model"
+    calls = []
+    original = requests.adapters.HTTPAdapter.send
+
+    def counting(self, request, **kwargs):
+        calls.append(request.url)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting)
+    with pytest.raises(ApiError) as raised:
+        client.predict({"x": 1})
+    assert raised.value.code == "unreachable"
+    assert len(calls) == 3
 
 
 @responses.activate

@@ -24,12 +24,55 @@ def session():
 
 
 @responses.activate
-def test_key_refused_by_the_project_lookup_fails_even_when_version_is_public():
+def test_key_refused_by_model_monitor_fails_even_when_version_is_public():
     responses.get(f"{BASE}/version", json={"version": "6.0.0"})
-    responses.get(f"{BASE}/v4/gateway/projects/findProjectByOwnerAndName", status=401, json={"message": "no"})
+    responses.get(f"{API}/model", status=401, json={"message": "no"})
     result = check_domino(BASE, KEY, API, api_key_env="MY_KEY", env={}, session=session())
-    assert not result.ok and "MY_KEY" in result.detail and result.exit_code == 2
+    assert not result.ok and "refused the user API key from $MY_KEY" in result.detail and result.exit_code == 2
+    assert "MY_KEY" in result.fix
     assert KEY not in result.sentence()
+
+
+@responses.activate
+def test_the_identity_check_uses_the_users_own_model_route_not_a_listing():
+    responses.get(f"{BASE}/version", json={"version": "6.0.0"})
+    responses.get(f"{API}/model", json={"id": "m1"})
+    result = check_domino(BASE, KEY, API, env={}, session=session(), model_id="m1")
+    assert result.ok
+    assert responses.calls[1].request.params == {"model_id": "m1"}
+    assert responses.calls[1].request.headers["X-Domino-Api-Key"] == KEY
+
+
+@responses.activate
+def test_a_403_is_an_identity_that_may_not_not_a_bad_key():
+    responses.get(f"{BASE}/version", json={"version": "6.0.0"})
+    responses.get(f"{API}/model", status=403, json={"message": "Forbidden"})
+    result = check_domino(BASE, KEY, API, env={}, session=session(), model_id="m1")
+    assert not result.ok
+    assert "may not read model m1" in result.detail and "refused" not in result.detail
+    assert "access" in result.fix
+
+
+@responses.activate
+def test_dmms_own_not_found_answer_still_proves_the_identity():
+    responses.get(f"{BASE}/version", json={"version": "6.0.0"})
+    responses.get(f"{API}/model", status=404, json={"errors": ["Model x not found"]})
+    result = check_domino(BASE, KEY, API, env={}, session=session())
+    assert result.ok and "accepts the user API key" in result.detail
+
+
+@responses.activate
+def test_a_bearer_token_is_sent_and_named_never_shown():
+    from dmm.auth import resolve
+
+    token = "service-account-token-0123456789"
+    credentials = resolve("auto", token_env="SA_TOKEN", env={"SA_TOKEN": token})
+    responses.get(f"{BASE}/version", json={"version": "6.0.0"})
+    responses.get(f"{API}/model", status=401, json={"message": "expired"})
+    result = check_domino(BASE, credentials, API, env={}, session=session())
+    assert responses.calls[1].request.headers["Authorization"] == f"Bearer {token}"
+    assert not result.ok and "an access token from $SA_TOKEN" in result.detail
+    assert token not in result.sentence()
 
 
 @responses.activate
@@ -43,22 +86,20 @@ def test_a_host_that_is_not_domino_fails():
 def test_monitor_missing_on_an_internal_host_says_to_use_the_external_url():
     internal = "http://nucleus-frontend.domino-platform:80"
     responses.get(f"{internal}/version", json={"version": "6.0.0"})
-    responses.get(f"{internal}/v4/gateway/projects/findProjectByOwnerAndName", json={"id": "p"})
-    responses.get(f"{internal}/model-monitor/v2/api/datasources", status=404, json={"message": "Not Found"})
+    responses.get(f"{internal}/model-monitor/v2/api/model", status=404, body="<html>Not Found</html>",
+                  content_type="text/html")
     result = check_domino(internal, KEY, f"{internal}/model-monitor/v2/api", env={}, session=session())
     assert not result.ok and "Model Monitor does not answer" in result.detail
-    assert "external Domino URL" in result.fix
+    assert "internal address" in result.fix and "address bar" in result.fix
 
 
 @responses.activate
 def test_domino_check_passes_and_reports_the_version():
     responses.get(f"{BASE}/version", json={"version": "6.0.0"})
-    responses.get(f"{BASE}/v4/gateway/projects/findProjectByOwnerAndName", json={"id": "p"})
-    responses.get(f"{API}/datasources", json=[])
-    result = check_domino(BASE, KEY, API, env={"DOMINO_PROJECT_OWNER": "o", "DOMINO_PROJECT_NAME": "p"},
-                          session=session())
+    responses.get(f"{API}/model", json={"id": "m1"})
+    result = check_domino(BASE, KEY, API, env={}, session=session(), model_id="m1")
     assert result.ok and "6.0.0" in result.detail
-    assert responses.calls[1].request.params == {"ownerName": "o", "projectName": "p"}
+    assert result.facts["auth_method"] == "api-key"
 
 
 def test_model_api_check_needs_the_token_and_names_its_variable():

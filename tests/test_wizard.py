@@ -86,12 +86,15 @@ def checks(domino_sources=("gt",)) -> LiveChecks:
 
 def mock_domino(rsps: responses.RequestsMock, models=("m1",), dmm_sources=("gt",), endpoint_event_id="ev-1"):
     rsps.get(f"{BASE}/version", json={"version": "6.0.0"})
-    rsps.get(f"{BASE}/v4/gateway/projects/findProjectByOwnerAndName", status=404, json={"message": "no project"})
     rsps.get(f"{API}/datasources", json=[{"name": name, "type": "generic_s3"} for name in dmm_sources])
-    for model in models:
-        rsps.get(f"{API}/model", json={"id": model, "name": "churn"},
-                 match=[matchers.query_param_matcher({"model_id": model})])
-    rsps.get(f"{API}/model", status=404, json={"message": "Model not found"})
+
+    def model(request):  # every lookup of a known model answers it (the identity check asks too)
+        model_id = request.params.get("model_id")
+        if model_id in models:
+            return 200, {"Content-Type": "application/json"}, json.dumps({"id": model_id, "name": "churn"})
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": "Model not found"})
+
+    rsps.add_callback(responses.GET, f"{API}/model", callback=model)
     result = {"churned": 1, **({"event_id": endpoint_event_id} if endpoint_event_id else {})}
     rsps.post(ENDPOINT, json={"result": result, "request_id": "REQ", "model_time_in_ms": 3},
               match=[matchers.json_params_matcher({"data": {"tenure": 3.5, "plan": "basic"}})])
@@ -306,3 +309,54 @@ def test_help_documents_every_flag():
         assert f"{flag} " in result.stdout or f"{flag}\n" in result.stdout, flag
     for question in QUESTIONS:
         assert question.flag in result.stdout
+
+
+# --- hosts and auth (issue 8) --------------------------------------------------------------------------------
+
+INTERNAL = "http://nucleus-frontend.domino-platform:80"
+
+
+def test_an_internal_domino_api_host_is_not_proposed_when_model_monitor_does_not_answer_there(workdir, mocked):
+    mocked.get(f"{INTERNAL}/version", json={"version": "6.0.0"})
+    mocked.get(f"{INTERNAL}/model-monitor/v2/api/model", status=404, body="<html>no</html>", content_type="text/html")
+    mock_domino(mocked)
+    script = Script(BASE, "m1", "", "", ENDPOINT, "gt", "", "", "")
+    code, script = run_script([], script, env={**ENV, "DOMINO_API_HOST": INTERNAL})
+    assert code == 0, script.output
+    assert script.prompts[0].endswith("(Model Monitor needs the external URL): ")  # nothing proposed
+    assert any("internal address where Model Monitor does not answer" in line and "address bar" in line
+               for line in script.printed)
+    assert load_config(workdir / "monitoring_config.json", env={}).domino_base_url == BASE
+
+
+def test_an_internal_host_where_model_monitor_answers_is_proposed(workdir, mocked):
+    def model(request):
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": "Model not found"})
+
+    mocked.get(f"{INTERNAL}/version", json={"version": "6.0.0"})
+    mocked.add_callback(responses.GET, f"{INTERNAL}/model-monitor/v2/api/model", callback=model)
+    code, script = run_script([], Script(""), env={**ENV, "DOMINO_API_HOST": INTERNAL})
+    assert code == 2  # the answers ran out at the model id, which this fake Model Monitor does not know
+    assert script.prompts[0].endswith(f"[{INTERNAL}]: ")
+    assert not any("internal address" in line for line in script.printed)
+
+
+def test_offline_an_internal_host_is_not_proposed(workdir):
+    code, script = run_script(["--offline", "--yes"] + FULL_FLAGS[2:], env={**ENV, "DOMINO_API_HOST": INTERNAL})
+    assert code == 2 and script.prompts == []  # unattended: the missing answer is an error, not the internal host
+    assert any("internal address where Model Monitor is usually not served" in line for line in script.printed)
+
+
+def test_auth_flag_is_used_named_and_written_to_the_config(workdir, mocked, monkeypatch, capsys):
+    monkeypatch.setenv("DMM_DOMINO_AUTH_METHOD", "auto")  # --auth sets it for the process; restored after the test
+    mock_domino(mocked)
+    keyless = {k: v for k, v in ENV.items() if k != "DOMINO_USER_API_KEY"}
+    code, _script = run_script(FULL_FLAGS + ["--yes", "--auth", "api-key"], env=keyless)
+    assert code == 2
+    assert "The auth method 'api-key' was chosen but DOMINO_USER_API_KEY is not set" in capsys.readouterr().err
+    code, script = run_script(FULL_FLAGS + ["--yes", "--auth", "api-key", "--test-data", ""])
+    assert code == 0, script.output
+    assert "Reaching Domino with the user API key from $DOMINO_USER_API_KEY" in script.printed
+    monitor_calls = [call for call in mocked.calls if "/model-monitor/" in call.request.url]
+    assert monitor_calls and all(call.request.headers.get("X-Domino-Api-Key") == KEY for call in monitor_calls)
+    assert load_config(workdir / "monitoring_config.json", env={}).data["domino"]["auth_method"] == "api-key"

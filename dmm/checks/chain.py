@@ -41,15 +41,34 @@ def check_config(ctx: CheckContext) -> CheckResult:
 
 @CHAIN.register(CheckName.API_KEY, needs=[CheckName.CONFIG])
 def check_api_key(ctx: CheckContext) -> CheckResult:
-    ctx.config.api_key()
+    """The auth method in use, the host of every service, and whether Model Monitor accepts the identity.
+
+    The probe is ``GET /model?model_id=`` on the configured model, a route every user may call on their own model
+    (not a permission-gated listing): a 404 still proves the identity; a 403 is "may not", not "bad key".
+    """
+    from dmm import hosts
+
+    credentials = getattr(ctx.services, "credentials", None) or ctx.config.credentials()
+    where = hosts.per_service(ctx.config, ctx.config.env)
+    facts = {"auth_method": credentials.method, "auth_source": credentials.source, "hosts": where}
+    places = "; ".join(f"{service} at {url or '(not set)'}" for service, url in where.items())
+    used = f"Auth: {credentials.describe()}; {places}"
+    model_id = ctx.config.model_monitor_id
     try:
-        datasources = ctx.memo.get("dmm_datasources", lambda: list(ctx.monitor.list_datasources() or []))
+        _ = ctx.model
+    except NotFoundError:
+        pass  # the identity was accepted; the DMM model check reports the missing model
     except AuthError as error:
-        return CheckResult(CheckName.API_KEY, FAIL, f"Model Monitor refused the API key ({error.message})",
-                           "Set DOMINO_USER_API_KEY to your key from Domino's Account Settings > API Key "
-                           "(or name the variable holding it in domino.user_api_key_env)")
-    return CheckResult(CheckName.API_KEY, PASS, f"Model Monitor at {ctx.config.model_monitor_api_url} accepted it "
-                                        f"({len(datasources)} monitoring data source(s) visible)")
+        if error.status == 403:
+            return CheckResult(CheckName.API_KEY, FAIL, f"{used}. Model Monitor accepted {credentials.describe()} "
+                               f"but this identity may not read model {model_id} (HTTP 403)",
+                               "Ask the model's owner to add this identity as a collaborator in Model Monitor, or "
+                               "run as a user who owns the model", facts=facts)
+        return CheckResult(CheckName.API_KEY, FAIL, f"{used}. Model Monitor at {ctx.config.model_monitor_api_url} "
+                           f"refused {credentials.describe()} ({error.message})",
+                           f"{credentials.fix()}. If other services accept it, this Domino's Model Monitor may not "
+                           f"take this method: try --auth with another one", facts=facts)
+    return CheckResult(CheckName.API_KEY, PASS, f"{used}. Model Monitor accepted it", facts=facts)
 
 
 @CHAIN.register(CheckName.TRAINING_SET, needs=[CheckName.CONFIG])

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dmm import trace
 from dmm.checks.names import CheckName
 from dmm.checks.result import FAIL, SKIP, CheckResult
-from dmm.errors import DmmError
+from dmm.errors import ApiError, AuthError, DmmError
 from dmm.redact import redact
 
 if TYPE_CHECKING:
@@ -67,11 +68,26 @@ def _run_one(check: Check, ctx: CheckContext) -> CheckResult:
     try:
         return check.run(ctx)
     except DmmError as error:
-        return CheckResult(check.name, FAIL, redact(error.message), redact(error.advice))
+        advice = error.advice
+        identity = _identity(ctx) if isinstance(error, AuthError) else ""
+        if identity:  # say which identity was refused, and its fix
+            advice = f"{advice}. {identity}" if advice else identity
+        if isinstance(error, ApiError):  # a Domino call failed: point at the exchange itself
+            advice = f"{advice}. {trace.hint()}" if advice else trace.hint()
+        return CheckResult(check.name, FAIL, redact(error.message), redact(advice))
     except Exception as error:  # a check reports, it never crashes the step
         return CheckResult(check.name, FAIL, f"unexpected {type(error).__name__}: {redact(str(error))}",
                            "This looks like a bug in the toolkit or an unexpected server answer; rerun with the "
                            "same inputs and report it with this message")
+
+
+def _identity(ctx: CheckContext) -> str:
+    """``Domino was reached with <method>; <its fix>``, or ``""`` when no credentials could be resolved."""
+    try:
+        credentials = getattr(ctx.services, "credentials", None) or ctx.config.credentials()
+        return f"Domino was reached with {credentials.describe()}: {credentials.fix()}"
+    except Exception:  # the identity is a hint; the check's own message matters more
+        return ""
 
 
 def any_failed(results: Iterable[CheckResult]) -> bool:
