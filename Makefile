@@ -1,5 +1,6 @@
 # make demo   build the environment, start the sandbox, run steps 1-6 against it, stop it
-# make test   build the environment and run the whole test suite (unit, contract and end-to-end)
+# make test   build the environment and run the whole test suite (unit, contract and end-to-end), then again on
+#             Python 3.10 with the floor lock (make test-floor; says so plainly when python3.10 is missing)
 # make sandbox  run the local Domino sandbox in the foreground
 # make bench  run the benchmarks under bench/
 # make lint   ruff (lint + import order) and mypy (dmm/ and config_loader.py), configured in pyproject.toml
@@ -11,10 +12,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-lock
 BENCH_STAMP := $(VENV)/.installed-bench
+# The floor: Python 3.10 (Domino 6.0's standard environment) with the oldest versions requirements.txt admits.
+# python3.10 on PATH if it runs (a pyenv shim for a version that is not selected does not), else pyenv's 3.10.x.
+FLOOR_VENV := .venv310
+FLOOR_BIN := $(FLOOR_VENV)/bin
+FLOOR_STAMP := $(FLOOR_VENV)/.installed-floor
+PYTHON310 ?= $(shell for candidate in "$$(command -v python3.10)" $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python3.10; do \
+  if [ -n "$$candidate" ] && "$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+  echo "$$candidate"; break; fi; done)
 # pip.conf on some machines names index folders that do not exist; those warnings are noise
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install test demo sandbox bench lint clean
+.PHONY: install test test-floor demo sandbox bench lint clean
 
 install: $(STAMP)
 
@@ -39,6 +48,25 @@ $(CHROMIUM):
 
 test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-floor
+
+# The whole suite again, on Python 3.10 with requirements-floor.txt (+ the no-deps lock and the project, editable).
+$(FLOOR_STAMP): requirements-floor.txt requirements-nodeps.txt pyproject.toml
+	test -x $(FLOOR_BIN)/python || $(PYTHON310) -m venv $(FLOOR_VENV)
+	$(FLOOR_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-floor.txt 2>&1 | $(QUIET_PIP)
+	$(FLOOR_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
+	$(FLOOR_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(FLOOR_BIN)/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
+	cd / && $(CURDIR)/$(FLOOR_BIN)/python -c "import dmm, sandbox, example, config_loader, prediction_capture_example"
+	touch $(FLOOR_STAMP)
+
+test-floor:
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "*** python3.10 was not found (neither on PATH nor under pyenv): the floor lock (requirements-floor.txt)"; \
+	  echo "*** was NOT tested. Install CPython 3.10 (e.g. pyenv install 3.10) or pass PYTHON310=/path/to/python3.10."; \
+	else $(MAKE) --no-print-directory $(FLOOR_STAMP) && \
+	  echo "Floor run: $$($(FLOOR_BIN)/python --version) with requirements-floor.txt" && \
+	  $(FLOOR_BIN)/python -m pytest -p no:cacheprovider; fi
 
 demo: $(STAMP)
 	$(BIN)/python -m example.demo
@@ -61,4 +89,4 @@ lint: $(STAMP)
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info
+	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info

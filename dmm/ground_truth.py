@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dmm import dates
 from dmm.dataio import read_table
 from dmm.errors import ConflictError, DmmError, UsageError
 from dmm.schema import MonitoringSchema
@@ -88,7 +89,7 @@ class GroundTruthResult:
 
 def parse_date(text: str, flag: str) -> datetime.date:
     try:
-        return datetime.date.fromisoformat(text)
+        return dates.parse_date(text)
     except ValueError:
         raise UsageError(f"{flag} {text!r} is not a date", f"Write it as YYYY-MM-DD, e.g. {flag} 2024-05-01",
                          code="date-invalid") from None
@@ -117,7 +118,7 @@ def key_date(key: str) -> datetime.date | None:
     for part in reversed(key.split("/")[:-1]):
         if _DATE_FOLDER.match(part):
             try:
-                return datetime.date.fromisoformat(part)
+                return dates.parse_date(part)
             except ValueError:
                 return None
     return None

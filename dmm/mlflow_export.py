@@ -8,6 +8,7 @@ sklearn-flavoured models become ``model.pkl`` (joblib); any other flavour is cop
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import re
@@ -77,8 +78,8 @@ def choose_model(run_id: str | None = None, experiment: str | None = None, metri
     """Resolve exactly one way of naming a model into a ``ModelChoice``; raises ``UsageError`` with what exists."""
     check_selection(run_id=run_id, experiment=experiment, metric=metric, mode=mode, model_name=model_name,
                     version=version, alias=alias)
-    client = _client()
-    with _mlflow_errors():
+    with _mlflow_errors(), _no_stray_artifact_root():
+        client = _client()  # MLflow 2.x opens the store here
         if run_id:
             run = _get_run(client, run_id)
             return _choice_for_run(client, run, "run-id")
@@ -369,6 +370,29 @@ def _listing(items: Any, limit: int = 15) -> str:
     if not items:
         return "none"
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+@contextmanager
+def _no_stray_artifact_root() -> Iterator[None]:
+    """Undo what MLflow 2.x does to the caller when it opens a database store, even only to read: it makes
+    ``./mlruns`` (its default artifact root), and a new database's migrations run alembic's ``fileConfig``, which
+    puts a stderr handler on the root logger and disables every existing logger. Choosing a model changes nothing,
+    so an empty ``mlruns`` that was not there before is removed again and the logging set-up is restored."""
+    stray = Path("mlruns")
+    existed = stray.exists()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {name: logger.disabled for name, logger in logging.Logger.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger)}
+    try:
+        yield
+    finally:
+        if not existed and stray.is_dir() and not any(stray.iterdir()):
+            stray.rmdir()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, disabled in loggers.items():
+            logging.getLogger(name).disabled = disabled
 
 
 @contextmanager

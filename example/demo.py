@@ -22,9 +22,11 @@ import requests
 
 from dmm.cli import run
 from dmm.errors import DmmError, UsageError
+from dmm.http import make_session
 from dmm.monitor import ModelMonitorClient
 from dmm.redact import redact, register_secret
 from example.data import TARGETS, TASKS
+from sandbox.profiles import DEFAULT_PROFILE, PROFILES, SERVICE_ACCOUNT_TOKEN_ENV
 from sandbox.testing import PROJECT_ROOT, RunningSandbox
 
 DATASOURCE = "monitoring-ground-truth"
@@ -162,8 +164,17 @@ class Demo:
         response.raise_for_status()
 
     # --- steps 3 to 6 ------------------------------------------------------------------------------------------
+    def auth_flags(self) -> list[str]:
+        """Step 3's auth flags for the sandbox's profile: a service account's token is read from the variable the
+        config names (issue 8's contract: ``domino.auth_token_env`` / ``--auth-token-env``); the other profiles
+        leave the method to the toolkit's own order (API proxy, token, token file, API key)."""
+        if PROFILES[self.sandbox.profile].service_account_token:
+            return ["--auth-token-env", SERVICE_ACCOUNT_TOKEN_ENV]
+        return []
+
     def setup_monitoring(self) -> StepRun:
-        return self.run("step 3", [self.script("3_setup_monitoring.py"), "--base-url", self.sandbox.url,
+        return self.run("step 3", [self.script("3_setup_monitoring.py"), *self.auth_flags(),
+                                   "--base-url", self.sandbox.url,
                                    "--endpoint-url", self.deployment["endpointUrl"],
                                    "--model-id", self.dmm_model_id, "--datasource", DATASOURCE,
                                    "--datasource-type", "s3", "--test-data", self.data_dir / "test.csv",
@@ -203,7 +214,13 @@ class Demo:
     # --- what the monitor and the endpoint recorded -------------------------------------------------------------
     @property
     def monitor(self) -> ModelMonitorClient:
-        return ModelMonitorClient(f"{self.sandbox.url}/model-monitor/v2/api", self.sandbox.api_key, timeout=120)
+        session = make_session()
+        client = ModelMonitorClient(f"{self.sandbox.url}/model-monitor/v2/api", self.sandbox.api_key, timeout=120,
+                                    session=session)
+        if not self.sandbox.user_api_keys:  # keys disabled: the harness reads the monitor with a Bearer token
+            session.headers.pop("X-Domino-Api-Key", None)
+            session.headers.update(self.sandbox.headers)
+        return client
 
     def captured_records(self) -> list[dict]:
         """Every prediction the endpoint captured, read from the sandbox's capture logs."""
@@ -238,15 +255,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="send the plain test set instead of the drifted one (the default shows drift)")
     parser.add_argument("--task", choices=TASKS, default="classification",
                         help="the example model: a churn classifier (default) or a next-month-spend regressor")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
+                        help="the kind of Domino deployment the sandbox stands for (python -m sandbox profiles); "
+                             f"default {DEFAULT_PROFILE}")
     args = parser.parse_args(argv)
     if args.count < 1:
         raise UsageError(f"--count must be at least 1 (got {args.count})", "Pass --count N with N >= 1")
     empty_output_folder(args.out)
 
     started = time.perf_counter()
-    with RunningSandbox(args.out / "sandbox") as sandbox:
-        register_secret(sandbox.api_key)
-        print(f"Sandbox running at {sandbox.url} (state in {args.out / 'sandbox'})")
+    with RunningSandbox(args.out / "sandbox", profile=args.profile) as sandbox:
+        for secret in sandbox.secrets:
+            register_secret(secret)
+        print(f"Sandbox running at {sandbox.url} as profile '{sandbox.profile}' (state in {args.out / 'sandbox'})")
         demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task)
         demo.full_path(args.count, drifted=not args.no_drift)
         report = json.loads((demo.work_dir / "monitoring_report.json").read_text())

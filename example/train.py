@@ -55,12 +55,13 @@ def build_pipeline(n_estimators: int = 25, seed: int = 42, task: str = "classifi
 
 
 def evaluate_regression(model, frame: pd.DataFrame) -> dict[str, float]:
-    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+    # root_mean_squared_error is scikit-learn >= 1.4; the floor (requirements-floor.txt) is 1.3
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
     truth = frame[TARGETS["regression"]]
     predicted = model.predict(frame[FEATURES])
     return {
-        "rmse": float(root_mean_squared_error(truth, predicted)),
+        "rmse": float(mean_squared_error(truth, predicted) ** 0.5),
         "mae": float(mean_absolute_error(truth, predicted)),
         "r2": float(r2_score(truth, predicted)),
     }
@@ -85,10 +86,27 @@ def evaluate(model, frame: pd.DataFrame, task: str = "classification") -> dict[s
 
 
 def pip_requirements() -> list[str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return [f"scikit-learn=={version('scikit-learn')}", f"pandas=={version('pandas')}",
-            f"numpy=={version('numpy')}", f"skops=={version('skops')}"]
+    pins = [f"scikit-learn=={version('scikit-learn')}", f"pandas=={version('pandas')}", f"numpy=={version('numpy')}"]
+    try:  # MLflow 3 saves scikit-learn models with skops; MLflow 2 (the floor lock) pickles them and has no skops
+        pins.append(f"skops=={version('skops')}")
+    except PackageNotFoundError:
+        pass
+    return pins
+
+
+def log_model_arguments(log_model, **arguments) -> dict:
+    """``mlflow.sklearn.log_model``'s arguments for the installed MLflow: 3.x names the model ``name`` (2.x:
+    ``artifact_path``) and takes ``skops_trusted_types``, which 2.x does not know."""
+    import inspect
+
+    accepted = inspect.signature(log_model).parameters
+    if "name" not in accepted:
+        arguments["artifact_path"] = arguments.pop("name")
+    if "skops_trusted_types" not in accepted:
+        arguments.pop("skops_trusted_types", None)
+    return arguments
 
 
 def ensure_experiment(name: str) -> str:
@@ -133,10 +151,10 @@ def train_and_log(data_dir: str | Path, experiment: str, n_estimators: int = 25,
         mlflow.log_params({"task": task, "n_estimators": n_estimators, "max_depth": MAX_DEPTH, "seed": seed,
                            "features": len(FEATURES), "train_rows": len(train)})
         mlflow.log_metrics(metrics)
-        info = mlflow.sklearn.log_model(
-            model, name=MODEL_NAME, signature=infer_signature(sample, model.predict(sample)),
+        info = mlflow.sklearn.log_model(model, **log_model_arguments(
+            mlflow.sklearn.log_model, name=MODEL_NAME, signature=infer_signature(sample, model.predict(sample)),
             pip_requirements=pip_requirements(), skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            registered_model_name=registered_model_name)
+            registered_model_name=registered_model_name))
     return TrainedRun(run_id=mlflow_run.info.run_id, experiment_id=experiment_id, model_uri=info.model_uri,
                       metrics=metrics)
 

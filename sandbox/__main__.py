@@ -2,9 +2,11 @@
 
     python -m sandbox serve [--state DIR] [--host 127.0.0.1] [--port N] [--api-key K] [--fail-rate F]
                             [--latency-ms MS] [--fault GROUP:RATE:MS ...] [--seed S]
+                            [--profile NAME] [--profile-option KEY=true|false ...]
     python -m sandbox start [same options]      # in the background; prints `export NAME=value` lines
     python -m sandbox stop  [--state DIR]
     python -m sandbox env   [--state DIR]       # prints the lines again
+    python -m sandbox profiles                  # the kinds of Domino deployment --profile can stand for
     python -m sandbox <verb> [--state DIR] [--json '{...}'] [--KEY VALUE ...]   # POST /sandbox/<verb>
 """
 
@@ -20,9 +22,10 @@ from pathlib import Path
 from dmm.cli import run
 from dmm.errors import UsageError
 from sandbox import server
+from sandbox.profiles import DEFAULT_PROFILE, PROFILE_OPTIONS, PROFILES, Profile, get_profile
 from sandbox.settings import ROUTE_GROUPS, Fault, SandboxSettings
 
-LIFECYCLE = ("serve", "start", "stop", "env")
+LIFECYCLE = ("serve", "start", "stop", "env", "profiles")
 # Groups a user means by "the Domino services"; the sandbox's own control verbs stay reliable.
 DOMINO_GROUPS = tuple(group for group in ROUTE_GROUPS if group not in ("admin", "admin_models"))
 
@@ -45,7 +48,26 @@ def _server_parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument("--fault", action="append", default=[], metavar="GROUP:RATE:MS",
                         help=f"fault for one route group ({', '.join(ROUTE_GROUPS)}); repeatable")
     parser.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help=f"the Domino deployment to behave as: {', '.join(PROFILES)} (default {DEFAULT_PROFILE}; "
+                             "python -m sandbox profiles describes them)")
+    parser.add_argument("--profile-option", action="append", default=[], metavar="KEY=true|false",
+                        help=f"switch one reading of Domino the profile leaves open ({', '.join(PROFILE_OPTIONS)})")
     return parser
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    options: dict[str, bool] = {}
+    for spec in args.profile_option:
+        key, _, value = spec.partition("=")
+        if key not in PROFILE_OPTIONS or value.lower() not in ("true", "false"):
+            raise UsageError(f"Bad --profile-option {spec!r}",
+                             f"Use KEY=true or KEY=false with KEY one of {', '.join(PROFILE_OPTIONS)}")
+        options[key] = value.lower() == "true"
+    if args.profile not in PROFILES:
+        raise UsageError(f"Unknown --profile {args.profile!r}", f"Use one of {', '.join(PROFILES)} "
+                         "(python -m sandbox profiles describes them)")
+    return get_profile(args.profile, options)
 
 
 def _faults(args: argparse.Namespace) -> dict[str, Fault]:
@@ -71,7 +93,7 @@ def _faults(args: argparse.Namespace) -> dict[str, Fault]:
 def _settings(args: argparse.Namespace) -> SandboxSettings:
     # popped, so that the model processes the sandbox starts do not inherit the keys
     keys = args.api_key or [key for key in os.environ.pop(server.API_KEYS_ENV, "").split("\n") if key]
-    settings = SandboxSettings(seed=args.seed, faults=_faults(args))
+    settings = SandboxSettings(seed=args.seed, faults=_faults(args), profile=_profile(args))
     if keys:
         settings.api_keys = tuple(keys)
     return settings
@@ -84,10 +106,17 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
         forwarded += ["--fault", spec]
     if args.seed is not None:
         forwarded += ["--seed", str(args.seed)]
+    forwarded += ["--profile", args.profile]
+    for spec in args.profile_option:
+        forwarded += ["--profile-option", spec]
     return forwarded
 
 
 def _lifecycle(command: str, argv: list[str]) -> int:
+    if command == "profiles":
+        argparse.ArgumentParser(prog="python -m sandbox profiles").parse_args(argv)
+        print("\n".join(profile.line for profile in PROFILES.values()))
+        return 0
     if command in ("serve", "start"):
         args = _server_parser(command).parse_args(argv)
         settings = _settings(args)  # validates the options before anything starts

@@ -33,10 +33,20 @@ PUBLIC_BLUEPRINTS = {"objectstore", "modelapi"}
 PUBLIC_ENDPOINTS = {"core.health"}
 
 
+# The sandbox's own control verbs (what a user does in Domino's UI) keep taking its API key in every profile.
+ADMIN_BLUEPRINTS = {"admin", "admin_models"}
+
+
+def _matches(candidate: str, allowed: tuple[str, ...]) -> bool:
+    return bool(candidate) and any(hmac.compare_digest(candidate, value) for value in allowed)
+
+
 def _authorised(settings: SandboxSettings) -> bool:
-    candidates = (request.headers.get("X-Domino-Api-Key", ""), bearer_token())
-    return any(hmac.compare_digest(candidate, allowed)
-               for allowed in settings.api_keys for candidate in candidates if candidate)
+    api_key, token = request.headers.get("X-Domino-Api-Key", ""), bearer_token()
+    if settings.profile.user_api_keys or request.blueprint in ADMIN_BLUEPRINTS:
+        return _matches(api_key, settings.api_keys) or _matches(token, settings.api_keys + settings.access_tokens)
+    # user API keys disabled (sandbox/profiles.py `keyless`, `service-account`): a key is refused even if valid
+    return not api_key and _matches(token, settings.access_tokens)
 
 
 def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
@@ -64,6 +74,11 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
             return error_response(503, "sandbox: injected fault")
         if group in PUBLIC_BLUEPRINTS or request.endpoint in PUBLIC_ENDPOINTS:
             return None
+        if not settings.profile.user_api_keys and request.headers.get("X-Domino-Api-Key") \
+                and request.blueprint not in ADMIN_BLUEPRINTS:
+            return jsonify({"errors": ["Unauthorized: user API keys are disabled on this deployment; authenticate "
+                                       "with an access token (Authorization: Bearer) or the API proxy"],
+                            "message": "Unauthorized"}), 401
         if not _authorised(settings):
             return jsonify({"errors": ["Unauthorized: missing or invalid X-Domino-Api-Key or Bearer token"],
                             "message": "Unauthorized"}), 401

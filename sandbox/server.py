@@ -24,6 +24,8 @@ import requests
 
 from dmm.errors import ApiError, UsageError
 from dmm.http import ApiClient, api_key_headers, make_session
+from sandbox.listeners import start_extra_listeners
+from sandbox.profiles import SERVICE_ACCOUNT_TOKEN_ENV, access_token
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxState
 
@@ -33,6 +35,7 @@ DEFAULT_PORT = 8790
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 API_KEYS_ENV = "DMM_SANDBOX_API_KEYS"  # how ``start`` hands the keys to ``serve`` without showing them in ``ps``
+ADMIN_KEY_ENV = "DMM_SANDBOX_ADMIN_KEY"  # the admin verbs' key where the profile exports no DOMINO_USER_API_KEY
 PID_FILE, ENV_FILE, LOG_FILE = "sandbox.pid", "sandbox.env", "sandbox.log"
 SIGNATURE_PARAM = re.compile(r"([?&]signature=)[^&\s]*")
 
@@ -53,8 +56,23 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return sock.getsockname()[1]
 
 
-def exported_env(state_dir: Path, url: str, settings: SandboxSettings) -> dict[str, str]:
-    """What a Domino workspace would set, pointed at this sandbox (see docs/internals.md)."""
+def exported_env(state_dir: Path, url: str, settings: SandboxSettings,
+                 listeners: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a Domino workspace would set, pointed at this sandbox (see docs/internals.md), as the profile has it:
+    ``listeners`` (the proxy's and the internal host's variables) override the defaults."""
+    env = _workspace_env(state_dir, url, settings)
+    profile = settings.profile
+    env.update(listeners or {})
+    if not profile.user_api_keys:  # keys disabled: Domino does not export one; the admin verbs still need it
+        del env["DOMINO_USER_API_KEY"]
+        env[ADMIN_KEY_ENV] = settings.api_keys[0]
+    if profile.service_account_token:
+        env[SERVICE_ACCOUNT_TOKEN_ENV] = access_token(settings.api_keys[0], "service-account")
+    env["DMM_SANDBOX_PROFILE"] = profile.name
+    return env
+
+
+def _workspace_env(state_dir: Path, url: str, settings: SandboxSettings) -> dict[str, str]:
     state_dir = Path(state_dir).resolve()
     port = url.rsplit(":", 1)[-1]
     return {
@@ -128,7 +146,13 @@ def serve(state_dir: Path, settings: SandboxSettings, host: str = DEFAULT_HOST, 
         raise UsageError(f"Cannot listen on {host}:{port} ({error.strerror})",
                          "Pick another --port or stop whatever uses it") from None
     url = f"http://{host}:{server.server_port}"
-    env = exported_env(state.root, url, settings)
+    try:
+        extra = start_extra_listeners(app, settings.profile, settings.api_keys[0], host, url, _redacting_handler())
+    except OSError as error:
+        server.server_close()
+        raise UsageError(f"Cannot open the profile's extra listeners on {host} ({error.strerror})",
+                         "Free a port or use --profile keys") from None
+    env = exported_env(state.root, url, settings, extra.env)
     _write_private(state.root / ENV_FILE, format_env(env))
     pid_file = state.root / PID_FILE
     pid_file.write_text(f"{os.getpid()}\n")
@@ -145,6 +169,7 @@ def serve(state_dir: Path, settings: SandboxSettings, host: str = DEFAULT_HOST, 
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        extra.close()
         server.server_close()
         for hook in reversed(app.config.get("SHUTDOWN_HOOKS", [])):
             try:
@@ -255,7 +280,8 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
 def admin(state_dir: Path, verb: str, payload: Mapping[str, Any] | None = None, method: str = "POST") -> Any:
     """Call ``/sandbox/<verb>`` on the state folder's running sandbox with its API key."""
     env = read_env(state_dir)
-    client = ApiClient(env["DMM_SANDBOX_URL"], make_session(headers=api_key_headers(env["DOMINO_USER_API_KEY"])),
+    key = env.get(ADMIN_KEY_ENV) or env["DOMINO_USER_API_KEY"]
+    client = ApiClient(env["DMM_SANDBOX_URL"], make_session(headers=api_key_headers(key)),
                        timeout=300, service_name="the sandbox")
     if method == "GET":
         return client.get(f"/sandbox/{verb}", what=f"sandbox {verb}")

@@ -15,10 +15,14 @@ from typing import Any
 import requests
 
 from sandbox import server
+from sandbox.profiles import DEFAULT_PROFILE, PROFILES, SERVICE_ACCOUNT_TOKEN_ENV, access_token
 
 # The source tree (the project is installed editable): the numbered scripts, the template and the example live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_KEY = "sandbox-test-key-0123456789"
+# Credentials and hosts a profile may export; the caller's own values must not leak into a sandbox run.
+PROFILE_VARIABLES = ("DOMINO_USER_API_KEY", "DOMINO_API_PROXY", "DOMINO_TOKEN_FILE", "DOMINO_USER_HOST",
+                     SERVICE_ACCOUNT_TOKEN_ENV)
 
 
 def load_script(name: str) -> ModuleType:
@@ -45,22 +49,40 @@ def load_script(name: str) -> ModuleType:
 
 @dataclass
 class RunningSandbox:
-    """``python -m sandbox start`` on a free port; ``.env`` is ``os.environ`` with the exported variables."""
+    """``python -m sandbox start`` on a free port; ``.env`` is ``os.environ`` with the exported variables (and
+    without the credentials of ``PROFILE_VARIABLES`` that the profile does not export)."""
 
     state_dir: Path
     api_key: str = DEFAULT_TEST_KEY
     extra_args: Sequence[str] = ()
+    profile: str = DEFAULT_PROFILE
     port: int | None = None
     url: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> RunningSandbox:
         self.port = self.port or server.free_port()
-        self._cli("start", "--port", str(self.port), "--api-key", self.api_key, *self.extra_args)
+        self._cli("start", "--port", str(self.port), "--api-key", self.api_key, "--profile", self.profile,
+                  *self.extra_args)
         exported = server.read_env(self.state_dir)
         self.url = exported["DMM_SANDBOX_URL"]
-        self.env = {**os.environ, **exported}
+        inherited = {name: value for name, value in os.environ.items() if name not in PROFILE_VARIABLES}
+        self.env = {**inherited, **exported}
         return self
+
+    @property
+    def user_api_keys(self) -> bool:
+        return PROFILES[self.profile].user_api_keys
+
+    @property
+    def access_token(self) -> str:
+        """A Bearer token the sandbox accepts in a profile without user API keys (a service account's)."""
+        return access_token(self.api_key, "service-account")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential this sandbox accepts or hands out (for redaction and for tests that grep output)."""
+        return (self.api_key, access_token(self.api_key, "proxy"), self.access_token)
 
     def stop(self) -> None:
         self._cli("stop")
@@ -72,7 +94,10 @@ class RunningSandbox:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"X-Domino-Api-Key": self.api_key}
+        """What the harness authenticates with: the API key, or a Bearer token where keys are disabled."""
+        if self.user_api_keys:
+            return {"X-Domino-Api-Key": self.api_key}
+        return {"Authorization": f"Bearer {self.access_token}"}
 
     def admin(self, verb: str, **payload: Any) -> dict[str, Any]:
         """``POST /sandbox/<verb>`` (``GET`` for ``status``); raises ``requests.HTTPError`` on a refusal."""

@@ -109,3 +109,15 @@ def test_to_dict_is_json_ready():
     import json
     json.dumps(fit_numeric_bins(np.arange(10.0)).to_dict())
     json.dumps(fit_categorical_bins(["x", "y"]).to_dict())
+
+
+def test_a_subnormal_training_range_bins_without_numpy_overflow():
+    """numpy < 2 (the floor lock) indexes out of bounds when bins / width overflows; found by hypothesis."""
+    import numpy as np
+
+    from dmm.analysis.binning import fit_numeric_bins
+
+    bins = fit_numeric_bins(np.array([0.0, 1.1125369292536007e-308]))
+    counts = bins.counts(np.array([0.0, 1.1125369292536007e-308, 1.0, np.nan]))
+    assert counts.sum() == 4 and counts[-1] == 1 and counts[-2] == 1  # 1.0 is untrained, nan invalid
+    assert counts[:-2].sum() == 2

@@ -196,10 +196,11 @@ class NumericBins:
         low, high = float(self.edges[0]), float(self.edges[-1])
         if low == high:
             result[0] = int(np.count_nonzero(numbers == low))
-        elif np.isfinite(high - low):
+        elif _histogram_safe(n, low, high):
             # the edges are np.linspace(low, high, n + 1), exactly the ones np.histogram's fast path uses
             result[:n] = np.histogram(numbers, bins=n, range=(low, high))[0]
-        else:  # a range wider than the largest float: numpy's fast path would overflow, so place values by edge
+        else:  # numpy's fast path would overflow (a range wider than the largest float, or so narrow that
+            # bins / width is infinite: numpy < 2 then indexes out of bounds), so place values by edge
             inside = numbers[(numbers >= low) & (numbers <= high)]
             index = np.clip(np.searchsorted(self.edges, inside, side="right") - 1, 0, n - 1)
             result[:n] = np.bincount(index, minlength=n)
@@ -299,6 +300,13 @@ class CategoricalBins:
                                    INVALID: "missing values and empty strings"},
             "note": self.note,
         }
+
+
+def _histogram_safe(n: int, low: float, high: float) -> bool:
+    """Whether np.histogram's equal-width fast path can bin [low, high] into n bins: it scales by n / width."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        width = np.float64(high) - np.float64(low)
+        return bool(np.isfinite(width) and np.isfinite(np.float64(n) / width))
 
 
 def fit_numeric_bins(values: Any) -> NumericBins:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from dmm.dates import parse_datetime
 from dmm.errors import UsageError
 
 DEFAULT_DAYS = 7
@@ -20,7 +21,7 @@ class Window:
 def parse_moment(value: str, flag: str) -> datetime:
     """A date or ISO date-time; UTC unless it names its zone."""
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = parse_datetime(value)
     except ValueError:
         raise UsageError(f"{flag} {value!r} is not a date", f"Write {flag} as YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
