@@ -72,18 +72,16 @@ def trained_models(tmp_path_factory) -> Callable[[str], TrainedModel]:
 
 @pytest.fixture(scope="session")
 def start_demo(tmp_path_factory, trained_models):
-    """``with start_demo("name", task=..., reuse_export=False, api_key=..., extra_args=[...]) as demo``: a
-    ``demos.CachedDemo`` on a fresh sandbox of its own (the other keywords go to ``RunningSandbox``), with the
-    session's trained model; the sandbox stops at the end of the block. ``demo.full_path(count)`` then runs steps 1-6
-    as subprocesses, as ``make demo`` does (with ``reuse_export``, step 2's files are copied: see tests/demos.py)."""
+    """``with start_demo("name", task=..., api_key=..., extra_args=[...]) as demo``: a ``demos.CachedDemo`` on a
+    fresh sandbox of its own (the other keywords go to ``RunningSandbox``), with the session's trained model; the
+    sandbox stops at the end of the block. ``demo.full_path(count)`` then runs steps 1-6 as subprocesses, as
+    ``make demo`` does, without training the model again."""
 
     @contextmanager
-    def start(name: str = "demo", task: str = "classification", reuse_export: bool = False,
-              **sandbox_options) -> Iterator[CachedDemo]:
+    def start(name: str = "demo", task: str = "classification", **sandbox_options) -> Iterator[CachedDemo]:
         root = tmp_path_factory.mktemp(name)
         with RunningSandbox(root / "sandbox", **sandbox_options) as running:
-            yield CachedDemo(running, root / "workspace", task=task, trained=trained_models(task),
-                             reuse_export=reuse_export)
+            yield CachedDemo(running, root / "workspace", task=task, trained=trained_models(task))
 
     return start
 

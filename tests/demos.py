@@ -7,10 +7,6 @@ commands once per task into a folder of its own, and a ``CachedDemo`` starts fro
 MLflow database: the state its own ``prepare_model`` would have left, so steps 1-6 run as always (step 2 still
 finds the best run and loads the model through MLflow). MLflow keeps absolute artifact locations in its database,
 so a copied database names the artifacts in the cache's folder: the cache lives as long as the test session.
-
-With ``reuse_export=True`` a demo also skips step 2 and copies the model.pkl and model_manifest.json that step 2
-wrote once for the cache (``TrainedModel.exported``): for runs that vary the Domino side (sandbox profiles, auth,
-hosts), which step 2 never talks to (it reads MLflow only). The default runs step 2.
 """
 
 from __future__ import annotations
@@ -24,12 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from example.demo import TASK_SETUPS, Demo, StepRun
-from sandbox.testing import PROJECT_ROOT
 
 # The xdist group of the test modules that share ``e2e_path`` (tests/conftest.py), so that one worker runs it once.
 E2E_GROUP = "e2e-classification"
 MLFLOW_DB = "mlflow.db"
-EXPORTED_FILES = ("model.pkl", "model_manifest.json")
 
 
 def sqlite_path(tracking_uri: str) -> Path:
@@ -66,16 +60,6 @@ class TrainedModel:
                   "--task", task)
         return made
 
-    def exported(self) -> Path:
-        """The folder where step 2 exported the best run of the cache's store (run on first use)."""
-        folder = self.folder / "exported"
-        if not all((folder / name).is_file() for name in EXPORTED_FILES):
-            folder.mkdir(exist_ok=True)
-            setup = TASK_SETUPS[self.task]
-            self._run(PROJECT_ROOT / "2_export_model.py", "--experiment", setup.experiment, "--metric", setup.metric,
-                      "--mode", setup.mode, "--output-dir", folder)
-        return folder
-
     def copy_into(self, data_dir: Path, tracking_uri: str) -> None:
         """The data into ``data_dir``, the MLflow database to the file of ``tracking_uri``."""
         shutil.copytree(self.data_dir, data_dir, dirs_exist_ok=True)
@@ -92,11 +76,9 @@ class TrainedModel:
 
 @dataclass
 class CachedDemo(Demo):
-    """A ``Demo`` whose model comes from ``trained`` instead of being trained again (and, with ``reuse_export``,
-    whose step 2 output is copied from it too)."""
+    """A ``Demo`` whose model comes from ``trained`` instead of being trained again."""
 
     trained: TrainedModel | None = None
-    reuse_export: bool = False
 
     def prepare_model(self) -> None:
         if self.trained is None:
@@ -106,16 +88,6 @@ class CachedDemo(Demo):
             raise ValueError(f"The trained model is a {self.trained.task} model; this demo is {self.task}")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.trained.copy_into(self.data_dir, self.sandbox.env["MLFLOW_TRACKING_URI"])
-
-    def export_model(self) -> StepRun:
-        if self.trained is None or not self.reuse_export:
-            return super().export_model()
-        exported = self.trained.exported()
-        for name in EXPORTED_FILES:
-            shutil.copyfile(exported / name, self.work_dir / name)
-        step = StepRun("step 2 (copied)", [], 0, "", "", 0.0)
-        self.runs.append(step)
-        return step
 
 
 @dataclass
