@@ -1,12 +1,34 @@
-"""Shared fixtures: a running local Domino sandbox (see sandbox/testing.py)."""
+"""Shared fixtures: a running local Domino sandbox (see sandbox/testing.py), and demos of the whole path on their own
+sandboxes, which copy the example model trained once per session instead of training it again.
+
+The suite runs on two pytest-xdist workers (pytest.ini: ``-n 2 --dist loadgroup``); ``-n 0`` runs it in one process.
+Session fixtures are made once per worker.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
+from demos import CachedDemo, SharedPath, TrainedModel, ground_truth_datasets
 
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
 # loaded by path with sandbox.testing.load_script.
 from sandbox.testing import RunningSandbox
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: each test module is one unit of work (one worker runs all of it, as ``--dist loadscope``
+    would), so that its module-scoped fixtures (a sandbox, a trained model, a demo run) are made once; modules marked
+    ``xdist_group(name)`` share one unit. The end-to-end modules, the longest units, are handed out first."""
+    if not hasattr(config, "workerinput"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +54,47 @@ def sandbox_factory(tmp_path_factory):
     yield make
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory) -> Callable[[str], TrainedModel]:
+    """``trained_models(task)``: the example data and model of a task, made on first use (once per session, or per
+    xdist worker) by the same commands as a demo's ``prepare_model``; demos get copies (tests/demos.py)."""
+    made: dict[str, TrainedModel] = {}
+
+    def trained(task: str) -> TrainedModel:
+        if task not in made:
+            made[task] = TrainedModel.make(tmp_path_factory.mktemp(f"trained-{task}"), task)
+        return made[task]
+
+    return trained
+
+
+@pytest.fixture(scope="session")
+def start_demo(tmp_path_factory, trained_models):
+    """``with start_demo("name", task=..., api_key=..., extra_args=[...]) as demo``: a ``demos.CachedDemo`` on a
+    fresh sandbox of its own (the other keywords go to ``RunningSandbox``), with the session's trained model; the
+    sandbox stops at the end of the block. ``demo.full_path(count)`` then runs steps 1-6 as subprocesses, as
+    ``make demo`` does, without training the model again."""
+
+    @contextmanager
+    def start(name: str = "demo", task: str = "classification", **sandbox_options) -> Iterator[CachedDemo]:
+        root = tmp_path_factory.mktemp(name)
+        with RunningSandbox(root / "sandbox", **sandbox_options) as running:
+            yield CachedDemo(running, root / "workspace", task=task, trained=trained_models(task))
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def e2e_path(start_demo) -> Iterator[SharedPath]:
+    """The classification path (see ``demos.SharedPath``), run once for every module of the ``demos.E2E_GROUP``
+    xdist group (tests/test_e2e.py and tests/test_secrets.py)."""
+    with start_demo("e2e") as demo:
+        demo.path_to_traffic(count=60)
+        early_step5 = demo.upload_ground_truth(check=False)
+        early_datasets = ground_truth_datasets(demo)
+        demo.ingest()
+        demo.upload_ground_truth()
+        demo.check_monitoring()
+        yield SharedPath(demo, early_step5, early_datasets)

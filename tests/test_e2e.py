@@ -8,45 +8,25 @@ import sys
 
 import pytest
 import requests
+from demos import E2E_GROUP, ground_truth_datasets
 
-from example.demo import DATASOURCE, Demo
-from sandbox.testing import PROJECT_ROOT, RunningSandbox
+from example.demo import DATASOURCE
+from sandbox.testing import PROJECT_ROOT
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def sent(tmp_path_factory):
-    """Steps 1-4 on a sandbox of its own: the predictions are sent but not yet ingested by the monitor."""
-    root = tmp_path_factory.mktemp("e2e")
-    with RunningSandbox(root / "sandbox") as running:
-        sent = Demo(running, root / "workspace")
-        sent.path_to_traffic(count=60)
-        yield sent
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(E2E_GROUP)]
 
 
 @pytest.fixture(scope="module")
-def early_step5(sent):
+def early_step5(e2e_path):
     """Step 5 run before the monitor ingested step 4's predictions, and the datasets registered after it."""
-    step5 = sent.upload_ground_truth(check=False)
-    return step5, ground_truth_datasets(sent)
+    return e2e_path.early_step5, e2e_path.early_datasets
 
 
 @pytest.fixture(scope="module")
-def demo(sent, early_step5):
-    """The complete set-up (steps 1-6; step 5 once too early, as above), shared by the tests of this module."""
-    sent.ingest()
-    sent.upload_ground_truth()
-    sent.check_monitoring()
-    return sent
-
-
-def ground_truth_datasets(demo: Demo) -> list[str]:
-    """The ground-truth dataset names the monitor has registered for the demo's model."""
-    with open(demo.sandbox.state_dir / "state.json") as handle:
-        state = json.load(handle)
-    model = state["dmm_models"][demo.dmm_model_id]
-    return [d["name"] for d in model["groundTruthDatasets"]]
+def demo(e2e_path):
+    """The complete set-up (steps 1-4, step 5 once too early, ingestion, steps 5 and 6; tests/conftest.py), shared
+    by the tests of this module and of tests/test_secrets.py."""
+    return e2e_path.demo
 
 
 def test_full_path_reaches_a_monitored_model(demo):

@@ -13,7 +13,6 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from dmm.model_api import ModelApiClient
 from example.data import FEATURES, REGRESSION_TARGET
 from example.demo import Demo
-from sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +21,9 @@ REGRESSION_METRICS = {"mse", "mae", "mape", "r2", "gini_norm"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(start_demo):
     """One complete regression set-up (steps 1-6) on a sandbox of its own, shared by the tests of this module."""
-    root = tmp_path_factory.mktemp("e2e_regression")
-    with RunningSandbox(root / "sandbox") as running:
-        demo = Demo(running, root / "workspace", task="regression")
+    with start_demo("e2e_regression", task="regression") as demo:
         demo.full_path(count=40)
         yield demo
 

@@ -1,5 +1,8 @@
 """No secret in anything we print or write: a real demo run against the sandbox, then grep all of it.
 
+The run is the session's classification path (``e2e_path`` in tests/conftest.py, shared with tests/test_e2e.py):
+every step's output is kept in ``demo.runs``, including the steps test_e2e.py adds when it runs first.
+
 Also the error paths: an API key Model Monitor refuses (401) and a Model API token the endpoint refuses (401)
 must be reported without echoing the key or the token.
 """
@@ -12,26 +15,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from demos import E2E_GROUP
 
 from example.demo import Demo
-from sandbox.testing import RunningSandbox
+
+pytestmark = pytest.mark.xdist_group(E2E_GROUP)
 
 ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "secrets-test-api-key-9f8e7d6c5b"
 WRONG_KEY = "wrong-api-key-AAAABBBBCCCC"
 WRONG_TOKEN = "wrong-model-token-DDDDEEEEFFFF"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("secrets")
-    sandbox = RunningSandbox(root / "sandbox", api_key=API_KEY).start()
-    try:
-        run = Demo(sandbox, root / "work")
-        run.full_path(count=20)
-        yield run
-    finally:
-        sandbox.stop()
+def demo(e2e_path):
+    return e2e_path.demo
 
 
 def secrets_of(demo: Demo) -> list[str]:
@@ -61,7 +58,9 @@ def test_demo_wrote_and_printed_no_secret(demo):
         content = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in content, f"{path} holds a secret"
-    assert [run.name for run in demo.runs][-6:] == ["step 1", "step 2", "step 3", "step 4", "step 5", "step 6"]
+    steps = iter(run.name for run in demo.runs)
+    assert all(name in steps for name in ["step 1", "step 2", "step 3", "step 4", "step 5", "step 6"]), \
+        "steps 1-6 did not all run, in order"
     for run in demo.runs:
         for secret in secrets:
             assert secret not in run.stdout + run.stderr, f"{run.name} printed a secret"
@@ -84,7 +83,7 @@ def test_refused_api_key_is_not_echoed(demo, tmp_path, script):
     assert result.returncode in (1, 3), output
     assert "Traceback" not in output
     assert "API key" in output or "DOMINO_USER_API_KEY" in output
-    assert WRONG_KEY not in output and API_KEY not in output
+    assert WRONG_KEY not in output and demo.sandbox.api_key not in output
     if script.startswith("6"):
         assert WRONG_KEY not in (tmp_path / "monitoring_report.json").read_text()
 

@@ -1,0 +1,109 @@
+"""Demos of the whole path for the end-to-end tests, made cheap: the example model is trained once per session.
+
+A demo's ``prepare_model`` (``python -m example.data``, then ``python -m example.train`` into the sandbox's MLflow)
+costs more than any step: MLflow's imports, the migrations of a new sqlite store, the forest, logging the model.
+None of it is the toolkit's work; it is what the user did before step 1. ``TrainedModel.make`` runs those two
+commands once per task into a folder of its own, and a ``CachedDemo`` starts from a copy of the data and of the
+MLflow database: the state its own ``prepare_model`` would have left, so steps 1-6 run as always (step 2 still
+finds the best run and loads the model through MLflow). MLflow keeps absolute artifact locations in its database,
+so a copied database names the artifacts in the cache's folder: the cache lives as long as the test session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from example.demo import TASK_SETUPS, Demo, StepRun
+
+# The xdist group of the test modules that share ``e2e_path`` (tests/conftest.py), so that one worker runs it once.
+E2E_GROUP = "e2e-classification"
+MLFLOW_DB = "mlflow.db"
+
+
+def sqlite_path(tracking_uri: str) -> Path:
+    """The file behind a ``sqlite:///`` MLflow tracking URI (the sandbox exports one)."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        raise ValueError(f"Only a sqlite MLflow store can be copied, not {tracking_uri!r}")
+    return Path(tracking_uri[len(prefix):])
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """``folder`` holds ``data/`` (as ``python -m example.data --drifted`` writes it) and ``mlflow.db`` (with its
+    ``mlartifacts/``) holding one run of the task's demo experiment (as ``python -m example.train`` logs it)."""
+
+    folder: Path
+    task: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{self.folder / MLFLOW_DB}"}
+
+    @classmethod
+    def make(cls, folder: Path, task: str) -> TrainedModel:
+        """Write the example data and train the example model, with the commands of ``Demo.prepare_model``."""
+        made = cls(Path(folder).resolve(), task)
+        made.folder.mkdir(parents=True, exist_ok=True)
+        made._run("-m", "example.data", "--out", made.data_dir, "--drifted", "--task", task)
+        made._run("-m", "example.train", "--data-dir", made.data_dir, "--experiment", TASK_SETUPS[task].experiment,
+                  "--task", task)
+        return made
+
+    def copy_into(self, data_dir: Path, tracking_uri: str) -> None:
+        """The data into ``data_dir``, the MLflow database to the file of ``tracking_uri``."""
+        shutil.copytree(self.data_dir, data_dir, dirs_exist_ok=True)
+        database = sqlite_path(tracking_uri)
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.folder / MLFLOW_DB, database)
+
+    def _run(self, *args: object) -> None:
+        command = [sys.executable, *map(str, args)]
+        result = subprocess.run(command, cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+@dataclass
+class CachedDemo(Demo):
+    """A ``Demo`` whose model comes from ``trained`` instead of being trained again."""
+
+    trained: TrainedModel | None = None
+
+    def prepare_model(self) -> None:
+        if self.trained is None:
+            super().prepare_model()
+            return
+        if self.trained.task != self.task:
+            raise ValueError(f"The trained model is a {self.trained.task} model; this demo is {self.task}")
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.trained.copy_into(self.data_dir, self.sandbox.env["MLFLOW_TRACKING_URI"])
+
+
+@dataclass
+class SharedPath:
+    """The classification path of ``e2e_path``: steps 1-4 with 60 predictions; step 5 once before the monitor
+    ingested them (``early_step5``, and the ground-truth datasets registered right after it); then ingestion,
+    step 5 and step 6. Tests may add steps to ``demo``; they must leave the sandbox's faults off."""
+
+    demo: Demo
+    early_step5: StepRun
+    early_datasets: list[str]
+
+
+def ground_truth_datasets(demo: Demo) -> list[str]:
+    """The ground-truth dataset names the monitor has registered for the demo's model."""
+    with open(demo.sandbox.state_dir / "state.json") as handle:
+        state = json.load(handle)
+    model = state["dmm_models"][demo.dmm_model_id]
+    return [d["name"] for d in model["groundTruthDatasets"]]
