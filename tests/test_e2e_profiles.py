@@ -1,40 +1,32 @@
-"""``python -m example.demo --profile P`` runs the whole path (steps 1-6) on every sandbox profile.
+"""The whole path (steps 1-6 as subprocesses) on every sandbox profile other than the default ``keys`` one, which
+``tests/test_e2e.py`` runs. ``python -m example.demo --profile P`` runs this same ``Demo`` path; here the example
+model is the session's trained one (``tests/demos.py``) so that four profiles fit the suite's time.
 
-The keyless profiles run with no ``DOMINO_USER_API_KEY`` anywhere in the environment: the toolkit must find its
-credentials the way Domino's clients do (API proxy, or the service account's token the config names).
+The keyless profiles run with no ``DOMINO_USER_API_KEY`` anywhere in the steps' environment: the toolkit must find
+its credentials the way Domino's clients do (API proxy, or the service account's token the config names).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
 
 import pytest
 
-from sandbox.profiles import PROFILES, access_token
-from sandbox.testing import DEFAULT_TEST_KEY, PROJECT_ROOT
+from sandbox.profiles import DEFAULT_PROFILE, PROFILES, access_token
+from sandbox.testing import DEFAULT_TEST_KEY
 
 pytestmark = pytest.mark.e2e
 
-NEEDS_AUTH_CHAIN = pytest.mark.xfail(reason="needs the auth chain from issue 8 §1-2", strict=False)
-CASES = [pytest.param(name, marks=() if profile.user_api_keys else NEEDS_AUTH_CHAIN)
-         for name, profile in PROFILES.items()]
+SECRETS = (DEFAULT_TEST_KEY, access_token(DEFAULT_TEST_KEY, "proxy"), access_token(DEFAULT_TEST_KEY, "service-account"))
 
 
-@pytest.mark.parametrize("profile", CASES)
-def test_demo_full_path_on_profile(profile, tmp_path):
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("DOMINO_USER_API_KEY", "DOMINO_API_PROXY", "DOMINO_TOKEN_FILE")}
-    result = subprocess.run([sys.executable, "-m", "example.demo", "--profile", profile, "--count", "40",
-                             "--no-drift", "--out", str(tmp_path / "demo")],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    assert f"as profile '{profile}'" in output
-    assert "Step 6 checks:     10 of 10 passed" in output
-    secrets = (DEFAULT_TEST_KEY, access_token(DEFAULT_TEST_KEY, "proxy"), access_token(DEFAULT_TEST_KEY,
-                                                                                       "service-account"))
-    assert not [secret for secret in secrets if secret in output]
-    exported = (tmp_path / "demo" / "sandbox" / "sandbox.env").read_text()
-    assert ("DOMINO_USER_API_KEY" in exported) == PROFILES[profile].user_api_keys
+@pytest.mark.parametrize("profile", [name for name in PROFILES if name != DEFAULT_PROFILE])
+def test_full_path_on_profile(profile, start_demo):
+    with start_demo(f"profile-{profile}", profile=profile) as demo:
+        assert ("DOMINO_USER_API_KEY" in demo.env) == PROFILES[profile].user_api_keys
+        demo.full_path(count=40)
+        report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
+        output = "".join(run.stdout + run.stderr for run in demo.runs)
+    assert len(report["checks"]) == 10
+    assert [c["name"] for c in report["checks"] if c["status"] not in ("PASS", "WARN")] == []
+    assert not [secret for secret in SECRETS if secret in output]
