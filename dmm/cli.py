@@ -27,6 +27,12 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
     except DmmError as error:
         print(f"Error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a disk full, read-only or forbidden: one sentence naming the path, no traceback
+        from dmm.files import describe_os_error
+
+        message, advice = describe_os_error(error, atomic=False)
+        print(f"Error: {redact(message)}. {redact(advice)}.", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted; nothing further was changed.", file=sys.stderr)
         return EXIT_INTERRUPTED
