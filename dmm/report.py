@@ -57,8 +57,9 @@ code { font-family: ui-monospace, monospace; font-size: 12px; }
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the JSON source and the HTML rendered from it; returns (html path, json path)."""
-    report = redact_value(json_ready(report))  # signed URLs and secrets never reach the files
-    assert isinstance(report, dict)
+    cleaned = redact_value(json_ready(report))  # signed URLs and secrets never reach the files
+    assert isinstance(cleaned, dict)
+    report = cleaned
     folder = check_output_dir(output_dir)
     json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
     text = json.dumps(report, indent=2, default=str, allow_nan=False) + "\n"
