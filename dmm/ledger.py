@@ -66,6 +66,11 @@ class Ledger:
         for event_id, label in (labels or {}).items():
             self.labels.setdefault(model_id, {})[str(event_id)] = [label, key]
 
+    def record_covered(self, key: str, model_id: str, by: str) -> None:
+        """``key`` needs no registration of its own: every label in it is registered (``by`` says how)."""
+        self.registrations[key] = {"dataset_name": None, "model_id": model_id, "registered_at": _now(),
+                                   "covered_by": by}
+
     def registered_label(self, model_id: str, event_id: str) -> tuple[bool, Any]:
         """(whether the event id has a registered label for the model, that label)."""
         entry = self.labels.get(model_id, {}).get(str(event_id))
