@@ -2,6 +2,7 @@
 # make test   build the environment and run the whole test suite (unit, contract and end-to-end)
 # make sandbox  run the local Domino sandbox in the foreground
 # make bench  run the benchmarks under bench/
+# make soak   the whole path under faults and kills on a local sandbox (127.0.0.1), bounded in time; prints issue 9's figures
 # make lint   ruff (lint + import order) and mypy (dmm/ and config_loader.py), configured in pyproject.toml
 
 SHELL := /bin/bash
@@ -14,7 +15,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # pip.conf on some machines names index folders that do not exist; those warnings are noise
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install test demo sandbox bench lint clean
+.PHONY: install test demo sandbox bench soak lint clean
 
 install: $(STAMP)
 
@@ -53,6 +54,10 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/traffic.py
 	$(BIN)/python bench/analysis.py
+
+# SOAK_ARGS, e.g. "--seeds 3 --count 60 --budget 1800"; a new round starts only within the budget (default 900 s)
+soak: $(STAMP)
+	$(BIN)/python -m example.soak $(SOAK_ARGS)
 
 # both run, so one report shows every finding; the target fails if either does
 lint: $(STAMP)
