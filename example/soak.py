@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dmm.checks.probes import PROBE_EVENT_PREFIX
 from example.demo import Demo, StepFailed
 from sandbox.monitor_data import ROW_ID
 from sandbox.testing import RunningSandbox
@@ -64,6 +65,7 @@ class Figures:
     registered_twice: int = 0
     unlabelled: int = 0
     captured: int = 0
+    probes: int = 0
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -80,7 +82,8 @@ class Figures:
                 f"{self.registered}, matched {self.matched} of {self.captured} captured predictions",
                 f"Answered but never registered (lost): {self.lost}",
                 f"Event ids registered twice: {self.registered_twice}",
-                f"Captured predictions without a label: {self.unlabelled}",
+                f"Captured predictions without a label: {self.unlabelled} (besides {self.probes} probe(s) of steps 3 "
+                "and 6, event ids dmm-probe-*, never labelled by design)",
                 f"Secrets or signatures found: {len(self.secrets)}" + (f" ({'; '.join(self.secrets[:5])})"
                                                                         if self.secrets else ""),
                 "Goals (0 lost, 0 twice, 0 unlabelled, no secret): " + ("met" if self.goals_met else "NOT met")]
@@ -162,6 +165,9 @@ def measure(demo: Demo, figures: Figures, secrets: Sequence[str]) -> None:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
         in_monitor.update(str(v) for v in frame[ROW_ID].tolist())
     captured = {str(r.get("event_id")) for r in demo.captured_records()}
+    probes = {event_id for event_id in captured if event_id.startswith(PROBE_EVENT_PREFIX)}
+    captured -= probes  # steps 3 and 6 probe the endpoint with a sample row: never labelled, by design
+    figures.probes = len(probes)
     monitor_ids = set(in_monitor)
     figures.answered, figures.kept, figures.registered = len(answered), len(kept), len(monitor_ids)
     figures.captured = len(captured)
