@@ -50,18 +50,31 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _named(error: OSError, path: Path) -> OSError:
+    """The same error, naming the file it was about (a failed write or fsync names none)."""
+    if error.filename or error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, private: bool = False,
                  encoding: str = "utf-8") -> Path:
     """Replace ``path`` with ``data`` all at once; ``private`` makes the file mode 0600 (for files holding secrets)."""
     path = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else data
-    tmp, fd = _open_temp(path, private)
+    try:
+        tmp, fd = _open_temp(path, private)
+    except OSError as error:
+        raise _named(error, path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise _named(error, path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -92,9 +105,11 @@ def write_together(files: dict[Path, bytes | str], *, private: bool = False, enc
                 os.fsync(handle.fileno())
         for tmp, path in written:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         for tmp, _ in written:
             tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and written:
+            raise _named(error, written[-1][1]) from None
         raise
     for folder in {path.parent for _, path in written}:
         _sync_folder(folder)

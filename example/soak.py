@@ -109,12 +109,23 @@ class Soak:
     def faults(self, spec: dict[str, Any]) -> None:
         self.demo.sandbox.admin("faults", **{group: spec for group in DOMINO_GROUPS})
 
-    def killed(self, name: str, args: Sequence[Any]) -> None:
-        """Start a step, and stop it with SIGKILL or SIGINT after a random moment (it may have finished by then)."""
+    def killed(self, name: str, args: Sequence[Any], after_lines: int = 0) -> None:
+        """Start a step, and stop it with SIGKILL or SIGINT at a random moment: once a new journal of step 4 has
+        ``after_lines`` lines (mid-run, for sure), else after a random delay (it may have finished by then)."""
         demo = self.demo
+        journals = demo.work_dir / "label_journals"
+        before = set(journals.glob("*.jsonl")) if journals.is_dir() else set()
         process = subprocess.Popen([sys.executable, *map(str, args)], cwd=demo.work_dir, env=demo.env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(self.rng.uniform(0.5, 4.0))
+        if after_lines:
+            deadline = time.monotonic() + 120
+            while process.poll() is None and time.monotonic() < deadline:
+                new = set(journals.glob("*.jsonl")) - before if journals.is_dir() else set()
+                if any(sum(1 for _ in open(path)) >= after_lines for path in new):
+                    break
+                time.sleep(0.05)
+        else:
+            time.sleep(self.rng.uniform(0.5, 4.0))
         how = self.rng.choice([signal.SIGKILL, signal.SIGINT])
         if process.poll() is None:
             process.send_signal(how)
@@ -129,7 +140,8 @@ class Soak:
         self.step("step 1", demo.register_training_set)
         self.step("step 3", demo.setup_monitoring)
         if kill:
-            self.killed("step 4", [demo.script("4_generate_predictions.py"), "--count", count * 3])
+            self.killed("step 4", [demo.script("4_generate_predictions.py"), "--count", count * 5],
+                        after_lines=self.rng.randint(2, count * 2))
         self.step("step 4", lambda: demo.generate_predictions(count))
         self.faults({})
         demo.ingest()

@@ -18,9 +18,12 @@ class Fault:
     - ``act_then_fail_rate``: share that is handled (the state changes, the model captures) and whose answer is then
       replaced by a 502, as when a proxy or load balancer loses the upstream's answer.
 
-    Evidence that Domino answers these: its nginx ingress and API gateway answer 502/503/504 while a pod restarts,
-    and Domino's public API answers 429 when a caller exceeds its rate limit (docs.dominodatalab.com "Domino API
-    rate limits"; python-domino ``domino/http_request_manager.py`` retries 429/5xx); see docs/internals.md.
+    Evidence: Domino's own python-domino client retries 408/502/503/504 with backoff (``domino/http_request_manager.py``
+    in .venv, ``Retry(status_forcelist=[408, 502, 503, 504])``), and ``domino_data`` backs off on auth errors and read
+    timeouts (``domino_data/auth.py``): Domino's clients expect a gateway that answers 5xx while a service restarts.
+    A 429 with ``Retry-After`` from Domino is not documented (no Domino page found) [uncertain]: it is the generic
+    behaviour of a rate-limiting proxy in front of a service, injected only when asked for (issue 9). All of these are
+    off unless switched on; they are fault injection, not a claim about a healthy Domino.
     """
 
     fail_rate: float = 0.0

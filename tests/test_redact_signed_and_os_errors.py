@@ -91,3 +91,27 @@ def test_cli_turns_an_os_error_into_one_sentence_naming_the_path(capsys, tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(target) in err and "read-only" in err.lower()
     assert "Traceback" not in err
+
+
+def test_full_disk_under_the_ledger_leaves_no_temp_file_and_one_sentence(tmp_path, monkeypatch, capsys):
+    from dmm.ledger import Ledger
+
+    ledger = Ledger.load(tmp_path / "monitoring_ledger.json")
+    ledger.record_upload("k.csv", "gt", 1, "run")
+    real_fdopen = os.fdopen
+
+    def full(fd, *args, **kwargs):
+        handle = real_fdopen(fd, *args, **kwargs)
+        handle.write = lambda data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
+        return handle
+
+    monkeypatch.setattr(files.os, "fdopen", full)
+
+    def main(argv):
+        ledger.save()
+        return 0
+
+    assert run(main, []) == 2
+    err = capsys.readouterr().err
+    assert "No space left" in err and "monitoring_ledger.json" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no ledger, no 0-byte temp file
