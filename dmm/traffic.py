@@ -338,7 +338,8 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
         return result
 
     folder = Path(options.output_dir) if options.output_dir else Path.cwd() / LOCAL_FOLDER
-    check_output_dir(folder, "--output-dir" if options.output_dir else "the current folder")
+    if options.output_dir:
+        check_output_dir(folder, "TrafficOptions.output_dir")
     ledger = services.ledger
     journals = journal_folder(ledger.path)
     key = None
