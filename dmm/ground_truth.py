@@ -27,6 +27,7 @@ from dmm.ground_truth_content import (
     read_ground_truth,
     subset_csv,
 )
+from dmm.ground_truth_content import result_lines as result_lines  # the script's name for it
 from dmm.journal import content_digest, finish_journals, finished_lines, journal_folder
 from dmm.schema import MonitoringSchema
 
@@ -395,33 +396,3 @@ def _candidates(listed: list[str], ledger: Ledger, folder: str, datasource: str,
         else:
             chosen.append(key)
     return sorted(chosen, key=lambda k: (key_date(k), k))
-
-
-def result_lines(result: GroundTruthResult, config: MonitoringConfig, file: str | None = None) -> list[str]:
-    """What a run did (skipped, uploaded, registered, or would register), as lines for a script to print."""
-    import json
-
-    lines = [*result.recovered, *(f"Skipped {key}: {reason}" for key, reason in result.skipped)]
-    lines += [f"Not registered {key}: {reason}" for key, reason in result.refused]
-    if result.nothing_to_do:
-        where = f"dated {result.window}" if result.window else "to register"
-        return lines + [f"Nothing to do: no unregistered ground-truth files {where} under data source "
-                        f"{config.ground_truth_datasource!r}."]
-    if result.uploaded_key:
-        lines.append(f"Uploaded {file} to data source {config.ground_truth_datasource!r} as {result.uploaded_key}")
-    for registration in result.registrations:
-        if result.dry_run:
-            lines += [f"Dry run: would register {registration.key} with:", json.dumps(registration.payload, indent=2)]
-        elif registration.already_registered:
-            lines.append(f"Already registered in Model Monitor: {registration.key} (dataset "
-                         f"{registration.dataset_name!r}); recorded in the ledger")
-        else:
-            declares = registration.declares_variables
-            extra = " (declaring the row_identifier and ground_truth variables)" if declares else ""
-            lines.append(f"Registered {registration.key} as dataset {registration.dataset_name!r}{extra}")
-    if not result.dry_run:
-        registered = sum(1 for r in result.registrations if r.registered)
-        lines.append(f"{registered} ground-truth file(s) registered with model {config.model_monitor_id}. "
-                     "Quality metrics appear after Model Monitor's next ingestion; check them with "
-                     "python 6_check_monitoring.py")
-    return lines

@@ -5,13 +5,11 @@ with the row's label, and write that ground truth locally and to the data source
 from __future__ import annotations
 
 import datetime
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,7 @@ from dmm.journal import (
 from dmm.journal import ground_truth_csv as journal_csv
 from dmm.redact import redact
 from dmm.schema import MonitoringSchema
+from dmm.sending import RateLimiter, _reached_model, _sigterm_as_interrupt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,48 +137,6 @@ def ground_truth_key(prefix: str, model_id: str, run_id: str, now: datetime.date
 
 
 # ---- sending ---------------------------------------------------------------------------------------------------
-
-class RateLimiter:
-    """At most ``rate`` acquisitions per second across threads (evenly spaced slots)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
-
-
-def _reached_model(error: BaseException) -> bool:
-    """Whether a failed request may have reached the model (and been captured): all but a 4xx refusal."""
-    status = getattr(error, "status", None)
-    return not (isinstance(status, int) and 400 <= status < 500)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a Job stopped, ``kill``) stops sending the way Ctrl-C does; only the main thread can set it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
 
 def send_all(predict: Callable[[Mapping[str, Any]], Any], payloads: Sequence[Mapping[str, Any]],
              labels: Sequence[Any], concurrency: int = 4, rate: float | None = None,

@@ -21,6 +21,7 @@ from dmm.errors import ApiError, ConfigError, DmmError, UsageError
 from dmm.files import json_safe as plain
 from dmm.redact import redact
 from dmm.schema import Feature, MonitoringSchema
+from dmm.training_set_rerun import FINGERPRINT_META, data_fingerprint, reusable_version
 
 MODEL_TYPES = ("classification", "regression")
 NAME_RULE = re.compile(r"^[-A-Za-z0-9_]+$")
@@ -298,17 +299,12 @@ def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> Registered
     frame = df[plan.columns].reset_index(drop=True)
     monitoring_meta = model.MonitoringMeta(timestamp_columns=[plan.timestamp] if plan.timestamp else [],
                                            categorical_columns=list(plan.categorical), ordinal_columns=[])
-    meta = {"model_type": plan.model_type, "registered_by": "dmm-toolkit"}
-    fingerprint = data_fingerprint(plan, frame)
-    meta[FINGERPRINT_META] = fingerprint
+    meta = {"model_type": plan.model_type, "registered_by": "dmm-toolkit",
+            FINGERPRINT_META: data_fingerprint(plan, frame)}
     with _service_errors(client, httpx, "Listing the versions of training set " + plan.name):
         versions = client.list_training_set_versions(training_set_name=plan.name)
-    existing = {v.number for v in versions}
-    same = sorted((v for v in versions if not v.pending and (v.meta or {}).get(FINGERPRINT_META) == fingerprint),
-                  key=lambda v: v.number)
-    if same:  # a rerun with the same data and plan: register nothing
-        return RegisteredVersion(name=plan.name, number=same[-1].number, path=same[-1].absolute_container_path,
-                                 reused=True)
+    if (reused := reusable_version(versions, meta[FINGERPRINT_META])) is not None:  # same data and plan: nothing new
+        return RegisteredVersion(plan.name, reused.number, reused.absolute_container_path, reused=True)
     try:
         with _service_errors(client, httpx, f"Registering training set {plan.name}"):
             version = client.create_training_set_version(
@@ -316,26 +312,10 @@ def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> Registered
                 key_columns=list(plan.key_columns), target_columns=[plan.target], exclude_columns=[],
                 monitoring_meta=monitoring_meta, meta=meta)
     except DmmError as error:
-        _delete_pending_versions(client, plan.name, existing)
+        _delete_pending_versions(client, plan.name, {v.number for v in versions})
         raise error from None
     return RegisteredVersion(name=version.training_set_name, number=version.number,
                              path=version.absolute_container_path)
-
-
-FINGERPRINT_META = "dmm_data_sha256"  # in the version's user meta (Mapping[str, str], domino_data.training_sets.model)
-
-
-def data_fingerprint(plan: TrainingSetPlan, frame: pd.DataFrame) -> str:
-    """The data and the plan's roles, hashed: the same file and flags give the same value on any machine."""
-    import hashlib
-    import json
-
-    digest = hashlib.sha256()
-    roles = {"columns": list(plan.columns), "target": plan.target, "model_type": plan.model_type,
-             "categorical": list(plan.categorical), "keys": list(plan.key_columns), "timestamp": plan.timestamp}
-    digest.update(json.dumps(roles, sort_keys=True, default=str).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _delete_pending_versions(client: Any, name: str, existing: set[int]) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dmm.schema import MonitoringSchema
     from dmm.training_set import RegisteredVersion, TrainingSetPlan
 
@@ -76,3 +78,27 @@ def monitor_training_version(model: dict[str, Any], schema: MonitoringSchema, mo
     if pin.get("version") is not None and pin.get("model_id") in (None, model_id):
         return int(pin["version"])
     return None
+
+
+FINGERPRINT_META = "dmm_data_sha256"  # in the version's user meta (Mapping[str, str], domino_data.training_sets.model)
+
+
+def data_fingerprint(plan: TrainingSetPlan, frame: pd.DataFrame) -> str:
+    """The data and the plan's roles, hashed: the same file and flags give the same value on any machine."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    roles = {"columns": list(plan.columns), "target": plan.target, "model_type": plan.model_type,
+             "categorical": list(plan.categorical), "keys": list(plan.key_columns), "timestamp": plan.timestamp}
+    digest.update(json.dumps(roles, sort_keys=True, default=str).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def reusable_version(versions: list[Any], fingerprint: str) -> Any:
+    """The newest finished version whose meta holds ``fingerprint``, else None."""
+    same = [v for v in versions if not v.pending and (v.meta or {}).get(FINGERPRINT_META) == fingerprint]
+    return max(same, key=lambda v: v.number) if same else None
