@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dmm.cli import EXIT_FAILED, EXIT_OK, add_domino_arguments, confirm, run
 from dmm.dataio import SUPPORTED, read_table
 from dmm.schema import SCHEMA_FILE_NAME, check_schema_path, default_schema_path
+from dmm.training_set_rerun import write_schema
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,9 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Nothing was registered.")
         return EXIT_FAILED
     version = steps.register_training_set(plan, frame)
-    steps.schema_from_plan(plan, version).save(schema_path)
-    print(f"Registered training set '{version.name}' version {version.number}.")
-    print(f"Wrote the monitoring schema to {schema_path}.")
+    print("\n".join([*write_schema(schema_path, plan, version), f"Wrote the monitoring schema to {schema_path}."]))
     print("Next: optionally export your model with 2_export_model.py; add the capture lines of "
           "prediction_capture_example.py to your endpoint's predict() and deploy it; then run "
           "python 3_setup_monitoring.py.")

@@ -1,12 +1,14 @@
 """Step 4: send labelled test traffic to the deployed Model API and keep the ground truth that matches it.
 
-Rows are sampled from the test data; only the monitoring schema's features are sent (never the label), as
-{"data": {...}} with Basic auth, concurrently, with retries and backoff on 429, 5xx and timeouts. Each response's
-event_id is written with the row's label to ground_truth/<run id>.csv and uploaded to the ground-truth data
-source as <prefix>/<model id>/<UTC date>/<run id>.csv (a new key per run), then recorded in the ledger.
+Rows are sampled from the test data; only the monitoring schema's features are sent (never the label), with an
+event_id of our own, as {"data": {...}} with Basic auth, concurrently, with retries and backoff on 429, 5xx and
+timeouts (a retried request carries the same event_id, so it is the same prediction). Each label is appended to a
+label journal (label_journals/<run id>.jsonl next to the config) as its request leaves and its answer arrives, then
+written to ground_truth/<run id>.csv and uploaded as <prefix>/<model id>/<UTC date>/<run id>.csv, and recorded in
+the ledger. Ctrl-C or SIGTERM stops sending at once; step 5 (or this step again) finishes an unfinished journal.
 
 Exit codes: 0 all requests succeeded; 1 some failed after retries (ground truth for the rest is still written);
-2 bad input; 3 a Domino service refused or could not be reached.
+2 bad input; 3 a Domino service refused or could not be reached; 130 interrupted (the labels are kept).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dmm.services import DominoServices
-    from dmm.traffic import TrafficOptions, generate_traffic, summary_lines
+    from dmm.traffic import TrafficOptions, generate_traffic, summary_lines, upload_failed_lines
 
     config = load_config_announced(args.config)
     options = TrafficOptions(count=args.count, file=args.file, label_column=args.label_column,
@@ -67,8 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(summary_lines(result, config.model_api_url)))
     if result.upload_error:
         print(f"Error: {redact(str(result.upload_error))}", file=sys.stderr)
-        print("The ground truth is kept locally; register it later with: python 5_upload_ground_truth.py "
-              f"--file {result.ground_truth_path}")
+        print("\n".join(upload_failed_lines(result)))
         return result.upload_error.exit_code
     if result.ground_truth_key:
         print(f"Uploaded to data source {result.datasource!r} as {result.ground_truth_key}")

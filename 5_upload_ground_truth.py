@@ -4,10 +4,13 @@ Finds the ground-truth CSV files that step 4 uploaded (under <prefix>/<model id>
 and in the ledger) that are not registered yet and fall within --hours or --start-date/--end-date; or takes one
 file you made with --file (checked, uploaded, then registered). The first registration declares the
 row_identifier and ground_truth variables; later ones send only the dataset details. Dataset names derive from
-the file key, so running this again registers nothing twice.
+the file key, and every file is read and checked first: labels already registered (same event id, same label) are
+not registered again, an id registered with another label is refused unless --relabel, and a file changed since
+its upload is refused. It first finishes any label journal that step 4 left unfinished (interrupted, upload lost).
 
 Run it after Model Monitor has ingested the predictions (daily): labels registered earlier do not match.
-Exit codes: 0 done or nothing to do; 2 bad input; 3 a Domino service refused or could not be reached.
+Exit codes: 0 done or nothing to do; 1 a file was refused (said why); 2 bad input; 3 a Domino service refused or
+could not be reached.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm.args import MAX_HOURS, float_in_range
-from dmm.cli import EXIT_OK, add_domino_arguments, load_config_announced, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, add_domino_arguments, load_config_announced, run
 from dmm.ground_truth import DEFAULT_HOURS, DEFAULT_ID_COLUMN
 
 
@@ -39,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--before-ingestion", action="store_true",
                         help="register even though Model Monitor has not ingested this model's predictions yet "
                         "(by default nothing is registered then, since such labels would not match)")
+    parser.add_argument("--relabel", action="store_true",
+                        help="register labels for event ids that already have a different registered label (what "
+                        "Model Monitor does with a second label is undocumented; by default such files are refused)")
     parser.add_argument("--dry-run", action="store_true", help="print the registration payloads; send nothing")
     add_config_argument(parser)
     add_domino_arguments(parser)
@@ -53,12 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_config_announced(args.config)
     options = GroundTruthOptions(hours=args.hours, start_date=args.start_date, end_date=args.end_date, file=args.file,
                                  id_column=args.id_column, label_column=args.label_column, dry_run=args.dry_run,
-                                 allow_before_ingestion=args.before_ingestion)
+                                 allow_before_ingestion=args.before_ingestion, relabel=args.relabel)
     result = register_ground_truth(config, options, DominoServices(config))
     for warning in result.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print("\n".join(result_lines(result, config, args.file)))
-    return EXIT_OK
+    return EXIT_FAILED if result.refused else EXIT_OK
 
 
 if __name__ == "__main__":

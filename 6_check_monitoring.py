@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from dmm.args import MAX_DAYS, float_in_range
 from dmm.checks.step import Step6Options, check_monitoring
-from dmm.checks.summary import summary_lines
+from dmm.checks.summary import report_lines
 from dmm.checks.window import DEFAULT_DAYS
 from dmm.cli import add_domino_arguments, run
 from dmm.config import add_config_argument
@@ -64,11 +64,15 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
         days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
         push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
         prediction_data=args.prediction_data, ground_truth_file=args.ground_truth)
-    outcome = check_monitoring(options, connect=connect, load_config=load_config)
+    def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
+        if not args.json:
+            print("\n".join(report_lines(report)), flush=True)
+
+    outcome = check_monitoring(options, connect=connect, load_config=load_config, on_report=show)
     if args.json:
         print(outcome.json_path.read_text(), end="")
     else:
-        print("\n".join(summary_lines(outcome.report, outcome.notes, outcome.html_path, outcome.json_path)))
+        print("\n".join([*outcome.notes, "", f"Report: {outcome.html_path} (source: {outcome.json_path})"]))
     return outcome.exit_code
 
 

@@ -3,6 +3,7 @@
 #             Python 3.10 with the floor lock (make test-floor; says so plainly when python3.10 is missing)
 # make sandbox  run the local Domino sandbox in the foreground
 # make bench  run the benchmarks under bench/
+# make soak   the whole path under faults and kills on a local sandbox (127.0.0.1), bounded in time; prints issue 9's figures
 # make lint   ruff (lint + import order) and mypy (dmm/ and config_loader.py), configured in pyproject.toml
 
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ PYTHON310 ?= $(shell for candidate in "$$(command -v python3.10)" $${PYENV_ROOT:
 # pip.conf on some machines names index folders that do not exist; those warnings are noise
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install test test-floor demo sandbox bench lint clean
+.PHONY: install test test-floor demo sandbox bench soak lint clean
 
 install: $(STAMP)
 
@@ -83,6 +84,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/step6.py
 	$(BIN)/python bench/capture.py
+
+# SOAK_ARGS, e.g. "--seeds 3 --count 60 --budget 1800"; a new round starts only within the budget (default 900 s)
+soak: $(STAMP)
+	$(BIN)/python -m example.soak $(SOAK_ARGS)
 
 # both run, so one report shows every finding; the target fails if either does
 lint: $(STAMP)

@@ -67,6 +67,12 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         if isinstance(error, ApiError) and trace.path() is not None:
             print(f"The exchanges with Domino are in the trace {trace.path()}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a disk full, read-only or forbidden: one sentence naming the path, no traceback
+        from dmm.files import describe_os_error
+
+        message, advice = describe_os_error(error, atomic=False)
+        print(f"Error: {redact(message)}. {redact(advice)}.", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted; nothing further was changed.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -8,6 +8,7 @@ It is imported lazily: it pulls in pyarrow.flight and httpx.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,8 +70,12 @@ class DataSources:
                     raise AuthError(f"Domino refused the API key while looking up the data source {name!r} "
                                     f"({_describe(exc)})",
                                     "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)") from None
-                raise NotFoundError(f"The data source {name!r} was not found or is not available to this project "
-                                    f"({_describe(exc)})", NOT_FOUND_ADVICE, code="datasource-missing") from None
+                what = f"Looking up the data source {name!r}"
+                if _status_of(exc) is None and not _client_bug(exc) and _says_missing(exc):
+                    raise NotFoundError(f"The data source {name!r} was not found or is not available to this "
+                                        f"project ({_describe(exc)})", NOT_FOUND_ADVICE,
+                                        code="datasource-missing") from None
+                raise service_error(exc, what) from None
             if not hasattr(found, "put") or not hasattr(found, "list_objects"):
                 raise UsageError(f"The data source {name!r} is not an object store (S3, GCS, Azure Blob, ...)",
                                  "Ground truth files need an object-store data source; name one in "
@@ -114,9 +119,70 @@ class DataSources:
                 raise AuthError(f"{what} failed: Domino refused the API key ({_describe(exc)})",
                                 "Check DOMINO_USER_API_KEY (Domino: Account Settings > API Key)",
                                 status=status) from None
-            raise ApiError(f"{what} failed ({_describe(exc)})",
-                           "Check that the data source's credentials allow reading and writing, then try again",
-                           status=status, code="datasource-failed") from None
+            if status is None and not _client_bug(exc) and _says_missing(exc) and what.startswith("Downloading"):
+                raise NotFoundError(f"{what} failed: not found", "Check the key and the data source name",
+                                    code="object-missing") from None
+            raise service_error(exc, what) from None
+
+
+# Domino's data source client drops the HTTP status of most failures: ``get_datasource`` raises a bare Exception
+# whose text is the server's message (400/401/403/404/500) or, for any other status, "Received unexpected response
+# while getting data source: Response(status_code=<HTTPStatus.SERVICE_UNAVAILABLE: 503>, ...)"; ``list_keys`` and
+# ``get_key_url`` read ``error.error_type`` of a body they could not parse, so a 429/502/503 from the proxy becomes
+# "AttributeError: 'NoneType' object has no attribute 'error_type'" (domino_data/data_sources.py, dominodatalab-data
+# 6.7.4 in .venv). So the status is taken from wherever it survives, and a client's own bug is never shown as the cause.
+_STATUS_IN_TEXT = re.compile(r"status_code=<HTTPStatus\.\w+: (\d{3})>|\b(?:HTTP|status(?: code)?)[ =:]+(\d{3})\b",
+                             re.IGNORECASE)
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_MISSING_WORDS = ("not found", "does not exist", "doesn't exist", "no such", "not have access", "nosuchkey")
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for holder in (getattr(exc, "response", None), exc):
+        status = getattr(holder, "status_code", None)
+        if isinstance(status, int):
+            return status
+    match = _STATUS_IN_TEXT.search(str(exc))
+    return int(match.group(1) or match.group(2)) if match else None
+
+
+def _client_bug(exc: BaseException) -> bool:
+    """The client tripped over an answer it did not expect (its own bug, not the service's message)."""
+    return isinstance(exc, (AttributeError, TypeError, KeyError, IndexError, ValueError)) and \
+        not isinstance(exc, UnicodeError)
+
+
+def _says_missing(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(words in text for words in _MISSING_WORDS)
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def service_error(exc: BaseException, what: str) -> ApiError:
+    """An ``ApiError`` (exit 3) that says which service answered what, or that the client could not read it; a
+    temporary answer says that trying again later is the fix. Never "does not exist"."""
+    status = _status_of(exc)
+    if status in TRANSIENT_STATUSES:
+        return ApiError(f"{what} failed: Domino's data source service answered HTTP {_phrase(status)}, which is "
+                        "temporary", "Nothing was changed by this step; try again in a few minutes",
+                        status=status, code="rate-limited" if status == 429 else "retries-exhausted")
+    if _client_bug(exc):
+        return ApiError(f"{what} failed: Domino's data source service gave an answer that its client library could "
+                        "not read (usually a temporary error such as HTTP 429 or 503)",
+                        "Try again in a few minutes; if it keeps failing, check DOMINO_DATASOURCE_PROXY_HOST and "
+                        "that the data source proxy is up", code="datasource-failed")
+    answered = f"HTTP {_phrase(status)}" if status else f"{_describe(exc)!r}"
+    return ApiError(f"{what} failed: Domino's data source service answered {answered}",
+                    "Check that the data source's credentials allow reading and writing, then try again",
+                    status=status, code="datasource-failed")
 
 
 def check_client_environment(env: Mapping[str, str] | None = None, needs_credentials: bool = True) -> None:

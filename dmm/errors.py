@@ -72,3 +72,10 @@ class ConflictError(ApiError):
     """The server refused because the thing already exists or is configured (HTTP 409, some 400s)."""
 
     default_code = "conflict"
+
+
+class Interrupted(DmmError):
+    """Ctrl-C or SIGTERM stopped a step part-way; the message says what was kept and how to finish (exit 130)."""
+
+    exit_code = 130
+    default_code = "interrupted"

@@ -11,6 +11,7 @@ missing values become ``None``, dates and timestamps become ISO-8601 strings.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -49,18 +50,31 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _named(error: OSError, path: Path) -> OSError:
+    """The same error, naming the file it was about (a failed write or fsync names none)."""
+    if error.filename or error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, private: bool = False,
                  encoding: str = "utf-8") -> Path:
     """Replace ``path`` with ``data`` all at once; ``private`` makes the file mode 0600 (for files holding secrets)."""
     path = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else data
-    tmp, fd = _open_temp(path, private)
+    try:
+        tmp, fd = _open_temp(path, private)
+    except OSError as error:
+        raise _named(error, path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise _named(error, path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -73,6 +87,54 @@ def write_json(path: str | os.PathLike[str], value: Any, *, indent: int | None =
     """``json_safe(value)`` as strict JSON (never ``NaN``) plus a final newline, written atomically."""
     text = json.dumps(json_safe(value), indent=indent, sort_keys=sort_keys, default=str, allow_nan=False)
     return write_atomic(path, text + "\n", private=private)
+
+
+def write_together(files: dict[Path, bytes | str], *, private: bool = False, encoding: str = "utf-8") -> list[Path]:
+    """Write several files as one: every temporary file is written and flushed first, then each is renamed over its
+    target. A failure while writing (no space, read-only folder, Ctrl-C) removes every temporary file and leaves
+    every target as it was, so a reader finds all the new files or none of them (renames need no space)."""
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            payload = data.encode(encoding) if isinstance(data, str) else data
+            tmp, fd = _open_temp(Path(path), private)
+            written.append((tmp, Path(path)))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException as error:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and written:
+            raise _named(error, written[-1][1]) from None
+        raise
+    for folder in {path.parent for _, path in written}:
+        _sync_folder(folder)
+    return [path for _, path in written]
+
+
+OS_ERROR_ADVICE = {
+    errno.ENOSPC: "free some space on that disk, or choose another folder",
+    errno.EDQUOT: "free some space (the disk quota is used up), or choose another folder",
+    errno.EROFS: "the file system is read-only: choose a writable folder",
+    errno.EACCES: "you lack permission there: choose a folder you can write to, or fix its permissions",
+    errno.EPERM: "you lack permission there: choose a folder you can write to, or fix its permissions",
+}
+
+
+def describe_os_error(error: OSError, path: str | os.PathLike[str] | None = None, *,
+                      atomic: bool = True) -> tuple[str, str]:
+    """One plain sentence naming the path and what the system said, and what to do about it. ``atomic``: the
+    failed write was one of this module's, so nothing was half-written (and the sentence says so)."""
+    where = path or error.filename or "a file"
+    reason = error.strerror or type(error).__name__
+    advice = OS_ERROR_ADVICE.get(error.errno or 0, "check the path and the folder's permissions and free space")
+    message = f"Could not write {where} ({reason}); nothing was half-written" if atomic else \
+        f"Could not use {where} ({reason})"
+    return message, advice[0].upper() + advice[1:]
 
 
 @contextmanager

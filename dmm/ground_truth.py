@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from dmm import dates
 from dmm.dataio import read_table
-from dmm.errors import ConflictError, DmmError, UsageError
+from dmm.errors import ConflictError, DmmError, NotFoundError, UsageError
+from dmm.ground_truth_content import (
+    RELABEL_NOTE,
+    changed_since_upload,
+    checked_frame,
+    compare_with_ledger,
+    read_ground_truth,
+    subset_csv,
+)
+from dmm.ground_truth_content import result_lines as result_lines  # the script's name for it
+from dmm.journal import content_digest, finish_journals, finished_lines, journal_folder
 from dmm.schema import MonitoringSchema
 
 if TYPE_CHECKING:
@@ -47,6 +57,7 @@ class GroundTruthOptions:
     label_column: str | None = None
     dry_run: bool = False
     allow_before_ingestion: bool = False
+    relabel: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,9 @@ class Registration:
     declares_variables: bool
     registered: bool = False
     already_registered: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    upload: bytes | None = None  # bytes to upload first (a --file, or the new rows of a partly registered file)
+    covers: str | None = None  # the file whose new rows this registers
 
 
 @dataclass
@@ -79,6 +93,8 @@ class GroundTruthResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     uploaded_key: str | None = None
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -180,36 +196,8 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
     if label_column is None:
         label_column = next((c for c in (schema.ground_truth_column, schema.target) if c in frame.columns),
                             schema.ground_truth_column)
-    for column, flag in ((id_column, "--id-column"), (label_column, "--label-column")):
-        if column not in frame.columns:
-            raise UsageError(f"{path} has no column {column!r}",
-                             f"Pass {flag} with one of: {', '.join(map(str, frame.columns))}", code="column-missing")
-    ids = frame[id_column]
-    if ids.isna().any():
-        raise UsageError(f"{int(ids.isna().sum())} row(s) of {path} have no {id_column}",
-                         "Every row needs the event_id its prediction returned", code="event-id-missing")
-    ids = ids.astype(str)
-    duplicated = ids[ids.duplicated()]
-    if not duplicated.empty:
-        raise UsageError(f"{path} repeats {len(duplicated)} {id_column} value(s), e.g. {duplicated.iloc[0]!r}",
-                         "Keep one label per event id", code="event-id-duplicate")
-    labels = frame[label_column]
-    if labels.isna().any():
-        raise UsageError(f"{int(labels.isna().sum())} row(s) of {path} have no label in {label_column!r}",
-                         "Remove those rows or fill in their labels", code="label-missing")
-    if schema.model_type == "classification" and schema.class_labels:
-        known = {str(v) for v in schema.class_labels}
-        unknown = sorted({str(v) for v in labels.tolist()} - known)
-        if unknown:
-            raise UsageError(f"{path} has label(s) {', '.join(unknown[:5])} that are not classes of the training set "
-                             f"({', '.join(sorted(known))})", "Fix the labels, or check --label-column",
-                                 code="label-unknown-class")
-    elif schema.model_type == "regression":
-        import pandas as pd
-
-        if not pd.api.types.is_numeric_dtype(labels):
-            raise UsageError(f"The labels in {label_column!r} of {path} are not numbers, but the model is a regression",
-                             "Check --label-column", code="label-not-numeric")
+    checked_frame(frame, str(path), schema, id_column, label_column)
+    ids = frame[id_column].astype(str)
     with_timestamp = "timestamp" in frame.columns and "timestamp" not in (id_column, label_column)
     columns = [id_column, label_column] + (["timestamp"] if with_timestamp else [])
     out = frame[columns].copy()
@@ -261,6 +249,9 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         services = DominoServices(config)
     ledger, datasources = services.ledger, services.datasources
     result = GroundTruthResult(window=window, dry_run=options.dry_run)
+    if not options.dry_run:  # what an interrupted or failed step 4 left: upload (or find) it first
+        finished = finish_journals(journal_folder(ledger.path), datasources, ledger, datasource)
+        result.recovered = finished_lines(finished)
 
     listed = datasources.list_keys(datasource, folder)
     file_name = Path(options.file).name if options.file else ""
@@ -280,7 +271,10 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         assert window is not None  # a window is made whenever no --file is given
         candidates = _candidates(listed, ledger, folder, datasource, window, result)
 
-    if not candidates:
+    plans = [plan for key in candidates
+             if (plan := _plan(key, user_file[0] if user_file is not None else None, options, config, schema,
+                               ledger, datasources, listed, result)) is not None]
+    if not plans:
         return result
 
     monitor = services.monitor
@@ -303,20 +297,22 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
                          code="ground-truth-name-clash")
     declared = bool(existing)
 
-    if user_file is not None and not options.dry_run and candidates[0] not in listed:
-        datasources.upload_bytes(datasource, candidates[0], user_file[0])
-        ledger.record_upload(candidates[0], datasource, user_file[1], run_id=f"file:{file_name}")
-        ledger.save()
-        result.uploaded_key = candidates[0]
-
-    for key in candidates:
+    for registration in plans:
+        key = registration.key
         variables = None if declared else variables_payload(schema, id_column, label_column)
-        registration = Registration(key, dataset_name(key), registration_payload(config, key, variables),
-                                    declares_variables=variables is not None)
+        registration.payload = registration_payload(config, key, variables)
+        registration.declares_variables = variables is not None
         result.registrations.append(registration)
         if options.dry_run:
             declared = True
             continue
+        if registration.upload is not None and key not in listed:
+            datasources.upload_bytes(datasource, key, registration.upload)
+            run_id = f"file:{file_name}" if user_file is not None else f"new-rows:{registration.covers}"
+            ledger.record_upload(key, datasource, len(registration.labels), run_id=run_id,
+                                 digest=content_digest(registration.upload))
+            ledger.save()
+            result.uploaded_key = key
         try:
             monitor.register_dataset(model_id, "ground_truth", registration.payload)
         except ConflictError as error:
@@ -327,9 +323,61 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         else:
             registration.registered = True
             declared = True
-        ledger.record_registration(key, registration.dataset_name, model_id)
+        ledger.record_registration(key, registration.dataset_name, model_id, labels=registration.labels)
+        if registration.covers:
+            ledger.record_covered(registration.covers, model_id, by=f"its new rows, registered as {key}")
         ledger.save()
     return result
+
+
+def _plan(key: str, user_content: bytes | None, options: GroundTruthOptions, config: MonitoringConfig,
+          schema: MonitoringSchema, ledger: Ledger, datasources: Any, listed: list[str],
+          result: GroundTruthResult) -> Registration | None:
+    """Read and check one candidate file, and decide what of it to register (None: nothing, with the reason said)."""
+    model_id = config.model_monitor_id
+    try:
+        content = user_content if user_content is not None else datasources.download_bytes(
+            config.ground_truth_datasource, key)
+    except NotFoundError:
+        result.refused.append((key, "the ledger records its upload, but the data source does not have it"))
+        return None
+    try:
+        changed = changed_since_upload(ledger, key, content)
+        if changed:
+            raise UsageError(f"{key}: {changed}", "", code="file-changed")
+        frame = read_ground_truth(content, key, schema)
+    except UsageError as error:
+        if user_content is not None:
+            raise
+        result.refused.append((key, error.message))
+        return None
+    check = compare_with_ledger(frame, ledger, model_id, schema.ground_truth_column)
+    if check.conflicts and not options.relabel:
+        event_id, old, new = check.conflicts[0]
+        problem = (f"{len(check.conflicts)} event id(s) in it already have a different registered label (e.g. "
+                   f"{event_id}: {old!r} registered, {new!r} here)")
+        if user_content is not None:
+            raise UsageError(f"{options.file}: {problem}", f"Fix the labels, or: {RELABEL_NOTE}", code="label-conflict")
+        result.refused.append((key, f"{problem}; {RELABEL_NOTE}"))
+        return None
+    positions = sorted(check.new + (check.conflict_positions if options.relabel else []))
+    if not positions:
+        result.skipped.append((key, f"all {check.same} label(s) in it are already registered (same event ids, same "
+                                    "labels): nothing registered"))
+        if not options.dry_run:
+            ledger.record_covered(key, model_id, by="the same labels, registered before")
+            ledger.save()
+        return None
+    labels = {ids: label for position, (ids, label) in enumerate(check.labels.items()) if position in set(positions)}
+    upload, covers, register_key = user_content, None, key
+    if len(positions) < len(frame):  # register only the rows not registered yet, as a file of their own
+        upload = subset_csv(frame, positions)
+        register_key = f"{key[:-4] if key.lower().endswith('.csv') else key}-new-{content_digest(upload)[:12]}.csv"
+        covers = key
+        if ledger.is_registered(register_key):
+            return None
+    return Registration(register_key, dataset_name(register_key), {}, declares_variables=False, labels=labels,
+                        upload=upload, covers=covers)
 
 
 def _candidates(listed: list[str], ledger: Ledger, folder: str, datasource: str, window: DateWindow,
@@ -349,32 +397,3 @@ def _candidates(listed: list[str], ledger: Ledger, folder: str, datasource: str,
         else:
             chosen.append(key)
     return sorted(chosen, key=lambda k: (key_date(k), k))
-
-
-def result_lines(result: GroundTruthResult, config: MonitoringConfig, file: str | None = None) -> list[str]:
-    """What a run did (skipped, uploaded, registered, or would register), as lines for a script to print."""
-    import json
-
-    lines = [f"Skipped {key}: {reason}" for key, reason in result.skipped]
-    if result.nothing_to_do:
-        where = f"dated {result.window}" if result.window else "to register"
-        return lines + [f"Nothing to do: no unregistered ground-truth files {where} under data source "
-                        f"{config.ground_truth_datasource!r}."]
-    if result.uploaded_key:
-        lines.append(f"Uploaded {file} to data source {config.ground_truth_datasource!r} as {result.uploaded_key}")
-    for registration in result.registrations:
-        if result.dry_run:
-            lines += [f"Dry run: would register {registration.key} with:", json.dumps(registration.payload, indent=2)]
-        elif registration.already_registered:
-            lines.append(f"Already registered in Model Monitor: {registration.key} (dataset "
-                         f"{registration.dataset_name!r}); recorded in the ledger")
-        else:
-            declares = registration.declares_variables
-            extra = " (declaring the row_identifier and ground_truth variables)" if declares else ""
-            lines.append(f"Registered {registration.key} as dataset {registration.dataset_name!r}{extra}")
-    if not result.dry_run:
-        registered = sum(1 for r in result.registrations if r.registered)
-        lines.append(f"{registered} ground-truth file(s) registered with model {config.model_monitor_id}. "
-                     "Quality metrics appear after Model Monitor's next ingestion; check them with "
-                     "python 6_check_monitoring.py")
-    return lines

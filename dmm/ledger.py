@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dmm.errors import UsageError
 from dmm.files import write_json
+from dmm.redact import redact_value
 
 LEDGER_FORMAT_VERSION = 1
 
@@ -27,6 +29,8 @@ class Ledger:
     path: Path
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # model id -> event id -> [label, key of the file that registered it]
+    labels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Ledger:
@@ -39,7 +43,7 @@ class Ledger:
         try:
             data = json.loads(text)
             return cls(path, uploads=dict(data.get("uploads") or {}),
-                       registrations=dict(data.get("registrations") or {}))
+                       registrations=dict(data.get("registrations") or {}), labels=dict(data.get("labels") or {}))
         except (json.JSONDecodeError, AttributeError, TypeError):
             raise UsageError(f"The ledger {path} is not valid JSON",
                              "Fix or delete it (it is rebuilt as uploads and registrations happen)",
@@ -47,14 +51,33 @@ class Ledger:
 
     def save(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return write_json(self.path, {"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
-                                      "registrations": self.registrations}, sort_keys=True)
+        document = {"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
+                    "registrations": self.registrations, "labels": self.labels}
+        return write_json(self.path, redact_value(document), sort_keys=True)
 
-    def record_upload(self, key: str, datasource: str, rows: int, run_id: str) -> None:
+    def record_upload(self, key: str, datasource: str, rows: int, run_id: str, digest: str | None = None) -> None:
+        """``digest``: the sha256 of the uploaded bytes, so step 5 can tell if the object was changed afterwards."""
         self.uploads[key] = {"datasource": datasource, "rows": int(rows), "run_id": run_id, "uploaded_at": _now()}
+        if digest:
+            self.uploads[key]["sha256"] = digest
 
-    def record_registration(self, key: str, dataset_name: str, model_id: str) -> None:
+    def record_registration(self, key: str, dataset_name: str, model_id: str,
+                            labels: Mapping[str, Any] | None = None) -> None:
+        """``labels``: the ``{event_id: label}`` this registration gave Model Monitor (what makes a rerun, or the same
+        labels under another file name, register nothing)."""
         self.registrations[key] = {"dataset_name": dataset_name, "model_id": model_id, "registered_at": _now()}
+        for event_id, label in (labels or {}).items():
+            self.labels.setdefault(model_id, {})[str(event_id)] = [label, key]
+
+    def record_covered(self, key: str, model_id: str, by: str) -> None:
+        """``key`` needs no registration of its own: every label in it is registered (``by`` says how)."""
+        self.registrations[key] = {"dataset_name": None, "model_id": model_id, "registered_at": _now(),
+                                   "covered_by": by}
+
+    def registered_label(self, model_id: str, event_id: str) -> tuple[bool, Any]:
+        """(whether the event id has a registered label for the model, that label)."""
+        entry = self.labels.get(model_id, {}).get(str(event_id))
+        return (entry is not None, entry[0] if entry is not None else None)
 
     def is_registered(self, key: str) -> bool:
         return key in self.registrations

@@ -29,15 +29,44 @@ _HEADER_PATTERN = re.compile(r"(?i)(x-domino-api-key|authorization)(['\"]?\s*[:=
                              r"((?:basic|bearer|token) +[^'\"\s,}]+|[^'\"\s,}]+)")
 
 
+# Query parameters that carry a credential in a signed or authenticated URL: S3 presigned URLs (X-Amz-Signature,
+# X-Amz-Credential, X-Amz-Security-Token; Signature/AWSAccessKeyId in the v2 form), GCS (X-Goog-Signature,
+# X-Goog-Credential), Azure SAS (sig, plus se/sp/skoid/sktid/sks/skv... which bound what the signature grants),
+# the sandbox's object store (signature), and any token/key/secret/password a service accepts in a URL.
+SIGNED_URL_PARAMS = ("signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid",
+                     "x-goog-signature", "x-goog-credential", "sig", "se", "sp", "st", "skoid", "sktid", "skt",
+                     "ske", "sks", "skv", "token", "access_token", "id_token", "refresh_token", "api_key", "apikey",
+                     "x-domino-api-key", "secret", "client_secret", "password", "passwd", "credential", "auth",
+                     "code")
+_QUERY_PATTERN = re.compile(r"(?i)([?&;](?:" + "|".join(re.escape(n) for n in SIGNED_URL_PARAMS) + r")=)"
+                            r"[^&#\s'\"<>]*")
+# credentials written into a URL's authority: scheme://user:password@host
+_USERINFO_PATTERN = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"<>]+:)[^/\s@'\"<>]+@")
+
+
 def mask(value: str) -> str:
     """A recognisable but useless form of a secret: ``****abcd``."""
     return "****" + value[-4:] if len(value) > 8 else "****"
 
 
 def redact(text: str) -> str:
-    """Mask every known secret and every auth header value in ``text``."""
+    """Mask every known secret, every auth header value and every credential in a URL (a signed URL's signature and
+    the parameters that bound it, ``user:password@``) in ``text``."""
     if not text:
         return text
     for secret in sorted(_known_secrets(), key=len, reverse=True):
         text = text.replace(secret, "****")
+    text = _QUERY_PATTERN.sub(lambda m: f"{m.group(1)}****", text)
+    text = _USERINFO_PATTERN.sub(lambda m: f"{m.group(1)}****@", text)
     return _HEADER_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
+
+
+def redact_value(value: object) -> object:
+    """``redact`` applied to every string inside a JSON-like value (dicts, lists), keys left as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(item) for item in value]
+    return value

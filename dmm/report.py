@@ -16,7 +16,8 @@ from typing import Any
 
 from dmm.dataio import check_output_dir
 from dmm.errors import UsageError
-from dmm.files import json_safe, write_atomic, write_json
+from dmm.files import describe_os_error, json_safe, write_together
+from dmm.redact import redact_value
 
 HTML_NAME = "monitoring_report.html"
 JSON_NAME = "monitoring_report.json"
@@ -56,16 +57,19 @@ code { font-family: ui-monospace, monospace; font-size: 12px; }
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the JSON source and the HTML rendered from it; returns (html path, json path)."""
-    report = json_ready(report)
+    cleaned = redact_value(json_ready(report))  # signed URLs and secrets never reach the files
+    assert isinstance(cleaned, dict)
+    report = cleaned
     folder = check_output_dir(output_dir)
     json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
+    text = json.dumps(report, indent=2, default=str, allow_nan=False) + "\n"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(json_path, report)
-        write_atomic(html_path, render_html(report))
+        write_together({json_path: text, html_path: render_html(report)})  # the pair, or neither
     except OSError as error:
-        raise UsageError(f"Could not write the report to {folder} ({error.strerror or error})",
-                         "Pass a writable folder with --output-dir") from None
+        message, advice = describe_os_error(error, error.filename or folder)
+        raise UsageError(f"{message} (the report {JSON_NAME} and {HTML_NAME} in {folder})",
+                         f"{advice}; pass another folder with --output-dir", code="file-write-failed") from None
     return html_path, json_path
 
 

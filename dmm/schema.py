@@ -42,6 +42,9 @@ class MonitoringSchema:
     key_columns: tuple[str, ...] = ()
     timestamp_column: str | None = None
     excluded_columns: tuple[str, ...] = field(default_factory=tuple)
+    # {"model_id": the monitor (or None), "version": N}: the training-set version that monitor was created from, kept
+    # when step 1 registers a newer version, so step 6 can say the monitor still uses N (it cannot be asked: §2)
+    monitor_pin: dict[str, Any] | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -78,7 +81,8 @@ class MonitoringSchema:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_FORMAT_VERSION,
-            "training_set": {"name": self.training_set_name, "version": self.training_set_version},
+            "training_set": {"name": self.training_set_name, "version": self.training_set_version,
+                             **({"monitor": dict(self.monitor_pin)} if self.monitor_pin else {})},
             "model_type": self.model_type,
             "target": {"name": self.target, "value_type": self.target_value_type,
                        "class_labels": list(self.class_labels)},
@@ -101,6 +105,7 @@ class MonitoringSchema:
                 key_columns=tuple(data.get("key_columns") or ()),
                 timestamp_column=data.get("timestamp_column"),
                 excluded_columns=tuple(data.get("excluded_columns") or ()),
+                monitor_pin=data["training_set"].get("monitor") or None,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"The monitoring schema is incomplete or malformed ({exc!r})",

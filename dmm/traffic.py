@@ -5,7 +5,6 @@ with the row's label, and write that ground truth locally and to the data source
 from __future__ import annotations
 
 import datetime
-import io
 import threading
 import time
 import uuid
@@ -15,12 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmm.dataio import read_table
-from dmm.errors import AuthError, DmmError, UsageError
-from dmm.files import json_safe, write_atomic
+from dmm.dataio import check_output_dir, read_table
+from dmm.errors import AuthError, DmmError, Interrupted, UsageError
+from dmm.files import describe_os_error, json_safe, write_atomic
 from dmm.ground_truth import DEFAULT_PREFIX, model_folder
+from dmm.journal import (
+    LabelJournal,
+    finish_journal,
+    finish_journals,
+    finished_lines,
+    journal_folder,
+    read_journal,
+)
+from dmm.journal import ground_truth_csv as journal_csv
 from dmm.redact import redact
 from dmm.schema import MonitoringSchema
+from dmm.sending import RateLimiter, _reached_model, _sigterm_as_interrupt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +63,7 @@ class Outcome:
     timestamp: str | None = None
     latency_s: float | None = None
     error: str | None = None
+    sent: bool = True  # False: stopped (Ctrl-C/SIGTERM) before it was sent
 
     @property
     def ok(self) -> bool:
@@ -84,7 +94,11 @@ class TrafficResult:
     ground_truth_key: str | None = None
     datasource: str | None = None
     upload_error: DmmError | None = None
+    local_error: str | None = None
     errors: list[str] = field(default_factory=list)
+    journal_path: Path | None = None
+    label_rows: int = 0
+    recovered: list[str] = field(default_factory=list)
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------------
@@ -124,61 +138,64 @@ def ground_truth_key(prefix: str, model_id: str, run_id: str, now: datetime.date
 
 # ---- sending ---------------------------------------------------------------------------------------------------
 
-class RateLimiter:
-    """At most ``rate`` acquisitions per second across threads (evenly spaced slots)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
-
-
 def send_all(predict: Callable[[Mapping[str, Any]], Any], payloads: Sequence[Mapping[str, Any]],
              labels: Sequence[Any], concurrency: int = 4, rate: float | None = None,
-             on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Call ``predict`` (a ``ModelApiClient.predict``) for every payload on ``concurrency`` threads."""
+             on_result: Callable[[Outcome], None] | None = None, *, event_ids: Sequence[str] | None = None,
+             journal: LabelJournal | None = None) -> list[Outcome]:
+    """Call ``predict`` (a ``ModelApiClient.predict``) for every payload on ``concurrency`` threads.
+
+    ``event_ids``: sent with each payload as ``event_id``, so a retried request is the same prediction. ``journal``:
+    each label is written down before its request leaves and again when its answer arrives. Ctrl-C or SIGTERM stops
+    sending at once (no queued request starts; the ones in flight keep their journal lines) and is re-raised."""
     limiter = RateLimiter(rate)
+    stop = threading.Event()
 
     def one(index: int) -> Outcome:
         limiter.wait()
         outcome = Outcome(index=index, label=labels[index])
+        if stop.is_set():
+            outcome.error, outcome.sent = "not sent (interrupted)", False
+            return outcome
+        payload = payloads[index]
+        if event_ids is not None:
+            payload = {**payload, "event_id": event_ids[index]}
+            if journal is not None:
+                journal.sent(index, event_ids[index], labels[index])
         try:
-            prediction = predict(payloads[index])
+            prediction = predict(payload)
         except AuthError:
+            if journal is not None:
+                journal.failed(index, reached=False)
             raise  # every other request would be refused the same way: stop, don't count
-        except DmmError as error:
-            outcome.error = str(error)
-        except Exception as error:  # a transport error we did not map: count it, keep going
-            outcome.error = f"{type(error).__name__}: {error}"
+        except Exception as error:
+            if journal is not None:
+                journal.failed(index, reached=_reached_model(error))
+            # a DmmError says it plainly; a transport error we did not map is named by its type
+            outcome.error = str(error) if isinstance(error, DmmError) else f"{type(error).__name__}: {error}"
         else:
             outcome.event_id = prediction.event_id
             outcome.latency_s = prediction.latency_s
             result = prediction.result if isinstance(prediction.result, dict) else {}
             outcome.timestamp = str(result.get("timestamp") or _utc_iso())
+            if journal is not None:
+                journal.answered(index, outcome.event_id, outcome.timestamp)
         return outcome
 
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="traffic") as pool:
-        futures = [pool.submit(one, i) for i in range(len(payloads))]
-        for future in as_completed(futures):
-            try:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="traffic")
+    try:
+        with _sigterm_as_interrupt():
+            futures = [pool.submit(one, i) for i in range(len(payloads))]
+            for future in as_completed(futures):
                 outcome = future.result()
-            except AuthError:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            outcomes.append(outcome)
-            if on_result:
-                on_result(outcome)
+                outcomes.append(outcome)
+                if on_result:
+                    on_result(outcome)
+    except BaseException:  # AuthError, Ctrl-C, SIGTERM: nothing new is sent
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     outcomes.sort(key=lambda o: o.index)
     return outcomes
 
@@ -196,13 +213,8 @@ def summarise(outcomes: Sequence[Outcome], elapsed_s: float) -> TrafficSummary:
 
 def ground_truth_csv(outcomes: Iterable[Outcome], label_column: str) -> tuple[bytes, int]:
     """``event_id, <label column>, timestamp`` for the successful requests; the CSV bytes and the row count."""
-    import pandas as pd
-
-    rows = [{"event_id": o.event_id, label_column: o.label, "timestamp": o.timestamp} for o in outcomes if o.ok]
-    frame = pd.DataFrame(rows, columns=["event_id", label_column, "timestamp"])
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8"), len(frame)
+    rows = [(str(o.event_id), o.label, str(o.timestamp)) for o in outcomes if o.ok]
+    return journal_csv(rows, label_column), len(rows)
 
 
 def _utc_iso() -> str:
@@ -283,31 +295,65 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
     if options.dry_run:
         return result
 
+    folder = local
+    if options.output_dir:
+        check_output_dir(folder, "TrafficOptions.output_dir")
+    ledger = services.ledger
+    journals = journal_folder(ledger.path)
+    key = None
+    if options.upload:
+        done = finish_journals(journals, services.datasources, ledger, config.ground_truth_datasource)
+        result.recovered = finished_lines(done)
+        key = ground_truth_key(config.ground_truth_prefix or DEFAULT_PREFIX, config.model_monitor_id, run_id, now)
+    # before the first request: a folder that cannot hold the journal stops the step here, with nothing sent
+    journal = LabelJournal.create(journals, run_id, model_id=config.model_monitor_id,
+                                  datasource=config.ground_truth_datasource if options.upload else None, key=key,
+                                  label_column=schema.ground_truth_column)
+    result.journal_path = journal.path
     client = services.model_api(timeout=options.timeout, pool_size=max(10, options.concurrency))
     started = time.perf_counter()
-    outcomes = send_all(client.predict, payloads, labels, options.concurrency, options.rate, on_result)
+    event_ids = [str(uuid.uuid4()) for _ in payloads]
+    try:
+        outcomes = send_all(client.predict, payloads, labels, options.concurrency, options.rate, on_result,
+                            event_ids=event_ids, journal=journal)
+    except KeyboardInterrupt:
+        journal.close("interrupted")
+        kept = read_journal(journal.path)
+        count = len(kept.labels()) if kept else 0
+        raise Interrupted(f"Stopped: no further request was sent; the labels of the {count} request(s) sent are "
+                          f"kept in {journal.path}",
+                          "Run python 5_upload_ground_truth.py (or this step again) to upload and register them") \
+            from None
+    except AuthError:
+        journal.close("refused")
+        raise
+    journal.close("done")
     result.summary = summarise(outcomes, time.perf_counter() - started)
     result.errors = [o.error for o in outcomes if o.error]
-    if not result.summary.succeeded:
+    contents = read_journal(journal.path)
+    rows = contents.labels() if contents else []
+    result.label_rows = len(rows)
+    if not rows:
         return result
 
-    content, rows = ground_truth_csv(outcomes, schema.ground_truth_column)
-    local.mkdir(parents=True, exist_ok=True)
-    result.ground_truth_path = write_atomic(local / f"{run_id}.csv", content)
-    if not options.upload:
+    content = journal_csv(rows, schema.ground_truth_column)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        result.ground_truth_path = write_atomic(folder / f"{run_id}.csv", content)
+    except OSError as error:  # the labels are safe in the journal; say so and go on to the upload
+        message, advice = describe_os_error(error, folder / f"{run_id}.csv")
+        result.local_error = f"{message}. The labels are kept in {journal.path}. {advice}."
+    if not options.upload or contents is None:
         return result
 
-    key = ground_truth_key(config.ground_truth_prefix or DEFAULT_PREFIX, config.model_monitor_id, run_id, now)
     result.datasource = config.ground_truth_datasource
     try:
-        services.datasources.upload_bytes(config.ground_truth_datasource, key, content)
+        finished = finish_journal(contents, services.datasources, ledger, check_stored=False)
     except DmmError as error:
         result.upload_error = error
         return result
-    result.ground_truth_key = key
-    ledger = services.ledger
-    ledger.record_upload(key, config.ground_truth_datasource, rows, run_id)
-    ledger.save()
+    if finished.action in ("uploaded", "found", "recorded"):
+        result.ground_truth_key = key
     return result
 
 
@@ -321,6 +367,19 @@ def summary_lines(result: TrafficResult, endpoint_url: str) -> list[str]:
         lines.append(f"Latency p50 {summary.p50_s * 1000:.0f} ms, p95 {summary.p95_s * 1000:.0f} ms; "
                      f"throughput {summary.throughput_rps:.1f} requests/s over {summary.elapsed_s:.1f} s.")
     lines += [f"  failed: {redact(error)}" for error in list(dict.fromkeys(result.errors))[:MAX_ERRORS_SHOWN]]
+    extra = result.label_rows - summary.succeeded
+    if extra > 0:
+        lines.append(f"{extra} failed request(s) may have reached the model (its answer was lost or it timed out): "
+                     "their labels are kept too, since each was sent with its own event_id")
     if result.ground_truth_path:
-        lines.append(f"Ground truth ({summary.succeeded} rows): {result.ground_truth_path}")
-    return lines
+        lines.append(f"Ground truth ({result.label_rows} rows): {result.ground_truth_path}")
+    if result.local_error:
+        lines.append(f"Warning: {redact(result.local_error)}")
+    return [*result.recovered, *lines]
+
+
+def upload_failed_lines(result: TrafficResult) -> list[str]:
+    """What to do when the upload failed: the journal is finished by step 5 (never re-register a file by hand)."""
+    return [f"The labels are kept in the label journal {result.journal_path}; python 5_upload_ground_truth.py "
+            "uploads (or, if the upload did arrive, recognises) and registers them. Do not register the local file "
+            "with --file as well: step 5 would find the same labels registered and skip them."]

@@ -21,6 +21,7 @@ from dmm.errors import ApiError, ConfigError, DmmError, UsageError
 from dmm.files import json_safe as plain
 from dmm.redact import redact
 from dmm.schema import Feature, MonitoringSchema
+from dmm.training_set_rerun import FINGERPRINT_META, data_fingerprint, reusable_version
 
 MODEL_TYPES = ("classification", "regression")
 NAME_RULE = re.compile(r"^[-A-Za-z0-9_]+$")
@@ -65,6 +66,7 @@ class RegisteredVersion:
     name: str
     number: int
     path: str
+    reused: bool = False  # the same data was registered before as this version: nothing new was created
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -304,9 +306,12 @@ def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> Registered
     frame = df[plan.columns].reset_index(drop=True)
     monitoring_meta = model.MonitoringMeta(timestamp_columns=[plan.timestamp] if plan.timestamp else [],
                                            categorical_columns=list(plan.categorical), ordinal_columns=[])
-    meta = {"model_type": plan.model_type, "registered_by": "dmm-toolkit"}
+    meta = {"model_type": plan.model_type, "registered_by": "dmm-toolkit",
+            FINGERPRINT_META: data_fingerprint(plan, frame)}
     with _service_errors(client, httpx, "Listing the versions of training set " + plan.name):
-        existing = {v.number for v in client.list_training_set_versions(training_set_name=plan.name)}
+        versions = client.list_training_set_versions(training_set_name=plan.name)
+    if (reused := reusable_version(versions, meta[FINGERPRINT_META])) is not None:  # same data and plan: nothing new
+        return RegisteredVersion(plan.name, reused.number, reused.absolute_container_path, reused=True)
     try:
         with _service_errors(client, httpx, f"Registering training set {plan.name}"):
             version = client.create_training_set_version(
@@ -314,7 +319,7 @@ def register_training_set(plan: TrainingSetPlan, df: pd.DataFrame) -> Registered
                 key_columns=list(plan.key_columns), target_columns=[plan.target], exclude_columns=[],
                 monitoring_meta=monitoring_meta, meta=meta)
     except DmmError as error:
-        _delete_pending_versions(client, plan.name, existing)
+        _delete_pending_versions(client, plan.name, {v.number for v in versions})
         raise error from None
     return RegisteredVersion(name=version.training_set_name, number=version.number,
                              path=version.absolute_container_path)

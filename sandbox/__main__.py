@@ -45,8 +45,9 @@ def _server_parser(command: str) -> argparse.ArgumentParser:
                         help="accepted API key (repeatable; the first is exported; default: sandbox-api-key)")
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of Domino requests answered 503")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every Domino request")
-    parser.add_argument("--fault", action="append", default=[], metavar="GROUP:RATE:MS",
-                        help=f"fault for one route group ({', '.join(ROUTE_GROUPS)}); repeatable")
+    parser.add_argument("--fault", action="append", default=[], metavar="GROUP:SPEC",
+                        help=f"fault for one route group ({', '.join(ROUTE_GROUPS)} or '*'): {FAULT_SPEC_HELP}; "
+                             "repeatable")
     parser.add_argument("--seed", type=int, default=None, help="seed for the fault dice")
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
                         help=f"the Domino deployment to behave as: {', '.join(PROFILES)} (default {DEFAULT_PROFILE}; "
@@ -77,17 +78,41 @@ def _faults(args: argparse.Namespace) -> dict[str, Fault]:
     if args.fail_rate or args.latency_ms:
         faults = {group: Fault(args.fail_rate, args.latency_ms) for group in DOMINO_GROUPS}
     for spec in args.fault:
-        group, _, rest = spec.partition(":")
-        rate, _, latency = rest.partition(":")
-        try:
-            fault = Fault(float(rate or 0), int(latency or 0))
-        except ValueError:
-            fault = None
-        if group not in ROUTE_GROUPS or fault is None or not 0 <= fault.fail_rate <= 1 or fault.latency_ms < 0:
-            raise UsageError(f"Bad --fault {spec!r}",
-                             f"Use GROUP:RATE:MS with GROUP one of {', '.join(ROUTE_GROUPS)}, e.g. monitor:0.2:50")
+        group, fault = parse_fault_spec(spec)
         faults[group] = fault
     return faults
+
+
+FAULT_SPEC_HELP = ("GROUP:RATE:MS, or GROUP:key=value,... with keys fail, latency, jitter, throttle, retry-after, "
+                   "act-then-fail (e.g. datasource:fail=0.2,throttle=0.1,act-then-fail=0.1,jitter=50)")
+_SPEC_KEYS = {"fail": ("fail_rate", float, 1.0), "latency": ("latency_ms", int, 60_000),
+              "jitter": ("jitter_ms", int, 60_000), "throttle": ("throttle_rate", float, 1.0),
+              "retry-after": ("retry_after_s", int, 3600), "act-then-fail": ("act_then_fail_rate", float, 1.0)}
+
+
+def parse_fault_spec(spec: str) -> tuple[str, Fault]:
+    """``--fault`` for one route group (or ``*``): the short ``GROUP:RATE:MS`` or the named ``GROUP:key=value,...``."""
+    group, _, rest = spec.partition(":")
+    bad = UsageError(f"Bad --fault {spec!r}", f"Use {FAULT_SPEC_HELP}, with GROUP one of {', '.join(ROUTE_GROUPS)}")
+    if group != "*" and group not in ROUTE_GROUPS:
+        raise bad
+    values: dict[str, float | int] = {}
+    try:
+        if "=" in rest:
+            for item in filter(None, rest.split(",")):
+                key, _, text = item.partition("=")
+                name, kind, upper = _SPEC_KEYS[key.strip()]
+                values[name] = kind(text)
+                if not 0 <= values[name] <= upper:
+                    raise bad
+        else:
+            rate, _, latency = rest.partition(":")
+            values = {"fail_rate": float(rate or 0), "latency_ms": int(latency or 0)}
+            if not 0 <= values["fail_rate"] <= 1 or values["latency_ms"] < 0:
+                raise bad
+    except (KeyError, ValueError):
+        raise bad from None
+    return group, Fault(**values)  # type: ignore[arg-type]
 
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:

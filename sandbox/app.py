@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import importlib
 import random
+import threading
 import time
 
 from flask import Flask, g, jsonify, request
@@ -57,6 +58,7 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
     # Callables run by sandbox/server.py when the server exits (e.g. stopping model processes).
     app.config["SHUTDOWN_HOOKS"] = []
     rng = random.Random(settings.seed)
+    dice_lock = threading.Lock()
 
     modules = [importlib.import_module(name) for name in BLUEPRINT_MODULES]  # all routes first, then register
     for module in modules:
@@ -68,10 +70,22 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
         group = request.blueprint or "core"
         g.route_group = group
         fault = settings.fault_for(group)
-        if fault.latency_ms:
-            time.sleep(fault.latency_ms / 1000)
-        if fault.fail_rate and rng.random() < fault.fail_rate:
+        with dice_lock:  # one seeded sequence across the server's threads
+            jitter = rng.uniform(0, fault.jitter_ms) if fault.jitter_ms else 0.0
+            fail = bool(fault.fail_rate) and rng.random() < fault.fail_rate
+            throttle = bool(fault.throttle_rate) and rng.random() < fault.throttle_rate
+            g.act_then_fail = bool(fault.act_then_fail_rate) and rng.random() < fault.act_then_fail_rate
+        if fault.latency_ms or jitter:
+            time.sleep((fault.latency_ms + jitter) / 1000)
+        if fail:
+            g.act_then_fail = False
             return error_response(503, "sandbox: injected fault")
+        if throttle:
+            g.act_then_fail = False
+            body, status = error_response(429, "sandbox: injected rate limit")
+            body.status_code = status
+            body.headers["Retry-After"] = str(fault.retry_after_s)
+            return body
         if group in PUBLIC_BLUEPRINTS or request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if not settings.profile.user_api_keys and request.headers.get("X-Domino-Api-Key") \
@@ -83,6 +97,15 @@ def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:
             return jsonify({"errors": ["Unauthorized: missing or invalid X-Domino-Api-Key or Bearer token"],
                             "message": "Unauthorized"}), 401
         return None
+
+    @app.after_request
+    def _act_then_fail(response):
+        # the route ran (state saved, prediction captured); only its answer is lost on the way back
+        if g.get("act_then_fail") and response.status_code < 400:
+            lost, status = error_response(502, "sandbox: injected fault after the request was handled")
+            lost.status_code = status
+            return lost
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "page_number_base": 1,
     # §2.3 datasetType values accepted
     "dataset_types": ["file"],
+    # §2 the model record of an endpoint monitor naming its training-set version ({"trainingSet": {name, version}}):
+    # no Domino document shows such a field, so by default it is not answered (the toolkit then relies on the pin
+    # step 1 keeps in monitoring_schema.json)
+    "model_reports_training_set": False,
     # §2.1 endpoint monitors ingest predictions only through capture: register-dataset/prediction refused
     "reject_prediction_dataset_for_endpoint_monitors": True,
     # §2.4 re-sending the ground-truth row_identifier counts as "already configured" (the original toolkit's retry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,6 +77,10 @@ class SandboxState:
         return f"{prefix[:4]:<4}".replace(" ", "0").encode().hex()[:8] + f"{counters[prefix]:016x}"
 
     def _save(self) -> None:
+        # 0600: the records hold the Model API access tokens and the object store's signing secret
         tmp = self._file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._data, indent=1, default=str))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(self._data, indent=1, default=str))
         tmp.replace(self._file)

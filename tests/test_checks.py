@@ -231,7 +231,8 @@ def test_a_consistent_setup_passes_every_check_in_order(world):
                                          "ground truth registered", "join rate"]
     assert {r.name: r.status for r in results} == {r.name: PASS for r in results}, [r for r in results
                                                                                    if r.status != PASS]
-    assert world.model_api.calls == [world.schema.sample_row()]
+    (call,) = world.model_api.calls  # the sample row, with a probe's own recognisable event id
+    assert call.pop("event_id").startswith("dmm-probe-") and call == world.schema.sample_row()
     assert not any_failed(results)
 
 
@@ -304,7 +305,8 @@ def test_endpoint_that_returns_no_event_id_fails_with_the_capture_fix(world):
     assert result.status == FAIL
     assert "event_id" in result.detail
     assert "prediction_capture_example.py" in result.fix
-    assert json.loads(responses.calls[0].request.body) == {"data": world.schema.sample_row()}
+    sent = json.loads(responses.calls[0].request.body)["data"]
+    assert sent.pop("event_id").startswith("dmm-probe-") and sent == world.schema.sample_row()
 
 
 @responses.activate

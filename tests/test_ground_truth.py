@@ -10,7 +10,7 @@ import pytest
 from fakes import FakeServices, make_config
 
 from dmm.cli import run
-from dmm.errors import ConflictError, DmmError, UsageError
+from dmm.errors import ConflictError, DmmError, NotFoundError, UsageError
 from dmm.ground_truth import GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
@@ -54,14 +54,27 @@ class FakeMonitor:
         return {"ok": True}
 
 
+def labels_for(key: str, rows: int = 2) -> bytes:
+    """A ground-truth file as step 4 writes it, with event ids unique to the key."""
+    lines = ["event_id,churned_gt,timestamp"] + [f"{key}-{i},{'yes' if i % 2 else 'no'},2024-05-01T00:00:00Z"
+                                                  for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
 class FakeDataSources:
     def __init__(self, keys=()):
-        self.objects = {key: b"event_id,churned,timestamp\n" for key in keys}
+        self.objects = {key: labels_for(key) for key in keys}
         self.uploads: list[str] = []
+        self.unlisted: set[str] = set()
+
+    def download_bytes(self, name, key):
+        if key not in self.objects:
+            raise NotFoundError(f"{key} not found", code="object-missing")
+        return self.objects[key]
 
     def list_keys(self, name, prefix=""):
         assert name == "gt-store"
-        return sorted(k for k in self.objects if k.startswith(prefix))
+        return sorted(k for k in self.objects if k.startswith(prefix) and k not in self.unlisted)
 
     def upload_bytes(self, name, key, data):
         self.uploads.append(key)
@@ -129,7 +142,7 @@ def test_a_dataset_the_monitor_already_has_is_recorded_not_repeated(config):
     sources = FakeDataSources(["ground_truth/m1/2024-05-10/a.csv", "ground_truth/m1/2024-05-10/b.csv"])
     register(config, monitor, sources)
     config.ledger_path.unlink()
-    sources.objects["ground_truth/m1/2024-05-10/c.csv"] = b""
+    sources.objects["ground_truth/m1/2024-05-10/c.csv"] = labels_for("c")
     again = register(config, monitor, sources)
     assert [r.already_registered for r in again.registrations] == [True, True, False]
     assert [set(p) for p in monitor.registered] == [{"variables", "datasetDetails"}, {"datasetDetails"},
@@ -152,7 +165,10 @@ def test_ledger_uploads_not_yet_listed_are_registered_too(config):
     ledger.record_upload("ground_truth/m1/2024-05-10/from-ledger.csv", "gt-store", 3, "run")
     ledger.save()
     monitor = FakeMonitor()
-    register(config, monitor, FakeDataSources())
+    sources = FakeDataSources()
+    sources.objects["ground_truth/m1/2024-05-10/from-ledger.csv"] = labels_for("from-ledger")
+    sources.unlisted.add("ground_truth/m1/2024-05-10/from-ledger.csv")  # stored, but not listed yet
+    register(config, monitor, sources)
     registered = monitor.registered[0]["datasetDetails"]["datasetConfig"]["path"]
     assert registered == "ground_truth/m1/2024-05-10/from-ledger.csv"
     assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/from-ledger.csv")
@@ -278,7 +294,7 @@ def test_script_nothing_to_do_exits_0_with_a_message(script_env, capsys):
 
 def test_script_registers_then_reports_nothing_on_rerun(script_env, capsys):
     monitor, sources = script_env
-    sources.objects[f"ground_truth/m1/{TODAY:%Y-%m-%d}/run-x.csv"] = b"event_id,churned,timestamp\n"
+    sources.objects[f"ground_truth/m1/{TODAY:%Y-%m-%d}/run-x.csv"] = labels_for("run-x")
     assert run(step5.main, []) == 0
     assert "Registered ground_truth/m1/" in capsys.readouterr().out
     assert run(step5.main, []) == 0
@@ -288,7 +304,7 @@ def test_script_registers_then_reports_nothing_on_rerun(script_env, capsys):
 
 def test_script_dry_run_prints_payloads(script_env, capsys):
     monitor, sources = script_env
-    sources.objects[f"ground_truth/m1/{TODAY:%Y-%m-%d}/run-y.csv"] = b"event_id,churned,timestamp\n"
+    sources.objects[f"ground_truth/m1/{TODAY:%Y-%m-%d}/run-y.csv"] = labels_for("run-y")
     assert run(step5.main, ["--dry-run"]) == 0
     out = capsys.readouterr().out
     assert '"forPredictionOutput": "churned"' in out and monitor.registered == []

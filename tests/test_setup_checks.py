@@ -120,7 +120,8 @@ def test_model_api_check_sends_the_schema_sample_row():
 
     result = check_model_api("https://x/models/1/latest/model", "tok-1234", SCHEMA, client_factory=FakeClient)
     assert result.ok and result.facts["event_id"] == "ev-9"
-    assert sent == [{"area": 50.0}]
+    (row,) = sent
+    assert row.pop("event_id").startswith("dmm-probe-") and row == {"area": 50.0}
 
 
 def test_model_api_check_turns_a_refused_token_into_advice():

@@ -74,16 +74,21 @@ def test_schema_goes_next_to_an_existing_config(churn_csv, tmp_path, monkeypatch
 
 
 @pytest.mark.sandbox
-def test_yes_registers_against_the_sandbox_and_a_rerun_adds_a_version(sandbox, churn_csv, tmp_path):
+def test_yes_registers_against_the_sandbox_and_only_changed_data_adds_a_version(sandbox, churn_csv, tmp_path):
     name = "step1-cli-churn"  # unique to this test within the session's sandbox
-    args = ("--file", str(churn_csv), "--name", name, "--target", TARGET, "--yes",
-            "--schema-out", str(tmp_path / "monitoring_schema.json"))
-    first = run_script(*args, env=sandbox.env, cwd=tmp_path)
+    args = ("--name", name, "--target", TARGET, "--yes", "--schema-out", str(tmp_path / "monitoring_schema.json"))
+    first = run_script("--file", str(churn_csv), *args, env=sandbox.env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert f"Registered training set '{name}' version 1." in first.stdout
-    second = run_script(*args, env=sandbox.env, cwd=tmp_path)
+    same = run_script("--file", str(churn_csv), *args, env=sandbox.env, cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    assert f"'{name}' version 1 already holds this data" in same.stdout and "nothing new" in same.stdout
+    changed = tmp_path / "changed.csv"
+    lines = churn_csv.read_text().splitlines(keepends=True)
+    changed.write_text("".join(lines[:-3]))
+    second = run_script("--file", str(changed), *args, env=sandbox.env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert f"'{name}' version 2." in second.stdout
+    assert f"'{name}' version 2," in second.stdout and "still uses version 1" in second.stdout
 
     schema = MonitoringSchema.load(tmp_path / "monitoring_schema.json")
     assert schema.training_set_version == 2 and schema.feature_names == FEATURES

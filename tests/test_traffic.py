@@ -94,7 +94,9 @@ def test_sends_only_features_and_keys_ground_truth_by_returned_event_ids(project
     assert len(bodies) == 12
     for body in bodies:
         assert list(body) == ["data"]
-        assert list(body["data"]) == FEATURES  # never the label, never other columns
+        # the features and our own event id (so a retry is the same prediction); never the label, nothing else
+        assert list(body["data"]) == [*FEATURES, "event_id"]
+    assert len({body["data"]["event_id"] for body in bodies}) == 12
     rows = read_ground_truth(project)
     assert [list(r) for r in rows][0] == ["event_id", "churned_gt", "timestamp"]
     assert len(rows) == 12

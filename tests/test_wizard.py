@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import responses
 from requests.exceptions import ConnectionError as RequestsConnectionError
-from responses import matchers
 
 import dmm.config as config_module
 from config_loader import load_config
@@ -97,7 +96,16 @@ def mock_domino(rsps: responses.RequestsMock, models=("m1",), dmm_sources=("gt",
     rsps.add_callback(responses.GET, f"{API}/model", callback=model)
     result = {"churned": 1, **({"event_id": endpoint_event_id} if endpoint_event_id else {})}
     rsps.post(ENDPOINT, json={"result": result, "request_id": "REQ", "model_time_in_ms": 3},
-              match=[matchers.json_params_matcher({"data": {"tenure": 3.5, "plan": "basic"}})])
+              match=[probe_body({"tenure": 3.5, "plan": "basic"})])
+
+
+def probe_body(features):
+    """The probe sends the sample row and an event id of its own (recognisable: dmm-probe-...)."""
+    def match(request):
+        data = dict(json.loads(request.body)["data"])
+        event_id = str(data.pop("event_id", ""))
+        return data == features and event_id.startswith("dmm-probe-"), f"probe body {data} / {event_id!r}"
+    return match
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from dmm.errors import AuthError, DmmError, NotFoundError
 from dmm.prediction_files import CAPTURE_COLUMNS, PredictionDataSummary, summarize
 from dmm.redact import redact
 from dmm.schema import MonitoringSchema
+from dmm.training_set_rerun import monitor_training_version
 
 FULL_JOIN_RATE = 1.0
 ACCEPTABLE_JOIN_RATE = 0.9  # below this the labels mostly belong to other predictions: FAIL
@@ -198,6 +199,15 @@ def check_dmm_model(ctx: CheckContext) -> CheckResult:
                            "monitoring_schema.json to the endpoint version again (Domino UI) so DMM recreates "
                            "the monitor, then update model_monitor.model_id",
                            facts={"missing": missing, "unexpected": unexpected})
+    used = monitor_training_version(model, schema, model_id)
+    if used is not None and schema.training_set_version is not None and used != schema.training_set_version:
+        return CheckResult(CheckName.DMM_MODEL, FAIL, f"{name} ({model_id}) uses training set "
+                           f"{schema.training_set_name!r} version {used}, but monitoring_schema.json names version "
+                           f"{schema.training_set_version}: the preview would compare against another baseline",
+                           "Choose the schema's version in the endpoint's Settings > Monitoring and put the new "
+                           "monitor's id in the config (3_setup_monitoring.py --model-id), or rerun "
+                           f"1_register_training_set.py with the data of version {used}",
+                           facts={"monitor_version": used, "schema_version": schema.training_set_version})
     if wrong_types:
         return CheckResult(CheckName.DMM_MODEL, WARN, f"{name} value types differ: {'; '.join(wrong_types)}",
                            "Mark categorical columns in the training set's monitoring metadata "

@@ -27,11 +27,22 @@ class FindsMonitorDataSources(Protocol):
     def datasource_named(self, name: str) -> dict[str, Any] | None: ...
 
 
+PROBE_EVENT_PREFIX = "dmm-probe-"
+
+
+def probe_event_id() -> str:
+    """The probes' own event id: their captured predictions are recognisable (they never get a label), and a retried
+    probe is the same prediction."""
+    import uuid
+
+    return f"{PROBE_EVENT_PREFIX}{uuid.uuid4()}"
+
+
 def probe_endpoint(client: Predicts, schema: MonitoringSchema, *, endpoint_url: str, token_env: str) -> CheckResult:
     """Send the schema's sample row; the endpoint must answer with an ``event_id`` (labels are matched by it)."""
     name = CheckName.ENDPOINT
     try:
-        prediction = client.predict(schema.sample_row())
+        prediction = client.predict({**schema.sample_row(), "event_id": probe_event_id()})
     except NotAModelApiError as error:  # a sign-in page or other HTML with 200: not "add the capture code"
         return failed(name, error.message, error.advice)
     except AuthError as error:

@@ -7,7 +7,7 @@ that validates first reports a usage error in a fraction of a second.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,8 +79,11 @@ class Step6Outcome:
 
 
 def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
-                     load_config: ConfigLoader | None = None) -> Step6Outcome:
-    """Run the checks and the preview, write the report, then publish; the report is kept even if publishing fails."""
+                     load_config: ConfigLoader | None = None,
+                     on_report: Callable[[dict[str, Any]], None] | None = None) -> Step6Outcome:
+    """Run the checks and the preview, hand the report to ``on_report`` (the script prints it: the checks are shown
+    even if the report cannot be written), write the report, then publish; the report is kept even if publishing
+    fails."""
     from dmm.checks.chain import run_checks
     from dmm.checks.context import CheckContext, CheckInputs
     from dmm.checks.scan import ScanPlan, plan_scan
@@ -97,6 +100,8 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     plan_scan(ctx, ScanPlan(preview=options.preview))  # the join-rate check's pass over the files feeds the preview
     results = run_checks(ctx)
     report = build_report(ctx, results, preview=options.preview)
+    if on_report is not None:
+        on_report(report)
     html_path, json_path = write_report(report, options.output_dir)
     notes = publish(ctx, report, push=options.push_metrics, schedule=options.schedule)
     if notes:

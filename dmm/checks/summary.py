@@ -11,6 +11,13 @@ from dmm.checks.result import FAIL, WARN
 
 
 def summary_lines(report: Mapping[str, Any], notes: Sequence[str], html_path: Path, json_path: Path) -> list[str]:
+    return [*report_lines(report), *notes, "", f"Report: {html_path} (source: {json_path})"]
+
+
+def report_lines(report: Mapping[str, Any]) -> list[str]:
+    """The checks (with their fixes) and the preview's drift and quality lines, secrets and signatures masked."""
+    from dmm.redact import redact
+
     lines = []
     for check in report["checks"]:
         lines.append(f"{check['status']:<5} {check['name']} — {check['detail']}")
@@ -21,8 +28,7 @@ def summary_lines(report: Mapping[str, Any], notes: Sequence[str], html_path: Pa
         lines += ["", drift_line(drift)]
     if quality is not None:
         lines.append(quality_line(quality))
-    lines += [*notes, "", f"Report: {html_path} (source: {json_path})"]
-    return lines
+    return [redact(line) for line in lines]
 
 
 def drift_line(drift: Mapping[str, Any]) -> str:

@@ -32,23 +32,32 @@ def create_datasource_verb():
                     "dataSourceType": record["dataSourceType"], "created": created})
 
 
+# JSON key -> (Fault field, kind, upper bound)
+FAULT_KEYS = {"failRate": ("fail_rate", float, 1), "latencyMs": ("latency_ms", int, MAX_LATENCY_MS),
+              "jitterMs": ("jitter_ms", int, MAX_LATENCY_MS), "throttleRate": ("throttle_rate", float, 1),
+              "retryAfterS": ("retry_after_s", int, 3600), "actThenFailRate": ("act_then_fail_rate", float, 1)}
+
+
 def parse_fault(group: str, spec: Any) -> Fault:
-    """Validate one ``{failRate, latencyMs}`` entry of ``POST /sandbox/faults``."""
+    """Validate one ``{failRate, latencyMs, jitterMs, throttleRate, retryAfterS, actThenFailRate}`` entry of
+    ``POST /sandbox/faults`` (keys left out take their defaults: no fault)."""
     if group != "*" and group not in ROUTE_GROUPS:
         raise RouteError(400, f"unknown route group {group!r}: use one of {', '.join(ROUTE_GROUPS)} or '*'")
-    if not isinstance(spec, dict) or set(spec) - {"failRate", "latencyMs"}:
-        raise RouteError(400, f"fault for {group!r} must be {{\"failRate\": 0..1, \"latencyMs\": >= 0}}")
-    rate, latency = spec.get("failRate", 0.0), spec.get("latencyMs", 0)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise RouteError(400, f"failRate for {group!r} must be a number from 0 to 1")
-    if isinstance(latency, bool) or not isinstance(latency, int) or not 0 <= latency <= MAX_LATENCY_MS:
-        raise RouteError(400, f"latencyMs for {group!r} must be an integer from 0 to {MAX_LATENCY_MS}")
-    return Fault(fail_rate=float(rate), latency_ms=latency)
+    if not isinstance(spec, dict) or set(spec) - set(FAULT_KEYS):
+        raise RouteError(400, f"fault for {group!r} must be an object with keys among {', '.join(FAULT_KEYS)}")
+    values: dict[str, Any] = {}
+    for key, value in spec.items():
+        name, kind, upper = FAULT_KEYS[key]
+        allowed = (int, float) if kind is float else (int,)
+        if isinstance(value, bool) or not isinstance(value, allowed) or not 0 <= value <= upper:
+            raise RouteError(400, f"{key} for {group!r} must be {'a number' if kind is float else 'an integer'} "
+                                  f"from 0 to {upper}")
+        values[name] = kind(value)
+    return Fault(**values)
 
 
 def _faults_view(settings: SandboxSettings) -> dict[str, Any]:
-    return {group: {"failRate": fault.fail_rate, "latencyMs": fault.latency_ms}
-            for group, fault in settings.faults.items()}
+    return {group: fault.to_json() for group, fault in settings.faults.items()}
 
 
 @blueprint.post("/faults")

@@ -59,13 +59,15 @@ def _forward(port: int, body: bytes) -> requests.Response:
 @blueprint.post("/models/<model_id>/labels/<label>/model")
 def invoke(model_id: str, label: str | None = None):
     record, version = _deployed(model_id)
-    if record is None:
-        return _error(404, f"Model {model_id} not found")
     auth = request.authorization
-    if (auth is None or auth.type != "basic" or not _token_matches(record, auth.username)
+    # Credentials first, then the id: an unauthenticated caller cannot tell which model ids exist (issue 9, point 10)
+    if record is None and auth is not None and auth.type == "basic" and auth.username and auth.password:
+        return _error(404, f"Model {model_id} not found")
+    if (record is None or auth is None or auth.type != "basic" or not _token_matches(record, auth.username)
             or not _token_matches(record, auth.password)):
         return _error(401, "Unauthorized: use HTTP Basic auth with the model's access token as username and password",
                       **{"WWW-Authenticate": 'Basic realm="Domino Model API"'})
+    assert version is not None
     port = processes_of(current_app).port(version["versionId"])
     if port is None:
         return _error(503, f"Model {model_id} version {version['number']} is not running yet")
@@ -100,7 +102,8 @@ def _run_async(prediction_id: str, port: int, parameters: Any) -> None:
 def submit_async(model_id: str):
     record, version = _deployed(model_id)
     if record is None:
-        return _error(404, f"Model {model_id} not found")
+        return _error(404 if bearer_token() else 401, f"Model {model_id} not found" if bearer_token() else
+                      "Unauthorized: use Authorization: Bearer <the model's access token>")
     if not _bearer_ok(record):
         return _error(401, "Unauthorized: use Authorization: Bearer <the model's access token>")
     body = request.get_json(silent=True)
@@ -122,7 +125,8 @@ def submit_async(model_id: str):
 def poll_async(model_id: str, prediction_id: str):
     record, _ = _deployed(model_id)
     if record is None:
-        return _error(404, f"Model {model_id} not found")
+        return _error(404 if bearer_token() else 401, f"Model {model_id} not found" if bearer_token() else
+                      "Unauthorized: use Authorization: Bearer <the model's access token>")
     if not _bearer_ok(record):
         return _error(401, "Unauthorized: use Authorization: Bearer <the model's access token>")
     with _async_lock:

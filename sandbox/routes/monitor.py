@@ -75,6 +75,8 @@ def _int_arg(name: str) -> int:
 def render_model(record: dict[str, Any]) -> dict[str, Any]:
     shown = public(record)
     shown["groundTruthVariables"] = record.get("_groundTruthVariables", [])
+    if not OPTIONS["model_reports_training_set"]:
+        shown.pop("trainingSet", None)
     return shown
 
 
