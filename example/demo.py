@@ -97,6 +97,9 @@ class Demo:
     def env(self) -> dict[str, str]:
         env = dict(self.sandbox.env)
         env["DMM_CONFIG"] = str(self.work_dir / "monitoring_config.json")
+        if PROFILES[self.sandbox.profile].service_account_token:
+            # what a user with a service account exports, so that step 1 (which runs before any config) finds it
+            env["DMM_DOMINO_AUTH_TOKEN_ENV"] = SERVICE_ACCOUNT_TOKEN_ENV
         if self.deployment:
             env["DOMINO_MODEL_API_TOKEN"] = self.deployment["accessToken"]
         return env
@@ -165,11 +168,11 @@ class Demo:
 
     # --- steps 3 to 6 ------------------------------------------------------------------------------------------
     def auth_flags(self) -> list[str]:
-        """Step 3's auth flags for the sandbox's profile: a service account's token is read from the variable the
-        config names (issue 8's contract: ``domino.auth_token_env`` / ``--auth-token-env``); the other profiles
-        leave the method to the toolkit's own order (API proxy, token, token file, API key)."""
+        """Step 3's auth flags for the sandbox's profile: with a service account the method is the access token that
+        ``domino.auth_token_env`` names (exported for every step as ``DMM_DOMINO_AUTH_TOKEN_ENV``, see ``env``); the
+        other profiles leave the method to the toolkit's own order (API proxy, token, token file, API key)."""
         if PROFILES[self.sandbox.profile].service_account_token:
-            return ["--auth-token-env", SERVICE_ACCOUNT_TOKEN_ENV]
+            return ["--auth", "token"]
         return []
 
     def setup_monitoring(self) -> StepRun:

@@ -44,6 +44,10 @@ def _matches(candidate: str, allowed: tuple[str, ...]) -> bool:
 
 def _authorised(settings: SandboxSettings) -> bool:
     api_key, token = request.headers.get("X-Domino-Api-Key", ""), bearer_token()
+    if not token and request.blueprint == "datasource":
+        # domino_data's ProxyClient (domino_data/auth.py) sends a JWT fetched from the token URL or read from the token
+        # file as ``X-Domino-Jwt``, not as a Bearer header, to the data-source proxy: that proxy accepts it there.
+        token = request.headers.get("X-Domino-Jwt", "")
     if settings.profile.user_api_keys or request.blueprint in ADMIN_BLUEPRINTS:
         return _matches(api_key, settings.api_keys) or _matches(token, settings.api_keys + settings.access_tokens)
     # user API keys disabled (sandbox/profiles.py `keyless`, `service-account`): a key is refused even if valid

@@ -134,7 +134,8 @@ def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOMINO", "DMM_", "MLFLOW"))}
     env.update(DOMINO_USER_API_KEY=KEY, DOMINO_MODEL_API_TOKEN=TOKEN, DOMINO_API_HOST=REFUSED,
                DOMINO_PROJECT_ID="p1", DOMINO_DATASOURCE_PROXY_HOST=REFUSED,
-               DOMINO_DATASOURCE_PROXY_FLIGHT_HOST="grpc://127.0.0.1:9")
+               DOMINO_DATASOURCE_PROXY_FLIGHT_HOST="grpc://127.0.0.1:9",
+               DMM_RETRY_MAX_SECONDS="1")  # a refused host is retried for a second, not a minute
     return env
 
 

@@ -150,11 +150,12 @@ def _fd_bin_count(values: np.ndarray) -> tuple[int, str]:
 
 
 def _population_std(values: np.ndarray) -> float:
-    """Standard deviation with ddof=0, computed on values scaled into range so huge numbers do not overflow."""
+    """Standard deviation with ddof=0, computed on values scaled into range so that huge numbers do not overflow
+    and tiny ones do not underflow (their squares would)."""
     scale = float(np.max(np.abs(values))) if values.size else 0.0
     if scale == 0 or not np.isfinite(scale):
         return 0.0
-    return float(np.std(values / scale) * scale) if scale > 1e150 else float(np.std(values))
+    return float(np.std(values / scale) * scale) if not 1e-150 < scale < 1e150 else float(np.std(values))
 
 
 @dataclass(frozen=True)
