@@ -1,11 +1,9 @@
 """Step 4: send labelled test traffic to the deployed Model API and keep the ground truth that matches it.
 
-Rows are sampled from the test data; only the monitoring schema's features are sent (never the label), with an
-event_id of our own, as {"data": {...}} with Basic auth, concurrently, with retries and backoff on 429, 5xx and
-timeouts (a retried request carries the same event_id, so it is the same prediction). Each label is appended to a
-label journal (label_journals/<run id>.jsonl next to the config) as its request leaves and its answer arrives, then
-written to ground_truth/<run id>.csv and uploaded as <prefix>/<model id>/<UTC date>/<run id>.csv, and recorded in
-the ledger. Ctrl-C or SIGTERM stops sending at once; step 5 (or this step again) finishes an unfinished journal.
+Sampled rows' features (never the label) are sent with an event_id of our own (a retry is the same prediction).
+Each label goes to a journal (label_journals/<run id>.jsonl beside the config) as its answer arrives, then to
+ground_truth/<run id>.csv, uploaded as <prefix>/<model id>/<UTC date>/<run id>.csv and recorded in the ledger.
+Ctrl-C or SIGTERM stops sending at once; step 5 (or this step again) finishes an unfinished journal.
 
 Exit codes: 0 all requests succeeded; 1 some failed after retries (ground truth for the rest is still written);
 2 bad input; 3 a Domino service refused or could not be reached; 130 interrupted (the labels are kept).

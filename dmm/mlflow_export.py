@@ -8,7 +8,6 @@ sklearn-flavoured models become ``model.pkl`` (joblib); any other flavour is cop
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import re
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dmm.errors import ApiError, DmmError, UsageError
 from dmm.files import atomic_path, write_json
+from dmm.mlflow_quirks import no_stray_artifact_root as _no_stray_artifact_root
 from dmm.redact import redact
 
 MANIFEST_NAME = "model_manifest.json"
@@ -370,29 +370,6 @@ def _listing(items: Any, limit: int = 15) -> str:
     if not items:
         return "none"
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-@contextmanager
-def _no_stray_artifact_root() -> Iterator[None]:
-    """Undo what MLflow 2.x does to the caller when it opens a database store, even only to read: it makes
-    ``./mlruns`` (its default artifact root), and a new database's migrations run alembic's ``fileConfig``, which
-    puts a stderr handler on the root logger and disables every existing logger. Choosing a model changes nothing,
-    so an empty ``mlruns`` that was not there before is removed again and the logging set-up is restored."""
-    stray = Path("mlruns")
-    existed = stray.exists()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    loggers = {name: logger.disabled for name, logger in logging.Logger.manager.loggerDict.items()
-               if isinstance(logger, logging.Logger)}
-    try:
-        yield
-    finally:
-        if not existed and stray.is_dir() and not any(stray.iterdir()):
-            stray.rmdir()
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, disabled in loggers.items():
-            logging.getLogger(name).disabled = disabled
 
 
 @contextmanager

@@ -86,16 +86,19 @@ class DominoServices:
     def model_api(self, *, timeout: float | None = None, pool_size: int = 10) -> ModelApiClient:
         from dmm.model_api import ModelApiClient
 
+        # Every prediction the toolkit sends carries its own event id (step 4's traffic, the probes of steps 3 and
+        # 6), so a repeat after a lost answer is the same prediction, not a second one without a label.
         return ModelApiClient(self.config.model_api_url, self.config.model_api_token(),
-                              timeout=timeout or self.config.model_api_timeout, pool_size=pool_size)
+                              timeout=timeout or self.config.model_api_timeout, pool_size=pool_size,
+                              repeatable_posts=True)
 
     def training_set_version(self, name: str, number: int) -> Any:
-        from dmm import domino_clients
-
-        domino_clients.use_for_training_sets(self.credentials, self.env)
         from domino_data.training_sets.client import get_training_set_version
 
-        return get_training_set_version(name, number)
+        from dmm import domino_clients
+
+        with domino_clients.training_sets_as(self.credentials, self.env):
+            return get_training_set_version(name, number)
 
     def custom_metrics(self) -> Any:
         from dmm import hosts

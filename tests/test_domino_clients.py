@@ -48,10 +48,12 @@ def test_python_domino_custom_metrics_with_a_token(sandbox, token_only):
 
 def test_domino_data_training_sets_and_data_sources_with_a_token(sandbox, token_only):
     credentials, path = token_only
-    domino_clients.use_for_training_sets(credentials)
     from domino_data.training_sets import client
 
-    client.list_training_set_versions(training_set_name="nothing-registered-here")
+    original = client._get_client
+    with domino_clients.training_sets_as(credentials):
+        client.list_training_set_versions(training_set_name="nothing-registered-here")
+    assert client._get_client is original  # nothing else in the process inherits the credentials
     sources = domino_clients.data_source_client(credentials)
     with pytest.raises(Exception):  # noqa: B017 - the client's own error type for an unknown name
         sources.get_datasource("no-such-source")
