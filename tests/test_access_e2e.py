@@ -8,18 +8,16 @@ import re
 
 import pytest
 
-from example.demo import Demo
-from sandbox.testing import RunningSandbox
-
 pytestmark = pytest.mark.e2e
 
 TOKEN_ENV = "DMM_SERVICE_ACCOUNT_TOKEN"
 SIGNED = re.compile(r"(?i)[?&](signature|x-amz-signature|x-amz-credential|sig|se|sp|token)=(?!\*\*\*\*)")
 
 
-def test_a_keyless_run_with_a_token_reaches_every_service_and_the_trace_leaks_nothing(tmp_path):
+def test_a_keyless_run_with_a_token_reaches_every_service_and_the_trace_leaks_nothing(tmp_path, start_demo):
     trace_file = tmp_path / "trace.jsonl"
-    with RunningSandbox(tmp_path / "sandbox") as running:
+    with start_demo("access") as demo:  # the session's trained example model (tests/demos.py)
+        running = demo.sandbox
         key = running.env.pop("DOMINO_USER_API_KEY")
         # The token reaches the toolkit through a variable whose name the config holds (domino.auth_token_env,
         # here by its DMM_ override so that step 1 sees it too). The current sandbox accepts its key as a Bearer
@@ -27,7 +25,6 @@ def test_a_keyless_run_with_a_token_reaches_every_service_and_the_trace_leaks_no
         running.env[TOKEN_ENV] = key
         running.env["DMM_DOMINO_AUTH_TOKEN_ENV"] = TOKEN_ENV
         running.env["DMM_TRACE"] = str(trace_file)
-        demo = Demo(running, tmp_path / "workspace")
         demo.full_path(count=20)
         model_api_token = demo.deployment["accessToken"]
 

@@ -9,16 +9,13 @@ import pandas as pd
 import pytest
 
 from example.demo import Demo
-from sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rerun")
-    with RunningSandbox(root / "sandbox") as running:
-        demo = Demo(running, root / "workspace")
+def demo(start_demo):
+    with start_demo("rerun") as demo:  # the session's trained example model (tests/demos.py)
         demo.full_path(count=30)
         yield demo
 

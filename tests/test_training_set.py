@@ -197,7 +197,8 @@ def test_missing_environment_is_a_config_error_before_any_request(unset, domino_
     assert len(mock.calls) == 0
 
 
-def test_unreachable_host_is_a_service_error(domino_env, capsys):
+def test_unreachable_host_is_a_service_error(domino_env, capsys, monkeypatch):
+    monkeypatch.setenv("DMM_RETRY_MAX_SECONDS", "1")  # refused connections are retried: for a second, not a minute
     path = write_csv(domino_env, churn_frame())
     with respx.mock(base_url=HOST) as mock:
         mock.post("/trainingset/version/find").mock(side_effect=httpx.ConnectError("refused"))
