@@ -38,6 +38,7 @@ from dmm.config import (
     KNOWN_KEYS,
     ConfigError,
     find_config_path,
+    monitor_api_url,
     read_config_data,
     save_config,
     validate_config_data,
@@ -227,6 +228,9 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     data = _config_data(s)
     _store_token(s, data)
     validate_config_data(data, {}, str(s.output))
+    if s.live:
+        io.tell("Services: " + "; ".join(f"{name} at {url or 'not set here'}"
+                                         for name, url in service_hosts(data, env).items()))
     if options.dry_run:
         io.tell(f"Dry run: would write {s.output}:")
         io.tell(render(data))
@@ -245,3 +249,15 @@ def next_step_hint(outcome: WizardOutcome) -> str:
     if outcome.path == default_location.resolve():
         return NEXT_STEP
     return f"{NEXT_STEP} --config {outcome.path}"
+
+
+def service_hosts(data: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> dict[str, str]:
+    """Where each Domino service will be reached with these answers (``dmm.hosts``, as steps 3 and 6 say it)."""
+    from types import SimpleNamespace
+
+    from dmm import hosts
+
+    base = str(data["domino"].get("base_url", ""))
+    monitor_base = str(data.get("model_monitor", {}).get("base_url", ""))
+    return hosts.per_service(SimpleNamespace(domino_base_url=base,
+                                             model_monitor_api_url=monitor_api_url(base, monitor_base)), env)

@@ -31,6 +31,8 @@ def test_a_keyless_run_with_a_token_reaches_every_service_and_the_trace_leaks_no
     assert "DOMINO_USER_API_KEY" not in demo.env
     step3, step6 = (next(r for r in demo.runs if r.name == name) for name in ("step 3", "step 6"))
     assert f"an access token from ${TOKEN_ENV}" in step3.stdout
+    assert f"Model Monitor at {demo.sandbox.url}/model-monitor/v2/api" in step3.stdout  # step 3 names each host
+    assert "training sets at " in step3.stdout and "data sources at " in step3.stdout
     report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
     access = next(c for c in report["checks"] if c["name"] == "api key")
     assert access["status"] == "PASS" and f"an access token from ${TOKEN_ENV}" in access["detail"]
