@@ -115,6 +115,9 @@ QUICK_HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUE
 def _client():
     from mlflow import MlflowClient
 
+    from dmm.transport import install_mlflow_hook
+
+    install_mlflow_hook()  # our retries and --trace for a tracking server reached over HTTP
     for name, value in QUICK_HTTP_RETRIES.items():
         os.environ.setdefault(name, value)  # the user's own settings win
     try:  # builds the tracking and registry stores from the URI; nothing is contacted yet

@@ -256,6 +256,29 @@ def install_domino_client_hooks(policy: RetryPolicy = DEFAULT_POLICY) -> None:
     _hook_python_domino(policy)
 
 
+MLFLOW_POLICY = RetryPolicy(retry_posts=True)  # step 2 only reads; MLflow's own retry repeats every method too
+
+
+def install_mlflow_hook(policy: RetryPolicy = MLFLOW_POLICY) -> None:
+    """MLflow's REST calls (Domino's experiment manager) get our retry policy and trace: the sessions MLflow builds in
+    ``mlflow.utils.request_utils._get_request_session`` (MLflow 2.12 to 3.x) get our adapter (idempotent)."""
+    from mlflow.utils import request_utils
+
+    original = request_utils._get_request_session
+    if getattr(original, "dmm_hooked", False):
+        return
+
+    def get_request_session(*args: Any, **kwargs: Any) -> requests.Session:
+        session = original(*args, **kwargs)
+        if not getattr(session, "dmm_mounted", False):
+            mount(session, policy, "mlflow")
+            session.dmm_mounted = True
+        return session
+
+    get_request_session.dmm_hooked = True  # type: ignore[attr-defined]
+    request_utils._get_request_session = get_request_session
+
+
 def _hook_httpx(policy: RetryPolicy) -> None:
     import httpx
 

@@ -206,3 +206,23 @@ def test_a_503_says_not_handled_so_even_an_unsafe_post_is_repeated_honouring_ret
         transport.install_domino_client_hooks()
         assert client.post("/trainingset/churn", json={}).status_code == 200
     assert waits == [1.0] and len(Scripted.seen) == 2
+
+
+def test_mlflow_over_http_gets_our_retries_and_is_traced(server, waits, tmp_path, monkeypatch):
+    """Step 2 reaches Domino's experiment manager through MLflow's own requests sessions: they get our adapter."""
+    from dmm import mlflow_export
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", KEY)  # MLflow sends it as a Bearer header
+    register_secret(KEY)
+    Scripted.script = [busy(503), (200, {}, b'{"experiments": []}')]
+    path = tmp_path / "trace.jsonl"
+    trace.start(str(path))
+    try:
+        assert list(mlflow_export._client().search_experiments()) == []
+    finally:
+        trace.stop()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(line["client"], line["status"]) for line in lines] == [("mlflow", 503), ("mlflow", 200)]
+    assert "/api/2.0/mlflow/experiments/search" in lines[-1]["url"] and len(waits) == 1
+    assert KEY not in path.read_text()
