@@ -40,7 +40,8 @@ def add_domino_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
-    """Start the trace and pick the auth method before ``main`` runs, so every Domino call sees them."""
+    """Start the trace and pick the auth method before ``main`` runs, so every Domino call sees them (``run`` puts
+    the method's environment variable back when ``main`` returns)."""
     from dmm import trace
     from dmm.auth import CHOICES, METHOD_ENV
 
@@ -57,7 +58,9 @@ def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)``; print user errors as one sentence on stderr, never a traceback."""
     from dmm import trace
+    from dmm.auth import METHOD_ENV
 
+    method_before = os.environ.get(METHOD_ENV)
     try:
         with plain_argparse_errors():
             _apply_domino_arguments(argv)
@@ -82,6 +85,10 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         return EXIT_USAGE
     finally:
         trace.stop()
+        if method_before is None:  # --auth acts for this run only (in-process callers such as tests share os.environ)
+            os.environ.pop(METHOD_ENV, None)
+        else:
+            os.environ[METHOD_ENV] = method_before
 
 
 def _argparse_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:

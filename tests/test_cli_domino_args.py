@@ -68,3 +68,4 @@ def test_auth_flag_overrides_the_configs_method(monkeypatch):
     seen = []
     assert run(lambda argv: seen.append(os.environ[METHOD_ENV]) or 0, ["--auth", "token-file"]) == 0
     assert seen == ["token-file"]
+    assert os.environ[METHOD_ENV] == "auto"  # for that run only
