@@ -139,8 +139,12 @@ def check_model_api(endpoint_url: str, token: str, schema: MonitoringSchema | No
         return failed(CheckName.ENDPOINT, "No monitoring schema to build a sample row from",
                       "Run 1_register_training_set.py first, or answer the schema question with its path")
     if client_factory is None:
+        from functools import partial
+
         from dmm.model_api import ModelApiClient
-        client_factory = ModelApiClient
+
+        # the probe sends its own event id (dmm-probe-...), so a repeat after a lost answer is the same prediction
+        client_factory = partial(ModelApiClient, repeatable_posts=True)
     return probe_endpoint(client_factory(endpoint_url, token, timeout), schema, endpoint_url=endpoint_url,
                           token_env=token_env)
 
