@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     behaviour.add_argument("--store-token", action="store_true",
                            help="also store the token from --token-env's variable in the file (not recommended; "
                                 "the file is then written with mode 0600)")
+    behaviour.add_argument("--no-probe", action="store_true",
+                           help="send the endpoint no sample row (its probe is captured as a prediction, event id "
+                                "dmm-probe-...); the endpoint is then not checked")
     add_domino_arguments(parser)
     return parser
 

@@ -1,11 +1,9 @@
 """Step 6: check the whole monitoring chain now, and preview drift and model quality with DMM's rules.
 
-Checks the config and API key, the training set against monitoring_schema.json, the endpoint and the names it
-captures under, the DMM model, the data source, ingested predictions, registered ground truth and how well the
-labels join to the predictions. Then previews drift (training set against the predictions captured in the
-window) and quality over the labelled predictions, and writes monitoring_report.html and monitoring_report.json.
+Checks the config, API key, training set, endpoint, capture names, DMM model, data source, ingested predictions,
+ground truth and join rate; previews drift and quality in the window; writes monitoring_report.html and .json.
 
-Exit codes: 0 every check passed (warnings allowed); 1 a check failed; 2 bad input; 3 a Domino service refused.
+Exit codes: 0 checks passed (warnings allowed); 1 a check failed (or what --fail-on names); 2 bad input; 3 service.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dmm.args import MAX_DAYS, float_in_range
+from dmm.checks.fail_on import FAIL_ON_CHOICES
 from dmm.checks.step import Step6Options, check_monitoring
 from dmm.checks.summary import report_lines
 from dmm.checks.window import DEFAULT_DAYS
@@ -35,23 +34,24 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--prediction-data", metavar="DIR",
                       help="the mounted prediction_data dataset, or one model version's folder in it (default: "
                            "/domino/datasets/local/prediction_data or /mnt/data/prediction_data when mounted)")
-    data.add_argument("--ground-truth", metavar="FILE",
-                      help="a ground-truth file (CSV, Parquet or JSON Lines) with event_id and the label "
-                           "(default: the files step 5 uploaded, from the data source)")
+    data.add_argument("--ground-truth", metavar="FILE", help="a ground-truth file (CSV, Parquet or JSON Lines) with "
+                      "event_id and the label (default: the files step 5 uploaded, from the data source)")
     window = parser.add_argument_group(f"which predictions (default: the last {DEFAULT_DAYS} days)")
-    window.add_argument("--days", type=float_in_range("--days", 0, MAX_DAYS),
-                        help="the last N days, up to --end or now")
+    window.add_argument("--days", type=float_in_range("--days", 0, MAX_DAYS), help="the last N days up to --end or now")
     window.add_argument("--start", help="window start, YYYY-MM-DD or an ISO date-time (UTC unless it says otherwise)")
     window.add_argument("--end", help="window end (exclusive), YYYY-MM-DD or an ISO date-time (default: now)")
     out = parser.add_argument_group("output")
     out.add_argument("--output-dir", default=".", help="where to write monitoring_report.html/.json (default: .)")
     out.add_argument("--no-preview", action="store_true", help="run the checks only; no drift or quality preview")
     out.add_argument("--json", action="store_true", help="print the report as JSON instead of the summary")
+    out.add_argument("--no-probe", action="store_true", help="send no sample row to the endpoint (no endpoint check)")
+    out.add_argument("--fail-on", choices=FAIL_ON_CHOICES, help="also exit 1 when drift, quality or either (any) "
+                     "fails or cannot be measured; default: only a failed check does (for a scheduled Job)")
     extra = parser.add_argument_group("optional, writes to Domino")
     extra.add_argument("--push-metrics", action="store_true",
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")
-    extra.add_argument("--schedule", action="store_true",
-                       help="save the drift-check config and create the daily drift check in Model Monitor")
+    extra.add_argument("--schedule", action="store_true", help="save the drift-check config and create the daily "
+                       "drift check in Model Monitor")
     add_domino_arguments(parser)
     return parser
 
@@ -63,16 +63,15 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
     options = Step6Options.validated(
         days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
         push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
-        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth)
-    def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
-        if not args.json:
-            print("\n".join(report_lines(report)), flush=True)
+        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, probe=not args.no_probe,
+        fail_on=args.fail_on)
 
-    outcome = check_monitoring(options, connect=connect, load_config=load_config, on_report=show)
-    if args.json:
-        print(outcome.json_path.read_text(), end="")
-    else:
-        print("\n".join([*outcome.notes, "", f"Report: {outcome.html_path} (source: {outcome.json_path})"]))
+    def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
+        print("\n".join(report_lines(report)), flush=True)
+
+    outcome = check_monitoring(options, connect=connect, load_config=load_config, on_report=None if args.json else show)
+    tail = [*outcome.notes, "", f"Report: {outcome.html_path} (source: {outcome.json_path})"]
+    print(outcome.json_path.read_text().rstrip("\n") if args.json else "\n".join(tail))
     return outcome.exit_code
 
 

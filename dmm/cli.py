@@ -132,17 +132,26 @@ def confirm(question: str, assume_yes: bool) -> bool:
 
 
 class ProgressBar:
-    """A tqdm bar on stderr, opened at the first update (so validation errors print cleanly); a context manager."""
+    """Progress on stderr, opened at the first update (so validation errors print cleanly); a context manager.
 
-    def __init__(self, total: int, description: str, unit: str = "it") -> None:
+    In a terminal it is a tqdm bar. Elsewhere (a Domino Job's log, CI, a pipe) a bar's carriage returns would pile
+    up into one unreadable line, so it writes a plain line at most every ``interval`` seconds, and a last one."""
+
+    def __init__(self, total: int, description: str, unit: str = "it", *, interval: float = 30.0,
+                 stream: Any = None) -> None:
         self.total, self.description, self.unit = total, description, unit
+        self.interval, self.stream = interval, stream
         self.bar: Any = None
 
     def update(self, _outcome: object = None) -> None:
         if self.bar is None:
-            from tqdm import tqdm
+            stream = self.stream or sys.stderr
+            if _is_terminal(stream):
+                from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, unit=self.unit, file=sys.stderr, desc=self.description, leave=False)
+                self.bar = tqdm(total=self.total, unit=self.unit, file=stream, desc=self.description, leave=False)
+            else:
+                self.bar = LineProgress(self.total, self.description, self.unit, self.interval, stream)
         self.bar.update(1)
 
     def close(self) -> None:
@@ -154,3 +163,38 @@ class ProgressBar:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class LineProgress:
+    """Plain progress lines ("Predictions: 250/1,000 req (25%)"), one at most every ``interval`` seconds and one at
+    the end: what a Job's log shows well."""
+
+    def __init__(self, total: int, description: str, unit: str, interval: float, stream: Any) -> None:
+        import time
+
+        self.total, self.description, self.unit, self.interval, self.stream = total, description, unit, interval, stream
+        self.done, self.shown = 0, -1
+        self.clock = time.monotonic
+        self.last = self.clock()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.clock() - self.last >= self.interval:
+            self._line()
+
+    def _line(self) -> None:
+        share = f" ({self.done / self.total:.0%})" if self.total else ""
+        self.stream.write(f"{self.description}: {self.done:,}/{self.total:,} {self.unit}{share}\n")
+        self.stream.flush()
+        self.shown, self.last = self.done, self.clock()
+
+    def close(self) -> None:
+        if self.done and self.shown != self.done:
+            self._line()

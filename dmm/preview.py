@@ -22,7 +22,7 @@ from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.names import CheckName
 from dmm.checks.registry import any_failed
 from dmm.checks.result import CheckResult
-from dmm.checks.scan import BATCH_ROWS, PROBABILITY_COLUMN, WindowScan, engine_ready, window_scan
+from dmm.checks.scan import BATCH_ROWS, PROBABILITY_COLUMN, SCAN_KEY, WindowScan, engine_ready, window_scan
 from dmm.errors import DmmError
 from dmm.redact import redact
 from dmm.report import json_ready
@@ -52,7 +52,22 @@ def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: 
         report["drift"] = drift
         report["quality"] = _guarded(lambda: preview_quality(ctx, options), "quality")
         report["conventions"] = drift.pop("conventions", {})
+    report["probes"] = describe_probes(ctx, results)
     return report
+
+
+def describe_probes(ctx: CheckContext, results: Sequence[CheckResult]) -> dict[str, Any]:
+    """The toolkit's own probe predictions, counted apart: Domino captures them like any prediction, step 6 leaves
+    them out of drift, quality, traffic counts and the join rate (their event ids start with ``prefix``)."""
+    from dmm.checks.probes import PROBE_EVENT_PREFIX
+
+    endpoint = next((r for r in results if r.name == CheckName.ENDPOINT), None)
+    scan = ctx.memo.peek(SCAN_KEY)
+    return {"prefix": PROBE_EVENT_PREFIX, "sent": bool(endpoint and endpoint.facts.get("event_id")),
+            "event_id": endpoint.facts.get("event_id") if endpoint else None,
+            "probe": ctx.inputs.probe,
+            "rows_in_window": scan.probes if scan is not None else None,
+            "rows_in_files": scan.listed_probes if scan is not None else None}
 
 
 def _guarded(compute: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
@@ -95,11 +110,12 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
     if reason:
         return {"status": "skipped", "reason": reason, "columns": []}
     # the counts come from step 6's one pass over the window's files (dmm/checks/scan.py)
-    calculator = _scan(ctx, options).result("drift")
+    scan = _scan(ctx, options)
+    calculator = scan.result("drift")
     result = calculator.to_dict()
     conventions = collect_conventions(result)
     status = "ok" if result["production_rows_read"] else "empty"
-    out = {"status": status, "production_rows": result["production_rows_read"],
+    out = {"status": status, "production_rows": result["production_rows_read"], "probe_rows": scan.probes,
            "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
            "columns": result["columns"], "config": result["config"], "conventions": conventions}
     if status == "empty":

@@ -91,6 +91,7 @@ class WizardOptions:
     yes: bool = False
     dry_run: bool = False
     store_token: bool = False
+    no_probe: bool = False  # --no-probe: the endpoint is not sent the schema's sample row
     trace: str | None = None  # acted on by dmm.cli.run
     auth: str | None = None  # --auth: written to domino.auth_method
 

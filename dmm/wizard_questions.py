@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmm import setup_checks
 from dmm.auth import Credentials
-from dmm.checks.probes import FindsDataSources
+from dmm.checks.probes import PROBE_SKIPPED, FindsDataSources
 from dmm.checks.result import CheckResult, failed, from_error, passed
 from dmm.config import (
     KNOWN_KEYS,
@@ -219,6 +219,9 @@ def _token_set(s: WizardSession, question: Question, value: str) -> CheckResult:
 
 
 def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
+    if s.options.no_probe:
+        return passed(question.key, f"Endpoint not probed ({PROBE_SKIPPED}): no sample row was sent; step 6 "
+                                    "checks it unless it is given --no-probe too")
     token_env = s.answers["model_api.token_env"]
     return setup_checks.check_model_api(value, s.env.get(token_env, ""), s.schema, timeout=s.timeout,
                                         token_env=token_env, client_factory=s.checks.model_api_factory)

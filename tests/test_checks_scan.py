@@ -108,3 +108,41 @@ def test_id_lookup_by_hash_is_exact_even_when_hashes_collide():
     forged = pd.util.hash_array(keys)
     forged[1] = pd.util.hash_array(np.array(["a"], dtype=object))[0]
     assert lookup.positions(keys, forged).tolist() == [1, -1, 2, 3, 0, -1]
+
+
+def test_probe_rows_are_left_out_of_the_preview_and_counted_apart(world):
+    """Steps 3 and 6 send a sample row whose event id starts with dmm-probe-; Domino captures it like any prediction.
+    Step 6 counts it apart: not in drift, quality or the predictions check's count."""
+    from dmm import preview
+    from dmm.checks.names import CheckName
+    from dmm.checks.probes import PROBE_EVENT_PREFIX
+
+    folder = world.prediction_dir.parent / "prediction_data"
+    write_predictions(folder, [f"{PROBE_EVENT_PREFIX}{i}" for i in range(3)], hour=NOW - timedelta(hours=3))
+    # an edge partition: its probe rows before the window's start are in the files but not in the window
+    write_predictions(folder, [f"{PROBE_EVENT_PREFIX}edge-{i}" for i in range(2)], hour=NOW - timedelta(hours=5))
+    start = NOW - timedelta(hours=5) + timedelta(minutes=1)
+    ctx = world.context()
+    ctx.inputs = CheckInputs(prediction_data=world.prediction_dir, start=start, end=NOW + timedelta(hours=1))
+    plan_scan(ctx, ScanPlan(preview=True))
+    results = run_checks(ctx)
+    report = preview.build_report(ctx, results)
+    predictions = next(r for r in results if r.name == CheckName.PREDICTIONS)
+    assert predictions.facts["probe_rows"] == 5 and predictions.facts["rows"] == 120
+    assert "probe prediction(s)" in predictions.detail and "120 predictions" in predictions.detail
+    assert report["drift"]["production_rows"] == 120 and report["drift"]["probe_rows"] == 4  # one edge probe is early
+    assert report["probes"]["rows_in_window"] == 4 and report["probes"]["rows_in_files"] == 5
+    assert report["quality"]["status"] == "ok"
+    assert all(not str(i).startswith(PROBE_EVENT_PREFIX) for i in report["quality"]["join"].get("unmatched_sample", []))
+
+
+def test_probe_rows_are_counted_when_nothing_is_previewed(world):
+    from dmm.checks.names import CheckName
+    from dmm.checks.probes import PROBE_EVENT_PREFIX
+
+    write_predictions(world.prediction_dir.parent / "prediction_data", [f"{PROBE_EVENT_PREFIX}x"],
+                      hour=NOW - timedelta(hours=3))
+    world.datasources.objects.clear()  # no labels: no join counter, no preview
+    ctx = world.context()
+    predictions = next(r for r in run_checks(ctx) if r.name == CheckName.PREDICTIONS)
+    assert predictions.facts["probe_rows"] == 1 and predictions.facts["rows"] == 120

@@ -13,7 +13,7 @@ from datetime import datetime
 from dmm.checks.context import CheckContext
 from dmm.checks.ground_truth import join_statistics
 from dmm.checks.names import CheckName
-from dmm.checks.probes import check_datasource, probe_endpoint
+from dmm.checks.probes import PROBE_EVENT_PREFIX, PROBE_SKIPPED, check_datasource, probe_endpoint
 from dmm.checks.registry import Chain
 from dmm.checks.result import FAIL, PASS, SKIP, WARN, CheckResult
 from dmm.checks.scan import window_scan
@@ -114,6 +114,11 @@ def schema_mismatches(schema: MonitoringSchema, columns: Sequence[str], target_c
 @CHAIN.register(CheckName.ENDPOINT, needs=[CheckName.TRAINING_SET])
 def check_endpoint(ctx: CheckContext) -> CheckResult:
     config = ctx.config
+    if not ctx.inputs.probe:
+        return CheckResult(CheckName.ENDPOINT, SKIP,
+                           f"{PROBE_SKIPPED}: no sample row was sent to {config.model_api_url}",
+                           "Run without --no-probe to check that the endpoint answers with an event_id (one "
+                           f"prediction, event id {PROBE_EVENT_PREFIX}..., left out of step 6's preview)")
     return probe_endpoint(ctx.services.model_api(), ctx.schema, endpoint_url=config.model_api_url,
                           token_env=config.model_api_token_env)
 
@@ -229,15 +234,22 @@ def check_predictions(ctx: CheckContext) -> CheckResult:
     count = ctx.monitor.prediction_count(ctx.config.model_monitor_id, ctx.start, ctx.end)
     summary = prediction_summary(ctx)
     if summary.rows:
+        probes = probe_rows(ctx)
         span = f", hours {_fmt(summary.first_hour)} to {_fmt(summary.last_hour)}" if summary.first_hour else ""
-        detail = f"{summary.rows:,} predictions in {summary.files} file(s) in {ctx.prediction_dir}{span}"
-        facts = {"rows": summary.rows, "files": summary.files, "monitor_rows": count, "source": "prediction_data"}
+        apart = (f" (and {probes:,} probe prediction(s) sent by steps 3 and 6, counted apart and left out of the "
+                 "preview)" if probes else "")
+        detail = (f"{summary.rows - probes:,} predictions{apart} in {summary.files} file(s) in "
+                  f"{ctx.prediction_dir}{span}")
+        facts = {"rows": summary.rows - probes, "probe_rows": probes, "files": summary.files, "monitor_rows": count,
+                 "source": "prediction_data"}
         if not count:
             return CheckResult(CheckName.PREDICTIONS, WARN, detail + f"; Model Monitor counts none in {window}",
                                "Model Monitor ingests captured predictions daily; if they stay missing, fix the "
                                "'capture names' check first (a column the monitor expects is not captured)",
                                facts=facts)
-        return CheckResult(CheckName.PREDICTIONS, PASS, detail + f"; Model Monitor counts {count:,}", facts=facts)
+        theirs = " (it counts probes as predictions)" if probes else ""
+        return CheckResult(CheckName.PREDICTIONS, PASS, detail + f"; Model Monitor counts {count:,}{theirs}",
+                           facts=facts)
     if count:
         return CheckResult(CheckName.PREDICTIONS, PASS, f"Model Monitor counts {count:,} predictions in {window}",
                            facts={"rows": count, "source": "monitor"})
@@ -297,6 +309,15 @@ def check_join_rate(ctx: CheckContext) -> CheckResult:
         return CheckResult(CheckName.JOIN_RATE, WARN, detail, "Labels for predictions outside the window or not yet "
                            "ingested match later; " + fix, facts=facts)
     return CheckResult(CheckName.JOIN_RATE, FAIL, detail, fix, facts=facts)
+
+
+def probe_rows(ctx: CheckContext) -> int:
+    """The probe predictions among the listed files' rows, from step 6's one pass (which leaves them out of the
+    preview); 0 when that pass cannot read the files (the join-rate check then reports why)."""
+    try:
+        return window_scan(ctx).listed_probes
+    except Exception:
+        return 0
 
 
 def prediction_summary(ctx: CheckContext) -> PredictionDataSummary:

@@ -43,6 +43,7 @@ class CheckInputs:
     ground_truth_file: str | Path | None = None
     start: datetime | None = None
     end: datetime | None = None
+    probe: bool = True  # False with --no-probe: the endpoint check sends nothing
 
 
 def connect_to_domino(env: Mapping[str, str] | None = None) -> Connect:

@@ -89,3 +89,31 @@ def check_datasource(name: str, domino: FindsDataSources, monitor: FindsMonitorD
                       f"Add it in Model Monitor > Monitoring Data Sources under the same name {name}{of_type}; DMM "
                       "reads ground truth only from there")
     return passed(check, f"Data source {name!r} is in Domino and in Model Monitor", record=record)
+
+
+# Probe rows in the captured data. Domino captures a probe like any prediction (Model Monitor has no notion of it),
+# so step 6 leaves rows whose event id starts with PROBE_EVENT_PREFIX out of every preview and counts them apart.
+PROBE_SKIPPED = "skipped by --no-probe"
+
+
+def is_probe_id(value: object) -> bool:
+    return isinstance(value, str) and value.strip().startswith(PROBE_EVENT_PREFIX)
+
+
+def count_probe_ids(ids: Any) -> int:
+    """Probe ids among normalised ids (a sequence or numpy object array; None where missing)."""
+    return sum(1 for value in ids if is_probe_id(value))
+
+
+def probe_row_mask(table: Any, id_column: str = "event_id") -> Any:
+    """A boolean Arrow array marking the probe rows of an Arrow table, or None when it has none (or no id column)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if id_column not in table.column_names:
+        return None
+    ids = table.column(id_column)
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        return None  # our probe ids are strings; a numeric id column holds none
+    mask = pc.fill_null(pc.starts_with(pc.utf8_ltrim_whitespace(ids), PROBE_EVENT_PREFIX), False)
+    return mask if pc.any(mask).as_py() else None

@@ -33,6 +33,7 @@ import pandas as pd
 
 from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
 from dmm.checks.names import CheckName
+from dmm.checks.probes import count_probe_ids, probe_row_mask
 from dmm.prediction_files import PredictionFile
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ class WindowScan:
     drift: DriftCalculator | None = None
     joined: JoinResult | None = None
     errors: dict[str, BaseException] = field(default_factory=dict)
+    probes: int = 0  # the toolkit's probe rows (event id dmm-probe-...) in the window, left out of every consumer
+    listed_probes: int = 0  # probe rows in every row of the listed files (what the footers' row count includes)
 
     def result(self, what: str) -> Any:
         """The drift calculator or the join result; the error its consumer met, re-raised."""
@@ -203,7 +206,16 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
 
         from dmm.analysis.join import normalise_ids
 
-        window = pa.Table.from_batches(batches).to_pandas()
+        table = pa.Table.from_batches(batches)
+        probes = probe_row_mask(table, ID_COLUMN)  # probes are counted apart and fed to no consumer
+        if probes is not None:
+            is_probe = probes.to_numpy(zero_copy_only=False)
+            scan.probes += int(is_probe.sum())
+            scan.listed_probes += int((is_probe & ~counted).sum())  # edge rows were counted from their ids
+            table, counted = table.filter(pa.array(~is_probe)), counted[~is_probe]
+        if not (counter or drift or joiner) or table.num_rows == 0:
+            return
+        window = table.to_pandas()
         keys = normalise_ids(window[ID_COLUMN]).to_numpy(dtype=object) if with_ids and ID_COLUMN in window.columns \
             else None
         if counter is not None and keys is not None:
@@ -215,9 +227,11 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
             _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=keys)
 
-    for item in ctx.prediction_files if (counter or drift or joiner) else []:
+    for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
         for batch, edge_keys in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
-                                              with_ids):
+                                              True):
+            if edge_keys is not None:
+                scan.listed_probes += count_probe_ids(edge_keys)
             if counter is not None and edge_keys is not None:
                 counter.add(edge_keys)  # the check counts every row of the file, the preview the window's
             if batch.num_rows:

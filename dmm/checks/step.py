@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dmm.checks.fail_on import check_fail_on, fail_on_reasons
 from dmm.checks.result import FAIL
 from dmm.checks.window import Window, window_from
 from dmm.dataio import check_output_dir
@@ -33,20 +34,24 @@ class Step6Options:
     push_metrics: bool = False
     schedule: bool = False
     env: Mapping[str, str] | None = None
+    probe: bool = True  # False with --no-probe: no sample row is sent to the endpoint
+    fail_on: str | None = None  # --fail-on drift|quality|any (dmm/checks/fail_on.py); None: only checks fail
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
                   output_dir: str = ".", preview: bool = True, push_metrics: bool = False, schedule: bool = False,
-                  **rest: Any) -> Step6Options:
+                  fail_on: str | None = None, **rest: Any) -> Step6Options:
         """Options from the flags, or a ``UsageError`` naming the flag; nothing heavy is imported."""
         if (push_metrics or schedule) and not preview:
             raise UsageError("--push-metrics and --schedule need the preview", "Drop --no-preview")
+        check_fail_on(fail_on, preview)
         window = window_from(days, start, end)
         folder = check_output_dir(output_dir)
         for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
             check_output_file(folder / name, "--output-dir")
         _check_inputs(rest)
-        return cls(window, folder, preview=preview, push_metrics=push_metrics, schedule=schedule, **rest)
+        return cls(window, folder, preview=preview, push_metrics=push_metrics, schedule=schedule, fail_on=fail_on,
+                   **rest)
 
 
 def _check_inputs(rest: Mapping[str, Any]) -> None:
@@ -71,11 +76,19 @@ class Step6Outcome:
     html_path: Path
     json_path: Path
     notes: list[str] = field(default_factory=list)
+    fail_on: str | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 when no check failed (warnings allowed), 1 when one did."""
-        return 1 if any(check["status"] == FAIL for check in self.report["checks"]) else 0
+        """0 when no check failed (warnings allowed), 1 when one did, or when ``--fail-on`` names drift or quality
+        and the preview found it (or could not compute it)."""
+        if any(check["status"] == FAIL for check in self.report["checks"]):
+            return 1
+        return 1 if self.fail_on_reasons else 0
+
+    @property
+    def fail_on_reasons(self) -> list[str]:
+        return fail_on_reasons(self.report, self.fail_on)
 
 
 def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
@@ -93,17 +106,29 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
 
     inputs = CheckInputs(config_path=options.config_path, env=options.env, prediction_data=options.prediction_data,
                          ground_truth_file=options.ground_truth_file, start=options.window.start,
-                         end=options.window.end)
+                         end=options.window.end, probe=options.probe)
     ctx = CheckContext(inputs, connect=connect)
     if load_config is not None:
         ctx.load_config = load_config
     plan_scan(ctx, ScanPlan(preview=options.preview))  # the join-rate check's pass over the files feeds the preview
     results = run_checks(ctx)
     report = build_report(ctx, results, preview=options.preview)
+    if options.fail_on:
+        report["fail_on"] = {"on": options.fail_on, "reasons": fail_on_reasons(report, options.fail_on)}
     if on_report is not None:
         on_report(report)
     html_path, json_path = write_report(report, options.output_dir)
     notes = publish(ctx, report, push=options.push_metrics, schedule=options.schedule)
     if notes:
         write_report(report, options.output_dir)
-    return Step6Outcome(report, html_path, json_path, notes)
+    return Step6Outcome(report, html_path, json_path, [*notes, *fail_on_lines(report)], options.fail_on)
+
+
+def fail_on_lines(report: Mapping[str, Any]) -> list[str]:
+    """What ``--fail-on`` decided, for the terminal and a Job's log."""
+    verdict = report.get("fail_on")
+    if not verdict:
+        return []
+    if not verdict["reasons"]:
+        return [f"--fail-on {verdict['on']}: nothing to fail on"]
+    return [f"--fail-on {verdict['on']}: exit 1 because " + "; ".join(verdict["reasons"])]

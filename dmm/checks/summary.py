@@ -41,8 +41,10 @@ def drift_line(drift: Mapping[str, Any]) -> str:
     caution = (f" (caution: too few predictions for {len(small)} column(s)' bins, so their drift values are mostly "
                f"noise; send at least {max(c['reliable_rows'] for c in small):,} for a reliable preview)"
                if small else "")
+    probes = drift.get("probe_rows") or 0
+    apart = f" ({probes:,} probe prediction(s) left out)" if probes else ""
     return (f"Drift: {len(failing)} of {len(columns)} column(s) drifted over {drift.get('production_rows', 0):,} "
-            f"prediction(s)" + (f": {worst}" if worst else "") + caution)
+            f"prediction(s){apart}" + (f": {worst}" if worst else "") + caution)
 
 
 def quality_line(quality: Mapping[str, Any]) -> str:
