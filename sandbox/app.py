@@ -19,6 +19,7 @@ from sandbox.state import SandboxState
 # Blueprints whose name is a route group; each module exposes ``blueprint``.
 BLUEPRINT_MODULES = (
     "sandbox.routes.core",
+    "sandbox.routes.jobs",
     "sandbox.routes.trainingsets",
     "sandbox.routes.datasources",
     "sandbox.routes.monitor",

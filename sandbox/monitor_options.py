@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "quality_empty_status": 204,
     # §2.2 GT labels are matched only when ingested within this many days
     "ground_truth_window_days": 90,
+    # Domino's scheduled Jobs (sandbox/routes/jobs.py): listing a project's scheduled jobs with GET
+    # /v4/projects/{id}/scheduledjobs is undocumented in our evidence; off by default (405), the stricter reading
+    "scheduled_jobs_listable": False,
 }
 
 OPTIONS: dict[str, Any] = copy.deepcopy(DEFAULTS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sandbox.profiles import DEFAULT_PROFILE, PROFILES, Profile, accepted_tokens
 
 ROUTE_GROUPS = ("core", "trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics", "admin",
-                "admin_models")
+                "admin_models", "jobs")
 
 
 @dataclass
