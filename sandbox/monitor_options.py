@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "quality_empty_status": 204,
     # §2.2 GT labels are matched only when ingested within this many days
     "ground_truth_window_days": 90,
+    # Issue 10 §4: a model deployed from the Model Registry answers "a list-of-rows ([[...]]), not a dict" (field
+    # notes §2c); whether a DataFrame's rows keep their column names is not documented. False: bare values (the
+    # stricter reading, the field notes' [[...]]); True: records. Read when a registered model is deployed.
+    "registry_rows_as_records": False,
 }
 
 OPTIONS: dict[str, Any] = copy.deepcopy(DEFAULTS)
