@@ -110,6 +110,13 @@ def row_event_id(row: Any, sent: str | None) -> str | None:
     return sent if sent and any(str(v) == sent for v in values if isinstance(v, (str, int))) else None
 
 
+def refused_booleans(error: ApiError, data: Mapping[str, Any]) -> bool:
+    """Whether a failed request is a registry endpoint's signature refusing the JSON booleans it was sent (MLflow's
+    "Failed to enforce schema", field notes §2c): nothing was predicted or captured, so it can be sent again as 0/1."""
+    text = f"{error.server_message or ''} {error.message}".lower()
+    return any(isinstance(value, bool) for value in data.values()) and "enforce schema" in text
+
+
 def request_data(data: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The ``data`` object an endpoint of ``kind`` expects: as given, or for a registry endpoint with booleans as
     0/1 (MLflow's signature enforcement refuses JSON booleans for the integer columns they were trained as; field
@@ -154,7 +161,13 @@ class ModelApiClient:
         return body, time.perf_counter() - started
 
     def predict(self, data: Mapping[str, Any]) -> Prediction:
-        body, latency = self.call(data)
+        try:
+            body, latency = self.call(data)
+        except ApiError as error:
+            if not (self.kind == AUTO and refused_booleans(error, data)):
+                raise
+            self.kind = REGISTRY  # an MLflow signature refused JSON booleans: a registry endpoint; send them as 0/1
+            body, latency = self.call(data)
         request_id = body.get("request_id") if isinstance(body, dict) else None
         seen = endpoint_kind(body, self.kind)
         kind = seen or (self.kind if self.kind != AUTO else FILE)

@@ -95,3 +95,22 @@ def test_a_file_answer_keeps_its_dict_and_kind():
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError):
         ModelApiClient(URL, TOKEN, kind="mlflow")
+
+
+@responses.activate
+def test_auto_resends_booleans_as_0_1_when_a_signature_refused_them():
+    refusal = {"error": "MlflowException: Failed to enforce schema of data ... Incompatible input types for column "
+                        "autopay. Can not safely convert bool to int64."}
+    responses.post(URL, json=refusal, status=500)
+    responses.post(URL, json=envelope([["ev-7", "yes"]]))
+    prediction = ModelApiClient(URL, TOKEN, timeout=5).predict(ROW)
+    bodies = [json.loads(call.request.body)["data"]["autopay"] for call in responses.calls]
+    assert bodies == [True, 1] and prediction.kind == REGISTRY and prediction.event_id == "ev-7"
+
+
+@responses.activate
+def test_other_failures_are_not_resent():
+    responses.post(URL, json={"error": "ValueError: boom"}, status=500)
+    with pytest.raises(ApiError):
+        ModelApiClient(URL, TOKEN, timeout=5, retries=0).predict(ROW)
+    assert len(responses.calls) == 1
