@@ -423,7 +423,13 @@ def capturing_model_class() -> Any:
         return _capturing_model_class
     import mlflow.pyfunc
 
-    class CapturingModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
+    _capturing_model_class = _define_capturing_model(mlflow.pyfunc.PythonModel)
+    return _capturing_model_class
+
+
+def _define_capturing_model(base: Any) -> Any:
+    # MLflow 3 warns that predict() has no type hints: on purpose, it would read them as a signature
+    class CapturingModel(base):
         def load_context(self, context: Any) -> None:
             self.monitored = MonitoredModel.from_schema_file(context.artifacts["schema"])
             self.model = _load_inner_model(context.artifacts["model"])
@@ -451,7 +457,6 @@ def capturing_model_class() -> Any:
 
     CapturingModel.__module__ = __name__
     CapturingModel.__qualname__ = "CapturingModel"
-    _capturing_model_class = CapturingModel
     return CapturingModel
 
 

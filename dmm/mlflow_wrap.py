@@ -13,6 +13,7 @@ MLflow 2.12+ and 3.x: the model's name is ``artifact_path`` in 2.x and ``name`` 
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -85,7 +86,9 @@ def wrap_capture(choice: ModelChoice, schema_path: Path, registered_name: str) -
     import prediction_capture_example as template
 
     schema = template.load_schema(schema_path)
-    with _mlflow_errors():
+    with _mlflow_errors(), warnings.catch_warnings():
+        # no input example on purpose: MLflow would run the model on it, and the wrapper would capture that row
+        warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
         with mlflow.start_run(experiment_id=choice.experiment_id, run_name=RUN_NAME) as run:
             mlflow.set_tags({"dmm.wrapped_model": choice.model_uri, "dmm.wrapped_run": choice.run_id})
             info = mlflow.pyfunc.log_model(**log_model_arguments(
