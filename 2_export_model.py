@@ -6,9 +6,9 @@ Choose the model one way:
   --model-name N (--version V | --alias A)        a version of a registered model
 
 The logged model is found in the run (MLflow 3 logged models or MLflow 2 run artifacts); no artifact path is
-assumed. sklearn models are written as model.pkl (joblib); other flavours as the MLflow model folder model/.
-model_manifest.json records the run, experiment, metric, model URI, flavour and library versions.
-Honours MLFLOW_TRACKING_URI (preset inside Domino).
+assumed. sklearn models are written as model.pkl (joblib); other flavours as the MLflow model folder model/;
+model_manifest.json records where it came from. --wrap-capture NAME also registers the model wrapped with
+prediction capture as NAME, for a Model Registry endpoint. Honours MLFLOW_TRACKING_URI (preset inside Domino).
 
 Example:
   python 2_export_model.py --experiment churn --metric roc_auc --output-dir .
@@ -24,6 +24,7 @@ from pathlib import Path
 from dmm.cli import EXIT_OK, add_domino_arguments, run
 from dmm.dataio import check_output_dir
 from dmm.mlflow_export import MANIFEST_NAME, choose_model, export_model, tracking_uri
+from dmm.mlflow_wrap import check_wrap, wrap_capture, wrap_lines
 from dmm.paths import check_output_file
 
 
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alias", metavar="A", help="the registered model's alias, e.g. champion")
     parser.add_argument("--output-dir", default=".", metavar="DIR",
                         help="where to write model.pkl (or model/) and model_manifest.json (default: .)")
+    parser.add_argument("--wrap-capture", metavar="NAME", help="also register the model wrapped with prediction "
+                        "capture as NAME, to deploy it from the Model Registry (prediction_capture_example.py)")
+    parser.add_argument("--schema", metavar="PATH", help="--wrap-capture's monitoring schema (default: step 1's)")
     parser.add_argument("--dry-run", action="store_true", help="show which model would be exported and stop")
     add_domino_arguments(parser)
     return parser
@@ -49,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check_output_dir(args.output_dir)  # cheap input first: a bad folder is refused before MLflow is contacted
     check_output_file(Path(args.output_dir) / MANIFEST_NAME, "--output-dir")
+    schema = check_wrap(args.wrap_capture, args.schema)
     choice = choose_model(run_id=args.run_id, experiment=args.experiment, metric=args.metric, mode=args.mode,
                           model_name=args.model_name, version=args.version, alias=args.alias)
     print(f"Tracking server: {tracking_uri()}")
@@ -64,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     result = export_model(choice, args.output_dir)
     print(f"Wrote {result.model_path} and {result.manifest_path}.")
-    print("Next: deploy it as a Domino Model API whose predict() includes the capture lines of "
+    print("\n".join(wrap_lines(wrap_capture(choice, schema, args.wrap_capture))) if schema and args.wrap_capture
+          else "Next: deploy it as a Domino Model API whose predict() includes the capture lines of "
           "prediction_capture_example.py.")
     return EXIT_OK
 

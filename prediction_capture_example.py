@@ -357,6 +357,115 @@ def _load_at_model_start() -> None:
     monitored_model()
 
 
+# --------------------------------------------------------------------------------------------------------------
+# A model deployed from the Model Registry (Domino 6). Such an endpoint runs no predict() of yours: Domino loads the
+# registered MLflow model, enforces its signature and returns the pyfunc's output, a list of rows (Domino's field
+# notes, github.com/dominodatalab/Fraud-Detection-Workshop monitoring_blueprints/DOMINO_PLATFORM_NOTES.md §2c, and
+# their templates/model_pyfunc_with_capture.py: capture must be baked into the pyfunc). CapturingModel wraps your
+# model so that each row is captured like predict() above and answered with its event_id:
+#
+#     mlflow.pyfunc.log_model(<"name" in MLflow 3, "artifact_path" in 2>="model",
+#                             python_model=prediction_capture_example.CapturingModel(),
+#                             artifacts={"model": "runs:/<run id>/model", "schema": "monitoring_schema.json"},
+#                             code_paths=["prediction_capture_example.py"],
+#                             signature=prediction_capture_example.capture_signature(schema),
+#                             registered_model_name="churn-model")
+#
+# (python 2_export_model.py ... --wrap-capture NAME does exactly this), then deploy that version from the Model
+# Registry. Requests carry the features and, optionally, an "event_id" column (the caller's id for the prediction);
+# each answer row holds event_id, the prediction under the target's name, timestamp and (classifiers)
+# prediction_probability. The inner model is loaded with its own flavour (scikit-learn: predict_proba is used).
+# CapturingModel is built on first use, so importing this file still needs no mlflow.
+
+_capturing_model_class: Any = None
+
+
+def _signature_type(feature: Mapping[str, Any]) -> str:
+    """MLflow column type for a schema feature, from the training column's dtype, as ``infer_signature`` on the
+    training frame would give it: MLflow's enforcement refuses int64 for a double column and floats for a long one,
+    so the types must be those the callers send (the training data's). Booleans are long: a registry endpoint takes
+    them as 0/1. Anything else is a string."""
+    dtype = str(feature.get("dtype") or "").lower()
+    if dtype.startswith(("int", "uint", "bool")):
+        return "long"
+    if dtype.startswith("float") or (not dtype and feature.get("value_type", "numerical") == "numerical"):
+        return "double"
+    return "string"
+
+
+def capture_signature(schema: Mapping[str, Any]) -> Any:
+    """The wrapped model's input signature: the schema's features in order, plus an optional ``event_id``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    columns: list[Any] = [ColSpec(_signature_type(f), f["name"]) for f in schema["features"]]
+    columns.append(ColSpec("string", "event_id", required=False))
+    return ModelSignature(inputs=Schema(columns))
+
+
+def _load_inner_model(path: str) -> Any:
+    from mlflow.models import Model
+
+    flavors = Model.load(path).flavors
+    if "sklearn" in flavors:
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(path)
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(path)
+
+
+def capturing_model_class() -> Any:
+    """``CapturingModel``, an ``mlflow.pyfunc.PythonModel`` (made once, importable by name for MLflow's pickling)."""
+    global _capturing_model_class
+    if _capturing_model_class is not None:
+        return _capturing_model_class
+    import mlflow.pyfunc
+
+    _capturing_model_class = _define_capturing_model(mlflow.pyfunc.PythonModel)
+    return _capturing_model_class
+
+
+def _define_capturing_model(base: Any) -> Any:
+    # MLflow 3 warns that predict() has no type hints: on purpose, it would read them as a signature
+    class CapturingModel(base):
+        def load_context(self, context: Any) -> None:
+            self.monitored = MonitoredModel.from_schema_file(context.artifacts["schema"])
+            self.model = _load_inner_model(context.artifacts["model"])
+
+        def predict(self, context, model_input, params=None):  # untyped: MLflow 3 reads hints as a signature
+            import pandas as pd
+
+            monitored = self.monitored
+            frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            features = frame[monitored.feature_names]
+            predictions = to_jsonable(self.model.predict(features))
+            probabilities: list[Any] = [None] * len(frame)
+            if monitored.is_classifier and hasattr(self.model, "predict_proba"):
+                classes = getattr(self.model, "classes_", monitored.class_labels)
+                probabilities = [monitored.ordered_probabilities(row, classes)
+                                 for row in to_jsonable(self.model.predict_proba(features))]
+            ids = frame["event_id"].tolist() if "event_id" in frame.columns else [None] * len(frame)
+            rows = []
+            for position, record in enumerate(features.to_dict("records")):
+                event_id = ids[position]
+                event_id = None if event_id is None or event_id != event_id else event_id  # NaN: none sent
+                answer = monitored.respond(record, predictions[position], probabilities[position], event_id)
+                rows.append({"event_id": answer.pop("event_id"), **answer})
+            return pd.DataFrame(rows)
+
+    CapturingModel.__module__ = __name__
+    CapturingModel.__qualname__ = "CapturingModel"
+    return CapturingModel
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CapturingModel":
+        return capturing_model_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 if __name__ == "__main__":
     raise SystemExit(demo())
 else:

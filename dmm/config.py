@@ -43,7 +43,7 @@ KNOWN_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
                "auth_method": (str, "auto"), "auth_token_env": (str, "")},
     "model_monitor": {"model_id": (str, None), "base_url": (str, "")},
     "model_api": {"endpoint_url": (str, None), "token_env": (str, "DOMINO_MODEL_API_TOKEN"),
-                  "token": (str, ""), "timeout": (float, 30.0)},
+                  "token": (str, ""), "timeout": (float, 30.0), "kind": (str, "auto")},
     "data_sources": {"ground_truth": (str, None), "ground_truth_type": (str, "s3"),
                      "ground_truth_prefix": (str, "ground_truth")},
     "test_data": {"path": (str, ""), "label_column": (str, "")},
@@ -52,6 +52,7 @@ KNOWN_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
 URL_KEYS = ("domino.base_url", "model_monitor.base_url", "model_api.endpoint_url")
 ENV_NAME_KEYS = ("domino.user_api_key_env", "domino.auth_token_env", "model_api.token_env")
 AUTH_METHODS = ("auto", "api-proxy", "token", "token-file", "api-key")  # dmm.auth.CHOICES
+MODEL_API_KINDS = ("auto", "file", "registry")  # dmm.model_api.KINDS: a predict function, or a registered MLflow model
 # Model Monitor's data-source types (/work/shared/domino-api.md §2.5): "s3" is in Domino's docs sample; "generic_s3",
 # "azure_blob" and "azure_data_lake" were observed; GCS, HDFS and Snowflake appear in DMM's UI docs with unverified
 # identifiers, so their plain lower-case names are accepted too (the sandbox's datasource_types option lists the
@@ -107,6 +108,7 @@ class MonitoringConfig:
     test_label_column: str | None
     schema_path: Path
     stored_token: str = field(default="", repr=False)
+    model_api_kind: str = "auto"  # model_api.kind: auto | file | registry (dmm.model_api.KINDS)
     warnings: tuple[str, ...] = ()
     data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
     env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False, compare=False)
@@ -299,6 +301,8 @@ def validate_config_data(data: Mapping[str, Any], env: Mapping[str, str], where:
                 problem = f"data_sources.ground_truth_type: {datasource_type_problem(value)}"
             elif dotted in ENV_NAME_KEYS and not is_env_name(value):
                 problem = f"{dotted} must be the name of an environment variable (got {value!r})"
+            elif dotted == "model_api.kind" and value not in MODEL_API_KINDS:
+                problem = f"model_api.kind must be one of {', '.join(MODEL_API_KINDS)} (got {value!r})"
             elif dotted == "domino.auth_method" and value not in AUTH_METHODS:
                 problem = f"{dotted} must be one of {', '.join(AUTH_METHODS)} (got {value!r})"
             if problem:
@@ -352,6 +356,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         model_monitor_base_url=values["model_monitor"]["base_url"],
         model_api_url=values["model_api"]["endpoint_url"],
         model_api_timeout=values["model_api"]["timeout"],
+        model_api_kind=values["model_api"]["kind"],
         model_api_token_env=values["model_api"]["token_env"],
         user_api_key_env=values["domino"]["user_api_key_env"],
         ground_truth_datasource=values["data_sources"]["ground_truth"],

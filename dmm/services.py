@@ -90,7 +90,7 @@ class DominoServices:
         # 6), so a repeat after a lost answer is the same prediction, not a second one without a label.
         return ModelApiClient(self.config.model_api_url, self.config.model_api_token(),
                               timeout=timeout or self.config.model_api_timeout, pool_size=pool_size,
-                              repeatable_posts=True)
+                              repeatable_posts=True, kind=self.config.model_api_kind)
 
     def training_set_version(self, name: str, number: int) -> Any:
         from domino_data.training_sets.client import get_training_set_version

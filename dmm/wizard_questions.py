@@ -223,8 +223,11 @@ def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
         return passed(question.key, f"Endpoint not probed ({PROBE_SKIPPED}): no sample row was sent; step 6 "
                                     "checks it unless it is given --no-probe too")
     token_env = s.answers["model_api.token_env"]
-    return setup_checks.check_model_api(value, s.env.get(token_env, ""), s.schema, timeout=s.timeout,
-                                        token_env=token_env, client_factory=s.checks.model_api_factory)
+    result = setup_checks.check_model_api(value, s.env.get(token_env, ""), s.schema, timeout=s.timeout,
+                                          token_env=token_env, client_factory=s.checks.model_api_factory)
+    if result.ok and result.facts.get("kind"):  # file or registry, as the answer showed: steps 4 and 6 send its shape
+        s.answers["model_api.kind"] = str(result.facts["kind"])
+    return result
 
 
 def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,9 @@ from sandbox.profiles import DEFAULT_PROFILE, PROFILES, SERVICE_ACCOUNT_TOKEN_EN
 from sandbox.testing import PROJECT_ROOT, RunningSandbox
 
 DATASOURCE = "monitoring-ground-truth"
+# How the example model is deployed: a predict function from the project's files (example/model_script.py), or the
+# model registered in MLflow wrapped with prediction capture (step 2 --wrap-capture) and deployed from the registry.
+ENDPOINT_KINDS = ("file", "registry")
 # What --out may hold when the demo empties it: the files of an earlier demo, nothing else.
 DEMO_FOLDERS = {"sandbox", "workspace"}
 
@@ -73,6 +77,7 @@ class Demo:
     work_dir: Path
     echo: bool = False
     task: str = "classification"
+    endpoint: str = "file"
     runs: list[StepRun] = field(default_factory=list)
     deployment: dict = field(default_factory=dict)
     dmm_model_id: str = ""
@@ -80,6 +85,8 @@ class Demo:
     def __post_init__(self) -> None:
         if self.task not in TASK_SETUPS:
             raise ValueError(f"Unknown task {self.task!r}; use one of {', '.join(TASK_SETUPS)}")
+        if self.endpoint not in ENDPOINT_KINDS:
+            raise ValueError(f"Unknown endpoint kind {self.endpoint!r}; use one of {', '.join(ENDPOINT_KINDS)}")
 
     @property
     def setup(self) -> TaskSetup:
@@ -141,18 +148,34 @@ class Demo:
                                    "--model-type", self.task, "--yes"])
 
     def export_model(self) -> StepRun:
+        """Step 2; for a registry endpoint also ``--wrap-capture``, registering the wrapped model."""
+        wrap = (["--wrap-capture", self.setup.endpoint_name, "--schema", self.work_dir / "monitoring_schema.json"]
+                if self.endpoint == "registry" else [])
         return self.run("step 2", [self.script("2_export_model.py"), "--experiment", self.setup.experiment,
                                    "--metric", self.setup.metric, "--mode", self.setup.mode,
-                                   "--output-dir", self.work_dir])
+                                   "--output-dir", self.work_dir, *wrap])
+
+    def registered_version(self) -> str:
+        """The version step 2 registered the wrapped model as (it prints ``models:/<name>/<version>``)."""
+        step2 = next(run for run in reversed(self.runs) if run.name == "step 2")
+        found = re.search(rf"models:/{re.escape(self.setup.endpoint_name)}/(\d+)", step2.stdout)
+        if not found:
+            raise StepFailed(f"step 2 did not register {self.setup.endpoint_name}; its output:\n{step2.stdout}")
+        return found.group(1)
 
     # --- what the user does in Domino's UI -------------------------------------------------------------------------
     def deploy_and_attach(self) -> None:
         schema = json.loads((self.work_dir / "monitoring_schema.json").read_text())
-        self.deployment = self.sandbox.admin(
-            "deploy", script=str(PROJECT_ROOT / "example" / "model_script.py"), name=self.setup.endpoint_name,
-            workdir=str(self.work_dir),
-            env={"MODEL_PATH": str(self.work_dir / "model.pkl"),
-                 "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json")})
+        if self.endpoint == "registry":  # Endpoints > Create endpoint > from a registered model
+            self.deployment = self.sandbox.admin(
+                "deploy", name=self.setup.endpoint_name, registeredModelName=self.setup.endpoint_name,
+                registeredModelVersion=self.registered_version())
+        else:
+            self.deployment = self.sandbox.admin(
+                "deploy", script=str(PROJECT_ROOT / "example" / "model_script.py"), name=self.setup.endpoint_name,
+                workdir=str(self.work_dir),
+                env={"MODEL_PATH": str(self.work_dir / "model.pkl"),
+                     "MONITORING_SCHEMA": str(self.work_dir / "monitoring_schema.json")})
         register_secret(self.deployment["accessToken"])
         attached = self.sandbox.admin(
             "attach-training-set", modelId=self.deployment["modelId"],
@@ -258,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="send the plain test set instead of the drifted one (the default shows drift)")
     parser.add_argument("--task", choices=TASKS, default="classification",
                         help="the example model: a churn classifier (default) or a next-month-spend regressor")
+    parser.add_argument("--endpoint", choices=ENDPOINT_KINDS, default="file",
+                        help="deploy the model as a predict function (file, the default) or from the Model Registry "
+                             "wrapped with prediction capture (registry; step 2 --wrap-capture)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
                         help="the kind of Domino deployment the sandbox stands for (python -m sandbox profiles); "
                              f"default {DEFAULT_PROFILE}")
@@ -271,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for secret in sandbox.secrets:
             register_secret(secret)
         print(f"Sandbox running at {sandbox.url} as profile '{sandbox.profile}' (state in {args.out / 'sandbox'})")
-        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task)
+        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task, endpoint=args.endpoint)
         demo.full_path(args.count, drifted=not args.no_drift)
         report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
         print_summary(demo, report)

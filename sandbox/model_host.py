@@ -1,6 +1,8 @@
 """One Model API process: imports a user's script and serves its predict function as Domino's model harness does.
 
-``python -m sandbox.model_host --script PATH --port 0 --ready-file F [--function predict]``. The launcher sets
+``python -m sandbox.model_host --script PATH --port 0 --ready-file F [--function predict]``, or
+``--model-uri models:/<name>/<version> [--rows-as-records]`` for a model deployed from the Model Registry
+(``sandbox.registry_model``: the pyfunc with its signature enforced, answering a list of rows). The launcher sets
 ``HOSTNAME=model-<versionId>-<suffix>`` and ``PREDICTION_DATA_DIRECTORY`` as a Domino model container has them, so
 ``DataCaptureClient`` inside the script writes real capture logs. POST / takes ``{"data": {...}}`` (keyword
 arguments) or ``{"parameters": [...]}`` (positional) and answers Domino's envelope.
@@ -52,7 +54,10 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def make_handler(predict: Callable[..., Any], release: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
+def make_handler(predict: Callable[..., Any] | None, release: dict[str, Any],
+                 registry: Callable[[Any], tuple[int, dict[str, Any]]] | None = None) -> type[BaseHTTPRequestHandler]:
+    """``predict``: a file-based endpoint's function; ``registry``: a registered model's responder (one is given)."""
+
     class ModelHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: the sandbox's pooled session reuses connections
 
@@ -78,6 +83,10 @@ def make_handler(predict: Callable[..., Any], release: dict[str, Any]) -> type[B
             except ValueError as error:
                 self._answer(400, {"error": f"The request body is not valid JSON: {error}", "request_id": request_id})
                 return
+            if registry is not None:
+                self._registry(registry, body, request_id)
+                return
+            assert predict is not None
             if isinstance(body, dict) and isinstance(body.get("data"), dict):
                 args, kwargs = [], body["data"]
             elif isinstance(body, dict) and isinstance(body.get("parameters"), list):
@@ -101,6 +110,18 @@ def make_handler(predict: Callable[..., Any], release: dict[str, Any]) -> type[B
                 self._answer(500, {"error": f"The prediction result could not be serialised: {error}",
                                    "request_id": request_id})
 
+        def _registry(self, respond: Callable[[Any], tuple[int, dict[str, Any]]], body: Any, request_id: str) -> None:
+            if not isinstance(body, dict) or "data" not in body:
+                self._answer(400, {"error": 'The request body must be {"data": {...}}', "request_id": request_id})
+                return
+            started = time.perf_counter()
+            status, fields = respond(body["data"])
+            if status != 200:
+                self._answer(status, {**fields, "request_id": request_id})
+                return
+            elapsed = int((time.perf_counter() - started) * 1000)
+            self._answer(200, {"model_time_in_ms": elapsed, "release": release, "request_id": request_id, **fields})
+
     return ModelHandler
 
 
@@ -116,11 +137,17 @@ class ModelServer(ThreadingHTTPServer):
     request_queue_size = 256
 
 
-def serve(script: Path, port: int, ready_file: Path, function: str, version_id: str, version_number: int,
-          host: str = "127.0.0.1") -> None:
-    predict = load_function(script.resolve(), function)
+def serve(script: Path | None, port: int, ready_file: Path, function: str, version_id: str, version_number: int,
+          host: str = "127.0.0.1", model_uri: str | None = None, rows_as_records: bool = False) -> None:
     release = {"harness_version": "0.1", "model_version": version_id, "model_version_number": version_number}
-    server = ModelServer((host, port), make_handler(predict, release))
+    if model_uri:
+        from sandbox.registry_model import load_registered, make_registry_predict
+
+        handler = make_handler(None, release, make_registry_predict(load_registered(model_uri), rows_as_records))
+    else:
+        assert script is not None
+        handler = make_handler(load_function(script.resolve(), function), release)
+    server = ModelServer((host, port), handler)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     pending = ready_file.with_suffix(".tmp")
     pending.write_text(str(server.server_address[1]))
@@ -133,7 +160,11 @@ def serve(script: Path, port: int, ready_file: Path, function: str, version_id: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--script", required=True, type=Path)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--script", type=Path, help="a file-based endpoint: the script defining the function")
+    source.add_argument("--model-uri", help="a registered model: models:/<name>/<version>")
+    parser.add_argument("--rows-as-records", action="store_true",
+                        help="a registered model's rows as {column: value} (default: bare values)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", required=True, type=Path, help="the bound port is written here")
     parser.add_argument("--function", default="predict")
@@ -143,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     hostname = os.environ.get("HOSTNAME", "")
     version_id = args.version_id or (hostname.split("-")[1] if hostname.count("-") >= 1 else "")
     args.ready_file = args.ready_file.resolve()
-    serve(args.script, args.port, args.ready_file, args.function, version_id, args.version_number)
+    serve(args.script, args.port, args.ready_file, args.function, version_id, args.version_number,
+          model_uri=args.model_uri, rows_as_records=args.rows_as_records)
     return 0
 
 

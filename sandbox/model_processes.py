@@ -1,8 +1,11 @@
 """The running Model API processes of one sandbox: start, find the port of, and stop ``sandbox.model_host``.
 
 A version record (kept by the ``deploy`` admin verb in ``model_apis``) is
-``{versionId, number, script, workdir, env, function}``. Each process gets a fresh
-``HOSTNAME=model-<versionId>-<5 chars>``, like a restarted Domino model pod, and ``PREDICTION_DATA_DIRECTORY``.
+``{versionId, number, script, workdir, env, function}`` for a file-based endpoint, or
+``{versionId, number, source: "Registry", registeredModelName, registeredModelVersion, trackingUri, rowsAsRecords,
+workdir, env}`` for a model deployed from the Model Registry (served by ``sandbox.registry_model``).
+Each process gets a fresh ``HOSTNAME=model-<versionId>-<5 chars>``, like a restarted Domino model pod, and
+``PREDICTION_DATA_DIRECTORY``.
 """
 
 from __future__ import annotations
@@ -53,11 +56,18 @@ class ModelProcesses:
         hostname = model_hostname(version_id)
         env = {**os.environ, **version.get("env", {}), "HOSTNAME": hostname,
                "PREDICTION_DATA_DIRECTORY": str(self.state.capture_dir)}
-        command = [sys.executable, "-m", "sandbox.model_host", "--script", version["script"], "--port", "0",
-                   "--ready-file", str(ready_file), "--function", version.get("function", "predict"),
+        command = [sys.executable, "-m", "sandbox.model_host", "--port", "0", "--ready-file", str(ready_file),
                    "--version-id", version_id, "--version-number", str(version["number"])]
+        if version.get("source") == "Registry":
+            env["MLFLOW_TRACKING_URI"] = version["trackingUri"]
+            command += ["--model-uri", f"models:/{version['registeredModelName']}/{version['registeredModelVersion']}"]
+            command += ["--rows-as-records"] if version.get("rowsAsRecords") else []
+            workdir = version.get("workdir") or str(folder)
+        else:
+            command += ["--script", version["script"], "--function", version.get("function", "predict")]
+            workdir = version.get("workdir") or str(Path(version["script"]).parent)
         with open(folder / "process.log", "ab") as log:
-            process = subprocess.Popen(command, cwd=version.get("workdir") or str(Path(version["script"]).parent),
+            process = subprocess.Popen(command, cwd=workdir,
                                        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         running = RunningModel(process, ready_file, hostname)
         with self._lock:

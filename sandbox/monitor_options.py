@@ -63,6 +63,10 @@ DEFAULTS: dict[str, Any] = {
     # Domino's scheduled Jobs (sandbox/routes/jobs.py): listing a project's scheduled jobs with GET
     # /v4/projects/{id}/scheduledjobs is undocumented in our evidence; off by default (405), the stricter reading
     "scheduled_jobs_listable": False,
+    # Issue 10 §4: a model deployed from the Model Registry answers "a list-of-rows ([[...]]), not a dict" (field
+    # notes §2c); whether a DataFrame's rows keep their column names is not documented. False: bare values (the
+    # stricter reading, the field notes' [[...]]); True: records. Read when a registered model is deployed.
+    "registry_rows_as_records": False,
 }
 
 OPTIONS: dict[str, Any] = copy.deepcopy(DEFAULTS)

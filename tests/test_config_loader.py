@@ -138,6 +138,8 @@ def override_value(section: str, key: str) -> str:
         return "azure_blob"  # one of Model Monitor's types; valid_data() uses s3
     if dotted == "domino.auth_method":
         return "token"
+    if dotted == "model_api.kind":
+        return "registry"
     return "7.5" if key == "timeout" else "override-value"
 
 
@@ -306,3 +308,12 @@ def test_an_unknown_auth_method_is_refused_naming_the_methods(isolated):
         load_config(write(isolated / "c.json", data), env={})
     assert raised.value.code == "config-bad-value"
     assert "domino.auth_method" in str(raised.value) and "api-proxy" in str(raised.value)
+
+
+def test_model_api_kind_is_one_of_the_endpoint_kinds(isolated):
+    path = write(isolated / "c.json", valid_data())
+    assert load_config(path, env={}).model_api_kind == "auto"
+    assert load_config(path, env={"DMM_MODEL_API_KIND": "registry"}).model_api_kind == "registry"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={"DMM_MODEL_API_KIND": "mlflow"})
+    assert caught.value.code == "config-bad-value" and "model_api.kind" in str(caught.value)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dmm.checks.names import CheckName
 from dmm.checks.result import CheckResult, failed, from_error, passed
 from dmm.errors import AuthError, DmmError, NotFoundError
-from dmm.model_api import NotAModelApiError
+from dmm.model_api import KIND_NAMES, NotAModelApiError
 
 if TYPE_CHECKING:
     from dmm.model_api import Prediction
@@ -62,8 +62,10 @@ def probe_endpoint(client: Predicts, schema: MonitoringSchema, *, endpoint_url: 
                       "lines to the endpoint's predict() and redeploy it")
     latency = getattr(prediction, "latency_s", None)
     took = f" in {latency:.2f} s" if isinstance(latency, (int, float)) else ""
-    return passed(name, f"The endpoint answered a sample row{took} with event_id {event_id}",
-                  event_id=str(event_id), result=getattr(prediction, "result", None))
+    kind = getattr(prediction, "kind", None)
+    what = f"The endpoint ({KIND_NAMES[kind]})" if kind in KIND_NAMES else "The endpoint"
+    return passed(name, f"{what} answered a sample row{took} with event_id {event_id}",
+                  event_id=str(event_id), result=getattr(prediction, "result", None), kind=kind)
 
 
 def check_datasource(name: str, domino: FindsDataSources, monitor: FindsMonitorDataSources,

@@ -1,6 +1,7 @@
 """Admin verbs that do what a user does in Domino's UI around models (``POST /sandbox/<verb>``, API key required):
-``deploy`` a predict function as a Model API, ``attach-training-set`` (creates the endpoint monitor), ``ingest``
-capture logs, and ``monitor-options`` (the switchable [uncertain] monitor behaviours).
+``deploy`` a predict function, or a registered MLflow model (``registeredModelName`` + ``registeredModelVersion``,
+the names of Domino's model-serving API, field notes §2a), as a Model API, ``attach-training-set`` (creates the
+endpoint monitor), ``ingest`` capture logs, and ``monitor-options`` (the switchable [uncertain] monitor behaviours).
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ def _text(body: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
+def _source(body: dict[str, Any], workdir: str | None) -> dict[str, Any]:
+    """What the version runs: a script (file-based endpoint) or a registered model version (Domino 6 registry)."""
+    if "registeredModelName" in body:
+        number = body.get("registeredModelVersion")
+        if isinstance(number, bool) or not isinstance(number, (int, str)) or not str(number).isdigit():
+            raise RouteError(400, "registeredModelVersion must be a version number")
+        return {"source": "Registry", "registeredModelName": _text(body, "registeredModelName"),
+                "registeredModelVersion": str(number),
+                "trackingUri": f"sqlite:///{current_state().root / 'mlflow.db'}",
+                "rowsAsRecords": bool(monitor_options.OPTIONS["registry_rows_as_records"])}
+    script = Path(_text(body, "script"))
+    script = (Path(workdir) / script if workdir and not script.is_absolute() else script).resolve()
+    if not script.is_file() or script.suffix != ".py":
+        raise RouteError(400, f"script {script} is not a Python file")
+    return {"source": "File", "script": str(script), "function": body.get("function", "predict")}
+
+
 @blueprint.post("/deploy")
 def deploy():
     body = json_object(empty_ok=True)
@@ -51,14 +69,10 @@ def deploy():
     workdir = body.get("workdir")
     if workdir is not None and (not isinstance(workdir, str) or not Path(workdir).is_dir()):
         raise RouteError(400, f"workdir {workdir!r} is not a folder")
-    script = Path(_text(body, "script"))
-    script = (Path(workdir) / script if workdir and not script.is_absolute() else script).resolve()
-    if not script.is_file() or script.suffix != ".py":
-        raise RouteError(400, f"script {script} is not a Python file")
+    source = _source(body, workdir)
     env = body.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise RouteError(400, "env must be an object of string values")
-    function = body.get("function", "predict")
     state = current_state()
     with state.transaction() as data:
         models = data.setdefault(MODEL_APIS, {})
@@ -68,9 +82,10 @@ def deploy():
             record = models[model_id] = {"modelId": model_id, "name": name, "accessToken": secrets.token_urlsafe(24),
                                          "createdAt": int(time.time()), "latestVersion": 0, "versions": {}}
         number = record["latestVersion"] + 1
-        version = {"versionId": state.next_id(data, "mver"), "number": number, "script": str(script),
-                   "workdir": str(Path(workdir).resolve()) if workdir else str(script.parent), "env": env,
-                   "function": function, "createdAt": int(time.time())}
+        default_workdir = str(Path(source["script"]).parent) if "script" in source else None
+        version = {"versionId": state.next_id(data, "mver"), "number": number, **source,
+                   "workdir": str(Path(workdir).resolve()) if workdir else default_workdir, "env": env,
+                   "createdAt": int(time.time())}
         previous = record["versions"].get(str(record["latestVersion"]))
         record["versions"][str(number)] = version
         record["latestVersion"] = number
