@@ -25,8 +25,10 @@ Each prompt ends with ``: `` and shows its default in brackets; an empty answer 
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,8 @@ NEXT_STEP = "python 4_generate_predictions.py --count 100"
 class WizardIO(Protocol):
     def ask(self, question: str, default: str) -> str: ...
 
+    def ask_secret(self, question: str) -> str: ...
+
     def tell(self, text: str) -> None: ...
 
 
@@ -64,11 +68,15 @@ class WizardIO(Protocol):
 class ConsoleIO:
     input_fn: Callable[[str], str] = input
     print_fn: Callable[[str], None] = print
+    getpass_fn: Callable[[str], str] = getpass.getpass  # hidden input: nothing typed is echoed
 
     def ask(self, question: str, default: str) -> str:
         suffix = f" [{default}]" if default else ""
         answer = self.input_fn(f"{question}{suffix}: ").strip()
         return answer or default
+
+    def ask_secret(self, question: str) -> str:
+        return self.getpass_fn(f"{question}: ")
 
     def tell(self, text: str) -> None:
         self.print_fn(text)
@@ -141,9 +149,17 @@ def _starting_config(options: WizardOptions, env: Mapping[str, str], io: WizardI
 # --- the run -------------------------------------------------------------------------------------------------
 
 def _ask(s: WizardSession, question: Question) -> str:
+    """Ask until the answer checks out. A rejected answer never becomes the default: the next prompt offers the
+    check's suggestion (a near miss it recognised), else the previous default unless that was what failed."""
     value = getattr(s.options, question.option)
     default = question.default(s)
+    introduced = False
     while True:
+        if value is None and s.interactive and s.live and question.intro is not None and not introduced:
+            introduced = True
+            intro = question.intro(s)
+            if intro:
+                s.io.tell(f"  {intro}")
         if value is None:
             value = s.io.ask(question.prompt, default) if s.interactive else default
         value = value.strip()
@@ -157,7 +173,9 @@ def _ask(s: WizardSession, question: Question) -> str:
                 raise UsageError(f"No value for {question.key}", f"Pass {question.flag} when running with --yes")
             raise SetupCheckFailed(result)
         s.io.tell(f"  Problem: {result.sentence()}")
-        default, value = value, None
+        suggestion = str(result.facts.get("suggestion") or "")
+        default = suggestion or ("" if value == default else default)
+        value = None
 
 
 def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
@@ -181,7 +199,7 @@ def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
 
 def _store_token(s: WizardSession, data: dict[str, dict[str, Any]]) -> None:
     token_env = data["model_api"]["token_env"]
-    if s.options.store_token:
+    if s.store_token:
         token = s.env.get(token_env, "")
         if not token:
             raise UsageError(f"--store-token needs the token in {token_env}, which is not set",
@@ -206,11 +224,12 @@ def render(data: Mapping[str, Mapping[str, Any]]) -> str:
 def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | None = None,
                checks: LiveChecks | None = None) -> WizardOutcome:
     """Ask, check, then write the config (or only show it with ``dry_run``); raises DmmError on unattended failure."""
-    env = os.environ if env is None else env
+    env = ChainMap({}, dict(os.environ if env is None else env))  # a token typed in is kept for this run only
     checks = checks or LiveChecks()
     check_output_file(Path(options.output).expanduser(), "--output")  # before resolve(), which a link loop breaks
     base, base_dir = _starting_config(options, env, io)
-    s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
+    s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks,
+                      store_token=options.store_token)
     if s.live:
         try:
             s.credentials = s.resolve_credentials()
