@@ -65,8 +65,9 @@ def check_domino(base_url: str, credentials: Credentials | str | None, monitor_a
         return _refused(credentials, "Domino", error.status)
     except NotFoundError:
         return failed(DOMINO, f"{base_url} does not look like Domino (no /version there)", external_hint)
-    except ApiError as error:
-        return failed(DOMINO, error.message, external_hint, EXIT_SERVICE)
+    except ApiError as error:  # a wrong scheme (tls-mismatch) keeps its own advice: the URL with the right one
+        return failed(DOMINO, error.message, error.advice if error.code == "tls-mismatch" else external_hint,
+                      EXIT_SERVICE)
     if not isinstance(version, dict) or "version" not in version:
         return failed(DOMINO, f"{base_url} does not look like Domino (its /version is not Domino's)", external_hint)
     try:
