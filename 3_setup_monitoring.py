@@ -12,13 +12,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from config_loader import CONFIG_FILE_NAME
-from dmm.cli import add_domino_arguments, run
+from dmm.cli import HelpFormatter, add_domino_arguments, run
 from dmm.wizard import QUESTIONS, ConsoleIO, LiveChecks, WizardOptions, next_step_hint, run_wizard
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="3_setup_monitoring.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="3_setup_monitoring.py", formatter_class=HelpFormatter,
         description="Step 3: write monitoring_config.json for steps 4-6. Asks for each value (press Enter for the\n"
                     "default in brackets) unless it is given as a flag; unless --offline, checks each answer live\n"
                     "against Domino and asks again when a check fails.",

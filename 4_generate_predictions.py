@@ -18,13 +18,13 @@ from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm import args as limits
-from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, add_domino_arguments, load_config_announced, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, HelpFormatter, ProgressBar, add_domino_arguments, load_config_announced, run
 from dmm.redact import redact
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python "
-                                     "4_generate_predictions.py --count 500 --file test.csv --label-column churned")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter, epilog=(
+        "Example:\n  python 4_generate_predictions.py --count 500 --file test.csv --label-column churned"))
     parser.add_argument("--count", type=limits.int_in_range("--count", 1, limits.MAX_COUNT), default=100,
                         help="number of requests to send (rows are sampled; default 100)")
     parser.add_argument("--file", help="test data (CSV, Parquet or JSON Lines) with the features and a label column "
