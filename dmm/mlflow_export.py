@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError
@@ -32,6 +32,7 @@ MANIFEST_NAME = "model_manifest.json"
 PICKLE_NAME = "model.pkl"
 MODEL_DIR_NAME = "model"
 MAX_RUNS_SCANNED = 1000
+MAX_RUNS_CHECKED_FOR_MODEL = 20  # runs looked into for a logged model when the best one has none
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,28 @@ def _best_run(client: Any, experiment: str, metric: str, mode: str) -> ModelChoi
         raise UsageError(f"No run in experiment '{experiment}' logged the metric '{metric}' "
                          f"(metrics logged: {_listing(logged)})", "Pass one of these with --metric",
                          code="mlflow-metric-missing")
-    best = (max if mode == "max" else min)(scored, key=lambda r: r.data.metrics[metric])
-    return _choice_for_run(client, best, "best-metric", metric=metric, mode=mode)
+    ranked = sorted(scored, key=lambda r: r.data.metrics[metric], reverse=mode == "max")
+    try:
+        return _choice_for_run(client, ranked[0], "best-metric", metric=metric, mode=mode)
+    except UsageError as error:
+        if error.code != "mlflow-no-model":
+            raise
+        raise _best_run_without_model(client, experiment, metric, ranked) from None
+
+
+def _best_run_without_model(client: Any, experiment: str, metric: str, ranked: list[Any]) -> UsageError:
+    """The best run by the metric logged no model (a tuning run, say): say so and name the best run that did."""
+    best = ranked[0]
+    said = f"The best run of experiment '{experiment}' by '{metric}' ({best.info.run_id}, {metric}=" \
+           f"{best.data.metrics[metric]:g}) logged no model"
+    for run in ranked[1:MAX_RUNS_CHECKED_FOR_MODEL]:
+        with suppress(UsageError):
+            find_model_uri(client, run)
+            return UsageError(said, f"The best run that logged one is {run.info.run_id} ({metric}="
+                                    f"{run.data.metrics[metric]:g}): pass --run-id {run.info.run_id}, or log the "
+                                    "model in the run that logs the metric", code="mlflow-no-model")
+    return UsageError(f"{said}, nor did any other run that logged '{metric}'", "Pass --run-id with the run that "
+                      "holds the model, or log the model in the run that logs the metric", code="mlflow-no-model")
 
 
 def _choice_for_run(client: Any, run: Any, selected_by: str, metric: str | None = None,
