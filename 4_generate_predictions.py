@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dmm.services import DominoServices
-    from dmm.traffic import TrafficOptions, generate_traffic, summary_lines, upload_failed_lines
+    from dmm.traffic import TrafficOptions, dry_run_lines, generate_traffic, summary_lines, upload_failed_lines
 
     config = load_config_announced(args.config)
     options = TrafficOptions(count=args.count, file=args.file, label_column=args.label_column,
@@ -59,9 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = generate_traffic(config, options, DominoServices(config), on_result=progress.update)
 
     if result.dry_run:
-        print(f"Dry run: would send {args.count} requests with rows from {result.source_file} to "
-              f"{config.model_api_url}, keeping the labels of column {result.label_column!r} as ground truth "
-              f"column {result.target!r}. Example request body:")
+        print("\n".join(dry_run_lines(result, args.count, config.model_api_url)))
         print(json.dumps(result.example_payload, indent=2, default=str))
         return EXIT_OK
     print("\n".join(summary_lines(result, config.model_api_url)))
