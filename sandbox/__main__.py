@@ -182,6 +182,7 @@ class Verb:
     required: dict[str, str] = field(default_factory=dict)  # flag -> what it takes
     optional: dict[str, str] = field(default_factory=dict)
     free_form: bool = False
+    paths: tuple[str, ...] = ()  # flags naming a file or folder: resolved against the caller's folder, not the server's
 
     def usage(self, name: str) -> str:
         flags = [f"--{k} {v}" for k, v in self.required.items()] + [f"[--{k} {v}]" for k, v in self.optional.items()]
@@ -215,7 +216,8 @@ _KINDS = {"N": "a version number (1, 2, ...)", "JSON": "a JSON object, e.g. '{\"
 # Every route of sandbox/routes/admin.py and admin_models.py (tests/test_sandbox_cli.py holds the two to each other).
 VERBS: dict[str, Verb] = {
     "deploy": Verb("deploy a file's predict() as an endpoint; prints its id, URL and access token",
-                   {"name": "NAME", "script": "FILE.py"}, {"workdir": "DIR", "env": "JSON", "function": "NAME"}),
+                   {"name": "NAME", "script": "FILE.py"}, {"workdir": "DIR", "env": "JSON", "function": "NAME"},
+                   paths=("workdir",)),
     "attach-training-set": Verb("create the endpoint's monitor from a training-set version; prints dmmModelId",
                                 {"modelId": "ID", "trainingSetName": "NAME", "trainingSetVersion": "N",
                                  "modelType": "classification|regression"}),
@@ -250,6 +252,11 @@ def _verb(verb: str, argv: list[str]) -> int:
     payload.update(server.parse_verb_options(rest))
     if known is not None:
         known.check(verb, payload)
+        for key in known.paths:
+            if isinstance(payload.get(key), str):
+                payload[key] = str(Path(payload[key]).expanduser().resolve())
+        if verb == "deploy" and "workdir" not in payload and isinstance(payload.get("script"), str):
+            payload["script"] = str(Path(payload["script"]).expanduser().resolve())
     answer = server.admin(args.state, verb, payload, method="GET" if verb == "status" else "POST")
     print(json.dumps(answer, indent=2))
     return 0
