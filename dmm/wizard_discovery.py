@@ -16,9 +16,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from dmm.checks.result import CheckResult, failed
 from dmm.errors import DmmError
+
+if TYPE_CHECKING:
+    from dmm.wizard_questions import WizardSession
 
 SHOWN = 10  # items named in a listing; the rest are counted
 
@@ -138,6 +142,36 @@ def datasource_hint(value: str, sources: Sequence[dict[str, Any]]) -> Hint | Non
         return Hint("", f"Did you mean {match!r}? {datasources_line(sources)}", match)
     listing = datasources_line(sources)
     return Hint("", listing) if listing else None
+
+
+def with_hint(result: CheckResult, key: str, hint: Hint | None) -> CheckResult:
+    """A failed check with the hint's words added (its detail, when it has one, replaces the check's) and its
+    suggestion as a fact (the wizard's next default)."""
+    if hint is None:
+        return result
+    detail, fix = (hint.detail, hint.fix) if hint.detail else (result.detail, f"{result.fix.rstrip('.')}. {hint.fix}")
+    return failed(key, detail, fix, result.exit_code, suggestion=hint.suggestion)
+
+
+# --- what the wizard shows before a question, and the endpoint URL it proposes ---------------------------------
+
+def models_intro(s: WizardSession) -> str:
+    return models_line(visible_models(s.monitor))
+
+
+def datasources_intro(s: WizardSession) -> str:
+    return datasources_line(visible_datasources(s.monitor))
+
+
+def endpoint_default(s: WizardSession) -> str:
+    """The existing config's endpoint URL, else the one the monitor's record names (its endpoint's model id)."""
+    configured = s.base_value("model_api.endpoint_url")
+    if configured:
+        return configured
+    from_record = endpoint_url_from(s.model_record, s.answers.get("domino.base_url", ""))
+    if from_record and s.interactive:
+        s.io.tell(f"  The monitor watches endpoint {endpoint_id_of(s.model_record or {})}: its URL is proposed")
+    return from_record
 
 
 def prediction_name_problem(result: Any, prediction_name: str) -> str:

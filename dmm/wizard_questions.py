@@ -210,17 +210,7 @@ def _model_id(s: WizardSession, question: Question, value: str) -> CheckResult:
     if result.ok:
         return result
     hint = discovery.model_id_hint(value, discovery.visible_models(s.monitor))
-    if hint is None:
-        return result
-    return failed(question.key, hint.detail, hint.fix, result.exit_code, suggestion=hint.suggestion)
-
-
-def _models_intro(s: WizardSession) -> str:
-    return discovery.models_line(discovery.visible_models(s.monitor))
-
-
-def _datasources_intro(s: WizardSession) -> str:
-    return discovery.datasources_line(discovery.visible_datasources(s.monitor))
+    return discovery.with_hint(result, question.key, hint)
 
 
 def _schema(s: WizardSession, question: Question, value: str) -> CheckResult:
@@ -258,28 +248,13 @@ def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
                                         token_env=token_env, client_factory=s.checks.model_api_factory)
 
 
-def _endpoint_default(s: WizardSession) -> str:
-    """The existing config's URL, else the one the monitor's record names (its endpoint's model id)."""
-    configured = s.base_value("model_api.endpoint_url")
-    if configured:
-        return configured
-    from_record = discovery.endpoint_url_from(s.model_record, s.answers.get("domino.base_url", ""))
-    if from_record and s.interactive:
-        s.io.tell(f"  The monitor watches endpoint {discovery.endpoint_id_of(s.model_record or {})}: its URL is "
-                  "proposed")
-    return from_record
-
-
 def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
     result = setup_checks.check_datasource(value, s.checks.datasources, _monitor(s))
     s.datasource_record = dict(result.facts.get("record") or {}) if result.ok else None
     if result.ok:
         return result
-    hint = discovery.datasource_hint(value, discovery.visible_datasources(s.monitor))
-    if hint is None:
-        return result
-    return failed(question.key, result.detail, f"{result.fix}. {hint.fix}", result.exit_code,
-                  suggestion=hint.suggestion)
+    return discovery.with_hint(result, question.key,
+                               discovery.datasource_hint(value, discovery.visible_datasources(s.monitor)))
 
 
 def _datasource_type(s: WizardSession, question: Question, value: str) -> CheckResult:
@@ -340,7 +315,8 @@ QUESTIONS: tuple[Question, ...] = (
                   "DOMINO_API_HOST unless it is an internal address where Model Monitor does not answer); Model "
                   "Monitor is reached at URL/model-monitor"),
     Question("model_monitor.model_id", "model_id", "Model Monitor model id (from the monitor's page URL)",
-             lambda s: s.base_value("model_monitor.model_id"), _live(_model_id), metavar="ID", intro=_models_intro,
+             lambda s: s.base_value("model_monitor.model_id"), _live(_model_id), metavar="ID",
+             intro=discovery.models_intro,
              help="the Model Monitor model id (Model Monitor > your model, or the endpoint's Monitoring tab; it is "
                   "the last part of the page URL)"),
     Question("schema.path", "schema", "Monitoring schema written by step 1", _schema_default, _schema,
@@ -352,14 +328,14 @@ QUESTIONS: tuple[Question, ...] = (
              help="the environment variable holding the endpoint's access token (default: DOMINO_MODEL_API_TOKEN)"),
     Question("model_api.endpoint_url", "endpoint_url",
              "Endpoint URL (Endpoints > your endpoint > Overview), e.g. https://<domino>/models/<id>/latest/model",
-             _endpoint_default, _all(_url, _live(_endpoint)), metavar="URL",
+             discovery.endpoint_default, _all(_url, _live(_endpoint)), metavar="URL",
              help="the endpoint's URL (Endpoints > your endpoint > Overview), e.g. "
                   "https://domino.example.com/models/<id>/latest/model (default: the existing config, else the "
                   "endpoint the monitor's record names)"),
     Question("data_sources.ground_truth", "datasource",
              "Ground-truth data source name (same name in Domino and in Model Monitor)",
              lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource), metavar="NAME",
-             intro=_datasources_intro,
+             intro=discovery.datasources_intro,
              help="the ground-truth data source: a Domino data source and a Model Monitor data source registered "
                   "under this same name"),
     Question("data_sources.ground_truth_type", "datasource_type",
