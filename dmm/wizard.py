@@ -10,13 +10,20 @@ unless its check fails; with ``--yes`` nothing is asked and a failed check ends 
   2. model_monitor.model_id       --model-id         the model exists in Model Monitor
   3. schema.path                  --schema           the schema written by step 1 can be read (default: the one
                                                      next to the output, else in the current folder)
-  4. model_api.token_env          --token-env        the variable it names is set
-  5. model_api.endpoint_url       --endpoint-url     the endpoint answers a sample row with an event_id
+  4. model_api.token_env          --token-env        the variable it names is set (interactively, an unset token is
+                                                     asked with a hidden prompt, then "Store it ...? [y/N]")
+  5. model_api.endpoint_url       --endpoint-url     the endpoint answers a sample row with an event_id and the
+                                                     prediction under the target's name (default: the endpoint
+                                                     the monitor's record names)
   6. data_sources.ground_truth    --datasource       a Domino data source and a Model Monitor one of that name
   7. data_sources.ground_truth_type --datasource-type  (no check; default from Model Monitor's record)
   8. test_data.path               --test-data        optional (blank for none); the file exists
   9. test_data.label_column       --label-column     only asked when a test file was given; it is a column of it
  10. "Write <path>? [Y/n]"                           confirmation (not asked with --yes or --dry-run)
+
+Before the model id and the data-source questions the wizard lists what the identity can see in Model Monitor
+(``dmm.wizard_discovery``); a wrong answer's "Problem:" names a near miss or the monitor of an endpoint id, which
+the next prompt then offers. A rejected answer is never offered back as the default.
 
 With ``--offline`` only the checks that need no network run (URL syntax, placeholders, local files).
 The questions, each with its own default and check, are in ``dmm.wizard_questions``.
