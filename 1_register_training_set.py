@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dmm.cli import EXIT_FAILED, EXIT_OK, add_domino_arguments, confirm, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, HelpFormatter, add_domino_arguments, confirm, run
 from dmm.dataio import SUPPORTED, read_table
 from dmm.schema import SCHEMA_FILE_NAME, check_schema_path, default_schema_path
 from dmm.training_set_rerun import write_schema
@@ -22,7 +22,7 @@ from dmm.training_set_rerun import write_schema
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="1_register_training_set.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="1_register_training_set.py", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--file", required=True, metavar="PATH", help=f"the training data ({SUPPORTED})")
     parser.add_argument("--name", required=True, help="training set name: letters, digits, '-' and '_' only; "
                         "a new version is added when the name exists")

@@ -1,4 +1,4 @@
-"""Step 2 (optional): export a model from MLflow as a deployable artifact, with a manifest of where it came from.
+"""Step 2: (optional) export a model from MLflow as a deployable artifact, with a manifest of where it came from.
 
 Choose the model one way:
   --run-id ID                                     a specific run
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dmm.cli import EXIT_OK, add_domino_arguments, run
+from dmm.cli import EXIT_OK, HelpFormatter, add_domino_arguments, run
 from dmm.dataio import check_output_dir
 from dmm.mlflow_export import MANIFEST_NAME, choose_model, export_model, tracking_uri
 from dmm.mlflow_wrap import check_wrap, wrap_capture, wrap_lines
@@ -30,7 +30,7 @@ from dmm.paths import check_output_file
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="2_export_model.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--run-id", help="export the model logged in this run")
     parser.add_argument("--experiment", metavar="NAME", help="pick the best run of this experiment (with --metric)")
     parser.add_argument("--metric", metavar="M", help="the logged metric that ranks the runs, e.g. roc_auc")

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm import args as limits
-from dmm.cli import EXIT_FAILED, EXIT_OK, ProgressBar, add_domino_arguments, load_config_announced, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, HelpFormatter, ProgressBar, add_domino_arguments, load_config_announced, run
 from dmm.redact import redact
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Example: python "
-                                     "4_generate_predictions.py --count 500 --file test.csv --label-column churned")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter, epilog=(
+        "Example:\n  python 4_generate_predictions.py --count 500 --file test.csv --label-column churned"))
     parser.add_argument("--count", type=limits.int_in_range("--count", 1, limits.MAX_COUNT), default=100,
                         help="number of requests to send (rows are sampled; default 100)")
     parser.add_argument("--file", help="test data (CSV, Parquet or JSON Lines) with the features and a label column "
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dmm.services import DominoServices
-    from dmm.traffic import TrafficOptions, generate_traffic, summary_lines, upload_failed_lines
+    from dmm.traffic import TrafficOptions, dry_run_lines, generate_traffic, summary_lines, upload_failed_lines
 
     config = load_config_announced(args.config)
     options = TrafficOptions(count=args.count, file=args.file, label_column=args.label_column,
@@ -59,9 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = generate_traffic(config, options, DominoServices(config), on_result=progress.update)
 
     if result.dry_run:
-        print(f"Dry run: would send {args.count} requests with rows from {result.source_file} to "
-              f"{config.model_api_url}, keeping the labels of column {result.label_column!r} as ground truth "
-              f"column {result.target!r}. Example request body:")
+        print("\n".join(dry_run_lines(result, args.count, config.model_api_url)))
         print(json.dumps(result.example_payload, indent=2, default=str))
         return EXIT_OK
     print("\n".join(summary_lines(result, config.model_api_url)))

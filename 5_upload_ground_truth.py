@@ -21,14 +21,14 @@ from collections.abc import Sequence
 
 from config_loader import add_config_argument
 from dmm.args import MAX_HOURS, float_in_range
-from dmm.cli import EXIT_FAILED, EXIT_OK, add_domino_arguments, load_config_announced, run
+from dmm.cli import EXIT_FAILED, EXIT_OK, HelpFormatter, add_domino_arguments, load_config_announced, run
 from dmm.ground_truth import DEFAULT_HOURS, DEFAULT_ID_COLUMN
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="Examples: python 5_upload_ground_truth.py --hours 48 ; "
-                                     "python 5_upload_ground_truth.py --file labels.csv --label-column churned")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
+                                     epilog="Examples:\n  python 5_upload_ground_truth.py --hours 48\n"
+                                     "  python 5_upload_ground_truth.py --file labels.csv --label-column churned")
     window = parser.add_argument_group("which files (default: the last 7 days)")
     window.add_argument("--hours", type=float_in_range("--hours", 0, MAX_HOURS),
                         help=f"files dated within the last N hours (UTC date folders; default {DEFAULT_HOURS})")

@@ -18,7 +18,7 @@ from dmm.checks.fail_on import FAIL_ON_CHOICES
 from dmm.checks.step import Step6Options, check_monitoring
 from dmm.checks.summary import report_lines
 from dmm.checks.window import DEFAULT_DAYS
-from dmm.cli import add_domino_arguments, run
+from dmm.cli import HelpFormatter, add_domino_arguments, run
 from dmm.config import add_config_argument
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="Examples: python 6_check_monitoring.py ; python 6_check_monitoring.py "
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
+                                     epilog="Examples:\n  python 6_check_monitoring.py\n  python 6_check_monitoring.py "
                                             "--prediction-data /mnt/data/prediction_data --days 2")
     add_config_argument(parser)
     data = parser.add_argument_group("where the data is")

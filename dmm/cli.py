@@ -30,6 +30,17 @@ AUTH_HELP = ("how to authenticate to Domino: auto (the API proxy, an access toke
              "domino.auth_method, else auto)")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every script's ``--help``: the description and the examples kept as written (line breaks are the author's,
+    so an example command is never re-wrapped), and flag help wrapped only at spaces: ``api-key`` or ``--base-url``
+    is never split at its hyphen (textwrap's ``break_on_hyphens``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+
 def add_domino_arguments(parser: argparse.ArgumentParser) -> None:
     """``--trace FILE`` and ``--auth METHOD``, shared by every numbered script (``run`` acts on them)."""
     from dmm.auth import CHOICES

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
+from dmm import tls
 from dmm.errors import ApiError, AuthError, ConflictError, NotFoundError
 from dmm.redact import redact, register_secret
 from dmm.transport import RETRY_STATUSES, RetryPolicy, mount
@@ -123,9 +124,16 @@ class ApiClient:
         except requests.exceptions.ConnectionError as exc:
             if _read_timed_out(exc):  # requests wraps a read timeout whose retries ran out as a ConnectionError
                 raise self._timed_out(what, kwargs["timeout"], url) from None
+            scheme_error = tls.mismatch(url, self.service_name, exc)  # https:// to an http server, or the reverse
+            if scheme_error is not None:
+                raise scheme_error from None
             raise ApiError(f"Could not reach {self.service_name} at {redact(self.base_url)}",
                            "Check the URL in monitoring_config.json and that the service is running", url=redact(url),
                            code="unreachable") from None
+        if response.status_code == 400 and url.startswith("http://"):
+            scheme_error = tls.mismatch(url, self.service_name, body=response.text[:2000])
+            if scheme_error is not None:
+                raise scheme_error
         raise_for_response(response, what, advice)
         if response.status_code == 204 or not response.content:
             return None

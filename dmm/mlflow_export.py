@@ -25,6 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dmm.errors import ApiError, DmmError, UsageError
 from dmm.files import atomic_path, write_json
+from dmm.mlflow_models import best_run_without_model as _best_run_without_model
+from dmm.mlflow_models import find_model_uri
+from dmm.mlflow_models import listing as _listing
 from dmm.mlflow_quirks import no_stray_artifact_root as _no_stray_artifact_root
 from dmm.redact import redact
 
@@ -168,8 +171,13 @@ def _best_run(client: Any, experiment: str, metric: str, mode: str) -> ModelChoi
         raise UsageError(f"No run in experiment '{experiment}' logged the metric '{metric}' "
                          f"(metrics logged: {_listing(logged)})", "Pass one of these with --metric",
                          code="mlflow-metric-missing")
-    best = (max if mode == "max" else min)(scored, key=lambda r: r.data.metrics[metric])
-    return _choice_for_run(client, best, "best-metric", metric=metric, mode=mode)
+    ranked = sorted(scored, key=lambda r: r.data.metrics[metric], reverse=mode == "max")
+    try:
+        return _choice_for_run(client, ranked[0], "best-metric", metric=metric, mode=mode)
+    except UsageError as error:
+        if error.code != "mlflow-no-model":
+            raise
+        raise _best_run_without_model(client, experiment, metric, ranked) from None
 
 
 def _choice_for_run(client: Any, run: Any, selected_by: str, metric: str | None = None,
@@ -215,53 +223,6 @@ def _choice_for_registry(client: Any, name: str, version: str | None, alias: str
         experiment_name=experiment.name if experiment else "", model_uri=model_uri, flavours=_flavours(model_uri),
         registered_model={"name": name, "version": str(found.version), "alias": alias, "source": found.source},
         run_metrics=dict(run.data.metrics) if run else {})
-
-
-def find_model_uri(client: Any, run: Any) -> str:
-    """The URI of the one model a run logged: an MLflow 3 logged model, else a run artifact folder with MLmodel."""
-    run_id = run.info.run_id
-    uris = _logged_model_uris(client, run)
-    if not uris:
-        uris = [f"runs:/{run_id}/{path}" for path in _artifact_model_paths(client, run_id)]
-    if not uris:
-        raise UsageError(f"Run {run_id} has no logged model (no MLflow 3 logged model and no MLmodel among its "
-                         "artifacts)",
-                         "Log the model in that run with mlflow.<flavour>.log_model, or pick another run",
-                         code="mlflow-no-model")
-    if len(uris) > 1:
-        raise UsageError(f"Run {run_id} logged several models ({_listing(uris)})",
-                         "Register the one you want and export it with --model-name and --version",
-                         code="mlflow-several-models")
-    return uris[0]
-
-
-def _logged_model_uris(client: Any, run: Any) -> list[str]:
-    """MLflow 3: the run's model outputs, or the logged models whose source run is this run."""
-    outputs = getattr(getattr(run, "outputs", None), "model_outputs", None) or []
-    ids = list(dict.fromkeys(o.model_id for o in outputs))
-    if not ids:
-        try:
-            import mlflow
-
-            models = mlflow.search_logged_models(
-                experiment_ids=[run.info.experiment_id],
-                filter_string=f"source_run_id = '{run.info.run_id}'", output_format="list")
-            ids = [m.model_id for m in models]
-        except Exception:  # an MLflow 2 server has no logged-models API; fall back to run artifacts
-            return []
-    return [f"models:/{model_id}" for model_id in ids]
-
-
-def _artifact_model_paths(client: Any, run_id: str, path: str | None = None, depth: int = 0) -> Iterator[str]:
-    """MLflow 2: every artifact folder of the run that holds an MLmodel file."""
-    entries = client.list_artifacts(run_id, path) if path else client.list_artifacts(run_id)
-    if path and any(not e.is_dir and e.path.rsplit("/", 1)[-1] == "MLmodel" for e in entries):
-        yield path
-        return
-    if depth < 4:
-        for entry in entries:
-            if entry.is_dir:
-                yield from _artifact_model_paths(client, run_id, entry.path, depth + 1)
 
 
 def _flavours(model_uri: str) -> tuple[str, ...]:
@@ -366,13 +327,6 @@ def tracking_uri() -> str:
 
 def _not_found(exc: Exception) -> bool:
     return getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(exc).lower()
-
-
-def _listing(items: Any, limit: int = 15) -> str:
-    items = [str(i) for i in items]
-    if not items:
-        return "none"
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from dmm.errors import ApiError, AuthError, DmmError, NotFoundError
 from dmm.http import ApiClient, make_session
 from dmm.monitor import ModelMonitorClient
 from dmm.schema import MonitoringSchema
+from dmm.wizard_discovery import prediction_name_problem
 
 DOMINO = "domino"
 SCHEMA = "schema"
@@ -64,8 +65,9 @@ def check_domino(base_url: str, credentials: Credentials | str | None, monitor_a
         return _refused(credentials, "Domino", error.status)
     except NotFoundError:
         return failed(DOMINO, f"{base_url} does not look like Domino (no /version there)", external_hint)
-    except ApiError as error:
-        return failed(DOMINO, error.message, external_hint, EXIT_SERVICE)
+    except ApiError as error:  # a wrong scheme (tls-mismatch) keeps its own advice: the URL with the right one
+        return failed(DOMINO, error.message, error.advice if error.code == "tls-mismatch" else external_hint,
+                      EXIT_SERVICE)
     if not isinstance(version, dict) or "version" not in version:
         return failed(DOMINO, f"{base_url} does not look like Domino (its /version is not Domino's)", external_hint)
     try:
@@ -129,7 +131,8 @@ def check_schema(path: str | os.PathLike[str]) -> CheckResult:
 def check_model_api(endpoint_url: str, token: str, schema: MonitoringSchema | None, *, timeout: float = 30,
                     token_env: str = "DOMINO_MODEL_API_TOKEN", client_factory: Callable[..., Any] | None = None
                     ) -> CheckResult:
-    """The endpoint answers a sample row built from the schema and returns an ``event_id`` with the prediction."""
+    """The endpoint answers a sample row built from the schema and returns an ``event_id`` with the prediction,
+    under the target's name when the answer is a mapping (the wrong name is caught here, not by step 6 a day later)."""
     if not token:
         return failed(CheckName.ENDPOINT, f"The environment variable {token_env} (the Model API access token) is not "
                                           "set",
@@ -145,6 +148,13 @@ def check_model_api(endpoint_url: str, token: str, schema: MonitoringSchema | No
 
         # the probe sends its own event id (dmm-probe-...), so a repeat after a lost answer is the same prediction
         client_factory = partial(ModelApiClient, repeatable_posts=True)
-    return probe_endpoint(client_factory(endpoint_url, token, timeout), schema, endpoint_url=endpoint_url,
-                          token_env=token_env)
+    result = probe_endpoint(client_factory(endpoint_url, token, timeout), schema, endpoint_url=endpoint_url,
+                            token_env=token_env)
+    problem = prediction_name_problem(result.facts.get("result"), schema.prediction_name) if result.ok else ""
+    if problem:
+        return failed(CheckName.ENDPOINT, problem,
+                      f"Capture and return the prediction as {schema.prediction_name!r}, the training set's target "
+                      "(prediction_capture_example.py's MonitoredModel does), and redeploy the endpoint",
+                      **result.facts)
+    return result
 

@@ -99,6 +99,8 @@ class TrafficResult:
     journal_path: Path | None = None
     label_rows: int = 0
     recovered: list[str] = field(default_factory=list)
+    ground_truth_column: str = ""  # the label column as written to the ground-truth file (<target>_gt)
+    resampled: str = ""  # the note when --count is beyond the file's labelled rows (sampled with replacement)
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------------
@@ -291,7 +293,12 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
     payloads = feature_rows(sample, schema.feature_names)
     labels = [plain(v) for v in sample[label_column].tolist()]
     result = TrafficResult(run_id=run_id, label_column=label_column, target=schema.target, source_file=source,
-                           example_payload={"data": payloads[0]}, dry_run=options.dry_run)
+                           example_payload={"data": payloads[0]}, dry_run=options.dry_run,
+                           ground_truth_column=schema.ground_truth_column)
+    if options.count > len(frame):
+        result.resampled = (f"Note: --count {options.count} is more than the {len(frame)} labelled rows of {source}: "
+                            "rows are sampled with replacement, so some are sent more than once (each with its own "
+                            "event_id)")
     if options.dry_run:
         return result
 
@@ -357,6 +364,14 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
     return result
 
 
+def dry_run_lines(result: TrafficResult, count: int, endpoint_url: str) -> list[str]:
+    """What a dry run would do, for a script to print (the example body follows)."""
+    return [*([result.resampled] if result.resampled else []),
+            f"Dry run: would send {count} requests with rows from {result.source_file} to {endpoint_url}, writing the "
+            f"labels of column {result.label_column!r} to the ground-truth file as column "
+            f"{result.ground_truth_column!r}. Example request body:"]
+
+
 def summary_lines(result: TrafficResult, endpoint_url: str) -> list[str]:
     """What a finished (not dry) run did, as lines for a script to print: counts, latency, failures, the file."""
     summary = result.summary
@@ -375,7 +390,7 @@ def summary_lines(result: TrafficResult, endpoint_url: str) -> list[str]:
         lines.append(f"Ground truth ({result.label_rows} rows): {result.ground_truth_path}")
     if result.local_error:
         lines.append(f"Warning: {redact(result.local_error)}")
-    return [*result.recovered, *lines]
+    return [*result.recovered, *([result.resampled] if result.resampled else []), *lines]
 
 
 def upload_failed_lines(result: TrafficResult) -> list[str]:

@@ -51,6 +51,7 @@ class TrainingSetPlan:
     feature_dtypes: dict[str, str] = field(default_factory=dict, repr=False)
     feature_examples: dict[str, Any] = field(default_factory=dict, repr=False)
     all_columns_in_order: tuple[str, ...] = field(default=(), repr=False)
+    identifier_like: tuple[str, ...] = ()  # features with a different value in every row (``looks_like_identifier``)
 
     @property
     def columns(self) -> list[str]:
@@ -108,7 +109,27 @@ def plan_training_set(df: pd.DataFrame, name: str, target: str, model_type: str 
         key_columns=key_columns, excluded=excluded, description=description, row_count=len(df),
         class_labels=labels, feature_dtypes={c: str(df[c].dtype) for c in features},
         feature_examples={c: _example(df[c], c in chosen) for c in features},
-        all_columns_in_order=tuple(df.columns))
+        all_columns_in_order=tuple(df.columns),
+        identifier_like=tuple(c for c in features if looks_like_identifier(df[c])))
+
+
+MIN_ROWS_FOR_IDENTIFIER = 10
+
+
+def looks_like_identifier(series: pd.Series) -> bool:
+    """A different value in every row, of a kind ids take: text, or whole numbers that count up (a range or an
+    ascending sequence). Real-valued measurements are often unique per row too, so floats are never flagged, and
+    nothing is guessed from the column's name."""
+    values = series.dropna()
+    if len(values) < MIN_ROWS_FOR_IDENTIFIER or len(values) != len(series) or values.nunique() != len(values):
+        return False
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return False
+    if is_categorical_dtype(series):
+        return True
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return bool(values.is_monotonic_increasing or int(values.max()) - int(values.min()) + 1 == len(values))
+    return False
 
 
 def is_categorical_dtype(series: pd.Series) -> bool:
@@ -151,6 +172,10 @@ def plan_lines(plan: TrainingSetPlan) -> list[str]:
         lines.append(f"The target '{plan.target}' is also registered as categorical, as Model Monitor requires.")
     if plan.description:
         lines.append(f"Description:   {plan.description}")
+    for column in plan.identifier_like:
+        lines.append(f"Warning: feature '{column}' has a different value in every row, like an identifier; its drift "
+                     f"would mean nothing. Pass --key {column} (kept with the data, not monitored) or --exclude "
+                     f"{column} (left out).")
     return lines
 
 

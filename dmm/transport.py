@@ -165,6 +165,8 @@ def _as_urllib3_error(exc: BaseException, kind: str | None) -> Exception:
 
 
 def _requests_failure(exc: BaseException) -> str | None:
+    if isinstance(exc, requests.exceptions.SSLError):  # a TLS refusal (wrong scheme, untrusted certificate) repeats
+        return None
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect"
     if isinstance(exc, requests.exceptions.ConnectionError):

@@ -10,13 +10,20 @@ unless its check fails; with ``--yes`` nothing is asked and a failed check ends 
   2. model_monitor.model_id       --model-id         the model exists in Model Monitor
   3. schema.path                  --schema           the schema written by step 1 can be read (default: the one
                                                      next to the output, else in the current folder)
-  4. model_api.token_env          --token-env        the variable it names is set
-  5. model_api.endpoint_url       --endpoint-url     the endpoint answers a sample row with an event_id
+  4. model_api.token_env          --token-env        the variable it names is set (interactively, an unset token is
+                                                     asked with a hidden prompt, then "Store it ...? [y/N]")
+  5. model_api.endpoint_url       --endpoint-url     the endpoint answers a sample row with an event_id and the
+                                                     prediction under the target's name (default: the endpoint
+                                                     the monitor's record names)
   6. data_sources.ground_truth    --datasource       a Domino data source and a Model Monitor one of that name
   7. data_sources.ground_truth_type --datasource-type  (no check; default from Model Monitor's record)
   8. test_data.path               --test-data        optional (blank for none); the file exists
   9. test_data.label_column       --label-column     only asked when a test file was given; it is a column of it
  10. "Write <path>? [Y/n]"                           confirmation (not asked with --yes or --dry-run)
+
+Before the model id and the data-source questions the wizard lists what the identity can see in Model Monitor
+(``dmm.wizard_discovery``); a wrong answer's "Problem:" names a near miss or the monitor of an endpoint id, which
+the next prompt then offers. A rejected answer is never offered back as the default.
 
 With ``--offline`` only the checks that need no network run (URL syntax, placeholders, local files).
 The questions, each with its own default and check, are in ``dmm.wizard_questions``.
@@ -25,8 +32,10 @@ Each prompt ends with ``: `` and shows its default in brackets; an empty answer 
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +66,8 @@ NEXT_STEP = "python 4_generate_predictions.py --count 100"
 class WizardIO(Protocol):
     def ask(self, question: str, default: str) -> str: ...
 
+    def ask_secret(self, question: str) -> str: ...
+
     def tell(self, text: str) -> None: ...
 
 
@@ -64,11 +75,15 @@ class WizardIO(Protocol):
 class ConsoleIO:
     input_fn: Callable[[str], str] = input
     print_fn: Callable[[str], None] = print
+    getpass_fn: Callable[[str], str] = getpass.getpass  # hidden input: nothing typed is echoed
 
     def ask(self, question: str, default: str) -> str:
         suffix = f" [{default}]" if default else ""
         answer = self.input_fn(f"{question}{suffix}: ").strip()
         return answer or default
+
+    def ask_secret(self, question: str) -> str:
+        return self.getpass_fn(f"{question}: ")
 
     def tell(self, text: str) -> None:
         self.print_fn(text)
@@ -142,9 +157,17 @@ def _starting_config(options: WizardOptions, env: Mapping[str, str], io: WizardI
 # --- the run -------------------------------------------------------------------------------------------------
 
 def _ask(s: WizardSession, question: Question) -> str:
+    """Ask until the answer checks out. A rejected answer never becomes the default: the next prompt offers the
+    check's suggestion (a near miss it recognised), else the previous default unless that was what failed."""
     value = getattr(s.options, question.option)
     default = question.default(s)
+    introduced = False
     while True:
+        if value is None and s.interactive and s.live and question.intro is not None and not introduced:
+            introduced = True
+            intro = question.intro(s)
+            if intro:
+                s.io.tell(f"  {intro}")
         if value is None:
             value = s.io.ask(question.prompt, default) if s.interactive else default
         value = value.strip()
@@ -158,7 +181,9 @@ def _ask(s: WizardSession, question: Question) -> str:
                 raise UsageError(f"No value for {question.key}", f"Pass {question.flag} when running with --yes")
             raise SetupCheckFailed(result)
         s.io.tell(f"  Problem: {result.sentence()}")
-        default, value = value, None
+        suggestion = str(result.facts.get("suggestion") or "")
+        default = suggestion or ("" if value == default else default)
+        value = None
 
 
 def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
@@ -182,7 +207,7 @@ def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
 
 def _store_token(s: WizardSession, data: dict[str, dict[str, Any]]) -> None:
     token_env = data["model_api"]["token_env"]
-    if s.options.store_token:
+    if s.store_token:
         token = s.env.get(token_env, "")
         if not token:
             raise UsageError(f"--store-token needs the token in {token_env}, which is not set",
@@ -207,11 +232,12 @@ def render(data: Mapping[str, Mapping[str, Any]]) -> str:
 def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | None = None,
                checks: LiveChecks | None = None) -> WizardOutcome:
     """Ask, check, then write the config (or only show it with ``dry_run``); raises DmmError on unattended failure."""
-    env = os.environ if env is None else env
+    env = ChainMap({}, dict(os.environ if env is None else env))  # a token typed in is kept for this run only
     checks = checks or LiveChecks()
     check_output_file(Path(options.output).expanduser(), "--output")  # before resolve(), which a link loop breaks
     base, base_dir = _starting_config(options, env, io)
-    s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
+    s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks,
+                      store_token=options.store_token)
     if s.live:
         try:
             s.credentials = s.resolve_credentials()

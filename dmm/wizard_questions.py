@@ -7,12 +7,13 @@ required, it is not a placeholder) and, when it needs Domino, is skipped with ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmm import setup_checks
+from dmm import wizard_discovery as discovery
 from dmm.auth import Credentials
 from dmm.checks.probes import PROBE_SKIPPED, FindsDataSources
 from dmm.checks.result import CheckResult, failed, from_error, passed
@@ -40,7 +41,7 @@ class WizardSession:
 
     options: WizardOptions
     io: WizardIO
-    env: Mapping[str, str]
+    env: MutableMapping[str, str]  # the run's environment over the process's: a token typed in is kept here only
     base: dict[str, Any]
     base_dir: Path
     output: Path
@@ -50,6 +51,8 @@ class WizardSession:
     monitor: ModelMonitorClient | None = None
     credentials: Credentials | None = None
     datasource_record: dict[str, Any] | None = None
+    model_record: dict[str, Any] | None = None  # Model Monitor's record of the answered model (its endpoint, if any)
+    store_token: bool = False  # --store-token, or "yes" to the offer after a token was typed in
 
     def base_value(self, dotted: str) -> str:
         section, key = dotted.split(".")
@@ -105,6 +108,7 @@ def _display_path(path: Path) -> str:
 
 Default = Callable[["WizardSession"], str]
 Check = Callable[["WizardSession", "Question", str], CheckResult]
+Intro = Callable[["WizardSession"], str]
 
 
 def _ok(s: WizardSession, question: Question, value: str) -> CheckResult:
@@ -119,6 +123,7 @@ class Question:
     default: Default    # shown in brackets; an empty answer takes it
     check: Check = _ok  # run after the common checks (an answer is given, not a placeholder)
     required: bool = True
+    intro: Intro | None = None  # told once before the question is first asked (interactive, live): what exists
     metavar: str = ""   # the flag's argument name and help, for the script's --help
     help: str = ""
 
@@ -200,7 +205,12 @@ def _monitor(s: WizardSession) -> ModelMonitorClient:
 
 
 def _model_id(s: WizardSession, question: Question, value: str) -> CheckResult:
-    return setup_checks.check_model_id(_monitor(s), value)
+    result = setup_checks.check_model_id(_monitor(s), value)
+    s.model_record = dict(result.facts.get("model") or {}) if result.ok else None
+    if result.ok:
+        return result
+    hint = discovery.model_id_hint(value, discovery.visible_models(s.monitor))
+    return discovery.with_hint(result, question.key, hint)
 
 
 def _schema(s: WizardSession, question: Question, value: str) -> CheckResult:
@@ -210,6 +220,20 @@ def _schema(s: WizardSession, question: Question, value: str) -> CheckResult:
 
 
 def _token_set(s: WizardSession, question: Question, value: str) -> CheckResult:
+    """The variable is set; interactively, a missing token is asked for with a hidden prompt and kept in the
+    run's environment (``s.env``) for its checks, or in the config when the user says so (as ``--store-token``)."""
+    if not s.env.get(value) and s.interactive:
+        token = s.io.ask_secret(f"{value} is not set. Paste the endpoint's access token (Endpoints > your endpoint "
+                                "> Settings > Access; input hidden)").strip()
+        if token:
+            register_secret(token)
+            s.env[value] = token
+            if not s.store_token:
+                offer = f"Store it in {s.output.name} (mode 0600, as --store-token)? [y/N]"
+                s.store_token = s.io.ask(offer, "").strip().lower() in ("y", "yes")
+            where = f"stored in {s.output.name}" if s.store_token else (
+                f"kept for this run's checks only: export {value} before steps 4-6")
+            return passed(question.key, f"token for {value} read; {where}")
     if not s.env.get(value):
         return failed(question.key, f"The environment variable {value} (the Model API access token) is not set",
                       f"Export {value} with the token from the endpoint's Settings > Access page and run the wizard "
@@ -233,7 +257,10 @@ def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
 def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
     result = setup_checks.check_datasource(value, s.checks.datasources, _monitor(s))
     s.datasource_record = dict(result.facts.get("record") or {}) if result.ok else None
-    return result
+    if result.ok:
+        return result
+    return discovery.with_hint(result, question.key,
+                               discovery.datasource_hint(value, discovery.visible_datasources(s.monitor)))
 
 
 def _datasource_type(s: WizardSession, question: Question, value: str) -> CheckResult:
@@ -295,6 +322,7 @@ QUESTIONS: tuple[Question, ...] = (
                   "Monitor is reached at URL/model-monitor"),
     Question("model_monitor.model_id", "model_id", "Model Monitor model id (from the monitor's page URL)",
              lambda s: s.base_value("model_monitor.model_id"), _live(_model_id), metavar="ID",
+             intro=discovery.models_intro,
              help="the Model Monitor model id (Model Monitor > your model, or the endpoint's Monitoring tab; it is "
                   "the last part of the page URL)"),
     Question("schema.path", "schema", "Monitoring schema written by step 1", _schema_default, _schema,
@@ -306,12 +334,14 @@ QUESTIONS: tuple[Question, ...] = (
              help="the environment variable holding the endpoint's access token (default: DOMINO_MODEL_API_TOKEN)"),
     Question("model_api.endpoint_url", "endpoint_url",
              "Endpoint URL (Endpoints > your endpoint > Overview), e.g. https://<domino>/models/<id>/latest/model",
-             lambda s: s.base_value("model_api.endpoint_url"), _all(_url, _live(_endpoint)), metavar="URL",
+             discovery.endpoint_default, _all(_url, _live(_endpoint)), metavar="URL",
              help="the endpoint's URL (Endpoints > your endpoint > Overview), e.g. "
-                  "https://domino.example.com/models/<id>/latest/model"),
+                  "https://domino.example.com/models/<id>/latest/model (default: the existing config, else the "
+                  "endpoint the monitor's record names)"),
     Question("data_sources.ground_truth", "datasource",
              "Ground-truth data source name (same name in Domino and in Model Monitor)",
              lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource), metavar="NAME",
+             intro=discovery.datasources_intro,
              help="the ground-truth data source: a Domino data source and a Model Monitor data source registered "
                   "under this same name"),
     Question("data_sources.ground_truth_type", "datasource_type",

@@ -8,6 +8,8 @@
     python -m sandbox env   [--state DIR]       # prints the lines again
     python -m sandbox profiles                  # the kinds of Domino deployment --profile can stand for
     python -m sandbox <verb> [--state DIR] [--json '{...}'] [--KEY VALUE ...]   # POST /sandbox/<verb>
+
+Verbs (what a user does in Domino's UI; `python -m sandbox <verb> --help` shows a verb's flags):
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dmm.cli import run
+from dmm.cli import HelpFormatter, run
 from dmm.errors import UsageError
 from sandbox import server
 from sandbox.profiles import DEFAULT_PROFILE, PROFILE_OPTIONS, PROFILES, Profile, get_profile
+from sandbox.routes.datasources import OBJECT_STORE_TYPES
 from sandbox.settings import ROUTE_GROUPS, Fault, SandboxSettings
 
 LIFECYCLE = ("serve", "start", "stop", "env", "profiles")
@@ -169,8 +174,69 @@ def _lifecycle(command: str, argv: list[str]) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Verb:
+    """One admin verb: its line in ``--help``, and its flags (``None``: free-form, the route validates them)."""
+
+    line: str
+    required: dict[str, str] = field(default_factory=dict)  # flag -> what it takes
+    optional: dict[str, str] = field(default_factory=dict)
+    free_form: bool = False
+    paths: tuple[str, ...] = ()  # flags naming a file or folder: resolved against the caller's folder, not the server's
+
+    def usage(self, name: str) -> str:
+        flags = [f"--{k} {v}" for k, v in self.required.items()] + [f"[--{k} {v}]" for k, v in self.optional.items()]
+        return f"python -m sandbox {name} {' '.join(flags)}".rstrip()
+
+    def check(self, name: str, payload: dict[str, Any]) -> None:
+        """A plain UsageError for an unknown or missing flag, or a value of the wrong kind, before any request."""
+        if self.free_form:
+            return
+        usage = f"Usage: {self.usage(name)}"
+        unknown = [key for key in payload if key not in self.required and key not in self.optional]
+        if unknown:
+            raise UsageError(f"{name} does not take --{unknown[0]}", usage, code="flag-invalid")
+        missing = [key for key in self.required if key not in payload]
+        if missing:
+            raise UsageError(f"{name} needs --{missing[0]}", usage, code="flag-invalid")
+        for key, kind in {**self.required, **self.optional}.items():
+            value = payload.get(key)
+            if value is None:
+                continue
+            wrong = (kind == "N" and (isinstance(value, bool) or not isinstance(value, int) or value < 1)) or (
+                "|" in kind and value not in kind.split("|")) or (kind == "JSON" and not isinstance(value, dict))
+            if wrong:
+                raise UsageError(f"{name}: --{key} {json.dumps(value)} is not "
+                                 f"{_KINDS.get(kind, 'one of ' + kind.replace('|', ', '))}",
+                                 usage, code="flag-invalid")
+
+
+_KINDS = {"N": "a version number (1, 2, ...)", "JSON": "a JSON object, e.g. '{\"KEY\": \"value\"}'"}
+
+# Every route of sandbox/routes/admin.py and admin_models.py (tests/test_sandbox_cli.py holds the two to each other).
+VERBS: dict[str, Verb] = {
+    "deploy": Verb("deploy a file's predict() as an endpoint; prints its id, URL and access token",
+                   {"name": "NAME", "script": "FILE.py"}, {"workdir": "DIR", "env": "JSON", "function": "NAME"},
+                   paths=("workdir",)),
+    "attach-training-set": Verb("create the endpoint's monitor from a training-set version; prints dmmModelId",
+                                {"modelId": "ID", "trainingSetName": "NAME", "trainingSetVersion": "N",
+                                 "modelType": "classification|regression"}),
+    "create-datasource": Verb("create a Domino object-store data source (Data > Data Sources)", {"name": "NAME"},
+                              {"type": "|".join(OBJECT_STORE_TYPES)}),
+    "ingest": Verb("run Model Monitor's daily ingestion of captured predictions now"),
+    "status": Verb("show what the sandbox holds: endpoints, monitors, data sources, faults"),
+    "faults": Verb("inject failures and latency per route group (--json '{\"datasource\": {\"failRate\": 0.2}}')",
+                   free_form=True),
+    "monitor-options": Verb("switch a reading of Domino the contract leaves open (sandbox/monitor_options.py)",
+                            free_form=True),
+}
+
+
 def _verb(verb: str, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m sandbox {verb}")
+    known = VERBS.get(verb)
+    parser = argparse.ArgumentParser(prog=f"python -m sandbox {verb}", formatter_class=HelpFormatter,
+                                     description=known.line if known else None,
+                                     epilog=f"Usage: {known.usage(verb)}" if known and not known.free_form else None)
     _add_state(parser)
     parser.add_argument("--json", default=None, help="the request body as a JSON object")
     args, rest = parser.parse_known_args(argv)
@@ -184,6 +250,13 @@ def _verb(verb: str, argv: list[str]) -> int:
         if not isinstance(payload, dict):
             raise UsageError("--json must be a JSON object", "Wrap the values in {...}")
     payload.update(server.parse_verb_options(rest))
+    if known is not None:
+        known.check(verb, payload)
+        for key in known.paths:
+            if isinstance(payload.get(key), str):
+                payload[key] = str(Path(payload[key]).expanduser().resolve())
+        if verb == "deploy" and "workdir" not in payload and isinstance(payload.get("script"), str):
+            payload["script"] = str(Path(payload["script"]).expanduser().resolve())
     answer = server.admin(args.state, verb, payload, method="GET" if verb == "status" else "POST")
     print(json.dumps(answer, indent=2))
     return 0
@@ -192,7 +265,8 @@ def _verb(verb: str, argv: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
+        width = max(map(len, VERBS)) + 2
+        print(__doc__.strip() + "\n" + "\n".join(f"    {name:<{width}}{verb.line}" for name, verb in VERBS.items()))
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command.startswith("-"):

@@ -130,3 +130,107 @@ def test_step4_rides_out_a_flaky_model_api_and_reports_a_dead_one(demo):
         assert "Traceback" not in dead.stderr
     finally:
         demo.sandbox.admin("faults", modelapi={"failRate": 0.0, "latencyMs": 0})
+
+
+class Terminal:
+    """A real pseudo-terminal running one command: read until a text appears, type a line (``pty``, stdlib)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd) -> None:
+        import os
+        import pty
+
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: the wizard, with the terminal as its stdin, stdout and controlling tty
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 120) -> str:
+        import os
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"{text!r} did not appear; the terminal shows:\n{self.seen}")
+            try:
+                chunk = os.read(self.fd, 4096).decode(errors="replace")
+            except OSError:  # the child closed the terminal
+                chunk = ""
+            if not chunk:
+                raise AssertionError(f"the program ended before {text!r}; the terminal shows:\n{self.seen}")
+            self.seen += chunk
+        before, _, after = self.seen.partition(text)
+        self.seen = after
+        return before + text
+
+    def type(self, line: str) -> None:
+        import os
+
+        os.write(self.fd, (line + "\n").encode())
+
+    def wait(self) -> tuple[int, str]:
+        import os
+
+        rest = ""
+        while True:
+            try:
+                chunk = os.read(self.fd, 4096).decode(errors="replace")
+            except OSError:
+                break
+            if not chunk:
+                break
+            rest += chunk
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status), self.seen + rest
+
+
+def test_wizard_in_a_real_terminal(demo, tmp_path):
+    """The wizard in a pseudo-terminal: an endpoint id given for the monitor id is recognised and the monitor's id
+    proposed; the missing token is asked with a hidden prompt (not echoed) and kept for the run; the endpoint URL is
+    proposed from the monitor's record."""
+    output = tmp_path / "monitoring_config.json"
+    env = {k: v for k, v in demo.env.items() if k not in ("DMM_CONFIG", "DOMINO_MODEL_API_TOKEN")}
+    token, endpoint_id = demo.deployment["accessToken"], demo.deployment["modelId"]
+    term = Terminal([sys.executable, str(PROJECT_ROOT / "3_setup_monitoring.py"), "--output", str(output),
+                     "--schema", str(demo.work_dir / "monitoring_schema.json")], env, tmp_path)
+    term.expect("Domino URL")
+    term.expect(": ")
+    term.type(demo.sandbox.url)
+    shown = term.expect("Model Monitor model id (from the monitor's page URL): ")
+    assert "Model Monitor models this identity can see:" in shown and demo.dmm_model_id in shown
+    term.type(endpoint_id)
+    shown = term.expect(f"Model Monitor model id (from the monitor's page URL) [{demo.dmm_model_id}]: ")
+    assert f"'{endpoint_id}' is the id of an endpoint" in shown
+    term.type("")
+    term.expect("Environment variable holding the endpoint's access token [DOMINO_MODEL_API_TOKEN]: ")
+    term.type("")
+    term.expect("(Endpoints > your endpoint > Settings > Access; input hidden): ")
+    term.type(token)
+    shown = term.expect("(mode 0600, as --store-token)? [y/N]: ")
+    assert token not in shown  # getpass turned echo off: the typed token is not on the screen
+    term.type("")
+    shown = term.expect(f"/models/{endpoint_id}/latest/model]: ")
+    assert "kept for this run's checks only" in shown
+    term.type("")
+    term.expect("Ground-truth data source name")
+    term.expect(": ")
+    term.type(DATASOURCE)
+    term.expect("Data source type in Model Monitor")
+    term.expect(": ")
+    term.type("")
+    term.expect("Labelled test data file for step 4 (blank for none)")
+    term.expect(": ")
+    term.type("")
+    term.expect("? [Y/n]: ")
+    term.type("y")
+    code, rest = term.wait()
+    assert code == 0, rest
+    assert f"Wrote {output}." in rest.replace("\r\n", "\n").replace("\n", "")
+    written = output.read_text()
+    assert token not in written
+    config = json.loads(written)
+    assert config["model_monitor"]["model_id"] == demo.dmm_model_id
+    assert config["model_api"]["endpoint_url"].endswith(f"/models/{endpoint_id}/latest/model")

@@ -170,3 +170,20 @@ def test_skops_refuses_exactly_the_trusted_types():
     frame = make_churn_data(200)
     model = build_pipeline(3, 0).fit(frame[FEATURES], frame[TARGET])
     assert sorted(skops_io.get_untrusted_types(data=skops_io.dumps(model))) == sorted(SKOPS_TRUSTED_TYPES)
+
+
+def test_best_run_without_a_model_names_the_best_run_with_one(store, tmp_path, capsys):
+    """Step 2: the run with the best metric logged no model (a tuning run): the error says so and gives --run-id."""
+    import mlflow
+
+    mlflow.set_experiment("churn")
+    with mlflow.start_run() as bare:
+        mlflow.log_metric("roc_auc", 0.999)  # better than every trained run, but no model
+    code = run(step2.main, ["--experiment", "churn", "--metric", "roc_auc", "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    best_with_model = by_metric(store, "roc_auc", max)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"The best run of experiment 'churn' by 'roc_auc' ({bare.info.run_id}, roc_auc=0.999) logged no model" in err
+    assert f"pass --run-id {best_with_model.run_id}" in err and "MLFLOW_TRACKING_URI" not in err
+    assert list(tmp_path.iterdir()) == []
+    mlflow.delete_run(bare.info.run_id)  # the module's other tests pick the best run of "churn"

@@ -210,3 +210,26 @@ def test_rate_limiter_spaces_calls(monkeypatch):
     for _ in range(3):
         limiter.wait()
     assert slept == [0.25, 0.5]
+
+
+@responses.activate
+def test_dry_run_names_the_label_column_as_written_and_the_resampling(project, capsys):
+    """Issue 12: the ground-truth file's label column is <target>_gt; --count beyond the rows samples with
+    replacement, and says so (test.csv has 20 labelled rows)."""
+    assert run(step4.main, ["--dry-run", "--count", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "writing the labels of column 'actual' to the ground-truth file as column 'churned_gt'" in out
+    note = next(line for line in out.splitlines() if line.startswith("Note: --count 50"))
+    assert note.startswith("Note: --count 50 is more than the 20 labelled rows of ") and "test.csv: " in note
+    assert note.endswith("rows are sampled with replacement, so some are sent more than once (each with its own "
+                         "event_id)")
+    assert run(step4.main, ["--dry-run", "--count", "20"]) == 0
+    assert "sampled with replacement" not in capsys.readouterr().out
+
+
+@responses.activate
+def test_a_real_run_beyond_the_rows_says_it_resampled(project, capsys):
+    echo_endpoint()
+    assert run(step4.main, ["--count", "25", "--seed", "2", "--no-upload"]) == 0
+    out = capsys.readouterr().out
+    assert "more than the 20 labelled rows" in out and "25 succeeded" in out

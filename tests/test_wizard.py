@@ -49,10 +49,18 @@ def workdir(tmp_path, monkeypatch):
 class Script:
     """A scripted terminal: answers in order, prompts and printed lines recorded."""
 
-    def __init__(self, *answers: str) -> None:
+    def __init__(self, *answers: str, secrets: tuple[str, ...] = ()) -> None:
         self.answers = list(answers)
+        self.secrets = list(secrets)  # what is typed at hidden prompts (getpass)
         self.prompts: list[str] = []
+        self.hidden_prompts: list[str] = []
         self.printed: list[str] = []
+
+    def getpass(self, prompt: str) -> str:
+        self.hidden_prompts.append(prompt)
+        if not self.secrets:
+            raise EOFError(prompt)
+        return self.secrets.pop(0)
 
     def input(self, prompt: str) -> str:
         self.prompts.append(prompt)
@@ -117,7 +125,7 @@ def mocked():
 def run_script(argv, script: Script | None = None, env=ENV, live=None):
     script = script or Script()
     code = run(lambda args: setup_monitoring.main(args, input_fn=script.input, print_fn=script.print, env=env,
-                                                  checks=live or checks()), argv)
+                                                  checks=live or checks(), getpass_fn=script.getpass), argv)
     return code, script
 
 
@@ -251,7 +259,7 @@ def test_failed_check_asks_the_same_question_again(workdir, mocked):
     assert code == 0, script.output
     model_prompts = [i for i, prompt in enumerate(script.prompts) if prompt.startswith("Model Monitor model id")]
     assert model_prompts == [1, 2]
-    assert script.prompts[2].endswith("[wrong-id]: ")
+    assert script.prompts[2] == "Model Monitor model id (from the monitor's page URL): "  # rejected: no default
     assert any("Problem:" in line and "model_monitor.model_id" in line for line in script.printed)
     assert script.prompts[0].endswith(f"[{BASE}]: ")
     assert script.prompts[-1].startswith("Write ")
@@ -270,7 +278,7 @@ def test_prompts_follow_the_documented_order(workdir, mocked):
     asked = [prompt.split(" [")[0].rstrip(": ") for prompt in script.prompts]
     assert asked[:8] == expected[:8]
     assert asked[8] == asked[9] == expected[8]  # label column asked again after "wrong"
-    assert script.prompts[9].startswith("Label column of the test data [wrong]")
+    assert script.prompts[9].startswith("Label column of the test data [churned]")  # not "wrong"
     assert asked[10].startswith("Write ")
     assert "Nothing written." in script.printed
     assert not (workdir / "monitoring_config.json").exists()
@@ -285,7 +293,7 @@ def test_flag_answers_are_not_asked_unless_their_check_fails(workdir, mocked):
     code, script = run_script(flags, script)
     assert code == 0, script.output
     assert len(script.prompts) == 2
-    assert script.prompts[0].startswith("Model Monitor model id (from the monitor's page URL) [nope]")
+    assert script.prompts[0] == "Model Monitor model id (from the monitor's page URL): "  # the flag's "nope" failed
     assert script.prompts[1].startswith("Write ")
     assert load_config(workdir / "monitoring_config.json", env={}).model_monitor_id == "m1"
 
