@@ -1,9 +1,9 @@
 """Step 6: check the whole monitoring chain now, and preview drift and model quality with DMM's rules.
 
 Checks the config and API key, the training set against monitoring_schema.json, the endpoint and the names it
-captures under, the DMM model, the data source, ingested predictions, registered ground truth and how well the
-labels join to the predictions. Then previews drift (training set against the predictions captured in the
-window) and quality over the labelled predictions, and writes monitoring_report.html and monitoring_report.json.
+captures under, the DMM model, the data source, ingested predictions, registered ground truth and the labels' join
+rate. Then previews drift (training set against the window's captured predictions), quality over the labelled
+predictions and your own metrics (--metric), and writes monitoring_report.html and monitoring_report.json.
 
 Exit codes: 0 every check passed (warnings allowed); 1 a check failed; 2 bad input; 3 a Domino service refused.
 """
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output-dir", default=".", help="where to write monitoring_report.html/.json (default: .)")
     out.add_argument("--no-preview", action="store_true", help="run the checks only; no drift or quality preview")
     out.add_argument("--json", action="store_true", help="print the report as JSON instead of the summary")
+    out.add_argument("--metric", action="append", default=[], metavar="FILE.py", help="your own metrics (README)")
     extra = parser.add_argument_group("optional, writes to Domino")
     extra.add_argument("--push-metrics", action="store_true",
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")
@@ -63,11 +64,10 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
     options = Step6Options.validated(
         days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
         push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
-        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth)
+        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, metric_paths=args.metric)
     def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
         if not args.json:
             print("\n".join(report_lines(report)), flush=True)
-
     outcome = check_monitoring(options, connect=connect, load_config=load_config, on_report=show)
     if args.json:
         print(outcome.json_path.read_text(), end="")
