@@ -210,7 +210,10 @@ def preview_timeline(ctx: CheckContext, timeline: Any, drift: dict[str, Any],
         raise scan.errors["timeline"]
     columns = list(drift.get("columns") or [])
     prediction = ctx.schema.prediction_name
-    shown = [c for c in columns if c["column"] != prediction][:3] + [c for c in columns if c["column"] == prediction]
+    from dmm.analysis.timeline import TOP_COLUMNS
+
+    shown = [c for c in columns if c["column"] != prediction][:TOP_COLUMNS]
+    shown += [c for c in columns if c["column"] == prediction]
     calculator = scan.drift if "drift" not in scan.errors else None
     quality = None
     names = _label_name(ctx)

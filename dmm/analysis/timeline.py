@@ -90,16 +90,15 @@ class Timeline:
             for period in periods:
                 table[period] += bins.counts(values[index == period])
 
-    def drift_over_time(self, calculator: Any, columns: list[dict[str, Any]], top: int = TOP_COLUMNS
-                        ) -> list[dict[str, Any]]:
-        """The main test's value per period for the first ``top`` of ``columns`` (drift results as
-        ``ColumnDrift.to_dict`` gives them, in the order to show)."""
+    def drift_over_time(self, calculator: Any, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The main test's value per period for each of ``columns`` (drift results as ``ColumnDrift.to_dict``
+        gives them, in the order to show; step 6 passes the ``TOP_COLUMNS`` top features and the prediction)."""
         from dmm.analysis.divergence import run_test
 
         if calculator is None:
             return []
         out = []
-        for column in columns[:top]:
+        for column in columns:
             name = column["column"]
             if name not in self.counts or name not in calculator.bins:
                 continue

@@ -43,7 +43,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        background: #f6f8fa; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px; }
 header { padding: 8px 4px; } .verdict { font-size: 16px; font-weight: 600; margin: 8px 0; }
-.verdict.PASS { color: var(--pass); } .verdict.WARN { color: var(--warn); } .verdict.FAIL { color: var(--fail); }
+.verdict-PASS { color: var(--pass); } .verdict-WARN { color: var(--warn); } .verdict-FAIL { color: var(--fail); }
 #first-things li { margin: 4px 0; } a { color: #0969da; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
 h1 { font-size: 24px; margin: 8px 0; } h2 { font-size: 18px; margin: 0 0 12px; }
@@ -51,7 +51,7 @@ h3 { font-size: 15px; margin: 12px 0 6px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .badge { display: inline-block; min-width: 44px; text-align: center; padding: 1px 6px; border-radius: 10px;
          color: #fff; font-weight: 600; font-size: 12px; }
 .PASS { background: var(--pass); } .WARN { background: var(--warn); } .FAIL { background: var(--fail); }
@@ -66,7 +66,6 @@ svg.chart { display: block; width: 100%; height: auto; }
 svg .grid { stroke: #eaeef2; } svg .axis { stroke: #8c959f; } svg .guide { stroke: #8c959f; stroke-dasharray: 4 4; }
 svg .threshold { stroke: var(--fail); stroke-dasharray: 6 4; stroke-width: 1.5; }
 svg .series { fill: none; stroke-width: 2; }
-.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 12px; }
 details summary { cursor: pointer; font-weight: 600; margin: 8px 0; }
 figcaption { font-weight: 600; margin-bottom: 4px; }
 svg text { font: 12px system-ui, sans-serif; fill: #57606a; }

@@ -48,14 +48,14 @@ def _wrap(text: str, width: int) -> list[str]:
     """At most two lines of about ``width`` characters, broken at a space, comma or dash when there is one."""
     if len(text) <= width:
         return [text]
-    cut = max((text.rfind(ch, 0, width + 1) for ch in " ,-–"), default=-1)
-    cut = cut + 1 if cut > width // 3 else width
+    cut = max((text.rfind(ch, 0, width) for ch in " ,-–"), default=-1)
+    cut = cut + 1 if cut >= 1 else width
     return [text[:cut].rstrip(), short(text[cut:].lstrip(), width)]
 
 
 def _x_labels(labels: Sequence[str], slot: float, y: float) -> list[str]:
     """Horizontal labels under each slot, wrapped to two lines; every k-th label when the slots are narrow."""
-    chars = max(int(slot / 6.2), 3)
+    chars = max(int(slot / 7.5), 3)  # 12-unit text is about 7 units per character
     every = 1 if chars >= 4 else math.ceil(4 / chars)
     out = []
     for i, label in enumerate(labels):

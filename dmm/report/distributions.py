@@ -20,7 +20,7 @@ GUARD_NAMES = {"Untrained Classes": "outside training", "Invalid": "missing/inva
 
 
 def _g(value: float) -> str:
-    return f"{value:.4g}"
+    return f"{value:.3g}"
 
 
 def display_bins(column: dict[str, Any]) -> tuple[list[str], list[int], list[int], str]:

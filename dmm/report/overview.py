@@ -103,7 +103,7 @@ def headline(report: dict[str, Any]) -> str:
     sub = " · ".join(part for part in (_window(report), f"Model Monitor id {monitor}" if monitor else "",
                                        f"generated {report.get('generated_at', '')}") if part)
     return (f'<header id="headline"><h1>{e(model_title(report))}</h1><p class="meta">{e(sub)}</p>'
-            f'<p id="verdict" class="verdict {status}">{badge(status)} {e(line)}</p>'
+            f'<p id="verdict" class="verdict verdict-{status}">{badge(status)} {e(line)}</p>'
             + (f'<h2>Look at these first</h2><ol id="first-things">{things}</ol>' if things else "") + "</header>")
 
 

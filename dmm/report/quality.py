@@ -42,8 +42,8 @@ def _per_class(details: dict[str, Any]) -> str:
     if not rows:
         return ""
     return (f'<h3>Per class</h3><p class="meta">{e(details.get("per_class_rule", ""))}</p>'
-            '<table id="per-class"><thead><tr><th>Class</th><th>Precision</th><th>Recall</th><th>F1</th>'
-            f"<th>Support</th></tr></thead><tbody>{rows}</tbody></table>")
+            '<table id="per-class"><thead><tr><th>Class</th><th class="num">Precision</th><th class="num">Recall</th>'
+            f'<th class="num">F1</th><th class="num">Support</th></tr></thead><tbody>{rows}</tbody></table>')
 
 
 def _confusion(confusion: dict[str, Any] | None) -> str:
@@ -84,11 +84,11 @@ def _curves(details: dict[str, Any]) -> str:
 
     one_vs_rest = "one class against the rest, " if len(curves) > 1 else ""
     return (f'<h3>ROC and precision-recall curves</h3><p class="meta">{e(one_vs_rest)}'
-            f'{e(details.get("curve_rule", ""))}</p>{legend(names)}<div class="pair">'
+            f'{e(details.get("curve_rule", ""))}</p>{legend(names)}'
             f'<figure id="roc-curve"><figcaption>ROC: true positive rate against false positive rate</figcaption>'
             f'{draw(series_roc, "false positive rate", "true positive rate", True)}</figure>'
             f'<figure id="pr-curve"><figcaption>Precision against recall</figcaption>'
-            f'{draw(series_pr, "recall", "precision", False)}</figure></div>')
+            f'{draw(series_pr, "recall", "precision", False)}</figure>')
 
 
 def _probabilities(details: dict[str, Any]) -> str:
