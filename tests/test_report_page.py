@@ -194,3 +194,17 @@ def test_key_elements_are_visible_in_headless_chromium(rich, tmp_path):
         ordered = sorted(boxes)
         assert all(a[1] <= b[0] + 0.5 for a, b in zip(ordered, ordered[1:], strict=False)), ordered
     assert measured["screenshot"] is not None and measured["screenshot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_period_of_utc_text_by_hour_equals_the_full_parse():
+    timeline = Timeline(START, END)
+    moments = [START + timedelta(hours=h, minutes=59, seconds=59) for h in (0, 23, 24, 100, 167)]
+    utc = pd.Series([m.isoformat() for m in moments] + [None, "garbage+00:00", (END + timedelta(hours=1)).isoformat()],
+                    dtype=object)
+    zulu = utc.str.replace("+00:00", "Z", regex=False)
+    shifted = pd.Series([m.astimezone(timezone(timedelta(hours=2))).isoformat() for m in moments]
+                        + [None, "garbage", None], dtype=object)  # another offset: parsed value by value
+    expected = [0, 0, 1, 4, 6, -1, -1, -1]
+    assert timeline.period_index(utc).tolist() == expected
+    assert timeline.period_index(zulu).tolist() == expected
+    assert timeline.period_index(shifted).tolist() == expected

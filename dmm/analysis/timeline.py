@@ -27,6 +27,35 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _parse(values: pd.Series) -> pd.Series:
+    from dmm.checks.scan import parse_timestamps
+
+    return parse_timestamps(values.reset_index(drop=True))
+
+
+def _utc_hours(values: pd.Series) -> tuple[np.ndarray, list[str]] | None:
+    """(code per row, -1 where missing; the distinct ``YYYY-MM-DDTHH`` keys) when every value is text ending in a
+    UTC offset; None otherwise (the caller parses)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return None
+    try:
+        text = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return None
+    utc = pc.or_(pc.ends_with(text, "+00:00"), pc.ends_with(text, "Z"))
+    if not pc.all(pc.fill_null(utc, True)).as_py():
+        return None
+    encoded = pc.utf8_slice_codeunits(text, 0, 13).dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    codes = np.where(pd.isna(codes), -1, codes).astype(np.int64) if encoded.null_count else codes.astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
 @dataclass
 class Timeline:
     """Rows and drift bin counts per period of ``[start, end)``."""
@@ -57,10 +86,28 @@ class Timeline:
         return [(self.first + i * self.step).isoformat(timespec="minutes") for i in range(self.n)]
 
     def period_index(self, moments: pd.Series) -> np.ndarray:
-        """The period of each moment, -1 where it is missing or outside the window."""
-        from dmm.checks.scan import parse_timestamps
+        """The period of each moment, -1 where it is missing or outside the window.
 
-        parsed = parse_timestamps(moments)
+        Text in UTC (``+00:00`` or ``Z``, as domino_data_capture writes ``datetime.now(timezone.utc).isoformat()``)
+        is read by its hour (``YYYY-MM-DDTHH``): only the distinct hours are parsed, since every period here is a
+        whole number of UTC hours. Other text and other offsets go through ``parse_timestamps``."""
+        hours = _utc_hours(moments)
+        if hours is not None:
+            codes, distinct = hours
+            index = np.full(len(codes), -1, dtype=np.int64)
+            if len(distinct):
+                per_hour = self._index_of(pd.to_datetime(pd.Series(distinct, dtype=object) + ":00:00+00:00",
+                                                         errors="coerce", utc=True, format="ISO8601"))
+                known = codes >= 0
+                index[known] = per_hour[codes[known]]
+            unparsed = (index < 0) & (codes >= 0) & ~np.isin(codes, np.flatnonzero(per_hour >= 0)) \
+                if len(distinct) else np.zeros(len(codes), dtype=bool)
+            if unparsed.any():  # an hour key that did not parse: those rows the slow way
+                index[unparsed] = self._index_of(_parse(moments[unparsed]))
+            return index
+        return self._index_of(_parse(moments))
+
+    def _index_of(self, parsed: pd.Series) -> np.ndarray:
         seconds = (parsed - pd.Timestamp(self.first)).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
         index = np.floor(seconds / self.step.total_seconds())
         bad = ~np.isfinite(index) | (index < 0) | (index >= self.n)
