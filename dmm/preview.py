@@ -229,10 +229,12 @@ def preview_own_metrics(ctx: CheckContext, options: PreviewOptions, rows: Any) -
     from dmm.analysis.join import normalise_ids
     from dmm.own_metrics import METRIC_RULE, run_metrics
 
+    reason = _unavailable(ctx, [CheckName.TRAINING_SET])
+    if reason:  # the baseline is the training set
+        return {"status": "skipped", "reason": reason, "metrics": []}
     scan = _scan(ctx, options)
-    for what in ("own_metrics", "drift"):
-        if what in scan.errors:
-            raise scan.errors[what]
+    if "own_metrics" in scan.errors:
+        raise scan.errors["own_metrics"]
     window = rows.frame() if rows is not None else pd.DataFrame()
     names = _label_name(ctx)
     joined = scan.joined.frame if scan.joined is not None and "quality" not in scan.errors else None

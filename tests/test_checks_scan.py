@@ -108,3 +108,29 @@ def test_id_lookup_by_hash_is_exact_even_when_hashes_collide():
     forged = pd.util.hash_array(keys)
     forged[1] = pd.util.hash_array(np.array(["a"], dtype=object))[0]
     assert lookup.positions(keys, forged).tolist() == [1, -1, 2, 3, 0, -1]
+
+
+def test_watchers_get_the_window_rows_and_your_metrics_see_labels_and_the_time_view(world, tmp_path):
+    """Issue 12: the pass feeds the report's Timeline and the rows --metric functions get (labels merged by id)."""
+    from dmm import preview
+    from dmm.analysis.timeline import Timeline
+    from dmm.own_metrics import WindowRows, load_metric_modules
+
+    seen: dict = {}
+    module = tmp_path / "mine.py"
+    module.write_text("def labelled(baseline, window):\n    SEEN['columns'] = list(window.columns)\n"
+                      "    return float(window['label'].notna().sum())\n")
+    metrics = load_metric_modules([str(module)])
+    metrics[0].function.__globals__["SEEN"] = seen
+    ctx = world.context()
+    timeline = Timeline(ctx.start, ctx.end)
+    plan_scan(ctx, ScanPlan(preview=True, watchers=(timeline, WindowRows())))
+    report = preview.build_report(ctx, run_checks(ctx), options=preview.PreviewOptions(metrics=metrics))
+    rows = report["drift"]["production_rows"]
+    assert rows == rows_in_window(world, ctx.start, ctx.end)
+    assert report["timeline"].get("status") == "ok", report["timeline"]
+    assert sum(report["timeline"]["traffic"]) == rows
+    (own,) = report["own_metrics"]["metrics"]
+    assert report["own_metrics"]["window_rows"] == rows
+    assert own["value"] == report["quality"]["matched_rows"]  # every matched prediction carries its label
+    assert "event_id" in seen["columns"] and "timestamp" in seen["columns"]

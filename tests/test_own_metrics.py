@@ -125,3 +125,12 @@ def test_summary_line_and_custom_metrics_with_alerts():
     assert client.logged[0]["tags"]["source"] == "6_check_monitoring --metric"
     # an alert needs a condition: the threshold's; a FAIL status without a threshold is logged but not alerted
     assert client.alerts == [("gap", 0.5, "lessThanEqual")] and result.alerts == ["gap"]
+
+
+def test_without_a_training_set_your_metrics_say_why():
+    from dmm.report import render_html
+
+    own = {"status": "skipped", "reason": "not computed because training set did not pass", "metrics": []}
+    assert own_metrics_line(own) == "Your metrics: not computed because training set did not pass"
+    html = render_html({"checks": [], "own_metrics": own})
+    assert 'id="own-metrics"' in html and "training set did not pass" in html

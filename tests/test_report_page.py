@@ -207,4 +207,5 @@ def test_period_of_utc_text_by_hour_equals_the_full_parse():
     expected = [0, 0, 1, 4, 6, -1, -1, -1]
     assert timeline.period_index(utc).tolist() == expected
     assert timeline.period_index(zulu).tolist() == expected
+    assert timeline.period_index(utc.astype("string[pyarrow]")).tolist() == expected  # Arrow-backed text
     assert timeline.period_index(shifted).tolist() == expected

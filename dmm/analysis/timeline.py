@@ -45,6 +45,8 @@ def _utc_hours(values: pd.Series) -> tuple[np.ndarray, list[str]] | None:
         text = pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
+    if isinstance(text, pa.ChunkedArray):  # a column pandas holds in Arrow memory
+        text = text.combine_chunks()
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         return None
     utc = pc.or_(pc.ends_with(text, "+00:00"), pc.ends_with(text, "Z"))

@@ -57,6 +57,8 @@ def quality_line(quality: Mapping[str, Any]) -> str:
 
 def own_metrics_line(own: Mapping[str, Any]) -> str:
     """Your own metrics (--metric): name, value and verdict of each."""
+    if own.get("status", "ok") != "ok":
+        return f"Your metrics: {own.get('reason', 'not computed')}"
     shown = ", ".join(
         f"{m['name']} " + ("no value" if m.get("value") is None else f"{m['value']:.4g}")
         + (f" {m['status']}" if m.get("status") else "") for m in own.get("metrics") or [])

@@ -171,6 +171,9 @@ def timeline_section(timeline: dict[str, Any], quality: dict[str, Any] | None) -
 
 
 def own_metrics_section(own: dict[str, Any]) -> str:
+    if own.get("status") != "ok":
+        return (f'<section id="own-metrics"><h2>Your metrics</h2><p class="meta">'
+                f'{e(own.get("reason") or "not computed")}</p></section>')
     rows = []
     for metric in own.get("metrics") or []:
         status = metric.get("status") or metric_status(metric)
