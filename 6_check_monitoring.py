@@ -1,7 +1,7 @@
 """Step 6: check the whole monitoring chain now, and preview drift and model quality with DMM's rules.
 
 Checks the config, API key, training set, endpoint, capture names, DMM model, data source, ingested predictions,
-ground truth and join rate; previews drift and quality in the window; writes monitoring_report.html and .json.
+ground truth, join rate; previews drift, quality and your --metric functions; writes monitoring_report.html/.json.
 
 Exit codes: 0 checks passed (warnings allowed); 1 a check failed (or what --fail-on names); 2 bad input; 3 service.
 """
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--no-probe", action="store_true", help="send no sample row to the endpoint (no endpoint check)")
     out.add_argument("--fail-on", choices=FAIL_ON_CHOICES, help="also exit 1 when drift, quality or either (any) "
                      "fails or cannot be measured; default: only a failed check does (for a scheduled Job)")
+    out.add_argument("--metric", action="append", default=[], metavar="FILE.py", help="your own metrics (README)")
     extra = parser.add_argument_group("optional, writes to Domino")
     extra.add_argument("--push-metrics", action="store_true",
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
         days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
         push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
         prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, probe=not args.no_probe,
-        fail_on=args.fail_on)
+        fail_on=args.fail_on, metric_paths=args.metric)
 
     def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
         print("\n".join(report_lines(report)), flush=True)

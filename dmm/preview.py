@@ -22,7 +22,16 @@ from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.names import CheckName
 from dmm.checks.registry import any_failed
 from dmm.checks.result import CheckResult
-from dmm.checks.scan import BATCH_ROWS, PROBABILITY_COLUMN, SCAN_KEY, WindowScan, engine_ready, window_scan
+from dmm.checks.scan import (
+    BATCH_ROWS,
+    PLAN_KEY,
+    PROBABILITY_COLUMN,
+    SCAN_KEY,
+    ScanPlan,
+    WindowScan,
+    engine_ready,
+    window_scan,
+)
 from dmm.errors import DmmError
 from dmm.redact import redact
 from dmm.report import json_ready
@@ -34,6 +43,7 @@ REPORT_FORMAT_VERSION = 1
 class PreviewOptions:
     drift_config: dict | None = None
     batch_rows: int = BATCH_ROWS
+    metrics: tuple[Any, ...] = ()  # dmm.own_metrics.OwnMetric, from --metric
 
 
 def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: bool = True,
@@ -52,6 +62,12 @@ def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: 
         report["drift"] = drift
         report["quality"] = _guarded(lambda: preview_quality(ctx, options), "quality")
         report["conventions"] = drift.pop("conventions", {})
+        watchers = {watcher.name: watcher for watcher in ctx.memo.get(PLAN_KEY, ScanPlan).watchers}
+        if "timeline" in watchers:
+            report["timeline"] = _guarded(lambda: preview_timeline(ctx, watchers["timeline"], drift, options),
+                                          "timeline")
+        if options.metrics:  # a failing function is the user's to fix: its error stops step 6 (metric-failed)
+            report["own_metrics"] = preview_own_metrics(ctx, options, watchers.get("own_metrics"))
     report["probes"] = describe_probes(ctx, results)
     return report
 
@@ -86,6 +102,7 @@ def describe_inputs(ctx: CheckContext) -> dict[str, Any]:
                                          "end": ctx.end.isoformat(timespec="seconds")}}
     for name, read in (("config", lambda: str(ctx.config.source_path)),
                        ("model_monitor_id", lambda: ctx.config.model_monitor_id),
+                       ("model", lambda: _model_name(ctx)),
                        ("training_set", lambda: f"{ctx.schema.training_set_name} v{ctx.schema.training_set_version}"),
                        ("model_type", lambda: ctx.schema.model_type),
                        ("target", lambda: ctx.schema.target),
@@ -97,6 +114,14 @@ def describe_inputs(ctx: CheckContext) -> dict[str, Any]:
         except Exception:  # an input the checks could not establish is reported there, not here
             inputs[name] = None
     return inputs
+
+
+def _model_name(ctx: CheckContext) -> dict[str, Any] | None:
+    """The DMM model's name and version, when the checks already fetched its record (no call of its own)."""
+    model = ctx.memo.peek("model")
+    if not isinstance(model, dict) or not model.get("name"):
+        return None
+    return {"name": model.get("name"), "version": model.get("version")}
 
 
 def _unavailable(ctx: CheckContext, needs: Sequence[CheckName]) -> str | None:
@@ -117,7 +142,8 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
     status = "ok" if result["production_rows_read"] else "empty"
     out = {"status": status, "production_rows": result["production_rows_read"], "probe_rows": scan.probes,
            "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
-           "columns": result["columns"], "config": result["config"], "conventions": conventions}
+           "columns": result["columns"], "config": result["config"], "conventions": conventions,
+           "prediction_column": ctx.schema.prediction_name}
     if status == "empty":
         out["reason"] = ("no captured predictions in the window"
                          + ("" if ctx.prediction_dir else "; pass --prediction-data DIR"))
@@ -179,3 +205,61 @@ def _probabilities(rows: pd.DataFrame) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
 
+
+
+def _label_name(ctx: CheckContext) -> tuple[str, str] | None:
+    """(the label column as the ground truth names it, its name in the joined rows), or None without labels."""
+    try:
+        truth = ctx.ground_truth
+    except Exception:
+        return None
+    if truth is None or truth.frame.empty:
+        return None
+    prediction = ctx.schema.prediction_name
+    return truth.label_column, truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
+
+
+def preview_timeline(ctx: CheckContext, timeline: Any, drift: dict[str, Any],
+                     options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
+    """Traffic, drift of the top columns and the prediction, and quality, per day (per hour in short windows)."""
+    scan = _scan(ctx, options)
+    if "timeline" in scan.errors:
+        raise scan.errors["timeline"]
+    columns = list(drift.get("columns") or [])
+    prediction = ctx.schema.prediction_name
+    from dmm.analysis.timeline import TOP_COLUMNS
+
+    shown = [c for c in columns if c["column"] != prediction][:TOP_COLUMNS]
+    shown += [c for c in columns if c["column"] == prediction]
+    calculator = scan.drift if "drift" not in scan.errors else None
+    quality = None
+    names = _label_name(ctx)
+    if names is not None and "quality" not in scan.errors and scan.joined is not None:
+        quality = timeline.quality_over_time(scan.joined.frame, ctx.schema.model_type, names[1], prediction)
+    out = timeline.to_dict(calculator, shown, quality)
+    out["status"] = "ok"
+    return out
+
+
+def preview_own_metrics(ctx: CheckContext, options: PreviewOptions, rows: Any) -> dict[str, Any]:
+    """Each --metric function on (training set, the window's rows with their labels)."""
+    from dmm.analysis.join import normalise_ids
+    from dmm.own_metrics import METRIC_RULE, run_metrics
+
+    reason = _unavailable(ctx, [CheckName.TRAINING_SET])
+    if reason:  # the baseline is the training set
+        return {"status": "skipped", "reason": reason, "metrics": []}
+    scan = _scan(ctx, options)
+    if "own_metrics" in scan.errors:
+        raise scan.errors["own_metrics"]
+    window = rows.frame() if rows is not None else pd.DataFrame()
+    names = _label_name(ctx)
+    joined = scan.joined.frame if scan.joined is not None and "quality" not in scan.errors else None
+    if names is not None and joined is not None and not joined.empty and ID_COLUMN in window.columns:
+        label = names[0] if names[0] not in window.columns else names[1]
+        labels = pd.DataFrame({"_key": normalise_ids(joined[ID_COLUMN]).to_numpy(dtype=object),
+                               label: joined[names[1]].to_numpy()}).drop_duplicates("_key", keep="last")
+        window = window.assign(_key=normalise_ids(window[ID_COLUMN]).to_numpy(dtype=object))
+        window = window.merge(labels, on="_key", how="left").drop(columns="_key")
+    values = run_metrics(options.metrics, ctx.training_frame, window)
+    return {"status": "ok", "window_rows": len(window), "rule": METRIC_RULE, "metrics": values}

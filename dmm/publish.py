@@ -56,6 +56,13 @@ def metric_values(report: Mapping[str, Any], model_id: str, timestamp: datetime)
                        "tags": {"metric": str(metric["name"]), "source": "6_check_monitoring"},
                        "_condition": (metric.get("operator"), metric.get("threshold")),
                        "_passed": metric.get("passed")})
+    for own in (report.get("own_metrics") or {}).get("metrics") or []:  # --metric: under the function's own name
+        if own.get("value") is None:
+            continue
+        values.append({"modelMonitoringId": model_id, "metric": metric_name("", own["name"]).lstrip("_"),
+                       "value": float(own["value"]), "timestamp": stamp,
+                       "tags": {"metric": str(own["name"]), "source": "6_check_monitoring --metric"},
+                       "_condition": (own.get("operator"), own.get("threshold")), "_passed": own.get("passed")})
     return values
 
 

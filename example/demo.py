@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -34,6 +35,7 @@ DATASOURCE = "monitoring-ground-truth"
 # How the example model is deployed: a predict function from the project's files (example/model_script.py), or the
 # model registered in MLflow wrapped with prediction capture (step 2 --wrap-capture) and deployed from the registry.
 ENDPOINT_KINDS = ("file", "registry")
+METRICS_EXAMPLE = Path(__file__).resolve().with_name("metrics_example.py")  # the README's --metric example
 # What --out may hold when the demo empties it: the files of an earlier demo, nothing else.
 DEMO_FOLDERS = {"sandbox", "workspace"}
 
@@ -217,9 +219,10 @@ class Demo:
     def upload_ground_truth(self, check: bool = True) -> StepRun:
         return self.run("step 5", [self.script("5_upload_ground_truth.py")], check=check)
 
-    def check_monitoring(self, check: bool = True) -> StepRun:
-        return self.run("step 6", [self.script("6_check_monitoring.py"), "--output-dir", self.work_dir],
-                        check=check)
+    def check_monitoring(self, check: bool = True, extra: Sequence[Any] = ()) -> StepRun:
+        """Step 6, with the README's example of your own metrics (example/metrics_example.py)."""
+        return self.run("step 6", [self.script("6_check_monitoring.py"), "--output-dir", self.work_dir,
+                                   "--metric", METRICS_EXAMPLE, *extra], check=check)
 
     def full_path(self, count: int = 200, drifted: bool = False) -> None:
         """Steps 1-6; with ``drifted`` the test traffic comes from customers who behave differently."""

@@ -146,3 +146,27 @@ def test_probe_rows_are_counted_when_nothing_is_previewed(world):
     ctx = world.context()
     predictions = next(r for r in run_checks(ctx) if r.name == CheckName.PREDICTIONS)
     assert predictions.facts["probe_rows"] == 1 and predictions.facts["rows"] == 120
+def test_watchers_get_the_window_rows_and_your_metrics_see_labels_and_the_time_view(world, tmp_path):
+    """Issue 12: the pass feeds the report's Timeline and the rows --metric functions get (labels merged by id)."""
+    from dmm import preview
+    from dmm.analysis.timeline import Timeline
+    from dmm.own_metrics import WindowRows, load_metric_modules
+
+    seen: dict = {}
+    module = tmp_path / "mine.py"
+    module.write_text("def labelled(baseline, window):\n    SEEN['columns'] = list(window.columns)\n"
+                      "    return float(window['label'].notna().sum())\n")
+    metrics = load_metric_modules([str(module)])
+    metrics[0].function.__globals__["SEEN"] = seen
+    ctx = world.context()
+    timeline = Timeline(ctx.start, ctx.end)
+    plan_scan(ctx, ScanPlan(preview=True, watchers=(timeline, WindowRows())))
+    report = preview.build_report(ctx, run_checks(ctx), options=preview.PreviewOptions(metrics=metrics))
+    rows = report["drift"]["production_rows"]
+    assert rows == rows_in_window(world, ctx.start, ctx.end)
+    assert report["timeline"].get("status") == "ok", report["timeline"]
+    assert sum(report["timeline"]["traffic"]) == rows
+    (own,) = report["own_metrics"]["metrics"]
+    assert report["own_metrics"]["window_rows"] == rows
+    assert own["value"] == report["quality"]["matched_rows"]  # every matched prediction carries its label
+    assert "event_id" in seen["columns"] and "timestamp" in seen["columns"]

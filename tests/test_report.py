@@ -109,7 +109,7 @@ def test_drift_table_is_sorted_by_severity_and_names_the_top_bins(report):
     table = html[html.index('id="drift"'):html.index("<h3>Distributions")]
     order = [c["column"] for c in report["drift"]["columns"]]
     assert order[0] == "age"  # the shifted column fails and comes first
-    positions = [table.index(f"<td>{_escaped(name)}") for name in order]
+    positions = [table.index(f">{_escaped(name)}</a>") for name in order]
     assert positions == sorted(positions)
     top_bin = report["drift"]["columns"][0]["top_bins"][0]["bin"]
     assert _escaped(top_bin) in table

@@ -45,6 +45,7 @@ class ColumnDrift:
     tests: list[TestResult]
     reasons: list[str] = field(default_factory=list)
     unseen_classes: dict = field(default_factory=dict)
+    integer: bool = False  # every training value is a whole number (the report labels its bins as integers)
 
     @property
     def main(self) -> TestResult:
@@ -100,7 +101,17 @@ class ColumnDrift:
             "reliable_rows": reliable_rows(self.bins),
             "small_sample": 0 < int(self.production_counts.sum()) < reliable_rows(self.bins),
             "reason": self.reason,
+            "integer": self.integer,
         }
+
+
+def _whole_numbers(values: pd.Series) -> bool:
+    """True when the column has finite numbers and every one is whole (an integer column, or floats like 3.0)."""
+    from dmm.analysis.binning import as_numbers
+
+    numbers = as_numbers(values)
+    numbers = numbers[np.isfinite(numbers)]
+    return bool(numbers.size) and bool(np.all(numbers == np.round(numbers)))
 
 
 class DriftCalculator:
@@ -115,6 +126,7 @@ class DriftCalculator:
         self.unseen: dict[str, Counter] = {}
         self.rows_seen = 0
         self.rows_with_column: dict[str, int] = {}
+        self.integer: dict[str, bool] = {}
 
     def fit(self, reference_df: pd.DataFrame, columns: dict[str, str]) -> DriftCalculator:
         columns = {name: str(value_type).lower() for name, value_type in columns.items()}
@@ -131,6 +143,7 @@ class DriftCalculator:
             self.production_counts[name] = np.zeros_like(self.reference_counts[name])
             self.unseen[name] = Counter()
             self.rows_with_column[name] = 0
+            self.integer[name] = value_type == "numerical" and _whole_numbers(values)
         self._reference_has = {name: name in reference_df.columns for name in self.columns}
         self.rows_seen = 0
         return self
@@ -166,7 +179,7 @@ class DriftCalculator:
         tests = [run_test(test, reference, production, bins, self.config, name) for test in names]
         drift = ColumnDrift(column=name, value_type=value_type, bins=bins, reference_counts=reference.copy(),
                             production_counts=production.copy(), main_test=main_test, tests=tests,
-                            reasons=self._edge_case_reasons(name))
+                            reasons=self._edge_case_reasons(name), integer=self.integer.get(name, False))
         if self.unseen[name]:
             listed = self.unseen[name].most_common(UNSEEN_LISTED)
             drift.unseen_classes = {"distinct": len(self.unseen[name]), "count": int(sum(self.unseen[name].values())),

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from dmm.analysis.binning import CLASS_KEY_RULE, class_keys
+from dmm.analysis.curves import classification_details, regression_details
 from dmm.analysis.thresholds import Threshold
 from dmm.errors import ConfigError
 
@@ -119,6 +120,7 @@ class QualityResult:
     unscoreable_rows: dict[str, Any] = field(default_factory=dict)
     confusion_matrix: dict[str, Any] | None = None
     reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)  # per-class table, curves, distributions (curves.py)
 
     @property
     def conventions(self) -> dict[str, str]:
@@ -138,7 +140,8 @@ class QualityResult:
                 "conventions": self.conventions,
                 "thresholds": {metric.name: metric.condition.to_dict() for metric in self.metrics},
                 "confusion_matrix": self.confusion_matrix, "reason": self.reason,
-                "metrics": [metric.to_dict() for metric in self.metrics], "passed": self.passed}
+                "metrics": [metric.to_dict() for metric in self.metrics], "passed": self.passed,
+                "details": self.details}
 
 
 def _guarded(fn: Callable[[], Any]) -> tuple[Any, str]:
@@ -205,7 +208,7 @@ def _label_order(texts: Any) -> list[str]:
 
 def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Sequence[Any] | None,
                     sample_weight: Any,
-                    thresholds: Mapping[str, Threshold]) -> tuple[list[MetricResult], dict[str, Any]]:
+                    thresholds: Mapping[str, Threshold]) -> tuple[list[MetricResult], dict[str, Any], dict[str, Any]]:
     seen = set(y_true.unique().tolist()) | set(y_pred.unique().tolist())
     if labels is None:
         labels = _label_order(seen)
@@ -218,9 +221,10 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     pred = pd.Categorical(y_pred, categories=classes).codes.astype(np.int64)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(true, pred, labels=codes, average="weighted",
                                                                    zero_division=0)
+    averaged = "weighted average over classes by support"
     results = [_metric("accuracy", skm.accuracy_score(true, pred), "", thresholds),
-               _metric("precision", precision, "", thresholds), _metric("recall", recall, "", thresholds),
-               _metric("f1", f1, "", thresholds)]
+               _metric("precision", precision, "", thresholds, averaged),
+               _metric("recall", recall, "", thresholds, averaged), _metric("f1", f1, "", thresholds, averaged)]
     matrix, why = (None, "no prediction probabilities were given") if proba is None else \
         _probability_matrix(proba, classes)
     auc = weighted_auc = log_loss = None
@@ -248,7 +252,7 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
         warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
         matrix_of_counts = skm.confusion_matrix(true, pred, labels=codes).tolist()
     confusion = {"labels": classes, "rows": "true label", "columns": "predicted label", "matrix": matrix_of_counts}
-    return results, confusion
+    return results, confusion, classification_details(true, pred, classes, matrix)
 
 
 def _mape(actual: np.ndarray, predicted: np.ndarray) -> tuple[float | None, str, str]:
@@ -348,11 +352,12 @@ def quality_metrics(model_type: str, y_true: Any, y_pred: Any, proba: Any = None
                 causes = ", ".join(f"{name}: {count}" for name, count in result.unscoreable_rows["causes"].items())
                 result.reason = f"{int(bad.sum())} row(s) could not be scored and were left out ({causes})"
             result.metrics = _regression(actual, predicted, sample_weight, conditions)
+            result.details = regression_details(actual, predicted)
     if len(y_true) == 0:
         result.reason = "no matched rows: no label matched a prediction"
     elif model_type == "classification":
-        result.metrics, result.confusion_matrix = _classification(y_true, y_pred, proba, labels, sample_weight,
-                                                                  conditions)
+        result.metrics, result.confusion_matrix, result.details = _classification(
+            y_true, y_pred, proba, labels, sample_weight, conditions)
         if y_true.nunique() < 2:
             result.reason = "the labels hold a single class"
     if not result.metrics:

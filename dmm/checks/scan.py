@@ -56,6 +56,9 @@ class ScanPlan:
     preview: bool = False
     drift_config: dict | None = None
     batch_rows: int = BATCH_ROWS
+    # more consumers of the window's rows (the report's timeline, the rows --metric functions get): each has
+    # ``name``, ``columns`` (read besides the others when a file has them) and ``add(frame, scan)``
+    watchers: tuple[Any, ...] = ()
 
 
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
@@ -132,7 +135,7 @@ def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict 
     if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
         return scan
     if preview:
-        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows)
+        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers)
     else:
         plan = planned
     scan = run_scan(ctx, plan)
@@ -194,8 +197,11 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     truth = _truth(ctx)
     counter = JoinCounter(truth) if truth is not None else None
     drift, columns, joiner = _consumers(ctx, scan, truth)
+    scan.drift = drift  # the fitted bins, for watchers
+    watched = [c for watcher in plan.watchers for c in watcher.columns]
     prediction = ctx.schema.prediction_name if joiner is not None else ""
-    quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN] if joiner is not None else []
+    # the timestamps ride along, for the report's quality over time (dmm/analysis/timeline.py)
+    quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
     start, end = _aware(ctx.start), _aware(ctx.end)
     with_ids = counter is not None or joiner is not None
     pending = _Pending()
@@ -213,7 +219,7 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             scan.probes += int(is_probe.sum())
             scan.listed_probes += int((is_probe & ~counted).sum())  # edge rows were counted from their ids
             table, counted = table.filter(pa.array(~is_probe)), counted[~is_probe]
-        if not (counter or drift or joiner) or table.num_rows == 0:
+        if not (counter or drift or joiner or plan.watchers) or table.num_rows == 0:
             return
         window = table.to_pandas()
         keys = normalise_ids(window[ID_COLUMN]).to_numpy(dtype=object) if with_ids and ID_COLUMN in window.columns \
@@ -226,10 +232,12 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         if joiner is not None and keys is not None and prediction in window.columns:
             chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
             _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=keys)
+        for watcher in plan.watchers:
+            _feed(scan, watcher.name, watcher.add, window, scan)
 
     for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
-        for batch, edge_keys in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
-                                              True):
+        for batch, edge_keys in _file_batches(item, [*columns, *quality_columns, *watched], start, end,
+                                              plan.batch_rows, True):
             if edge_keys is not None:
                 scan.listed_probes += count_probe_ids(edge_keys)
             if counter is not None and edge_keys is not None:

@@ -7,7 +7,7 @@ that validates first reports a usage error in a fraction of a second.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,21 +36,29 @@ class Step6Options:
     env: Mapping[str, str] | None = None
     probe: bool = True  # False with --no-probe: no sample row is sent to the endpoint
     fail_on: str | None = None  # --fail-on drift|quality|any (dmm/checks/fail_on.py); None: only checks fail
+    metrics: tuple[Any, ...] = ()  # dmm.own_metrics.OwnMetric, loaded from --metric files
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
                   output_dir: str = ".", preview: bool = True, push_metrics: bool = False, schedule: bool = False,
-                  fail_on: str | None = None, **rest: Any) -> Step6Options:
-        """Options from the flags, or a ``UsageError`` naming the flag; nothing heavy is imported."""
-        if (push_metrics or schedule) and not preview:
-            raise UsageError("--push-metrics and --schedule need the preview", "Drop --no-preview")
+                  fail_on: str | None = None, metric_paths: Sequence[str] = (), **rest: Any) -> Step6Options:
+        """Options from the flags, or a ``UsageError`` naming the flag; nothing heavy is imported (but the
+        --metric modules, which are loaded here so that a broken one stops step 6 before any check)."""
+        if (push_metrics or schedule or metric_paths) and not preview:
+            raise UsageError("--push-metrics, --schedule and --metric need the preview", "Drop --no-preview")
         check_fail_on(fail_on, preview)
         window = window_from(days, start, end)
         folder = check_output_dir(output_dir)
         for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
             check_output_file(folder / name, "--output-dir")
         _check_inputs(rest)
+        metrics: tuple[Any, ...] = ()
+        if metric_paths:
+            from dmm.own_metrics import load_metric_modules
+
+            metrics = load_metric_modules(metric_paths)
         return cls(window, folder, preview=preview, push_metrics=push_metrics, schedule=schedule, fail_on=fail_on,
+                   metrics=metrics,
                    **rest)
 
 
@@ -100,7 +108,7 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     from dmm.checks.chain import run_checks
     from dmm.checks.context import CheckContext, CheckInputs
     from dmm.checks.scan import ScanPlan, plan_scan
-    from dmm.preview import build_report
+    from dmm.preview import PreviewOptions, build_report
     from dmm.publish import publish
     from dmm.report import write_report
 
@@ -110,9 +118,16 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     ctx = CheckContext(inputs, connect=connect)
     if load_config is not None:
         ctx.load_config = load_config
-    plan_scan(ctx, ScanPlan(preview=options.preview))  # the join-rate check's pass over the files feeds the preview
+    watchers: tuple[Any, ...] = ()
+    if options.preview:  # the report's time view, and the rows the --metric functions get
+        from dmm.analysis.timeline import Timeline
+        from dmm.own_metrics import WindowRows
+
+        watchers = (Timeline(options.window.start, options.window.end),) + ((WindowRows(),) if options.metrics else ())
+    # the join-rate check's pass over the files feeds the preview
+    plan_scan(ctx, ScanPlan(preview=options.preview, watchers=watchers))
     results = run_checks(ctx)
-    report = build_report(ctx, results, preview=options.preview)
+    report = build_report(ctx, results, preview=options.preview, options=PreviewOptions(metrics=options.metrics))
     if options.fail_on:
         report["fail_on"] = {"on": options.fail_on, "reasons": fail_on_reasons(report, options.fail_on)}
     if on_report is not None:

@@ -28,6 +28,8 @@ def report_lines(report: Mapping[str, Any]) -> list[str]:
         lines += ["", drift_line(drift)]
     if quality is not None:
         lines.append(quality_line(quality))
+    if report.get("own_metrics"):
+        lines.append(own_metrics_line(report["own_metrics"]))
     return [redact(line) for line in lines]
 
 
@@ -53,3 +55,13 @@ def quality_line(quality: Mapping[str, Any]) -> str:
     shown = ", ".join(f"{m.get('api_name') or m['name']} {m['value']:.3g}"
                       for m in quality.get("metrics") or [] if m.get("value") is not None)
     return f"Quality over {quality.get('matched_rows', 0):,} matched row(s): {shown or 'no metric has a value'}"
+
+
+def own_metrics_line(own: Mapping[str, Any]) -> str:
+    """Your own metrics (--metric): name, value and verdict of each."""
+    if own.get("status", "ok") != "ok":
+        return f"Your metrics: {own.get('reason', 'not computed')}"
+    shown = ", ".join(
+        f"{m['name']} " + ("no value" if m.get("value") is None else f"{m['value']:.4g}")
+        + (f" {m['status']}" if m.get("status") else "") for m in own.get("metrics") or [])
+    return f"Your metrics over {own.get('window_rows', 0):,} prediction(s): {shown or 'none'}"
