@@ -37,7 +37,7 @@ from dmm.prediction_files import PredictionFile
 
 if TYPE_CHECKING:
     from dmm.analysis.drift import DriftCalculator
-    from dmm.analysis.join import GroundTruthJoiner, JoinResult
+    from dmm.analysis.join import GroundTruthJoiner, JoinResult, LabelIndex
     from dmm.checks.context import CheckContext
 
 BATCH_ROWS = 100_000
@@ -87,23 +87,18 @@ def engine_ready(ctx: CheckContext) -> None:
 class JoinCounter:
     """The join-rate check's counts: distinct labelled ids, how many a prediction matched, ids labelled twice."""
 
-    def __init__(self, truth: GroundTruth) -> None:
-        from dmm.analysis.join import normalise_ids
+    def __init__(self, index: LabelIndex) -> None:
+        self.index = index  # the labels' ids, normalised once (shared with the quality join)
+        self.duplicates = index.duplicated_ids()
+        self.seen = np.zeros(len(index), dtype=bool)
 
-        ids = normalise_ids(truth.frame[truth.id_column]).dropna()
-        self.duplicates = int((ids.value_counts() > 1).sum())
-        self.ids = ids.drop_duplicates().to_numpy(dtype=object)  # first-seen order, for the unmatched sample
-        self.index = pd.Index(self.ids)  # hashing the keys would cost what this lookup does
-        self.seen = np.zeros(len(self.ids), dtype=bool)
-
-    def add(self, keys: np.ndarray) -> None:
-        """Normalised prediction ids (None where missing)."""
-        found = self.index.get_indexer(keys[pd.notna(keys)])
-        self.seen[found[found >= 0]] = True
+    def add(self, positions: np.ndarray) -> None:
+        """Label positions of prediction ids (``LabelIndex.look_up(keys).positions``; -1: none)."""
+        self.seen[positions[positions >= 0]] = True
 
     def statistics(self) -> JoinStatistics:
-        unmatched = self.ids[~self.seen][:LISTED_IDS]
-        return JoinStatistics(len(self.ids), int(self.seen.sum()), self.duplicates, tuple(map(str, unmatched)))
+        unmatched = self.index.distinct[~self.seen][:LISTED_IDS]  # first-seen order
+        return JoinStatistics(len(self.index), int(self.seen.sum()), self.duplicates, tuple(map(str, unmatched)))
 
 
 @dataclass
@@ -158,7 +153,7 @@ def drift_columns(ctx: CheckContext) -> dict[str, str]:
     return columns
 
 
-def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
+def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None, index: LabelIndex | None
                ) -> tuple[DriftCalculator | None, dict[str, str], GroundTruthJoiner | None]:
     engine_ready(ctx)
     from dmm.analysis.drift import DriftCalculator
@@ -178,7 +173,8 @@ def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
         try:
             prediction = ctx.schema.prediction_name
             label = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
-            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label)
+            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label,
+                                       index=index)
         except Exception as error:
             scan.errors["quality"] = error
     return drift, columns, joiner
@@ -188,38 +184,42 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     """One read of each file of the window, feeding every consumer the plan asks for."""
     scan = WindowScan(plan)
     engine_ready(ctx)
+    from dmm.analysis.join import LabelIndex, normalise_ids
+
     truth = _truth(ctx)
-    counter = JoinCounter(truth) if truth is not None else None
-    drift, columns, joiner = _consumers(ctx, scan, truth)
+    index = LabelIndex(truth.frame[truth.id_column]) if truth is not None else None  # normalised once
+    counter = JoinCounter(index) if index is not None else None
+    drift, columns, joiner = _consumers(ctx, scan, truth, index)
     prediction = ctx.schema.prediction_name if joiner is not None else ""
     quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN] if joiner is not None else []
     start, end = _aware(ctx.start), _aware(ctx.end)
-    with_ids = counter is not None or joiner is not None
     pending = _Pending()
 
     def feed(batches: list[Any], counted: np.ndarray) -> None:
-        """Consumers fed once per ~batch_rows rows, however many files they came from (counts add up)."""
+        """Consumers fed once per ~batch_rows rows, however many files they came from (counts add up). Only the
+        drift columns and the ids become pandas; the quality join takes its (labelled) rows from Arrow."""
         import pyarrow as pa
 
-        from dmm.analysis.join import normalise_ids
-
-        window = pa.Table.from_batches(batches).to_pandas()
-        keys = normalise_ids(window[ID_COLUMN]).to_numpy(dtype=object) if with_ids and ID_COLUMN in window.columns \
-            else None
-        if counter is not None and keys is not None:
-            counter.add(keys[~counted])
-        present = [c for c in columns if c in window.columns]
+        window = pa.Table.from_batches(batches)
+        names = window.column_names
+        ids = None
+        if index is not None and ID_COLUMN in names:
+            keys = normalise_ids(window.column(ID_COLUMN).to_pandas()).to_numpy(dtype=object, na_value=None)
+            ids = index.look_up(keys)  # hashed and looked up once for the count and the join
+        if counter is not None and ids is not None:
+            counter.add(ids.positions[~counted])
+        present = [c for c in columns if c in names]
         if drift is not None and present:
-            _feed(scan, "drift", drift.update, window[present])
-        if joiner is not None and keys is not None and prediction in window.columns:
-            chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
-            _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=keys)
+            _feed(scan, "drift", drift.update, window.select(present).to_pandas())
+        if joiner is not None and ids is not None and prediction in names:
+            chunk = window.select([c for c in dict.fromkeys(quality_columns) if c in names])
+            _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, ids=ids)
 
     for item in ctx.prediction_files if (counter or drift or joiner) else []:
         for batch, edge_keys in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
-                                              with_ids):
-            if counter is not None and edge_keys is not None:
-                counter.add(edge_keys)  # the check counts every row of the file, the preview the window's
+                                              index is not None):
+            if counter is not None and index is not None and edge_keys is not None:
+                counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
             if batch.num_rows:
                 pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
     pending.flush(feed)
