@@ -215,9 +215,10 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             chunk = window.select([c for c in dict.fromkeys(quality_columns) if c in names])
             _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, ids=ids)
 
+    footers = ctx.prediction_footers if (counter or drift or joiner) else {}
     for item in ctx.prediction_files if (counter or drift or joiner) else []:
         for batch, edge_keys in _file_batches(item, [*columns, *quality_columns], start, end, plan.batch_rows,
-                                              index is not None):
+                                              index is not None, footers.get(item.path)):
             if counter is not None and index is not None and edge_keys is not None:
                 counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
             if batch.num_rows:
@@ -270,14 +271,15 @@ def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any,
 
 
 def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
-                  with_ids: bool) -> Iterator[tuple[Any, np.ndarray | None]]:
-    """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row)."""
+                  with_ids: bool, footer: Any = None) -> Iterator[tuple[Any, np.ndarray | None]]:
+    """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row);
+    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from dmm.analysis.join import normalise_ids
 
-    parquet = pq.ParquetFile(item.path)
+    parquet = pq.ParquetFile(item.path, metadata=footer)
     names = parquet.schema_arrow.names
     wanted = [c for c in dict.fromkeys([*columns, *([ID_COLUMN] if with_ids else [])]) if c in names]
     if not wanted:
