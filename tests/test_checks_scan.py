@@ -50,7 +50,8 @@ def test_each_footer_is_read_once_for_the_summary_and_the_pass(world, monkeypatc
 
     footers: list[str] = []
     original = pq.read_metadata
-    monkeypatch.setattr(pq, "read_metadata", lambda where, *a, **k: footers.append(str(where)) or original(where, *a, **k))
+    monkeypatch.setattr(pq, "read_metadata",
+                        lambda where, *a, **k: footers.append(str(where)) or original(where, *a, **k))
     opened: list[bool] = []
     original_init = pq.ParquetFile.__init__
 
