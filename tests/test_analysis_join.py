@@ -106,3 +106,19 @@ def test_memory_follows_the_labels_not_the_predictions():
     assert result.matched_rows == 100 and result.duplicate_prediction_rows == 29 * 100
     assert result.unmatched_prediction_count == 30 * 50
     assert set(result.frame["prediction"]) == {29 % 2}
+
+
+@SETTINGS
+@given(batches=st.lists(st.lists(st.integers(0, 2 ** 64 - 1) | st.sampled_from([0, 1, 2 ** 63, 2 ** 64 - 1]),
+                                 max_size=30), max_size=12), merge=st.integers(1, 20))
+def test_distinct_prediction_ids_are_counted_exactly_across_merges(batches, merge):
+    from dmm.analysis import join
+
+    saved, join.MERGE_HASHES = join.MERGE_HASHES, merge  # merges after every few hashes
+    try:
+        distinct = join._DistinctHashes()
+        for batch in batches:
+            distinct.add(np.unique(np.asarray(batch, dtype=np.uint64)))
+        assert distinct.count() == len({value for batch in batches for value in batch})
+    finally:
+        join.MERGE_HASHES = saved

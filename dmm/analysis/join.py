@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dmm.analysis.binning import class_keys
 from dmm.errors import UsageError
@@ -35,6 +36,8 @@ LATEST_RULE = ("the latest label wins on duplicate ids (by timestamp when given,
                "else by the order the predictions were read)")
 NAT = np.iinfo(np.int64).min  # a missing timestamp sorts first: any dated row is later
 MERGE_HASHES = 1_000_000
+BUCKET_BITS = 4
+BUCKETS = 2 ** BUCKET_BITS
 
 
 def normalise_ids(values: Any) -> pd.Series:
@@ -46,12 +49,21 @@ class IdLookup:
     """Exact positions of normalised ids in a fixed set of distinct ids, found by their 64-bit hash.
 
     Hash lookups run on an integer table, several times faster than pandas' lookup of Python strings; a hash
-    match is confirmed by comparing the text, and a set whose hashes collide is looked up by text instead."""
+    match is confirmed by comparing the text, and a set whose hashes collide is looked up by text instead. The
+    ids are kept as Arrow text (a few bytes each), not as Python strings."""
 
-    def __init__(self, ids: np.ndarray) -> None:
-        self.ids = np.asarray(ids, dtype=object)
-        self._hashes = pd.Index(pd.util.hash_array(self.ids)) if len(self.ids) else pd.Index([], dtype="uint64")
-        self._text = None if self._hashes.is_unique else pd.Index(self.ids)
+    def __init__(self, ids: Any) -> None:
+        values = np.asarray(ids, dtype=object)
+        self._hashes = pd.Index(pd.util.hash_array(values)) if len(values) else pd.Index([], dtype="uint64")
+        self._text = None if self._hashes.is_unique else pd.Index(values)
+        self.ids = pa.array(values, type=pa.large_string())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def text(self, positions: np.ndarray) -> np.ndarray:
+        """The ids at ``positions``, as an object array of str."""
+        return self.ids.take(pa.array(np.asarray(positions, dtype=np.int64))).to_numpy(zero_copy_only=False)
 
     def positions(self, keys: np.ndarray, hashes: np.ndarray | None = None) -> np.ndarray:
         """Position of each key (no missing keys) in ``ids``, -1 where absent; ``hashes``: ``hash_array(keys)``."""
@@ -63,24 +75,27 @@ class IdLookup:
         found = np.asarray(self._hashes.get_indexer(pd.util.hash_array(keys) if hashes is None else hashes))
         hit = np.flatnonzero(found >= 0)
         if hit.size:
-            differ = self.ids[found[hit]] != keys[hit]
+            differ = self.text(found[hit]) != keys[hit]
             found[hit[differ]] = -1
         return found
 
 
 class LabelIndex:
-    """Label ids normalised once: ``codes`` (per label row, the position of its id in ``distinct``, -1 when the
-    row has no id), ``distinct`` (first-seen order) and a lookup of normalised prediction ids."""
+    """Label ids normalised once: ``codes`` (per label row, the position of its distinct id, -1 when the row has
+    no id; positions in first-seen order) and ``lookup`` (``IdLookup``) of normalised prediction ids."""
 
     def __init__(self, ids: Any) -> None:
         keys = normalise_ids(ids).to_numpy(dtype=object, na_value=None)
         codes, distinct = pd.factorize(keys, use_na_sentinel=True)
         self.codes = np.asarray(codes, dtype=np.intp)
-        self.distinct = np.asarray(distinct, dtype=object)
-        self.lookup = IdLookup(self.distinct)
+        self.lookup = IdLookup(distinct)
 
     def __len__(self) -> int:
-        return len(self.distinct)
+        return len(self.lookup)
+
+    def text(self, positions: np.ndarray) -> list[str]:
+        """The distinct ids at ``positions`` (first-seen order is position order)."""
+        return [str(key) for key in self.lookup.text(positions)]
 
     @property
     def rows_without_id(self) -> int:
@@ -88,7 +103,7 @@ class LabelIndex:
 
     def duplicated_ids(self) -> int:
         """Distinct ids labelled more than once."""
-        tally = np.bincount(self.codes[self.codes >= 0], minlength=len(self.distinct))
+        tally = np.bincount(self.codes[self.codes >= 0], minlength=len(self))
         return int(np.count_nonzero(tally > 1))
 
     def look_up(self, keys: Any) -> BatchIds:
@@ -100,13 +115,15 @@ class LabelIndex:
         positions = np.full(len(keys), -1, dtype=np.intp)
         if len(present):
             positions[has_id] = self.lookup.positions(present, hashes)
-        return BatchIds(has_id, hashes, positions)
+        return BatchIds(keys, has_id, hashes, positions)
 
 
 @dataclass(frozen=True)
 class BatchIds:
-    """One chunk's ids: which rows have one, the 64-bit hashes of those ids, each row's label slot (-1: none)."""
+    """One chunk's ids: normalised keys, which rows have one, the 64-bit hashes of those ids, each row's label
+    slot (-1: none)."""
 
+    keys: np.ndarray
     has_id: np.ndarray
     hashes: np.ndarray
     positions: np.ndarray
@@ -125,32 +142,45 @@ def _last_per(slots: np.ndarray) -> np.ndarray:
 
 
 class _DistinctHashes:
-    """How many distinct 64-bit hashes were added: a sorted array, merged with what arrives in batches."""
+    """How many distinct 64-bit hashes were added: 16 sorted arrays (by the top 4 bits), merged with what arrives
+    in batches, so a merge copies one sixteenth of the set at a time."""
 
     def __init__(self) -> None:
-        self.sorted = np.zeros(0, dtype=np.uint64)
+        self.buckets = [np.zeros(0, dtype=np.uint64) for _ in range(BUCKETS)]
+        self.size = 0
         self.pending: list[np.ndarray] = []
         self.pending_size = 0
 
     def add(self, hashes: np.ndarray) -> None:
         self.pending.append(hashes)
         self.pending_size += len(hashes)
-        if self.pending_size >= max(MERGE_HASHES, len(self.sorted) // 4):
+        if self.pending_size >= max(MERGE_HASHES, self.size // 8):
             self._merge()
 
     def _merge(self) -> None:
         if not self.pending:
             return
-        new = np.unique(np.concatenate(self.pending))
+        new = np.concatenate(self.pending)
         self.pending, self.pending_size = [], 0
-        where = np.searchsorted(self.sorted, new)
-        known = where < len(self.sorted)
-        known[known] = self.sorted[where[known]] == new[known]
-        self.sorted = np.insert(self.sorted, where[~known], new[~known])
+        if not len(new):
+            return
+        new.sort()
+        new = new[np.r_[True, new[1:] != new[:-1]]]
+        bounds = np.searchsorted(new >> np.uint64(64 - BUCKET_BITS), np.arange(BUCKETS + 1, dtype=np.uint64))
+        for bucket in range(BUCKETS):
+            part = new[bounds[bucket]:bounds[bucket + 1]]
+            old = self.buckets[bucket]
+            if not len(part):
+                continue
+            where = np.searchsorted(old, part)
+            known = where < len(old)
+            known[known] = old[where[known]] == part[known]
+            self.buckets[bucket] = np.insert(old, where[~known], part[~known])
+            self.size += int(np.count_nonzero(~known))
 
     def count(self) -> int:
         self._merge()
-        return len(self.sorted)
+        return self.size
 
 
 class _Slots:
@@ -189,12 +219,17 @@ class _Slots:
         out[:] = list(values)
         return out
 
-    def take(self, slots: np.ndarray) -> Any:
-        """The values of ``slots``, in that order: a float matrix, or an array or Series like the input's."""
+    def take(self, slots: np.ndarray, fill: Any = None) -> Any:
+        """The values of ``slots``, in that order: a float matrix, or an array or Series like the input's.
+        ``fill(slots)``: the values of filled object slots that hold None (ids kept as their key's text)."""
         if self.values is None:
             return pd.Series(np.full(len(slots), np.nan))
         values = self.values[slots]
         missing = ~self.filled[slots]
+        if fill is not None and values.dtype == object and values.ndim == 1:
+            blank = np.flatnonzero(~missing & pd.isna(values))
+            if blank.size:
+                values[blank] = fill(slots[blank])
         if values.ndim == 2:
             if not missing.any():
                 return values
@@ -332,6 +367,7 @@ class GroundTruthJoiner:
         self._order = np.full(size, -1, dtype=np.int64)
         self._when = np.full(size, NAT, dtype=np.int64) if prediction_timestamp_column else None
         self._slots: dict[str, _Slots] = {}
+        self._id_column: str | None = None
         self._distinct = _DistinctHashes()
         self.prediction_rows = 0
         self.prediction_rows_without_id = 0
@@ -378,10 +414,15 @@ class GroundTruthJoiner:
         for name in names:
             self._slots.setdefault(name, _Slots(len(self.index)))
         for name, store in self._slots.items():
-            if name in names:
-                store.put(slots, *_column_values(predictions, name, rows))
-            else:
+            if name not in names:
                 store.put(slots, None, None)
+                continue
+            values, dtype = _column_values(predictions, name, rows)
+            if name == id_column and values.dtype == object and values.ndim == 1:
+                values = values.copy()  # an id written as its key is kept as None: no string per slot
+                values[values == ids.keys[rows]] = None
+                self._id_column = id_column
+            store.put(slots, values, dtype)
         return self
 
     def result(self) -> JoinResult:
@@ -390,10 +431,11 @@ class GroundTruthJoiner:
         matched = np.flatnonzero(self._order >= 0)
         matched = matched[np.argsort(self._order[matched], kind="stable")]
         listing = self._label_listing[self._order[self._label_listing] < 0]
-        unmatched = [str(key) for key in self.index.distinct[listing[:self.max_listed]]]
+        unmatched = self.index.text(listing[:self.max_listed])
         columns: dict[str, Any] = {}
         if matched.size:
-            columns = {name: store.take(matched) for name, store in self._slots.items()}
+            columns = {name: store.take(matched, self.index.text if name == self._id_column else None)
+                       for name, store in self._slots.items()}
             label_name = self.label_name or (self.label_column if self.label_column not in columns
                                              else f"{self.label_column}_label")
             columns[label_name] = pd.Series(self._label_values[matched])
