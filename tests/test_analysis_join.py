@@ -101,8 +101,8 @@ def test_memory_follows_the_labels_not_the_predictions():
     for round_ in range(30):  # every label predicted again and again: the slots stay 100 long
         joiner.add(pd.DataFrame({"event_id": [f"id{i}" for i in range(100)] + [f"other{round_}-{i}" for i in range(50)],
                                  "prediction": [round_ % 2] * 150}))
-    result = joiner.result()
     assert all(len(store.filled) == 100 for store in joiner._slots.values())
+    result = joiner.result()
     assert result.matched_rows == 100 and result.duplicate_prediction_rows == 29 * 100
     assert result.unmatched_prediction_count == 30 * 50
     assert set(result.frame["prediction"]) == {29 % 2}
@@ -112,13 +112,13 @@ def test_memory_follows_the_labels_not_the_predictions():
 @given(batches=st.lists(st.lists(st.integers(0, 2 ** 64 - 1) | st.sampled_from([0, 1, 2 ** 63, 2 ** 64 - 1]),
                                  max_size=30), max_size=12), merge=st.integers(1, 20))
 def test_distinct_prediction_ids_are_counted_exactly_across_merges(batches, merge):
-    from dmm.analysis import join
+    from dmm.analysis import join_slots
 
-    saved, join.MERGE_HASHES = join.MERGE_HASHES, merge  # merges after every few hashes
+    saved, join_slots.MERGE_HASHES = join_slots.MERGE_HASHES, merge  # merges after every few hashes
     try:
-        distinct = join._DistinctHashes()
+        distinct = join_slots.DistinctHashes()
         for batch in batches:
             distinct.add(np.unique(np.asarray(batch, dtype=np.uint64)))
         assert distinct.count() == len({value for batch in batches for value in batch})
     finally:
-        join.MERGE_HASHES = saved
+        join_slots.MERGE_HASHES = saved

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dmm.analysis.binning import class_keys
+from dmm.analysis.join_slots import DistinctHashes, Slots, column_values
 from dmm.errors import UsageError
 
 ID_RULE = ("ids are compared as text after normalisation, as one id column that is integer in one file and float "
@@ -35,9 +36,6 @@ LATEST_RULE = ("the latest label wins on duplicate ids (by timestamp when given,
                "prediction wins on duplicate prediction ids, across all chunks and files (by timestamp when given, "
                "else by the order the predictions were read)")
 NAT = np.iinfo(np.int64).min  # a missing timestamp sorts first: any dated row is later
-MERGE_HASHES = 1_000_000
-BUCKET_BITS = 4
-BUCKETS = 2 ** BUCKET_BITS
 
 
 def normalise_ids(values: Any) -> pd.Series:
@@ -61,9 +59,13 @@ class IdLookup:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def arrow_text(self, positions: np.ndarray) -> pa.Array:
+        """The ids at ``positions``, as Arrow text."""
+        return self.ids.take(pa.array(np.asarray(positions, dtype=np.int64)))
+
     def text(self, positions: np.ndarray) -> np.ndarray:
         """The ids at ``positions``, as an object array of str."""
-        return self.ids.take(pa.array(np.asarray(positions, dtype=np.int64))).to_numpy(zero_copy_only=False)
+        return self.arrow_text(positions).to_numpy(zero_copy_only=False)
 
     def positions(self, keys: np.ndarray, hashes: np.ndarray | None = None) -> np.ndarray:
         """Position of each key (no missing keys) in ``ids``, -1 where absent; ``hashes``: ``hash_array(keys)``."""
@@ -139,132 +141,6 @@ def _last_per(slots: np.ndarray) -> np.ndarray:
     """Index of the last occurrence of each distinct value of ``slots`` (in the order of the values)."""
     _, first_from_end = np.unique(slots[::-1], return_index=True)
     return len(slots) - 1 - first_from_end
-
-
-class _DistinctHashes:
-    """How many distinct 64-bit hashes were added: 16 sorted arrays (by the top 4 bits), merged with what arrives
-    in batches, so a merge copies one sixteenth of the set at a time."""
-
-    def __init__(self) -> None:
-        self.buckets = [np.zeros(0, dtype=np.uint64) for _ in range(BUCKETS)]
-        self.size = 0
-        self.pending: list[np.ndarray] = []
-        self.pending_size = 0
-
-    def add(self, hashes: np.ndarray) -> None:
-        self.pending.append(hashes)
-        self.pending_size += len(hashes)
-        if self.pending_size >= max(MERGE_HASHES, self.size // 8):
-            self._merge()
-
-    def _merge(self) -> None:
-        if not self.pending:
-            return
-        new = np.concatenate(self.pending)
-        self.pending, self.pending_size = [], 0
-        if not len(new):
-            return
-        new.sort()
-        new = new[np.r_[True, new[1:] != new[:-1]]]
-        bounds = np.searchsorted(new >> np.uint64(64 - BUCKET_BITS), np.arange(BUCKETS + 1, dtype=np.uint64))
-        for bucket in range(BUCKETS):
-            part = new[bounds[bucket]:bounds[bucket + 1]]
-            old = self.buckets[bucket]
-            if not len(part):
-                continue
-            where = np.searchsorted(old, part)
-            known = where < len(old)
-            known[known] = old[where[known]] == part[known]
-            self.buckets[bucket] = np.insert(old, where[~known], part[~known])
-            self.size += int(np.count_nonzero(~known))
-
-    def count(self) -> int:
-        self._merge()
-        return self.size
-
-
-class _Slots:
-    """One column of the latest matched prediction per label slot: values of one numpy dtype, an object array,
-    or (probability lists of one length) a float matrix; ``dtype`` is the column's first pandas dtype."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.values: np.ndarray | None = None
-        self.dtype: Any = None
-        self.filled = np.zeros(size, dtype=bool)
-
-    def put(self, slots: np.ndarray, values: np.ndarray | None, dtype: Any) -> None:
-        """``values`` row-aligned with ``slots``; None: the rows lack the column (missing)."""
-        if values is None:
-            self.filled[slots] = False
-            return
-        if self.values is None:
-            self.dtype = dtype
-            self.values = np.empty((self.size, *values.shape[1:]), dtype=values.dtype)
-            if self.values.dtype == object:
-                self.values[:] = None
-        elif values.dtype != self.values.dtype or values.shape[1:] != self.values.shape[1:]:
-            self.values, values = self._as_objects(self.values), self._as_objects(values)
-            self.dtype = None
-        elif dtype != self.dtype:
-            self.dtype = None
-        self.values[slots] = values
-        self.filled[slots] = True
-
-    @staticmethod
-    def _as_objects(values: np.ndarray) -> np.ndarray:
-        if values.dtype == object and values.ndim == 1:
-            return values
-        out = np.empty(len(values), dtype=object)
-        out[:] = list(values)
-        return out
-
-    def take(self, slots: np.ndarray, fill: Any = None) -> Any:
-        """The values of ``slots``, in that order: a float matrix, or an array or Series like the input's.
-        ``fill(slots)``: the values of filled object slots that hold None (ids kept as their key's text)."""
-        if self.values is None:
-            return pd.Series(np.full(len(slots), np.nan))
-        values = self.values[slots]
-        missing = ~self.filled[slots]
-        if fill is not None and values.dtype == object and values.ndim == 1:
-            blank = np.flatnonzero(~missing & pd.isna(values))
-            if blank.size:
-                values[blank] = fill(slots[blank])
-        if values.ndim == 2:
-            if not missing.any():
-                return values
-            values = self._as_objects(values)
-        if missing.any():
-            values = values.astype(object) if values.dtype.kind not in "fcO" else values.copy()
-            values[missing] = np.nan
-            return pd.Series(values)
-        if self.dtype is not None and not isinstance(self.dtype, np.dtype):
-            try:
-                return pd.Series(pd.array(values, dtype=self.dtype))
-            except (TypeError, ValueError):
-                pass
-        return pd.Series(values, dtype=values.dtype)
-
-
-def _column_values(chunk: Any, name: str, rows: np.ndarray) -> tuple[np.ndarray, Any]:
-    """(values of ``rows``, the column's pandas dtype): a float matrix for an Arrow list column of one length."""
-    if isinstance(chunk, pd.DataFrame):
-        column = chunk[name]
-        return column.to_numpy()[rows], column.dtype
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    column = chunk.column(name).take(pa.array(rows)).combine_chunks()
-    kind = column.type
-    if (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)) \
-            and (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)) \
-            and column.null_count == 0 and len(column):
-        lengths = pc.list_value_length(column).to_numpy()
-        flat = pc.list_flatten(column)
-        if lengths.min() == lengths.max() and flat.null_count == 0:
-            return flat.to_numpy(zero_copy_only=False).astype("float64").reshape(len(column), -1), None
-    series = column.to_pandas()
-    return series.to_numpy(), series.dtype
 
 
 @dataclass
@@ -366,9 +242,10 @@ class GroundTruthJoiner:
         size = len(self.index)
         self._order = np.full(size, -1, dtype=np.int64)
         self._when = np.full(size, NAT, dtype=np.int64) if prediction_timestamp_column else None
-        self._slots: dict[str, _Slots] = {}
+        self._slots: dict[str, Slots] = {}
         self._id_column: str | None = None
-        self._distinct = _DistinctHashes()
+        self._result: JoinResult | None = None
+        self._distinct = DistinctHashes()
         self.prediction_rows = 0
         self.prediction_rows_without_id = 0
 
@@ -412,12 +289,12 @@ class GroundTruthJoiner:
             self._when[slots] = when[keep][newer]
         self._order[slots] = order_start + rows
         for name in names:
-            self._slots.setdefault(name, _Slots(len(self.index)))
+            self._slots.setdefault(name, Slots(len(self.index)))
         for name, store in self._slots.items():
             if name not in names:
                 store.put(slots, None, None)
                 continue
-            values, dtype = _column_values(predictions, name, rows)
+            values, dtype = column_values(predictions, name, rows)
             if name == id_column and values.dtype == object and values.ndim == 1:
                 values = values.copy()  # an id written as its key is kept as None: no string per slot
                 values[values == ids.keys[rows]] = None
@@ -426,7 +303,14 @@ class GroundTruthJoiner:
         return self
 
     def result(self) -> JoinResult:
+        """The join (once: the slots are released as the result's columns are built)."""
+        if self._result is None:
+            self._result = self._build_result()
+        return self._result
+
+    def _build_result(self) -> JoinResult:
         distinct = self._distinct.count()
+        self._distinct = DistinctHashes()  # counted: released before the columns are built
         with_id = self.prediction_rows - self.prediction_rows_without_id
         matched = np.flatnonzero(self._order >= 0)
         matched = matched[np.argsort(self._order[matched], kind="stable")]
@@ -434,8 +318,9 @@ class GroundTruthJoiner:
         unmatched = self.index.text(listing[:self.max_listed])
         columns: dict[str, Any] = {}
         if matched.size:
-            columns = {name: store.take(matched, self.index.text if name == self._id_column else None)
-                       for name, store in self._slots.items()}
+            for name in list(self._slots):
+                store = self._slots.pop(name)
+                columns[name] = store.take(matched, self.index.lookup.arrow_text if name == self._id_column else None)
             label_name = self.label_name or (self.label_column if self.label_column not in columns
                                              else f"{self.label_column}_label")
             columns[label_name] = pd.Series(self._label_values[matched])

@@ -11,9 +11,10 @@ the (at most two) hours straddling an edge, or outside that layout, are filtered
 once per such batch, in the ISO 8601 form domino_data_capture writes (``datetime.now(timezone.utc).isoformat()``,
 see its ``data_capture_client.py``), falling back to pandas' mixed parsing only for values that are not.
 
-Labels are normalised and indexed once (``JoinCounter`` here, ``GroundTruthJoiner`` for the quality join); each batch
-is a lookup, so the cost is linear in rows and independent of the number of files. Memory holds the labels, bin
-counts and one batch; Arrow decodes a batch's columns on its own thread pool.
+Labels are normalised and indexed once (one ``LabelIndex``, shared by ``JoinCounter`` here and ``GroundTruthJoiner``
+for the quality join); each batch's ids are looked up once, so the cost is linear in rows and independent of the
+number of files. Memory holds the labels, one slot per label for its latest matched prediction, 8 bytes per distinct
+prediction id, bin counts and one batch; Arrow decodes a batch's columns on its own thread pool.
 
 The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
 step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
