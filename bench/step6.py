@@ -14,9 +14,10 @@ Wall time and peak RSS (``wait4``'s ``ru_maxrss``) are per subprocess; ratios ar
 168 vs 672 files. Goals (issue 14): <= 2x the floor at 1M and 10M; 672 files <= 1.2x 168 files for the same rows;
 cost linear in rows; peak RSS <= 600 MB at 10M.
 
-Measured on the shared 2-core machine (load ~4, so absolute times vary by ~2x between runs; ratios are per run):
-100k/168 12.2 s (2.3x the floor), 1M/168 23.5 s (3.2x), 1M/672 24.5 s (2.2x; 1.04x the 168-file run),
-10M/168 168 s (3.1x) at 2.0 GB peak RSS. Before the one pass: 100k/168 25.7 s (11x), 1M/672 54.7 s.
+Measured on the shared 2-core machine (load 8-20 from other work, so absolute times vary by ~2x between runs; ratios
+are per run): before issue 14's slots, 1M/168 104.7 s (3.12x the floor) at 482 MB, 10M/168 819 s at 1.95 GB peak
+RSS; with the slots, the shared label index and jemalloc, 1M/168 95.9 s (2.32x the floor, 41.3 s) at 375 MB,
+10M/168 439 s at 767 MB peak RSS, reports identical to the numbers. Before the one pass: 100k/168 25.7 s (11x).
 """
 
 from __future__ import annotations
