@@ -16,8 +16,9 @@ cost linear in rows; peak RSS <= 600 MB at 10M.
 
 Measured on the shared 2-core machine (load 8-20 from other work, so absolute times vary by ~2x between runs; ratios
 are per run): before issue 14's slots, 1M/168 104.7 s (3.12x the floor) at 482 MB, 10M/168 819 s at 1.95 GB peak
-RSS; with the slots, the shared label index and jemalloc, 1M/168 95.9 s (2.32x the floor, 41.3 s) at 375 MB,
-10M/168 439 s at 767 MB peak RSS, reports identical to the numbers. Before the one pass: 100k/168 25.7 s (11x).
+RSS. With the slots, the shared label index and jemalloc (reports identical to the numbers): 1M/168 17.8 s (2.18x
+the floor's 8.1 s) at 379 MB; 10M/168 106.5 s (1.62x the floor's 65.9 s) at 768 MB peak RSS; 1M over 672 vs 168
+files 41.5 / 37.4 s (1.11x). Before the one pass: 100k/168 25.7 s (11x).
 """
 
 from __future__ import annotations
