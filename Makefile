@@ -12,7 +12,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-lock
-BENCH_STAMP := $(VENV)/.installed-bench
+# make bench runs in its own environment: Evidently and NannyML (requirements-bench.txt, ~1.5 GB) never enter .venv
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 # The floor: Python 3.10 (Domino 6.0's standard environment) with the oldest versions requirements.txt admits.
 # python3.10 on PATH if it runs (a pyenv shim for a version that is not selected does not), else pyenv's 3.10.x.
 FLOOR_VENV := .venv310
@@ -75,15 +78,20 @@ demo: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox serve
 
-$(BENCH_STAMP): $(STAMP) requirements-bench.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt -r requirements-bench.txt 2>&1 | $(QUIET_PIP)
+# The lock and the competitors resolved together (pip refuses if they conflict), then the no-deps lock and the
+# project, editable, as in .venv.
+$(BENCH_STAMP): requirements-lock.txt requirements-nodeps.txt requirements-bench.txt pyproject.toml
+	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt -r requirements-bench.txt 2>&1 | $(QUIET_PIP)
+	$(BENCH_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
+	$(BENCH_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(BIN)/python bench/traffic.py
-	$(BIN)/python bench/analysis.py
-	$(BIN)/python bench/step6.py
-	$(BIN)/python bench/capture.py
+	$(BENCH_BIN)/python bench/traffic.py
+	$(BENCH_BIN)/python bench/analysis.py
+	$(BENCH_BIN)/python bench/step6.py
+	$(BENCH_BIN)/python bench/capture.py
 
 # SOAK_ARGS, e.g. "--seeds 3 --count 60 --budget 1800"; a new round starts only within the budget (default 900 s)
 soak: $(STAMP)
@@ -94,4 +102,4 @@ lint: $(STAMP)
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info
+	rm -rf $(VENV) $(FLOOR_VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info

@@ -11,6 +11,8 @@ second metric) and like for like (one binned PSI ValueDrift per column, our main
 too; the competitors compute drift only. Goals: >= 10x faster than Evidently in both configurations, >= 3x faster
 than NannyML, peak memory growth <= 1.5x the data, and
 20,000,000 rows streamed from parquet with peak RSS under 2 GiB.
+Measured (issue 14, in .venv-bench, shared 2-core machine, --rows 200000): ours 10.8 s, Evidently's preset 150 s
+(14x), Evidently like for like 33.7 s (3.1x: the >= 10x goal is not met).
 """
 
 from __future__ import annotations

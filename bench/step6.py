@@ -14,9 +14,11 @@ Wall time and peak RSS (``wait4``'s ``ru_maxrss``) are per subprocess; ratios ar
 168 vs 672 files. Goals (issue 14): <= 2x the floor at 1M and 10M; 672 files <= 1.2x 168 files for the same rows;
 cost linear in rows; peak RSS <= 600 MB at 10M.
 
-Measured on the shared 2-core machine (load ~4, so absolute times vary by ~2x between runs; ratios are per run):
-100k/168 12.2 s (2.3x the floor), 1M/168 23.5 s (3.2x), 1M/672 24.5 s (2.2x; 1.04x the 168-file run),
-10M/168 168 s (3.1x) at 2.0 GB peak RSS. Before the one pass: 100k/168 25.7 s (11x), 1M/672 54.7 s.
+Measured on the shared 2-core machine (load 8-20 from other work, so absolute times vary by ~2x between runs; ratios
+are per run): before issue 14's slots, 1M/168 104.7 s (3.12x the floor) at 482 MB, 10M/168 819 s at 1.95 GB peak
+RSS. With the slots, the shared label index and jemalloc (reports identical to the numbers): 1M/168 17.8 s (2.18x
+the floor's 8.1 s) at 379 MB; 10M/168 106.5 s (1.62x the floor's 65.9 s) at 768 MB peak RSS; 1M over 672 vs 168
+files 41.5 / 37.4 s (1.11x). Before the one pass: 100k/168 25.7 s (11x).
 """
 
 from __future__ import annotations

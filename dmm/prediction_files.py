@@ -137,16 +137,22 @@ def list_prediction_files(folder: Path, start: datetime | None = None,
     return files
 
 
-def summarize(files: Iterable[PredictionFile]) -> PredictionDataSummary:
-    """Row count, hour range and column union from parquet footers only."""
+def read_footers(files: Iterable[PredictionFile]) -> dict[Path, pq.FileMetaData]:
+    """Each file's parquet footer, read once: the summary uses it, and step 6's pass opens the file with it."""
+    return {item.path: pq.read_metadata(item.path) for item in files}
+
+
+def summarize(files: Iterable[PredictionFile],
+              footers: Mapping[Path, pq.FileMetaData] | None = None) -> PredictionDataSummary:
+    """Row count, hour range and column union from parquet footers only (``footers``: read already)."""
     count = rows = 0
     hours: list[datetime] = []
     columns: dict[str, None] = {}
     for item in files:
-        metadata = pq.ParquetFile(item.path)
+        metadata = footers[item.path] if footers is not None and item.path in footers else pq.read_metadata(item.path)
         count += 1
-        rows += metadata.metadata.num_rows
-        columns.update(dict.fromkeys(metadata.schema_arrow.names))
+        rows += metadata.num_rows
+        columns.update(dict.fromkeys(metadata.schema.to_arrow_schema().names))
         if item.hour is not None:
             hours.append(item.hour)
     return PredictionDataSummary(count, rows, min(hours, default=None), max(hours, default=None), tuple(columns))

@@ -185,23 +185,29 @@ def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions(
     label_name = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
     # labels indexed once; the latest prediction and the latest label win across every chunk and file
     joined = _scan(ctx, options).result("quality")
-    rows = joined.frame
-    if rows.empty:
+    if not joined.matched_rows:
         return {"status": "empty", "matched_rows": 0, "label_column": truth.label_column,
                 "reason": "no labelled prediction in the window", "join": json_ready(joined.to_dict())}
     labels_order = list(schema.class_labels) or None
-    metrics = quality_metrics(schema.model_type, rows[label_name], rows[prediction],
-                              proba=_probabilities(rows), labels=labels_order, ids=rows[ID_COLUMN])
+    metrics = quality_metrics(schema.model_type, joined.column(label_name), joined.column(prediction),
+                              proba=_probabilities(joined.columns.get(PROBABILITY_COLUMN)), labels=labels_order,
+                              ids=joined.columns.get(ID_COLUMN))
     return {**json_ready(metrics.to_dict()), "status": "ok", "label_column": truth.label_column,
             "prediction_column": prediction, "join": json_ready(joined.to_dict())}
 
 
-def _probabilities(rows: pd.DataFrame) -> np.ndarray | None:
-    if PROBABILITY_COLUMN not in rows.columns or rows[PROBABILITY_COLUMN].isna().any():
+def _probabilities(values: Any) -> np.ndarray | None:
+    """The matched rows' probabilities as a float matrix (the join keeps lists of one length as one), or None
+    when a row has none or the rows' lists differ in length."""
+    if values is None:
         return None
-    values = rows[PROBABILITY_COLUMN].tolist()
+    if isinstance(values, np.ndarray) and values.ndim == 2:
+        return values
+    rows = pd.Series(values)
+    if rows.isna().any():
+        return None
     try:
-        return np.asarray([np.asarray(v, dtype="float64") for v in values])
+        return np.asarray([np.asarray(v, dtype="float64") for v in rows.tolist()])
     except (TypeError, ValueError):
         return None
 

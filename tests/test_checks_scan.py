@@ -45,6 +45,30 @@ def test_the_checks_and_the_preview_read_each_file_once(world, monkeypatch):
     assert len(reads) == len(ctx.prediction_files) == 3
 
 
+def test_each_footer_is_read_once_for_the_summary_and_the_pass(world, monkeypatch):
+    from dmm import preview
+
+    footers: list[str] = []
+    original = pq.read_metadata
+    monkeypatch.setattr(pq, "read_metadata",
+                        lambda where, *a, **k: footers.append(str(where)) or original(where, *a, **k))
+    opened: list[bool] = []
+    original_init = pq.ParquetFile.__init__
+
+    def init(self, source, *args, metadata=None, **kwargs):
+        opened.append(metadata is not None)
+        original_init(self, source, *args, metadata=metadata, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "__init__", init)
+    ctx = world.context()
+    plan_scan(ctx, ScanPlan(preview=True))
+    report = preview.build_report(ctx, run_checks(ctx))
+    files = len(ctx.prediction_files)
+    assert report["drift"]["status"] == "ok"
+    assert sorted(footers) == sorted(str(item.path) for item in ctx.prediction_files)
+    assert opened.count(True) == files  # the pass opens each file with the footer the summary read
+
+
 def test_a_preview_after_checks_only_reads_again_with_the_preview(world):
     from dmm import preview
 

@@ -322,7 +322,8 @@ def probe_rows(ctx: CheckContext) -> int:
 
 def prediction_summary(ctx: CheckContext) -> PredictionDataSummary:
     """Files, rows, hours and columns of the window, from the parquet footers, read once for every check."""
-    return ctx.memo.get("prediction_summary", lambda: summarize(ctx.prediction_files))
+    return ctx.memo.get("prediction_summary", lambda: summarize(ctx.prediction_files,
+                                                                      ctx.prediction_footers))
 
 
 def _fmt(moment: datetime | None) -> str:

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from dmm.checks.result import CheckResult
 from dmm.config import MonitoringConfig, load_config
 from dmm.errors import DmmError
-from dmm.prediction_files import PredictionFile, default_roots, list_prediction_files, resolve_prediction_dir
+from dmm.prediction_files import (
+    PredictionFile,
+    default_roots,
+    list_prediction_files,
+    read_footers,
+    resolve_prediction_dir,
+)
 from dmm.schema import MonitoringSchema
 from dmm.services import DominoServices, Services
 
@@ -139,6 +145,11 @@ class CheckContext:
             folder = self.prediction_dir
             return list_prediction_files(folder, self.start, self.end) if folder else []
         return self.memo.get("prediction_files", compute)
+
+    @property
+    def prediction_footers(self) -> dict[Path, Any]:
+        """The parquet footer of each prediction file, read once (the summary and the one pass share them)."""
+        return self.memo.get("prediction_footers", lambda: read_footers(self.prediction_files))
 
     @property
     def ledger(self) -> Ledger:

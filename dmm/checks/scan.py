@@ -11,9 +11,10 @@ the (at most two) hours straddling an edge, or outside that layout, are filtered
 once per such batch, in the ISO 8601 form domino_data_capture writes (``datetime.now(timezone.utc).isoformat()``,
 see its ``data_capture_client.py``), falling back to pandas' mixed parsing only for values that are not.
 
-Labels are normalised and indexed once (``JoinCounter`` here, ``GroundTruthJoiner`` for the quality join); each batch
-is a lookup, so the cost is linear in rows and independent of the number of files. Memory holds the labels, bin
-counts and one batch; Arrow decodes a batch's columns on its own thread pool.
+Labels are normalised and indexed once (one ``LabelIndex``, shared by ``JoinCounter`` here and ``GroundTruthJoiner``
+for the quality join); each batch's ids are looked up once, so the cost is linear in rows and independent of the
+number of files. Memory holds the labels, one slot per label for its latest matched prediction, 8 bytes per distinct
+prediction id, bin counts and one batch; Arrow decodes a batch's columns on its own thread pool.
 
 The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
 step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
@@ -38,7 +39,7 @@ from dmm.prediction_files import PredictionFile
 
 if TYPE_CHECKING:
     from dmm.analysis.drift import DriftCalculator
-    from dmm.analysis.join import GroundTruthJoiner, JoinResult
+    from dmm.analysis.join import GroundTruthJoiner, JoinResult, LabelIndex
     from dmm.checks.context import CheckContext
 
 BATCH_ROWS = 100_000
@@ -91,23 +92,18 @@ def engine_ready(ctx: CheckContext) -> None:
 class JoinCounter:
     """The join-rate check's counts: distinct labelled ids, how many a prediction matched, ids labelled twice."""
 
-    def __init__(self, truth: GroundTruth) -> None:
-        from dmm.analysis.join import normalise_ids
+    def __init__(self, index: LabelIndex) -> None:
+        self.index = index  # the labels' ids, normalised once (shared with the quality join)
+        self.duplicates = index.duplicated_ids()
+        self.seen = np.zeros(len(index), dtype=bool)
 
-        ids = normalise_ids(truth.frame[truth.id_column]).dropna()
-        self.duplicates = int((ids.value_counts() > 1).sum())
-        self.ids = ids.drop_duplicates().to_numpy(dtype=object)  # first-seen order, for the unmatched sample
-        self.index = pd.Index(self.ids)  # hashing the keys would cost what this lookup does
-        self.seen = np.zeros(len(self.ids), dtype=bool)
-
-    def add(self, keys: np.ndarray) -> None:
-        """Normalised prediction ids (None where missing)."""
-        found = self.index.get_indexer(keys[pd.notna(keys)])
-        self.seen[found[found >= 0]] = True
+    def add(self, positions: np.ndarray) -> None:
+        """Label positions of prediction ids (``LabelIndex.look_up(keys).positions``; -1: none)."""
+        self.seen[positions[positions >= 0]] = True
 
     def statistics(self) -> JoinStatistics:
-        unmatched = self.ids[~self.seen][:LISTED_IDS]
-        return JoinStatistics(len(self.ids), int(self.seen.sum()), self.duplicates, tuple(map(str, unmatched)))
+        unmatched = self.index.text(np.flatnonzero(~self.seen)[:LISTED_IDS])  # first-seen order
+        return JoinStatistics(len(self.index), int(self.seen.sum()), self.duplicates, tuple(unmatched))
 
 
 @dataclass
@@ -164,7 +160,7 @@ def drift_columns(ctx: CheckContext) -> dict[str, str]:
     return columns
 
 
-def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
+def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None, index: LabelIndex | None
                ) -> tuple[DriftCalculator | None, dict[str, str], GroundTruthJoiner | None]:
     engine_ready(ctx)
     from dmm.analysis.drift import DriftCalculator
@@ -184,64 +180,90 @@ def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None
         try:
             prediction = ctx.schema.prediction_name
             label = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
-            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label)
+            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label,
+                                       index=index)
         except Exception as error:
             scan.errors["quality"] = error
     return drift, columns, joiner
+
+
+def use_returning_pool() -> None:
+    """Arrow's buffers from jemalloc, freed pages returned at once, unless ARROW_DEFAULT_MEMORY_POOL chooses: the
+    default mimalloc keeps freed pages per thread, ~70 MB more peak RSS at 10M rows (bench/step6.py, issue 14)."""
+    import os
+
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, AttributeError):  # a pyarrow built without jemalloc keeps its default
+        pass
 
 
 def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     """One read of each file of the window, feeding every consumer the plan asks for."""
     scan = WindowScan(plan)
     engine_ready(ctx)
+    use_returning_pool()
+    from dmm.analysis.join import LabelIndex, normalise_ids
+
     truth = _truth(ctx)
-    counter = JoinCounter(truth) if truth is not None else None
-    drift, columns, joiner = _consumers(ctx, scan, truth)
+    index = LabelIndex(truth.frame[truth.id_column]) if truth is not None else None  # normalised once
+    counter = JoinCounter(index) if index is not None else None
+    drift, columns, joiner = _consumers(ctx, scan, truth, index)
     scan.drift = drift  # the fitted bins, for watchers
     watched = [c for watcher in plan.watchers for c in watcher.columns]
+    whole_rows = any(watcher.name == "own_metrics" for watcher in plan.watchers)  # --metric gets every column read
     prediction = ctx.schema.prediction_name if joiner is not None else ""
     # the timestamps ride along, for the report's quality over time (dmm/analysis/timeline.py)
     quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
     start, end = _aware(ctx.start), _aware(ctx.end)
-    with_ids = counter is not None or joiner is not None
     pending = _Pending()
 
     def feed(batches: list[Any], counted: np.ndarray) -> None:
-        """Consumers fed once per ~batch_rows rows, however many files they came from (counts add up)."""
+        """Consumers fed once per ~batch_rows rows, however many files they came from (counts add up). Only the
+        drift columns and the ids become pandas; the quality join takes its (labelled) rows from Arrow."""
         import pyarrow as pa
 
-        from dmm.analysis.join import normalise_ids
-
-        table = pa.Table.from_batches(batches)
-        probes = probe_row_mask(table, ID_COLUMN)  # probes are counted apart and fed to no consumer
+        window = pa.Table.from_batches(batches)
+        probes = probe_row_mask(window, ID_COLUMN)  # probes are counted apart and fed to no consumer
         if probes is not None:
             is_probe = probes.to_numpy(zero_copy_only=False)
             scan.probes += int(is_probe.sum())
             scan.listed_probes += int((is_probe & ~counted).sum())  # edge rows were counted from their ids
-            table, counted = table.filter(pa.array(~is_probe)), counted[~is_probe]
-        if not (counter or drift or joiner or plan.watchers) or table.num_rows == 0:
+            window, counted = window.filter(pa.array(~is_probe)), counted[~is_probe]
+        if not (counter or drift or joiner or plan.watchers) or window.num_rows == 0:
             return
-        window = table.to_pandas()
-        keys = normalise_ids(window[ID_COLUMN]).to_numpy(dtype=object) if with_ids and ID_COLUMN in window.columns \
-            else None
-        if counter is not None and keys is not None:
-            counter.add(keys[~counted])
-        present = [c for c in columns if c in window.columns]
-        if drift is not None and present:
-            _feed(scan, "drift", drift.update, window[present])
-        if joiner is not None and keys is not None and prediction in window.columns:
-            chunk = window[[c for c in dict.fromkeys(quality_columns) if c in window.columns]]
-            _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, keys=keys)
+        names = window.column_names
+        ids = None
+        if index is not None and ID_COLUMN in names:
+            keys = normalise_ids(window.column(ID_COLUMN).to_pandas()).to_numpy(dtype=object, na_value=None)
+            ids = index.look_up(keys)  # hashed and looked up once for the count and the join
+        if counter is not None and ids is not None:
+            counter.add(ids.positions[~counted])
+        present = [c for c in columns if c in names]
+        watching = names if whole_rows else [c for c in watched if c in names] if plan.watchers else []
+        wanted = list(dict.fromkeys([*present, *watching]))
+        frame = window.select(wanted).to_pandas() if wanted else None
+        if drift is not None and present and frame is not None:
+            _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present])
+        if joiner is not None and ids is not None and prediction in names:
+            chunk = window.select([c for c in dict.fromkeys(quality_columns) if c in names])
+            _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, ids=ids)
         for watcher in plan.watchers:
-            _feed(scan, watcher.name, watcher.add, window, scan)
+            _feed(scan, watcher.name, watcher.add, frame if frame is not None else window.to_pandas(), scan)
 
+    footers = ctx.prediction_footers
     for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
         for batch, edge_keys in _file_batches(item, [*columns, *quality_columns, *watched], start, end,
-                                              plan.batch_rows, True):
+                                              plan.batch_rows, True, footers.get(item.path)):
             if edge_keys is not None:
                 scan.listed_probes += count_probe_ids(edge_keys)
-            if counter is not None and edge_keys is not None:
-                counter.add(edge_keys)  # the check counts every row of the file, the preview the window's
+            if counter is not None and index is not None and edge_keys is not None:
+                counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
             if batch.num_rows:
                 pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
     pending.flush(feed)
@@ -292,14 +314,15 @@ def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any,
 
 
 def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
-                  with_ids: bool) -> Iterator[tuple[Any, np.ndarray | None]]:
-    """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row)."""
+                  with_ids: bool, footer: Any = None) -> Iterator[tuple[Any, np.ndarray | None]]:
+    """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row);
+    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from dmm.analysis.join import normalise_ids
 
-    parquet = pq.ParquetFile(item.path)
+    parquet = pq.ParquetFile(item.path, metadata=footer)
     names = parquet.schema_arrow.names
     wanted = [c for c in dict.fromkeys([*columns, *([ID_COLUMN] if with_ids else [])]) if c in names]
     if not wanted:

@@ -1,0 +1,142 @@
+"""The quality join's state between chunks (dmm/analysis/join.py): the latest matched prediction of each label in
+slots of numpy arrays, and the distinct prediction ids as 64-bit hashes in sorted buckets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MERGE_HASHES = 1_000_000
+BUCKET_BITS = 4
+BUCKETS = 2 ** BUCKET_BITS
+
+
+class DistinctHashes:
+    """How many distinct 64-bit hashes were added: 16 sorted arrays (by the top 4 bits), merged with what arrives
+    in batches, so a merge copies one sixteenth of the set at a time."""
+
+    def __init__(self) -> None:
+        self.buckets = [np.zeros(0, dtype=np.uint64) for _ in range(BUCKETS)]
+        self.size = 0
+        self.pending: list[np.ndarray] = []
+        self.pending_size = 0
+
+    def add(self, hashes: np.ndarray) -> None:
+        self.pending.append(hashes)
+        self.pending_size += len(hashes)
+        if self.pending_size >= max(MERGE_HASHES, self.size // 8):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        new = np.concatenate(self.pending)
+        self.pending, self.pending_size = [], 0
+        if not len(new):
+            return
+        new.sort()
+        new = new[np.r_[True, new[1:] != new[:-1]]]
+        bounds = np.searchsorted(new >> np.uint64(64 - BUCKET_BITS), np.arange(BUCKETS + 1, dtype=np.uint64))
+        for bucket in range(BUCKETS):
+            part = new[bounds[bucket]:bounds[bucket + 1]]
+            old = self.buckets[bucket]
+            if not len(part):
+                continue
+            where = np.searchsorted(old, part)
+            known = where < len(old)
+            known[known] = old[where[known]] == part[known]
+            self.buckets[bucket] = np.insert(old, where[~known], part[~known])
+            self.size += int(np.count_nonzero(~known))
+
+    def count(self) -> int:
+        self._merge()
+        return self.size
+
+
+class Slots:
+    """One column of the latest matched prediction per label slot: values of one numpy dtype, an object array,
+    or (probability lists of one length) a float matrix; ``dtype`` is the column's first pandas dtype."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: np.ndarray | None = None
+        self.dtype: Any = None
+        self.filled = np.zeros(size, dtype=bool)
+
+    def put(self, slots: np.ndarray, values: np.ndarray | None, dtype: Any) -> None:
+        """``values`` row-aligned with ``slots``; None: the rows lack the column (missing)."""
+        if values is None:
+            self.filled[slots] = False
+            return
+        if self.values is None:
+            self.dtype = dtype
+            self.values = np.empty((self.size, *values.shape[1:]), dtype=values.dtype)
+            if self.values.dtype == object:
+                self.values[:] = None
+        elif values.dtype != self.values.dtype or values.shape[1:] != self.values.shape[1:]:
+            self.values, values = self._as_objects(self.values), self._as_objects(values)
+            self.dtype = None
+        elif dtype != self.dtype:
+            self.dtype = None
+        self.values[slots] = values
+        self.filled[slots] = True
+
+    @staticmethod
+    def _as_objects(values: np.ndarray) -> np.ndarray:
+        if values.dtype == object and values.ndim == 1:
+            return values
+        out = np.empty(len(values), dtype=object)
+        out[:] = list(values)
+        return out
+
+    def take(self, slots: np.ndarray, fill: Any = None) -> Any:
+        """The values of ``slots``, in that order: a float matrix, or an array or Series like the input's.
+        ``fill(slots)``: an Arrow array of the values of filled object slots that hold None (ids kept as their
+        key's text)."""
+        if self.values is None:
+            return pd.Series(np.full(len(slots), np.nan))
+        values = self.values[slots]
+        missing = ~self.filled[slots]
+        if fill is not None and values.dtype == object and values.ndim == 1:
+            blank = ~missing & pd.isna(values)
+            if blank.all() and isinstance(self.dtype, pd.StringDtype) and self.dtype.storage == "pyarrow":
+                return pd.Series(pd.array(fill(slots), dtype=self.dtype))  # Arrow text, no Python strings
+            if blank.any():
+                values[blank] = fill(slots[blank]).to_numpy(zero_copy_only=False)
+        if values.ndim == 2:
+            if not missing.any():
+                return values
+            values = self._as_objects(values)
+        if missing.any():
+            values = values.astype(object) if values.dtype.kind not in "fcO" else values.copy()
+            values[missing] = np.nan
+            return pd.Series(values)
+        if self.dtype is not None and not isinstance(self.dtype, np.dtype):
+            try:
+                return pd.Series(pd.array(values, dtype=self.dtype))
+            except (TypeError, ValueError):
+                pass
+        return pd.Series(values, dtype=values.dtype)
+
+
+def column_values(chunk: Any, name: str, rows: np.ndarray) -> tuple[np.ndarray, Any]:
+    """(values of ``rows``, the column's pandas dtype): a float matrix for an Arrow list column of one length."""
+    if isinstance(chunk, pd.DataFrame):
+        column = chunk[name]
+        return column.to_numpy()[rows], column.dtype
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = chunk.column(name).take(pa.array(rows)).combine_chunks()
+    kind = column.type
+    if (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)) \
+            and (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)) \
+            and column.null_count == 0 and len(column):
+        lengths = pc.list_value_length(column).to_numpy()
+        flat = pc.list_flatten(column)
+        if lengths.min() == lengths.max() and flat.null_count == 0:
+            return flat.to_numpy(zero_copy_only=False).astype("float64").reshape(len(column), -1), None
+    series = column.to_pandas()
+    return series.to_numpy(), series.dtype
