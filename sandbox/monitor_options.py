@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     # §2.4 re-sending the ground-truth row_identifier counts as "already configured" (the original toolkit's retry
     # logic removes event_id first, so Domino seems to report it)
     "gt_row_identifier_counts_as_configured": True,
+    # §2.4 a ground-truth row_identifier on a model whose prediction side already declares one (an endpoint
+    # monitor's event_id): "already-configured" (same name: "Variable(s) with name [...] is/are already configured",
+    # another name: "There can be only 1 row_identifier"), "only-one" (always the latter), "allowed" (accepted).
+    # Domino's tutorial expects both refusals (model-monitoring-setup 5_upload_ground_truth.py); strict default.
+    "gt_row_identifier_beside_prediction_one": "already-configured",
     # A ground-truth column named like a model variable (e.g. the prediction itself) is "already configured":
     # Domino's documented sample labels prediction `y` with a distinct `y_gt`, and the original toolkit's
     # "already configured" failures began when its label column took the prediction's name.

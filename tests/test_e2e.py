@@ -52,6 +52,17 @@ def test_step4_sent_only_features_and_wrote_labels_by_event_id(demo):
     assert labelled_ids <= captured_ids
 
 
+def test_step5_answers_the_endpoints_own_row_identifier_as_dominos_tutorial_does(demo):
+    """The endpoint monitor declares the capture's event_id as its row identifier, so Model Monitor refuses a second
+    declaration with a 400 and step 5 re-sends the ground-truth variable alone (issue 10 §1)."""
+    registered = [run for run in demo.runs if run.name == "step 5" and "Registered " in run.stdout]
+    assert registered and registered[0].returncode == 0
+    assert "already had event_id; re-sent with churned_gt" in registered[0].stdout
+    variables = demo.monitor.variables(demo.dmm_model_id)
+    assert [v["name"] for v in variables if v["variableType"] == "row_identifier"] == ["event_id"]
+    assert demo.monitor_summary()["quality"].get("matchedRowCount", 0) > 0
+
+
 def test_rerun_of_step5_registers_nothing_twice(demo):
     before = ground_truth_datasets(demo)
     assert len(before) == 1
