@@ -46,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     # Domino's documented sample labels prediction `y` with a distinct `y_gt`, and the original toolkit's
     # "already configured" failures began when its label column took the prediction's name.
     "gt_name_may_not_reuse_model_variable": True,
+    # §4.5 an endpoint monitor's ingestion needs every column of its training set (not excluded) in the captured
+    # data, key and timestamp columns included ("any extra column ... uncaptured field -> UNRESOLVED_COLUMN":
+    # Fraud-Detection-Workshop monitoring_blueprints/DOMINO_PLATFORM_NOTES.md §5a); False: only the monitor's
+    # variables must be captured. Whether Domino exempts declared key/timestamp columns is [uncertain].
+    "ingestion_needs_every_training_column": True,
     # §2.2 traffic and timeline query times: "s" (epoch seconds) or "ms"
     "time_unit": "s",
     # §2.2 ground-truth traffic parameter names (the tutorial client guesses these)
