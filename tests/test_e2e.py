@@ -141,3 +141,35 @@ def test_step4_rides_out_a_flaky_model_api_and_reports_a_dead_one(demo):
         assert "Traceback" not in dead.stderr
     finally:
         demo.sandbox.admin("faults", modelapi={"failRate": 0.0, "latencyMs": 0})
+
+
+def test_step6_previews_the_monitors_tests_and_schedules_once(demo, tmp_path):
+    """Issue 10 §5: the drift test a user set in Model Monitor is what the preview uses (source "monitor"), a flag
+    overrides a column for the preview (source "flag"), --schedule merges without overwriting the user's setting,
+    and a second --schedule creates no second schedule."""
+    from sandbox.store import DMM_MODELS
+
+    monitor, model_id = demo.monitor, demo.dmm_model_id
+    features = monitor.drift_scheduler_query(model_id)["features"]
+    first, second = features[0]["name"], features[1]["name"]
+    features[0] = {**features[0], "algorithm": "KULLBACK LEIBLER",
+                   "condition": {"operator": "<", "lower": 0.01234, "upper": 0.01234}}
+    monitor.save_scheduler_query(model_id, features)
+    command = [demo.script("6_check_monitoring.py"), "--output-dir", tmp_path, "--schedule",
+               "--drift-test", f"{second}=JS"]
+    runs = [demo.run("step 6 --schedule", command, check=False) for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0], runs[-1].stdout + runs[-1].stderr
+    assert "created the daily drift check" in runs[0].stdout
+    assert "already scheduled, so none was added" in runs[1].stdout
+
+    report = json.loads((tmp_path / "monitoring_report.json").read_text())
+    columns = {c["column"]: c for c in report["drift"]["columns"]}
+    assert (columns[first]["main_test"], columns[first]["source"]) == ("KL", "monitor")
+    assert next(t for t in columns[first]["tests"] if t["name"] == "KL")["threshold"] == 0.01234
+    assert (columns[second]["main_test"], columns[second]["source"]) == ("JS", "flag")
+
+    kept = {f["name"]: f for f in monitor.drift_scheduler_query(model_id)["features"]}
+    assert kept[first]["algorithm"] == "KULLBACK LEIBLER" and kept[first]["condition"]["lower"] == 0.01234
+    state = json.loads((demo.sandbox.state_dir / "state.json").read_text())
+    kinds = [s["kind"] for s in state[DMM_MODELS][model_id]["_schedules"].values()]
+    assert sorted(kinds) == ["drift", "quality"]

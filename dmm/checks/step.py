@@ -7,7 +7,7 @@ that validates first reports a usage error in a fraction of a second.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dmm.checks.result import FAIL
 from dmm.checks.window import Window, window_from
 from dmm.dataio import check_output_dir
+from dmm.drift_settings import DriftFlags, parse_flags
 from dmm.errors import UsageError
 from dmm.paths import check_output_file
 
@@ -33,14 +34,20 @@ class Step6Options:
     push_metrics: bool = False
     schedule: bool = False
     env: Mapping[str, str] | None = None
+    drift_flags: DriftFlags = field(default_factory=DriftFlags)
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
                   output_dir: str = ".", preview: bool = True, push_metrics: bool = False, schedule: bool = False,
-                  **rest: Any) -> Step6Options:
+                  drift_tests: Sequence[str] = (), drift_thresholds: Sequence[str] = (), **rest: Any) -> Step6Options:
         """Options from the flags, or a ``UsageError`` naming the flag; nothing heavy is imported."""
         if (push_metrics or schedule) and not preview:
             raise UsageError("--push-metrics and --schedule need the preview", "Drop --no-preview")
+        flags = parse_flags(drift_tests or (), drift_thresholds or ())
+        if flags and not preview:
+            raise UsageError("--drift-test and --drift-threshold set the preview's tests", "Drop --no-preview",
+                             code="flag-conflict")
+        rest["drift_flags"] = flags
         window = window_from(days, start, end)
         folder = check_output_dir(output_dir)
         for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
@@ -87,7 +94,7 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     from dmm.checks.chain import run_checks
     from dmm.checks.context import CheckContext, CheckInputs
     from dmm.checks.scan import ScanPlan, plan_scan
-    from dmm.preview import build_report
+    from dmm.preview import PreviewOptions, build_report, read_drift_settings
     from dmm.publish import publish
     from dmm.report import write_report
 
@@ -97,9 +104,15 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     ctx = CheckContext(inputs, connect=connect)
     if load_config is not None:
         ctx.load_config = load_config
-    plan_scan(ctx, ScanPlan(preview=options.preview))  # the join-rate check's pass over the files feeds the preview
+    preview_options = PreviewOptions()
+    if options.preview:  # the monitor's tests per column, then the flags' (dmm/drift_settings.py)
+        settings = read_drift_settings(ctx, options.drift_flags)
+        settings.validate()
+        preview_options = PreviewOptions(drift_config=settings.drift_config, drift_settings=settings)
+    # the join-rate check's pass over the files feeds the preview
+    plan_scan(ctx, ScanPlan(preview=options.preview, drift_config=preview_options.drift_config))
     results = run_checks(ctx)
-    report = build_report(ctx, results, preview=options.preview)
+    report = build_report(ctx, results, preview=options.preview, options=preview_options)
     if on_report is not None:
         on_report(report)
     html_path, json_path = write_report(report, options.output_dir)

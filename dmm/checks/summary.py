@@ -41,8 +41,14 @@ def drift_line(drift: Mapping[str, Any]) -> str:
     caution = (f" (caution: too few predictions for {len(small)} column(s)' bins, so their drift values are mostly "
                f"noise; send at least {max(c['reliable_rows'] for c in small):,} for a reliable preview)"
                if small else "")
+    sources = [c.get("source") for c in columns if c.get("source")]
+    origin = (" (tests: " + ", ".join(f"{sources.count(s)} {SOURCE_WORDS[s]}" for s in SOURCE_WORDS if s in sources)
+              + ")") if sources else ""
     return (f"Drift: {len(failing)} of {len(columns)} column(s) drifted over {drift.get('production_rows', 0):,} "
-            f"prediction(s)" + (f": {worst}" if worst else "") + caution)
+            f"prediction(s)" + (f": {worst}" if worst else "") + origin + caution)
+
+
+SOURCE_WORDS = {"monitor": "as set in Model Monitor", "flag": "from flags", "default": "default"}
 
 
 def quality_line(quality: Mapping[str, Any]) -> str:
