@@ -1,8 +1,9 @@
 """Step 6's optional outputs to Domino: previewed values as DMM custom metrics, and the daily drift schedule.
 
 Custom metrics go through python-domino's custom-metrics client (``domino-api.md`` §2.6), one alert per value
-that fails its threshold. The schedule saves the drift-check config (test and threshold per column, as the
-preview used them) and creates the daily check through the monitor's scheduler (§6.4).
+that fails its threshold. The schedule reads Model Monitor's drift-check config and schedule state first, saves the
+config merged (the monitor's own test and threshold per column kept, flagged columns updated, missing ones added)
+and creates the daily drift and model-quality checks only where none is scheduled (§6.4).
 """
 
 from __future__ import annotations
@@ -169,8 +170,9 @@ def _scheduled(monitor: Any, model_id: str, flag: str) -> bool | None:
 
 def schedule_drift_checks(report: Mapping[str, Any], model_id: str, monitor: Any) -> ScheduleResult:
     """Read Model Monitor's drift-check config and schedules first, save the merged config when it changes, and
-    create the daily checks (12:00 UTC, data since the last check) only where none is scheduled: Domino's field
-    notes check ``isDataDriftCheckScheduled`` before creating (domino-api.md audit; DOMINO_PLATFORM_NOTES.md §5b)."""
+    create the daily checks (12:00 UTC, data since the last check) only where none is scheduled: Domino's own
+    scripts check ``isDataDriftCheckScheduled`` before creating (Fraud-Detection-Workshop
+    ``monitoring_blueprints/scripts/ensure_drift_scheduled.py``; domino-api.md audit)."""
     try:
         saved = monitor.drift_scheduler_query(model_id)
     except ApiError:
