@@ -33,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--categorical", action="append", default=[], metavar="COLUMNS", help="feature columns to "
                         "treat as categorical in addition to the text/boolean/category columns found from dtypes; "
                         "repeatable or comma-separated")
-    parser.add_argument("--timestamp", metavar="COLUMN", help="a column of event times (never invented when absent)")
+    parser.add_argument("--timestamp", metavar="COLUMN", help="event times: checked, not a feature, not registered "
+                                                                "(capture has its own)")
     parser.add_argument("--key", action="append", default=[], metavar="COLUMNS",
-                        help="row identifier columns, registered as keys rather than features; repeatable")
+                        help="row ids: not features, not registered (capture has its own event_id); repeatable")
     parser.add_argument("--exclude", action="append", default=[], metavar="COLUMNS",
                         help="columns to leave out; they are dropped, not registered; repeatable")
     parser.add_argument("--description", help="a description stored with the version")

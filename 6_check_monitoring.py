@@ -20,6 +20,7 @@ from dmm.checks.summary import report_lines
 from dmm.checks.window import DEFAULT_DAYS
 from dmm.cli import HelpFormatter, add_domino_arguments, run
 from dmm.config import add_config_argument
+from dmm.drift_settings import add_drift_test_arguments
 
 if TYPE_CHECKING:
     from dmm.checks.context import ConfigLoader, Connect
@@ -37,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--ground-truth", metavar="FILE", help="a ground-truth file (CSV, Parquet or JSON Lines) with "
                       "event_id and the label (default: the files step 5 uploaded, from the data source)")
     window = parser.add_argument_group(f"which predictions (default: the last {DEFAULT_DAYS} days)")
-    window.add_argument("--days", type=float_in_range("--days", 0, MAX_DAYS), help="the last N days up to --end or now")
+    window.add_argument("--days", type=float_in_range("--days", 0, MAX_DAYS), help="the last N days, to --end or now")
     window.add_argument("--start", help="window start, YYYY-MM-DD or an ISO date-time (UTC unless it says otherwise)")
     window.add_argument("--end", help="window end (exclusive), YYYY-MM-DD or an ISO date-time (default: now)")
+    add_drift_test_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--output-dir", default=".", help="where to write monitoring_report.html/.json (default: .)")
     out.add_argument("--no-preview", action="store_true", help="run the checks only; no drift or quality preview")
@@ -51,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     extra = parser.add_argument_group("optional, writes to Domino")
     extra.add_argument("--push-metrics", action="store_true",
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")
-    extra.add_argument("--schedule", action="store_true", help="save the drift-check config and create the daily "
-                       "drift check in Model Monitor")
+    extra.add_argument("--schedule", action="store_true", help="merge the tests into DMM's checks; schedule once")
     add_domino_arguments(parser)
     return parser
 
@@ -61,11 +62,7 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
          load_config: ConfigLoader | None = None) -> int:
     """``connect`` and ``load_config`` are for tests; by default the config is found and Domino is the real one."""
     args = build_parser().parse_args(argv)
-    options = Step6Options.validated(
-        days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
-        push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
-        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, probe=not args.no_probe,
-        fail_on=args.fail_on, metric_paths=args.metric)
+    options = Step6Options.from_arguments(args)
 
     def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
         print("\n".join(report_lines(report)), flush=True)

@@ -4,8 +4,8 @@ Candidates are the CSV files under ``<prefix>/<model_id>/`` in the ground-truth 
 uploads not yet registered, within a window of UTC dates taken from each key's date folder; or one file the
 user made (validated, uploaded, then registered). The first registration declares the ``row_identifier`` and
 ``ground_truth`` variables; later ones send ``datasetDetails`` only. Which one is decided from the model's
-variables as Model Monitor reports them. Dataset names derive from the file key, so reruns repeat nothing.
-"""
+variables as Model Monitor reports them, corrected by its answer (``dmm.ground_truth_register``). Dataset names
+derive from the file key, so reruns repeat nothing."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from dmm.ground_truth_content import (
     subset_csv,
 )
 from dmm.ground_truth_content import result_lines as result_lines  # the script's name for it
+from dmm.ground_truth_register import register_with_fallback
 from dmm.journal import content_digest, finish_journals, finished_lines, journal_folder
 from dmm.schema import MonitoringSchema
 
@@ -83,6 +84,7 @@ class Registration:
     labels: dict[str, str] = field(default_factory=dict)
     upload: bytes | None = None  # bytes to upload first (a --file, or the new rows of a partly registered file)
     covers: str | None = None  # the file whose new rows this registers
+    adjustments: list[str] = field(default_factory=list)  # re-sends after Model Monitor's expected 400s
 
 
 @dataclass
@@ -190,8 +192,7 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
     """Validate a user's ground-truth file; the CSV to upload and its row count.
 
     The upload always uses the names every batch is registered under (``event_id`` and the schema's
-    ground-truth column): Model Monitor declares the variables once, so later files must carry the same names.
-    """
+    ground-truth column): Model Monitor declares the variables once, so later files must carry the same names."""
     frame = read_table(path)
     if label_column is None:
         label_column = next((c for c in (schema.ground_truth_column, schema.target) if c in frame.columns),
@@ -313,16 +314,16 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
                                  digest=content_digest(registration.upload))
             ledger.save()
             result.uploaded_key = key
-        try:
-            monitor.register_dataset(model_id, "ground_truth", registration.payload)
+        try:  # the tutorial's two expected 400s: re-sent with fewer variables (ground_truth_register)
+            attempt = register_with_fallback(monitor, model_id, registration.payload)
         except ConflictError as error:
-            if error.status != 409:  # a 400 names a payload problem; 409 means this dataset name exists already
+            if error.status != 409:  # 409: this dataset name exists already, which is what we wanted
                 raise
             registration.already_registered = True
             declared = bool(ground_truth_variables(monitor.variables(model_id), schema.prediction_name))
-        else:
-            registration.registered = True
-            declared = True
+        else:  # what was finally sent, and why it differs from the first payload
+            registration.registered, registration.payload, declared = True, attempt.payload, True
+            registration.declares_variables, registration.adjustments = bool(attempt.declared), attempt.adjustments
         ledger.record_registration(key, registration.dataset_name, model_id, labels=registration.labels)
         if registration.covers:
             ledger.record_covered(registration.covers, model_id, by=f"its new rows, registered as {key}")

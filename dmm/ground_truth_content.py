@@ -147,9 +147,10 @@ def result_lines(result: GroundTruthResult, config: MonitoringConfig, file: str 
             lines.append(f"Already registered in Model Monitor: {registration.key} (dataset "
                          f"{registration.dataset_name!r}); recorded in the ledger")
         else:
-            declares = registration.declares_variables
-            extra = " (declaring the row_identifier and ground_truth variables)" if declares else ""
+            declared = [v["name"] for v in registration.payload.get("variables") or []]
+            extra = f" (declaring {', '.join(declared)})" if declared else ""
             lines.append(f"Registered {registration.key} as dataset {registration.dataset_name!r}{extra}")
+            lines += [f"  {why}" for why in registration.adjustments]
     if not result.dry_run:
         registered = sum(1 for r in result.registrations if r.registered)
         lines.append(f"{registered} ground-truth file(s) registered with model {config.model_monitor_id}. "

@@ -32,6 +32,7 @@ from dmm.checks.scan import (
     engine_ready,
     window_scan,
 )
+from dmm.drift_settings import DriftFlags, DriftSettings, flagged_unknown, resolve
 from dmm.errors import DmmError
 from dmm.redact import redact
 from dmm.report import json_ready
@@ -44,6 +45,16 @@ class PreviewOptions:
     drift_config: dict | None = None
     batch_rows: int = BATCH_ROWS
     metrics: tuple[Any, ...] = ()  # dmm.own_metrics.OwnMetric, from --metric
+    drift_settings: DriftSettings | None = None  # where each column's test came from (dmm/drift_settings.py)
+
+
+def read_drift_settings(ctx: CheckContext, flags: DriftFlags) -> DriftSettings:
+    """Model Monitor's saved test and threshold per column (drift-scheduler-query), the flags over them."""
+    try:
+        saved, error = ctx.monitor.drift_scheduler_query(ctx.config.model_monitor_id), None
+    except Exception as exc:  # a config or monitor the checks report; the preview falls back to defaults
+        saved, error = None, redact(str(exc))[:200]
+    return resolve(saved, flags, monitor_error=error)
 
 
 def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: bool = True,
@@ -140,10 +151,17 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
     result = calculator.to_dict()
     conventions = collect_conventions(result)
     status = "ok" if result["production_rows_read"] else "empty"
+    settings = options.drift_settings or DriftSettings()
+    for column in result["columns"]:
+        column["source"] = settings.source(column["column"])
     out = {"status": status, "production_rows": result["production_rows_read"], "probe_rows": scan.probes,
            "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
            "columns": result["columns"], "config": result["config"], "conventions": conventions,
-           "prediction_column": ctx.schema.prediction_name}
+           "prediction_column": ctx.schema.prediction_name, "settings": settings.to_dict()}
+    unknown = flagged_unknown(settings, [c["column"] for c in result["columns"]])
+    if unknown:
+        out["settings"]["notes"].append(f"--drift-test/--drift-threshold name no previewed column: "
+                                        f"{', '.join(unknown)}")
     if status == "empty":
         out["reason"] = ("no captured predictions in the window"
                          + ("" if ctx.prediction_dir else "; pass --prediction-data DIR"))

@@ -1,8 +1,9 @@
 """Step 6's optional outputs to Domino: previewed values as DMM custom metrics, and the daily drift schedule.
 
 Custom metrics go through python-domino's custom-metrics client (``domino-api.md`` §2.6), one alert per value
-that fails its threshold. The schedule saves the drift-check config (test and threshold per column, as the
-preview used them) and creates the daily check through the monitor's scheduler (§6.4).
+that fails its threshold. The schedule reads Model Monitor's drift-check config and schedule state first, saves the
+config merged (the monitor's own test and threshold per column kept, flagged columns updated, missing ones added)
+and creates the daily drift and model-quality checks only where none is scheduled (§6.4).
 """
 
 from __future__ import annotations
@@ -126,30 +127,59 @@ def _call(action: Callable[[], Any], what: str) -> Any:
                        "Check that the DMM model id is right and the API key may write custom metrics") from None
 
 
+def _preview_entry(column: Mapping[str, Any], main: Mapping[str, Any]) -> dict[str, Any]:
+    return {"algorithm": main.get("api_name") or main.get("name"),
+            "condition": {"operator": main["operator"], "lower": main["threshold"], "upper": main["threshold"]}}
+
+
 def scheduler_features(report: Mapping[str, Any], saved: Any = None) -> list[dict[str, Any]]:
-    """The drift-check config: the monitor's saved entries updated with the preview's test and threshold."""
+    """Model Monitor's saved drift-check config, merged with the preview's: a saved entry keeps its test and
+    threshold (the user's settings) unless a flag set that column for this run; columns it lacks are added."""
     by_name = {}
     for column in (report.get("drift") or {}).get("columns") or []:
         main = next((t for t in column.get("tests") or [] if t.get("name") == column.get("main_test")), None)
         if main:
             by_name[column["column"]] = (column, main)
     existing = (saved or {}).get("features") if isinstance(saved, dict) else None
-    features = []
-    for entry in existing or [{"name": name} for name in by_name]:
+    features, seen = [], set()
+    for entry in existing or []:
         entry = dict(entry)
-        if entry.get("name") in by_name:
-            column, main = by_name[entry["name"]]
-            entry.setdefault("type", column.get("value_type"))
-            entry.update({"algorithm": main.get("api_name") or main.get("name"),
-                          "condition": {"operator": main["operator"], "lower": main["threshold"],
-                                        "upper": main["threshold"]}})
-            entry.setdefault("alertable", True)
+        seen.add(entry.get("name"))
+        if entry.get("name") in by_name and by_name[entry["name"]][0].get("source") == "flag":
+            entry.update(_preview_entry(*by_name[entry["name"]]))
         features.append(entry)
+    for name, (column, main) in by_name.items():
+        if name not in seen:
+            features.append({"name": name, "type": column.get("value_type"), **_preview_entry(column, main),
+                             "alertable": True})
     return features
 
 
-def schedule_drift_checks(report: Mapping[str, Any], model_id: str, monitor: Any) -> dict[str, Any]:
-    """Save the drift-check config, then create the daily check (12:00 UTC, data since the last check)."""
+@dataclass
+class ScheduleResult:
+    features: int
+    saved: bool  # False: the monitor's drift-check config already held every column as merged
+    drift: str  # "created", "already scheduled" or "unknown" (not created: the summary did not say)
+    quality: str  # what happened to the model-quality schedule, one phrase
+
+
+def _scheduled(monitor: Any, model_id: str, flag: str) -> bool | None:
+    """``isDataDriftCheckScheduled`` / ``isModelQualityCheckScheduled`` from the model summary, else the model."""
+    for read in (monitor.model_summary, monitor.get_model):
+        try:
+            value = (read(model_id) or {}).get(flag)
+        except ApiError:
+            continue
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+def schedule_drift_checks(report: Mapping[str, Any], model_id: str, monitor: Any) -> ScheduleResult:
+    """Read Model Monitor's drift-check config and schedules first, save the merged config when it changes, and
+    create the daily checks (12:00 UTC, data since the last check) only where none is scheduled: Domino's own
+    scripts check ``isDataDriftCheckScheduled`` before creating (Fraud-Detection-Workshop
+    ``monitoring_blueprints/scripts/ensure_drift_scheduled.py``; domino-api.md audit)."""
     try:
         saved = monitor.drift_scheduler_query(model_id)
     except ApiError:
@@ -158,9 +188,30 @@ def schedule_drift_checks(report: Mapping[str, Any], model_id: str, monitor: Any
     if not features:
         raise UsageError("There is no drift result to schedule checks for",
                          "Run without --no-preview, with captured predictions in the window")
-    monitor.save_scheduler_query(model_id, features)
-    schedule = monitor.create_drift_schedule(model_id)
-    return {"features": len(features), "schedule": schedule}
+    before = (saved or {}).get("features") if isinstance(saved, dict) else None
+    changed = features != before
+    if changed:
+        monitor.save_scheduler_query(model_id, features)
+    drift = _scheduled(monitor, model_id, "isDataDriftCheckScheduled")
+    if drift is False:
+        monitor.create_drift_schedule(model_id)
+    quality = _schedule_quality(monitor, model_id)
+    state = "created" if drift is False else "already scheduled" if drift else "unknown"
+    return ScheduleResult(len(features), changed, state, quality)
+
+
+def _schedule_quality(monitor: Any, model_id: str) -> str:
+    """Model-quality checks where the monitor's API allows it (the path is [uncertain]: ``QUALITY_SCHEDULE_ACTION``)."""
+    scheduled = _scheduled(monitor, model_id, "isModelQualityCheckScheduled")
+    if scheduled is not False:
+        return "already scheduled" if scheduled else "not created: Model Monitor did not say whether one exists"
+    try:
+        monitor.create_quality_schedule(model_id)
+    except ApiError as error:
+        why = "this Model Monitor has no known API for it" if error.status == 404 else (
+            error.server_message or error.message)
+        return f"not created ({redact(str(why))[:200]}); schedule it in Model Monitor's UI"
+    return "created"
 
 
 def publish(ctx: CheckContext, report: dict[str, Any], *, push: bool = False, schedule: bool = False) -> list[str]:
@@ -177,8 +228,14 @@ def publish(ctx: CheckContext, report: dict[str, Any], *, push: bool = False, sc
         report["custom_metrics"] = {"logged": pushed.logged, "alerts": pushed.alerts}
         notes.append(f"Custom metrics: logged {len(pushed.logged)} value(s), raised {len(pushed.alerts)} alert(s)")
     if schedule:
-        scheduled = schedule_drift_checks(report, model_id, ctx.monitor)
-        report["schedule"] = {"features": scheduled["features"]}
-        notes.append(f"Schedule: saved the drift-check config for {scheduled['features']} column(s) and created "
-                     "the daily drift check")
+        done = schedule_drift_checks(report, model_id, ctx.monitor)
+        report["schedule"] = {"features": done.features, "saved": done.saved, "drift": done.drift,
+                              "quality": done.quality}
+        config = (f"saved the merged drift-check config ({done.features} column(s); Model Monitor's own tests and "
+                  "thresholds kept)" if done.saved else "Model Monitor's drift-check config already covers every "
+                  "column; left as it is")
+        drift = {"created": "created the daily drift check", "already scheduled": "a drift check is already "
+                 "scheduled, so none was added"}.get(done.drift, "no drift check created: Model Monitor did not say "
+                                                                 "whether one is scheduled (check its UI)")
+        notes.append(f"Schedule: {config}; {drift}; model-quality check: {done.quality}")
     return notes

@@ -55,11 +55,28 @@ class TrainingSetPlan:
 
     @property
     def columns(self) -> list[str]:
-        """The columns sent to Domino, in the file's order: features, target, key and timestamp."""
-        used = set(self.features) | {self.target} | set(self.key_columns)
-        if self.timestamp:
-            used.add(self.timestamp)
+        """The columns sent to Domino, in the file's order: the features and the target only.
+
+        ``--key`` and ``--timestamp`` columns stay out (``NOT_CAPTURED_NOTE``): an endpoint's monitor checks every
+        training-set column against the captured predictions, and the capture records only the features, the
+        prediction (under the target's name) and its own ``event_id`` and ``timestamp``."""
+        used = set(self.features) | {self.target}
         return [c for c in self.all_columns_in_order if c in used]
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """The ``--key`` and ``--timestamp`` columns, which are validated but not registered."""
+        return (*self.key_columns, *((self.timestamp,) if self.timestamp else ()))
+
+
+# Why --key/--timestamp columns are not registered (issue 10 §3). Evidence: Domino's field notes
+# (dominodatalab/Fraud-Detection-Workshop, monitoring_blueprints/DOMINO_PLATFORM_NOTES.md §5a): an endpoint monitor
+# analyses every baseline column against the captured data, and "any extra column ... uncaptured field" fails
+# ingestion with UNRESOLVED_COLUMN; DataCaptureClient.capturePrediction (domino_data_capture 0.1.2) records
+# features, predictions, metadata and its own event_id and timestamp fields, nothing else.
+NOT_CAPTURED_NOTE = ("{columns}: checked, but left out of the training set: the endpoint's prediction capture does not "
+                     "record them, and Model Monitor fails ingestion (UNRESOLVED_COLUMN) on a training-set column the "
+                     "capture lacks. The capture's own event_id and timestamp identify and time each prediction.")
 
 
 @dataclass(frozen=True)
@@ -164,10 +181,12 @@ def plan_lines(plan: TrainingSetPlan) -> list[str]:
         f"Model type:    {plan.model_type}{tag(plan.model_type_inferred)}",
         f"Features ({len(plan.features)}):",
         *[f"  - {c}: {categories(c)}" for c in plan.features],
-        f"Key columns:   {', '.join(plan.key_columns) or '(none)'}",
-        f"Timestamp:     {plan.timestamp or '(none)'}",
+        f"Key columns:   {', '.join(plan.key_columns) or '(none)'}{' (not registered)' if plan.key_columns else ''}",
+        f"Timestamp:     {plan.timestamp or '(none)'}{' (not registered)' if plan.timestamp else ''}",
         f"Excluded:      {', '.join(plan.excluded) or '(none)'} (not registered)",
     ]
+    if plan.left_out:
+        lines.append(NOT_CAPTURED_NOTE.format(columns=", ".join(plan.left_out)))
     if plan.model_type == "classification":
         lines.append(f"The target '{plan.target}' is also registered as categorical, as Model Monitor requires.")
     if plan.description:
@@ -332,8 +351,8 @@ def _register(plan: TrainingSetPlan, df: pd.DataFrame) -> RegisteredVersion:
     from domino_data.training_sets import client, model
 
     frame = df[plan.columns].reset_index(drop=True)
-    monitoring_meta = model.MonitoringMeta(timestamp_columns=[plan.timestamp] if plan.timestamp else [],
-                                           categorical_columns=list(plan.categorical), ordinal_columns=[])
+    monitoring_meta = model.MonitoringMeta(timestamp_columns=[], categorical_columns=list(plan.categorical),
+                                           ordinal_columns=[])  # --key/--timestamp are not sent: plan.columns
     meta = {"model_type": plan.model_type, "registered_by": "dmm-toolkit",
             FINGERPRINT_META: data_fingerprint(plan, frame)}
     with _service_errors(client, httpx, "Listing the versions of training set " + plan.name):
@@ -344,7 +363,7 @@ def _register(plan: TrainingSetPlan, df: pd.DataFrame) -> RegisteredVersion:
         with _service_errors(client, httpx, f"Registering training set {plan.name}"):
             version = client.create_training_set_version(
                 training_set_name=plan.name, df=frame, description=plan.description,
-                key_columns=list(plan.key_columns), target_columns=[plan.target], exclude_columns=[],
+                key_columns=[], target_columns=[plan.target], exclude_columns=[],
                 monitoring_meta=monitoring_meta, meta=meta)
     except DmmError as error:
         _delete_pending_versions(client, plan.name, {v.number for v in versions})

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sandbox.monitor_options import OPTIONS
 from sandbox.state import SandboxState
 from sandbox.store import DMM_JOBS, DMM_MODELS, INGESTION
 
@@ -142,8 +143,8 @@ def write_partitions(state: SandboxState, version_id: str, rows: list[dict[str, 
 
 
 def feed_monitors(state: SandboxState, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """New prediction_data files enter each endpoint monitor of their version; a monitor variable missing from the
-    capture fails the file with ``UNRESOLVED_COLUMN``, as Domino's ingestion does."""
+    """New prediction_data files enter each endpoint monitor of their version; a monitor variable (or, by default, a
+    training-set column) missing from the capture fails the file with ``UNRESOLVED_COLUMN``, as Domino's does."""
     results = {}
     for record in data.get(DMM_MODELS, {}).values():
         version_id = record["sourceDetails"].get("workbenchModelVersionId")
@@ -154,6 +155,8 @@ def feed_monitors(state: SandboxState, data: dict[str, Any]) -> dict[str, dict[s
         new_files = [path for path in sorted(folder.rglob("*.parquet"))
                      if str(path.relative_to(state.root)) not in seen] if folder.is_dir() else []
         wanted = [v["name"] for v in record["variables"] if v["variableType"] in CAPTURED_VARIABLE_TYPES]
+        if OPTIONS["ingestion_needs_every_training_column"]:  # every baseline column (monitor_options cites why)
+            wanted += [c for c in record.get("_baselineColumns", []) if c not in wanted]
         counts = {"files": 0, "rows": 0, "failedFiles": 0, "errors": []}
         for path in new_files:
             relative = str(path.relative_to(state.root))

@@ -37,10 +37,20 @@ DEFAULTS: dict[str, Any] = {
     # §2.4 re-sending the ground-truth row_identifier counts as "already configured" (the original toolkit's retry
     # logic removes event_id first, so Domino seems to report it)
     "gt_row_identifier_counts_as_configured": True,
+    # §2.4 a ground-truth row_identifier on a model whose prediction side already declares one (an endpoint
+    # monitor's event_id): "already-configured" (same name: "Variable(s) with name [...] is/are already configured",
+    # another name: "There can be only 1 row_identifier"), "only-one" (always the latter), "allowed" (accepted).
+    # Domino's tutorial expects both refusals (model-monitoring-setup 5_upload_ground_truth.py); strict default.
+    "gt_row_identifier_beside_prediction_one": "already-configured",
     # A ground-truth column named like a model variable (e.g. the prediction itself) is "already configured":
     # Domino's documented sample labels prediction `y` with a distinct `y_gt`, and the original toolkit's
     # "already configured" failures began when its label column took the prediction's name.
     "gt_name_may_not_reuse_model_variable": True,
+    # §4.5 an endpoint monitor's ingestion needs every column of its training set (not excluded) in the captured
+    # data, key and timestamp columns included ("any extra column ... uncaptured field -> UNRESOLVED_COLUMN":
+    # Fraud-Detection-Workshop monitoring_blueprints/DOMINO_PLATFORM_NOTES.md §5a); False: only the monitor's
+    # variables must be captured. Whether Domino exempts declared key/timestamp columns is [uncertain].
+    "ingestion_needs_every_training_column": True,
     # §2.2 traffic and timeline query times: "s" (epoch seconds) or "ms"
     "time_unit": "s",
     # §2.2 ground-truth traffic parameter names (the tutorial client guesses these)

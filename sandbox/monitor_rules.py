@@ -144,6 +144,31 @@ def _already_configured(names: list[str]) -> RouteError:
     return refuse(f"Variable(s) with name {names} is/are already configured")
 
 
+def prediction_row_identifiers(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row identifier declared on the prediction side (an endpoint monitor's ``event_id``)."""
+    return [v for v in model["variables"] if v["variableType"] == "row_identifier"]
+
+
+def _check_beside_prediction_row_identifier(model: dict[str, Any], new_row_ids: list[dict[str, Any]]) -> None:
+    """A ground-truth row_identifier on a model whose predictions already declare one.
+
+    Evidence: Domino's tutorial (dominodatalab/model-monitoring-setup, 5_upload_ground_truth.py, ``upload_config``)
+    expects "can be only 1 row_identifier" ("Row identifier already exists globally - retrying without row
+    identifier") and "Variable(s) with name ['target', 'event_id'] is/are already configured" for the endpoint's
+    own ``event_id``; domino-api.md §2.3: at most 1 row_identifier per model, declarable at prediction
+    registration. Which answer a given Domino gives is [uncertain]: ``gt_row_identifier_beside_prediction_one``.
+    """
+    mode = OPTIONS["gt_row_identifier_beside_prediction_one"]
+    declared = prediction_row_identifiers(model)
+    if not declared or not new_row_ids or mode == "allowed":
+        return
+    same = [v["name"] for v in new_row_ids if v["name"] in {d["name"] for d in declared}]
+    if same and mode == "already-configured":
+        raise _already_configured(same)
+    raise refuse(f"There can be only 1 row_identifier per model: {declared[0]['name']} is already configured, "
+                 f"got {[v['name'] for v in new_row_ids]}")
+
+
 def check_ground_truth(model: dict[str, Any], body: Any) -> list[dict[str, Any]]:
     """The new ground-truth variables of a register-dataset/ground_truth payload (empty: datasetDetails only)."""
     if not isinstance(body, dict):
@@ -166,11 +191,12 @@ def check_ground_truth(model: dict[str, Any], body: Any) -> list[dict[str, Any]]
     if clashing and OPTIONS["gt_name_may_not_reuse_model_variable"]:
         raise _already_configured(clashing)
     configured_all = {v["name"] for v in configured}
-    row_ids = [v for v in configured if v["variableType"] == "row_identifier"] + [
-        v for v in variables if v["variableType"] == "row_identifier" and v["name"] not in configured_all]
+    new_row_ids = [v for v in variables if v["variableType"] == "row_identifier" and v["name"] not in configured_all]
+    _check_beside_prediction_row_identifier(model, new_row_ids)
+    row_ids = [v for v in configured if v["variableType"] == "row_identifier"] + new_row_ids
     if len(row_ids) > 1:
         raise refuse(f"There can be only 1 row_identifier, got {[v['name'] for v in row_ids]}")
-    if not row_ids:
+    if not row_ids and not prediction_row_identifiers(model):
         raise refuse("Ground truth needs exactly 1 row_identifier variable (valueType string) to join predictions")
     prediction = next((v for v in model["variables"] if v["variableType"] == "prediction"), None)
     labelled = {v.get("forPredictionOutput") for v in configured if v["variableType"] == "ground_truth"}

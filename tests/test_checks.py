@@ -628,3 +628,18 @@ def test_a_refusal_elsewhere_names_the_identity_used(world):
     fix = results["training set"].fix
     assert results["training set"].status == FAIL
     assert "Domino was reached with the user API key from $DOMINO_USER_API_KEY" in fix and "--trace FILE" in fix
+
+
+def test_a_training_set_column_the_capture_lacks_fails_with_the_step_1_fix(world, monkeypatch):
+    """Issue 10 §3: a training set registered with a key column (as step 1 used to) that predict() never captures;
+    Model Monitor's ingestion fails on it (UNRESOLVED_COLUMN), so step 6 says so and how to fix it."""
+    world.training = training_frame().assign(customer_id=range(200))
+    version = SimpleNamespace(target_columns=[TARGET], load_raw_pandas=lambda: world.training,
+                              all_columns=["customer_id", "age", "plan", TARGET], exclude_columns=[])
+    monkeypatch.setattr(world, "training_version", lambda name, number: version)
+    result = world.run()["capture names"]
+    assert result.status == FAIL and result.facts["uncaptured_training_columns"] == ["customer_id"]
+    assert "UNRESOLVED_COLUMN" in result.detail and "1_register_training_set.py" in result.fix
+
+    version.exclude_columns = ["customer_id"]  # an excluded column is not looked for
+    assert world.run()["capture names"].status == PASS

@@ -52,6 +52,17 @@ def test_step4_sent_only_features_and_wrote_labels_by_event_id(demo):
     assert labelled_ids <= captured_ids
 
 
+def test_step5_answers_the_endpoints_own_row_identifier_as_dominos_tutorial_does(demo):
+    """The endpoint monitor declares the capture's event_id as its row identifier, so Model Monitor refuses a second
+    declaration with a 400 and step 5 re-sends the ground-truth variable alone (issue 10 §1)."""
+    registered = [run for run in demo.runs if run.name == "step 5" and "Registered " in run.stdout]
+    assert registered and registered[0].returncode == 0
+    assert "already had event_id; re-sent with churned_gt" in registered[0].stdout
+    variables = demo.monitor.variables(demo.dmm_model_id)
+    assert [v["name"] for v in variables if v["variableType"] == "row_identifier"] == ["event_id"]
+    assert demo.monitor_summary()["quality"].get("matchedRowCount", 0) > 0
+
+
 def test_rerun_of_step5_registers_nothing_twice(demo):
     before = ground_truth_datasets(demo)
     assert len(before) == 1
@@ -281,3 +292,34 @@ def test_own_metrics_are_pushed_as_custom_metrics(demo, tmp_path):
     assert [v["value"] for v in stored.json()["metricValues"]] == [pytest.approx(shift["value"])]
     assert "monthly_charges_shift" in report["custom_metrics"]["logged"]
     assert ("monthly_charges_shift" in report["custom_metrics"]["alerts"]) == (shift["status"] == "FAIL")
+def test_step6_previews_the_monitors_tests_and_schedules_once(demo, tmp_path):
+    """Issue 10 §5: the drift test a user set in Model Monitor is what the preview uses (source "monitor"), a flag
+    overrides a column for the preview (source "flag"), --schedule merges without overwriting the user's setting,
+    and a second --schedule creates no second schedule."""
+    from sandbox.store import DMM_MODELS
+
+    monitor, model_id = demo.monitor, demo.dmm_model_id
+    features = monitor.drift_scheduler_query(model_id)["features"]
+    first, second = features[0]["name"], features[1]["name"]
+    features[0] = {**features[0], "algorithm": "KULLBACK LEIBLER",
+                   "condition": {"operator": "<", "lower": 0.01234, "upper": 0.01234}}
+    monitor.save_scheduler_query(model_id, features)
+    command = [demo.script("6_check_monitoring.py"), "--output-dir", tmp_path, "--schedule",
+               "--drift-test", f"{second}=JS"]
+    runs = [demo.run("step 6 --schedule", command, check=False) for _ in range(2)]
+    # 0 or 1: earlier tests of this module leave labels that do not join (the join-rate check may FAIL)
+    assert all(run.returncode in (0, 1) and "Schedule:" in run.stdout for run in runs), runs[-1].stderr
+    assert "created the daily drift check" in runs[0].stdout
+    assert "already scheduled, so none was added" in runs[1].stdout
+
+    report = json.loads((tmp_path / "monitoring_report.json").read_text())
+    columns = {c["column"]: c for c in report["drift"]["columns"]}
+    assert (columns[first]["main_test"], columns[first]["source"]) == ("KL", "monitor")
+    assert next(t for t in columns[first]["tests"] if t["name"] == "KL")["threshold"] == 0.01234
+    assert (columns[second]["main_test"], columns[second]["source"]) == ("JS", "flag")
+
+    kept = {f["name"]: f for f in monitor.drift_scheduler_query(model_id)["features"]}
+    assert kept[first]["algorithm"] == "KULLBACK LEIBLER" and kept[first]["condition"]["lower"] == 0.01234
+    state = json.loads((demo.sandbox.state_dir / "state.json").read_text())
+    kinds = [s["kind"] for s in state[DMM_MODELS][model_id]["_schedules"].values()]
+    assert sorted(kinds) == ["drift", "quality"]

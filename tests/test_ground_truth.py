@@ -10,8 +10,15 @@ import pytest
 from fakes import FakeServices, make_config
 
 from dmm.cli import run
-from dmm.errors import ConflictError, DmmError, NotFoundError, UsageError
-from dmm.ground_truth import GroundTruthOptions, dataset_name, date_window, key_date, register_ground_truth
+from dmm.errors import ApiError, ConflictError, DmmError, NotFoundError, UsageError
+from dmm.ground_truth import (
+    GroundTruthOptions,
+    dataset_name,
+    date_window,
+    key_date,
+    register_ground_truth,
+    result_lines,
+)
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
 from sandbox.testing import load_script
@@ -315,3 +322,80 @@ def test_script_bad_file_exits_2(script_env, tmp_path, capsys):
     assert run(step5.main, ["--file", str(tmp_path / "labels.csv")]) == 2
     err = capsys.readouterr().err
     assert "maybe" in err and "Traceback" not in err
+
+
+# ---- issue 10 §1: Model Monitor's expected 400s, answered as Domino's tutorial does -------------------------------
+
+class TutorialMonitor(FakeMonitor):
+    """Model Monitor whose variables summary says nothing (its shape is undocumented) while the model already has
+    ``already`` declared: the endpoint's own ``event_id``, or what another process registered first."""
+
+    def __init__(self, already, only_one_row_id=False):
+        super().__init__()
+        self.already = list(already)
+        self.only_one_row_id = only_one_row_id
+        self.attempts: list[dict] = []
+
+    def variables(self, model_id):
+        self.variable_queries += 1
+        return []
+
+    def register_dataset(self, model_id, kind, payload):
+        self.attempts.append(payload)
+        sent = payload.get("variables", [])
+        if self.only_one_row_id and any(v["variableType"] == "row_identifier" for v in sent):
+            raise ApiError("Registering failed with HTTP 400", status=400,
+                           server_message="There can be only 1 row_identifier per model")
+        clash = [v["name"] for v in sent if v["name"] in {a["name"] for a in self.already}]
+        if clash:
+            raise ApiError("Registering failed with HTTP 400", status=400,
+                           server_message=f"Variable(s) with name {clash} is/are already configured")
+        self.already += sent
+        return super().register_dataset(model_id, kind, payload)
+
+
+EVENT_ID = {"name": "event_id", "variableType": "row_identifier", "valueType": "string"}
+TRUTH = {"name": "churned_gt", "variableType": "ground_truth", "valueType": "categorical",
+         "forPredictionOutput": "churned"}
+
+
+@pytest.mark.parametrize("already, only_one, sent", [
+    ([EVENT_ID], False, [TRUTH]),  # the endpoint declared event_id: "Variable(s) with name ['event_id'] ..."
+    ([EVENT_ID], True, [TRUTH]),  # ... or "can be only 1 row_identifier"
+    ([EVENT_ID, TRUTH], False, None),  # another process registered both first: datasetDetails only
+])
+def test_expected_400s_are_answered_with_fewer_variables(config, already, only_one, sent):
+    monitor = TutorialMonitor(already, only_one_row_id=only_one)
+    result = register(config, monitor, FakeDataSources(["ground_truth/m1/2024-05-10/a.csv",
+                                                        "ground_truth/m1/2024-05-10/b.csv"]))
+    assert monitor.attempts[0]["variables"] == [EVENT_ID, TRUTH]  # the summary said nothing: declare both first
+    first, second = monitor.registered
+    assert first.get("variables") == sent
+    assert first["datasetDetails"] == monitor.attempts[0]["datasetDetails"]  # same dataset name on the re-send
+    assert set(second) == {"datasetDetails"}
+    registration = result.registrations[0]
+    assert registration.registered and registration.adjustments and registration.payload == first
+    assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/a.csv")
+    lines = result_lines(result, config, None)
+    assert any("re-sent with" in line for line in lines)
+
+
+def test_a_400_the_tutorial_does_not_expect_is_raised(config):
+    class Refusing(FakeMonitor):
+        def register_dataset(self, model_id, kind, payload):
+            raise ApiError("Registering failed with HTTP 400", status=400,
+                           server_message="Column(s) ['churned_gt'] are missing from file")
+
+    with pytest.raises(ApiError, match="HTTP 400"):
+        register(config, Refusing(), FakeDataSources(["ground_truth/m1/2024-05-10/a.csv"]))
+    assert not Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/a.csv")
+
+
+def test_a_409_after_a_re_send_is_already_registered_and_recorded(config):
+    """The race: another process registered the variables and this very file first."""
+    monitor = TutorialMonitor([EVENT_ID, TRUTH])
+    monitor.dataset_names.add(dataset_name("ground_truth/m1/2024-05-10/a.csv"))
+    result = register(config, monitor, FakeDataSources(["ground_truth/m1/2024-05-10/a.csv"]))
+    assert [r.already_registered for r in result.registrations] == [True]
+    assert [set(p) for p in monitor.attempts] == [{"variables", "datasetDetails"}, {"datasetDetails"}]
+    assert Ledger.load(config.ledger_path).is_registered("ground_truth/m1/2024-05-10/a.csv")

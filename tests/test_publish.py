@@ -66,8 +66,12 @@ def test_metric_names_are_safe():
 
 
 class FakeMonitor:
-    def __init__(self, saved):
-        self.saved, self.config, self.scheduled = saved, None, None
+    """Model Monitor's drift-check config and schedules (a second create would add a second schedule)."""
+
+    def __init__(self, saved, drift_scheduled=False, quality_scheduled=False, quality_status=None):
+        self.saved, self.config, self.schedules = saved, None, []
+        self.summary = {"isDataDriftCheckScheduled": drift_scheduled, "isModelQualityCheckScheduled": quality_scheduled}
+        self.quality_status = quality_status
 
     def drift_scheduler_query(self, model_id):
         if self.saved is None:
@@ -77,22 +81,70 @@ class FakeMonitor:
     def save_scheduler_query(self, model_id, features):
         self.config = features
 
+    def model_summary(self, model_id):
+        return dict(self.summary)
+
+    def get_model(self, model_id):
+        return dict(self.summary)
+
     def create_drift_schedule(self, model_id):
-        self.scheduled = model_id
+        self.schedules.append(("drift", model_id))
+        self.summary["isDataDriftCheckScheduled"] = True
         return {"schedulerJobId": "job-1"}
 
+    def create_quality_schedule(self, model_id):
+        if self.quality_status:
+            raise ApiError("Scheduling failed", status=self.quality_status, server_message="No ground truth data")
+        self.schedules.append(("quality", model_id))
+        self.summary["isModelQualityCheckScheduled"] = True
 
-def test_schedule_updates_the_saved_query_then_creates_the_check():
-    saved = {"features": [{"id": "v1", "name": "age", "type": "numerical", "algorithm": "KL", "alertable": False,
-                           "condition": {"operator": "<", "lower": 1, "upper": 1}},
-                          {"id": "v9", "name": "other", "algorithm": "KL"}]}
-    monitor = FakeMonitor(saved)
+
+SAVED = {"features": [{"id": "v1", "name": "age", "type": "numerical", "algorithm": "KULLBACK LEIBLER",
+                       "alertable": False, "condition": {"operator": "<", "lower": 1, "upper": 1}},
+                      {"id": "v9", "name": "other", "algorithm": "KL"}]}
+
+
+def test_schedule_keeps_the_monitors_own_tests_and_adds_what_it_lacks():
+    monitor = FakeMonitor(SAVED)
     result = schedule_drift_checks(REPORT, "dmm-1", monitor)
-    assert monitor.config[0] == {"id": "v1", "name": "age", "type": "numerical", "alertable": False,
-                                 "algorithm": "POPULATION STABILITY INDEX",
-                                 "condition": {"operator": "<", "lower": 0.2, "upper": 0.2}}
-    assert monitor.config[1] == {"id": "v9", "name": "other", "algorithm": "KL"}
-    assert monitor.scheduled == "dmm-1" and result["features"] == 2
+    assert monitor.config[:2] == SAVED["features"]  # the user's settings, untouched
+    assert [f["name"] for f in monitor.config[2:]] == ["plan code", "empty"]
+    assert monitor.config[2]["algorithm"] == "POPULATION STABILITY INDEX"
+    assert monitor.schedules == [("drift", "dmm-1"), ("quality", "dmm-1")]
+    assert (result.features, result.saved, result.drift, result.quality) == (4, True, "created", "created")
+
+
+def test_a_flagged_column_is_saved_with_the_flags_test():
+    flagged = {"drift": {"columns": [dict(column("age", 0.5, False, threshold=0.3), source="flag")]}}
+    monitor = FakeMonitor(SAVED)
+    schedule_drift_checks(flagged, "dmm-1", monitor)
+    assert monitor.config[0]["algorithm"] == "POPULATION STABILITY INDEX"
+    assert monitor.config[0]["condition"] == {"operator": "<", "lower": 0.3, "upper": 0.3}
+    assert monitor.config[0]["id"] == "v1" and monitor.config[0]["alertable"] is False
+
+
+def test_schedule_never_creates_a_second_schedule_and_saves_nothing_unchanged():
+    monitor = FakeMonitor(SAVED)
+    schedule_drift_checks(REPORT, "dmm-1", monitor)
+    monitor.saved = {"features": monitor.config}
+    monitor.config = None
+    again = schedule_drift_checks(REPORT, "dmm-1", monitor)
+    assert monitor.schedules == [("drift", "dmm-1"), ("quality", "dmm-1")] and monitor.config is None
+    assert (again.saved, again.drift, again.quality) == (False, "already scheduled", "already scheduled")
+
+
+def test_an_unknown_schedule_state_creates_nothing():
+    monitor = FakeMonitor(SAVED)
+    monitor.summary = {}
+    result = schedule_drift_checks(REPORT, "dmm-1", monitor)
+    assert monitor.schedules == [] and result.drift == "unknown"
+
+
+@pytest.mark.parametrize("status, words", [(404, "no known API"), (400, "No ground truth data")])
+def test_a_quality_schedule_the_monitor_refuses_is_reported_not_raised(status, words):
+    monitor = FakeMonitor(SAVED, quality_status=status)
+    result = schedule_drift_checks(REPORT, "dmm-1", monitor)
+    assert result.drift == "created" and words in result.quality and "UI" in result.quality
 
 
 def test_schedule_builds_the_query_when_none_is_saved():

@@ -59,6 +59,7 @@ def sandbox(tmp_path):
     running = Sandbox(tmp_path / "state")
     yield running
     running.stop()
+    monitor_options.reset()
 
 
 @pytest.fixture
@@ -176,10 +177,13 @@ def test_capture_log_then_ingestion_layout_is_idempotent(sandbox, deployed):
     assert total == 5
 
 
-def create_training_set(sandbox, name: str, target: str = "churned") -> None:
+def create_training_set(sandbox, name: str, target: str = "churned", key: bool = False) -> None:
+    """A training set as step 1 registers it (features and target); ``key`` adds a key column as it used to."""
     frame = pd.DataFrame({"customer": [1, 2, 3, 4], "age": [20, 40, 60, 80], "plan": ["a", "b", "a", "b"],
                           "churned": ["no", "no", "yes", "yes"]})
-    roles = {"keyColumns": ["customer"], "targetColumns": [target], "excludeColumns": [],
+    if not key:
+        frame = frame.drop(columns=["customer"])
+    roles = {"keyColumns": ["customer"] if key else [], "targetColumns": [target], "excludeColumns": [],
              "monitoringMeta": {"timestampColumns": [], "categoricalColumns": ["plan", "churned"],
                                 "ordinalColumns": []}, "meta": {}}
     created = sandbox.client.post(f"/trainingset/{name}", headers=KEY, json={
@@ -222,6 +226,26 @@ def test_attach_training_set_creates_the_endpoint_monitor_fed_by_ingestion(sandb
     assert drift.status_code == 200, drift.json
     assert drift.json["numberOfPredictions"] == 3
     assert {item["name"] for item in drift.json["features"]} == {"age", "plan", "churned"}
+
+
+@pytest.mark.parametrize("every_training_column", [True, False])
+def test_a_training_set_column_missing_from_the_capture_fails_ingestion(sandbox, deployed, every_training_column):
+    """Issue 10 §3, Domino's field notes (Fraud-Detection-Workshop DOMINO_PLATFORM_NOTES.md §5a): an endpoint
+    monitor checks every training-set column against the capture; the key column 'customer' is never captured."""
+    monitor_options.update({"ingestion_needs_every_training_column": every_training_column})
+    create_training_set(sandbox, "churn-with-key", key=True)
+    dmm_id = sandbox.admin("attach-training-set", modelId=deployed["modelId"], trainingSetName="churn-with-key",
+                           trainingSetVersion=1, modelType="classification").json["dmmModelId"]
+    assert predict(sandbox, deployed, {"data": {"age": 30}}).status_code == 200
+    ingested = sandbox.admin("ingest").json["models"][dmm_id]
+    model = sandbox.client.get(f"{API}/model", query_string={"model_id": dmm_id}, headers=KEY).json
+    if every_training_column:
+        assert (ingested["failedFiles"], ingested["rows"]) == (1, 0)
+        assert ingested["errors"][0]["errorCode"] == "UNRESOLVED_COLUMN"
+        assert ingested["errors"][0]["columns"] == ["customer"]
+        assert model["ingestionStatus"] == "training" and model["ingestionErrors"]
+    else:
+        assert (ingested["failedFiles"], ingested["rows"]) == (0, 1)
 
 
 def test_deleting_an_endpoint_monitor_conflicts_while_its_version_runs(sandbox, deployed):

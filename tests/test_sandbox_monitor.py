@@ -81,10 +81,13 @@ def model_id(monitor):
     return answer.json["id"]
 
 
-def ground_truth_variables(label="label", prediction="churned", value_type="categorical") -> list[dict]:
-    return [{"name": label, "variableType": "ground_truth", "valueType": value_type,
-             "forPredictionOutput": prediction},
-            {"name": "event_id", "variableType": "row_identifier", "valueType": "string"}]
+def ground_truth_variables(label="label", prediction="churned", value_type="categorical",
+                           row_id: str | None = None) -> list[dict]:
+    """The ground-truth variables; the model of ``model_config`` declares ``event_id`` on the prediction side, as an
+    endpoint monitor does, so by default no row identifier of their own (issue 10 §1)."""
+    truth = [{"name": label, "variableType": "ground_truth", "valueType": value_type,
+              "forPredictionOutput": prediction}]
+    return truth + ([{"name": row_id, "variableType": "row_identifier", "valueType": "string"}] if row_id else [])
 
 
 LABELS = pd.DataFrame({"event_id": ["a", "b", "c"], "label": ["yes", "no", "yes"]})
@@ -254,7 +257,7 @@ def test_ground_truth_rules_first_with_variables_then_details_only(monitor, mode
 
     again = monitor.put(path, {"variables": ground_truth_variables(), "datasetDetails": details("gt2", "gt/day1.csv")})
     assert again.status_code == 400
-    assert "Variable(s) with name ['label', 'event_id'] is/are already configured" in again.json["message"]
+    assert "Variable(s) with name ['label'] is/are already configured" in again.json["message"]
 
     later = monitor.put(path, {"datasetDetails": details("gt2", "gt/day2.parquet", "parquet")})
     assert later.status_code == 200, later.json
@@ -278,9 +281,8 @@ def test_ground_truth_details_only_before_any_variables_is_refused(monitor, mode
 @pytest.mark.parametrize("variables, words", [
     (ground_truth_variables(prediction="target"), "forPredictionOutput"),
     (ground_truth_variables(value_type="numerical"), "does not match"),
-    (ground_truth_variables()[:1], "row_identifier"),
-    (ground_truth_variables() + [{"name": "id2", "variableType": "row_identifier", "valueType": "string"}],
-     "only 1 row_identifier"),
+    (ground_truth_variables(row_id="id2"), "only 1 row_identifier"),
+    (ground_truth_variables(row_id="event_id"), "Variable(s) with name ['event_id'] is/are already configured"),
     (ground_truth_variables(label="missing_column"), "missing"),
     (ground_truth_variables(label="churned"), "Variable(s) with name ['churned'] is/are already configured"),
 ])
@@ -310,10 +312,12 @@ def test_ground_truth_for_an_unknown_model_is_404(monitor):
 def test_resent_row_identifier_is_an_option(monitor, model_id):
     monitor.upload("gt/day1.csv", LABELS)
     path = f"/model/{model_id}/register-dataset/ground_truth"
-    assert monitor.put(path, {"variables": ground_truth_variables(),
-                              "datasetDetails": details("gt1", "gt/day1.csv")}).status_code == 200
+    monitor_options.update({"gt_row_identifier_beside_prediction_one": "allowed"})
+    variables = ground_truth_variables(row_id="event_id")
+    first = monitor.put(path, {"variables": variables, "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert first.status_code == 200
     monitor_options.update({"gt_row_identifier_counts_as_configured": False})
-    answer = monitor.put(path, {"variables": ground_truth_variables(), "datasetDetails": details("gt2", "gt/day1.csv")})
+    answer = monitor.put(path, {"variables": variables, "datasetDetails": details("gt2", "gt/day1.csv")})
     assert answer.json["message"] == "Variable(s) with name ['label'] is/are already configured"
 
 
@@ -502,3 +506,40 @@ def test_quality_threshold_with_a_bad_operator_is_refused(monitor, model_id):
     accuracy = next(metric for metric in good.json["metrics"] if metric["key"] == "accuracy")
     assert accuracy["value"] == pytest.approx(2 / 3) and accuracy["isFailed"] is True
     assert good.json["unscoreableRows"] == {"count": 0}
+
+
+# ----------------------------------------------------------- issue 10 §1: the prediction side's row identifier
+
+@pytest.mark.parametrize("mode, row_id, status, words", [
+    ("already-configured", "event_id", 400, "Variable(s) with name ['event_id'] is/are already configured"),
+    ("already-configured", "id2", 400, "only 1 row_identifier"),
+    ("only-one", "event_id", 400, "only 1 row_identifier"),
+    ("allowed", "event_id", 200, None),
+])
+def test_ground_truth_row_identifier_beside_the_prediction_one(monitor, model_id, mode, row_id, status, words):
+    """The model (as an endpoint monitor) declares event_id; a ground-truth row identifier is refused as Domino's
+    tutorial expects, unless the option says otherwise; the ground-truth variable alone joins on event_id."""
+    monitor_options.update({"gt_row_identifier_beside_prediction_one": mode})
+    monitor.upload("gt/day1.csv", LABELS.assign(id2=["x", "y", "z"]))
+    path = f"/model/{model_id}/register-dataset/ground_truth"
+    answer = monitor.put(path, {"variables": ground_truth_variables(row_id=row_id),
+                                "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert answer.status_code == status, answer.json
+    if words:
+        assert words in answer.json["message"]
+        alone = monitor.put(path, {"variables": ground_truth_variables(),
+                                   "datasetDetails": details("gt1", "gt/day1.csv")})
+        assert alone.status_code == 200, alone.json
+
+
+def test_ground_truth_without_any_row_identifier_is_refused(monitor):
+    config = model_config()
+    config["variables"] = [v for v in config["variables"] if v["variableType"] != "row_identifier"]
+    model_id = monitor.put("/model", config).json["id"]
+    monitor.upload("gt/day1.csv", LABELS)
+    path = f"/model/{model_id}/register-dataset/ground_truth"
+    answer = monitor.put(path, {"variables": ground_truth_variables(), "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert answer.status_code == 400 and "row_identifier" in answer.json["message"]
+    answer = monitor.put(path, {"variables": ground_truth_variables(row_id="event_id"),
+                                "datasetDetails": details("gt1", "gt/day1.csv")})
+    assert answer.status_code == 200, answer.json

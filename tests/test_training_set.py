@@ -68,7 +68,8 @@ def test_timestamp_column_is_set_aside_and_validated():
     plan = plan_training_set(frame, "churn", "churned", timestamp="event_time")
     validate_plan(plan, frame)
     assert plan.timestamp == "event_time" and "event_time" not in plan.features
-    assert "event_time" in plan.columns
+    assert "event_time" not in plan.columns and plan.left_out == ("event_time",)  # not captured: issue 10 §3
+    assert any("event_time: checked, but left out" in line for line in plan_lines(plan))
     assert schema_from_plan(plan, None).timestamp_column == "event_time"
 
 
@@ -245,9 +246,11 @@ def test_registration_sends_the_plan_writes_parquet_and_schema(domino_env, capsy
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert created.calls.last.request.headers["X-Domino-Api-Key"] == API_KEY
-    assert posted["targetColumns"] == ["churned"] and posted["keyColumns"] == ["customer_id"]
+    # the --key column is checked but not registered: the capture would not record it (issue 10 §3)
+    assert posted["targetColumns"] == ["churned"] and posted["keyColumns"] == []
     assert posted["excludeColumns"] == []
-    assert posted["allColumns"] == ["customer_id", "age", "monthly_charges", "contract", "label", "churned"]
+    assert posted["allColumns"] == ["age", "monthly_charges", "contract", "label", "churned"]
+    assert "customer_id: checked, but left out of the training set" in captured.out
     assert posted["monitoringMeta"] == {"timestampColumns": [], "categoricalColumns": ["contract", "churned"],
                                         "ordinalColumns": []}
     assert posted["projectId"] == "proj-1"

@@ -136,6 +136,17 @@ def check_capture_names(ctx: CheckContext) -> CheckResult:
         where = "the DMM model's variables (no captured prediction files found; pass --prediction-data to check them)"
     missing = [name for name in expected if name not in found]
     failed_ingestions = unresolved_columns(ctx)
+    extra = training_only_columns(ctx)
+    uncaptured = [name for name in extra if (files and name not in found) or name in failed_ingestions]
+    if uncaptured and not missing:
+        return CheckResult(CheckName.CAPTURE_NAMES, FAIL,
+                           f"training set {schema.training_set_name} v{schema.training_set_version} has column(s) "
+                           f"{', '.join(uncaptured)} that {where if files else 'the capture'} lack(s): Model Monitor "
+                           "fails the ingestion of such predictions (UNRESOLVED_COLUMN)",
+                           "Run 1_register_training_set.py again (it leaves --key and --timestamp columns out of the "
+                           "training set) and make the new version the endpoint's training data (a new endpoint "
+                           f"version in Domino), or capture {', '.join(uncaptured)} in predict()",
+                           facts={"uncaptured_training_columns": uncaptured})
     if failed_ingestions and not missing:
         missing = [name for name in expected if name in failed_ingestions] or sorted(failed_ingestions)
         where = (f"Model Monitor's ingestion (UNRESOLVED_COLUMN on {len(failed_ingestions)} column(s)): "
@@ -160,6 +171,18 @@ def check_capture_names(ctx: CheckContext) -> CheckResult:
     return CheckResult(CheckName.CAPTURE_NAMES, PASS,
                        f"{where} use the schema's {len(schema.features)} feature names and "
                                               f"the prediction '{schema.prediction_name}'")
+
+
+def training_only_columns(ctx: CheckContext) -> list[str]:
+    """The training-set version's columns (not excluded) beyond the features and the target, e.g. key or timestamp
+    columns: an endpoint monitor looks for every training-set column in the captured data (issue 10 §3)."""
+    try:
+        version = ctx.training_version
+    except Exception:  # the training-set check reports it
+        return []
+    excluded = set(getattr(version, "exclude_columns", None) or [])
+    known = {*ctx.schema.feature_names, ctx.schema.target}
+    return [str(c) for c in getattr(version, "all_columns", None) or [] if c not in excluded and c not in known]
 
 
 def unresolved_columns(ctx: CheckContext) -> set[str]:

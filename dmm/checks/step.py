@@ -16,6 +16,7 @@ from dmm.checks.fail_on import check_fail_on, fail_on_reasons
 from dmm.checks.result import FAIL
 from dmm.checks.window import Window, window_from
 from dmm.dataio import check_output_dir
+from dmm.drift_settings import DriftFlags, parse_flags
 from dmm.errors import UsageError
 from dmm.paths import check_output_file
 
@@ -37,16 +38,33 @@ class Step6Options:
     probe: bool = True  # False with --no-probe: no sample row is sent to the endpoint
     fail_on: str | None = None  # --fail-on drift|quality|any (dmm/checks/fail_on.py); None: only checks fail
     metrics: tuple[Any, ...] = ()  # dmm.own_metrics.OwnMetric, loaded from --metric files
+    drift_flags: DriftFlags = field(default_factory=DriftFlags)
+
+    @classmethod
+    def from_arguments(cls, args: Any) -> Step6Options:
+        """``validated`` with step 6's parsed flags (6_check_monitoring.py's parser)."""
+        return cls.validated(
+            days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
+            push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
+            prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, probe=not args.no_probe,
+            fail_on=args.fail_on, metric_paths=args.metric, drift_tests=args.drift_test,
+            drift_thresholds=args.drift_threshold)
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
                   output_dir: str = ".", preview: bool = True, push_metrics: bool = False, schedule: bool = False,
-                  fail_on: str | None = None, metric_paths: Sequence[str] = (), **rest: Any) -> Step6Options:
+                  fail_on: str | None = None, metric_paths: Sequence[str] = (), drift_tests: Sequence[str] = (),
+                  drift_thresholds: Sequence[str] = (), **rest: Any) -> Step6Options:
         """Options from the flags, or a ``UsageError`` naming the flag; nothing heavy is imported (but the
         --metric modules, which are loaded here so that a broken one stops step 6 before any check)."""
         if (push_metrics or schedule or metric_paths) and not preview:
             raise UsageError("--push-metrics, --schedule and --metric need the preview", "Drop --no-preview")
         check_fail_on(fail_on, preview)
+        flags = parse_flags(drift_tests or (), drift_thresholds or ())
+        if flags and not preview:
+            raise UsageError("--drift-test and --drift-threshold set the preview's tests", "Drop --no-preview",
+                             code="flag-conflict")
+        rest["drift_flags"] = flags
         window = window_from(days, start, end)
         folder = check_output_dir(output_dir)
         for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
@@ -108,7 +126,7 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     from dmm.checks.chain import run_checks
     from dmm.checks.context import CheckContext, CheckInputs
     from dmm.checks.scan import ScanPlan, plan_scan
-    from dmm.preview import PreviewOptions, build_report
+    from dmm.preview import PreviewOptions, build_report, read_drift_settings
     from dmm.publish import publish
     from dmm.report import write_report
 
@@ -118,16 +136,22 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     ctx = CheckContext(inputs, connect=connect)
     if load_config is not None:
         ctx.load_config = load_config
+    preview_options = PreviewOptions(metrics=options.metrics)
     watchers: tuple[Any, ...] = ()
-    if options.preview:  # the report's time view, and the rows the --metric functions get
+    if options.preview:  # the monitor's tests per column, then the flags' (dmm/drift_settings.py)
+        settings = read_drift_settings(ctx, options.drift_flags)
+        settings.validate()
+        preview_options = PreviewOptions(drift_config=settings.drift_config, drift_settings=settings,
+                                         metrics=options.metrics)
+        # the report's time view, and the rows the --metric functions get
         from dmm.analysis.timeline import Timeline
         from dmm.own_metrics import WindowRows
 
         watchers = (Timeline(options.window.start, options.window.end),) + ((WindowRows(),) if options.metrics else ())
     # the join-rate check's pass over the files feeds the preview
-    plan_scan(ctx, ScanPlan(preview=options.preview, watchers=watchers))
+    plan_scan(ctx, ScanPlan(preview=options.preview, drift_config=preview_options.drift_config, watchers=watchers))
     results = run_checks(ctx)
-    report = build_report(ctx, results, preview=options.preview, options=PreviewOptions(metrics=options.metrics))
+    report = build_report(ctx, results, preview=options.preview, options=preview_options)
     if options.fail_on:
         report["fail_on"] = {"on": options.fail_on, "reasons": fail_on_reasons(report, options.fail_on)}
     if on_report is not None:

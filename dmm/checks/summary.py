@@ -45,8 +45,14 @@ def drift_line(drift: Mapping[str, Any]) -> str:
                if small else "")
     probes = drift.get("probe_rows") or 0
     apart = f" ({probes:,} probe prediction(s) left out)" if probes else ""
+    sources = [c.get("source") for c in columns if c.get("source")]
+    origin = (" (tests: " + ", ".join(f"{sources.count(s)} {SOURCE_WORDS[s]}" for s in SOURCE_WORDS if s in sources)
+              + ")") if sources else ""
     return (f"Drift: {len(failing)} of {len(columns)} column(s) drifted over {drift.get('production_rows', 0):,} "
-            f"prediction(s){apart}" + (f": {worst}" if worst else "") + caution)
+            f"prediction(s){apart}" + (f": {worst}" if worst else "") + origin + caution)
+
+
+SOURCE_WORDS = {"monitor": "as set in Model Monitor", "flag": "from flags", "default": "default"}
 
 
 def quality_line(quality: Mapping[str, Any]) -> str:

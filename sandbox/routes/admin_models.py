@@ -136,6 +136,9 @@ def attach_training_set():
                     "sourceDetails": {"workbenchModelId": model_id, "workbenchModelVersionId": version["versionId"]}}
         record = create_model_record(state, data, variables, metadata, None, files[0].parent, "parquet")
         record["trainingSet"] = {"name": set_name, "version": number}
+        # the baseline's columns, which ingestion looks for in the captured data (sandbox/ingest.py)
+        excluded = set(training.get("excludeColumns") or [])
+        record["_baselineColumns"] = [c for c in training["allColumns"] if c not in excluded]
         return jsonify({"dmmModelId": record["id"]})
 
 

@@ -313,7 +313,8 @@ def _store_ground_truth(state: SandboxState, record: dict[str, Any], new_variabl
                         path: Path, file_format: str, key: str) -> int:
     """Copies the labels into the monitor's store; returns the row count."""
     variables = record["_groundTruthVariables"] + new_variables
-    row_id = next(v["name"] for v in variables if v["variableType"] == "row_identifier")
+    row_ids = [v["name"] for v in variables + record["variables"] if v["variableType"] == "row_identifier"]
+    row_id = row_ids[0]  # the ground truth's own, else the prediction side's (check_ground_truth made sure of one)
     truth = next(v["name"] for v in variables if v["variableType"] == "ground_truth")
     _check_columns(path, file_format, [row_id, truth], key)
     frame = read_table(path, file_format, [row_id, truth])

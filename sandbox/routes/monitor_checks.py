@@ -135,6 +135,10 @@ def _create_schedule(kind: str, body: dict[str, Any]):
             raise refuse("No prediction data registered")
         if kind == "quality" and not record["_groundTruthFiles"]:
             raise refuse("No ground truth data registered")
+        # A second create adds a second schedule: nothing public says Domino refuses one, and Domino's own scripts
+        # check isDataDriftCheckScheduled before creating (Fraud-Detection-Workshop monitoring_blueprints/scripts/
+        # ensure_drift_scheduled.py, DOMINO_PLATFORM_NOTES.md §5b), so the sandbox keeps both and the toolkit must not
+        # ask twice.
         job_id = state.next_id(data, "schedulerjob")
         record["_schedules"][job_id] = {"schedulerJobId": job_id, "kind": kind, **body}
         record[SCHEDULED_FLAGS[kind]] = True
