@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,11 +207,12 @@ def find_secrets(demo: Demo, secrets: Sequence[str]) -> list[str]:
 
 
 def run_soak(work: Path, seeds: int, count: int, rate: float, kinds: Sequence[str], budget: float, tries: int,
-             echo: bool = False) -> Figures:
+             echo: bool = False, make_demo: Callable[[RunningSandbox, Path], Demo] | None = None) -> Figures:
+    """``make_demo(sandbox, work_dir)`` builds the demo (the tests pass one whose model is already trained)."""
     started = time.monotonic()
     figures = Figures()
     with RunningSandbox(work / "sandbox", extra_args=["--seed", "11"]) as running:
-        demo = Demo(running, work / "workspace", echo=echo)
+        demo = make_demo(running, work / "workspace") if make_demo else Demo(running, work / "workspace", echo=echo)
         demo.prepare_model()
         demo.register_training_set()
         demo.export_model()

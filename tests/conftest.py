@@ -57,14 +57,18 @@ def sandbox_factory(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_models(tmp_path_factory) -> Callable[[str], TrainedModel]:
-    """``trained_models(task)``: the example data and model of a task, made on first use (once per session, or per
-    xdist worker) by the same commands as a demo's ``prepare_model``; demos get copies (tests/demos.py)."""
+def trained_models(tmp_path_factory, worker_id) -> Callable[[str], TrainedModel]:
+    """``trained_models(task)``: the example data and model of a task, made on first use by the same commands as a
+    demo's ``prepare_model``; demos get copies (tests/demos.py). The xdist workers share one per task: the first
+    makes it in the session's common temporary folder while the others wait on its lock."""
+    common = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        common = common.parent
     made: dict[str, TrainedModel] = {}
 
     def trained(task: str) -> TrainedModel:
         if task not in made:
-            made[task] = TrainedModel.make(tmp_path_factory.mktemp(f"trained-{task}"), task)
+            made[task] = TrainedModel.shared(common / f"trained-{task}", task)
         return made[task]
 
     return trained
@@ -75,13 +79,16 @@ def start_demo(tmp_path_factory, trained_models):
     """``with start_demo("name", task=..., api_key=..., extra_args=[...]) as demo``: a ``demos.CachedDemo`` on a
     fresh sandbox of its own (the other keywords go to ``RunningSandbox``), with the session's trained model; the
     sandbox stops at the end of the block. ``demo.full_path(count)`` then runs steps 1-6 as subprocesses, as
-    ``make demo`` does, without training the model again."""
+    ``make demo`` does, without training the model again (``reuse_export=True``: nor exporting it, see
+    ``CachedDemo.reuse_export``)."""
 
     @contextmanager
-    def start(name: str = "demo", task: str = "classification", **sandbox_options) -> Iterator[CachedDemo]:
+    def start(name: str = "demo", task: str = "classification", reuse_export: bool = False,
+              **sandbox_options) -> Iterator[CachedDemo]:
         root = tmp_path_factory.mktemp(name)
         with RunningSandbox(root / "sandbox", **sandbox_options) as running:
-            yield CachedDemo(running, root / "workspace", task=task, trained=trained_models(task))
+            yield CachedDemo(running, root / "workspace", task=task, trained=trained_models(task),
+                             reuse_export=reuse_export)
 
     return start
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def demo(start_demo):
-    with start_demo("rerun") as demo:  # the session's trained example model (tests/demos.py)
+    with start_demo("rerun", reuse_export=True) as demo:  # the session's trained example model (tests/demos.py)
         demo.full_path(count=30)
         yield demo
 

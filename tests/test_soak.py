@@ -8,14 +8,17 @@ retried by issue 8's transport layer, not by this branch."""
 from __future__ import annotations
 
 import pytest
+from demos import CachedDemo
 
 from example.soak import run_soak
 
 pytestmark = pytest.mark.e2e
 
 
-def test_small_soak_meets_the_goals(tmp_path):
-    figures = run_soak(tmp_path, seeds=1, count=15, rate=0.2, kinds=["act-then-fail", "429"], budget=600, tries=5)
+def test_small_soak_meets_the_goals(tmp_path, trained_models):
+    trained = trained_models("classification")
+    figures = run_soak(tmp_path, seeds=1, count=15, rate=0.2, kinds=["act-then-fail", "429"], budget=600, tries=5,
+                       make_demo=lambda running, work: CachedDemo(running, work, trained=trained, reuse_export=True))
     report = "\n".join(figures.lines())
     assert figures.answered > 0 and figures.registered >= figures.answered, report
     assert figures.lost == 0, report
