@@ -17,7 +17,7 @@ SENT = 40
 @pytest.fixture(scope="module")
 def drifted(start_demo):
     """Steps 1-4 with drifted traffic, ingestion, step 5 and step 6 (no flags), as ``make demo`` runs them."""
-    with start_demo("probes") as demo:
+    with start_demo("probes", reuse_export=True) as demo:
         demo.path_to_traffic(count=SENT, drifted=True)
         demo.ingest()
         demo.upload_ground_truth()

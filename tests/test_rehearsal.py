@@ -33,7 +33,7 @@ def verbs_of(block: str) -> list[str]:
 def test_rehearse_your_own_model_as_the_readme_says(start_demo):
     rehearsal = readme_block("### Rehearse your own model on the sandbox", "bash")
     assert verbs_of(rehearsal) == ["start", "env", "deploy", "attach-training-set", "create-datasource", "ingest"]
-    with start_demo("rehearsal") as demo:
+    with start_demo("rehearsal", reuse_export=True) as demo:
         demo.prepare_model()
         demo.register_training_set()
         demo.export_model()
