@@ -46,7 +46,7 @@ from dmm.config import (
 from dmm.errors import DmmError, UsageError
 from dmm.paths import check_output_file
 from dmm.redact import mask, register_secret
-from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer
+from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer, check_token_env
 
 __all__ = ["QUESTIONS", "ConsoleIO", "LiveChecks", "Question", "WizardIO", "WizardOptions", "WizardOutcome",
            "next_step_hint", "render", "run_wizard"]
@@ -93,6 +93,7 @@ class WizardOptions:
     store_token: bool = False
     trace: str | None = None  # acted on by dmm.cli.run
     auth: str | None = None  # --auth: written to domino.auth_method
+    auth_token_env: str | None = None  # --auth-token-env: written to domino.auth_token_env (checked: set, non-empty)
 
 
 @dataclass
@@ -176,6 +177,8 @@ def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
     data["model_api"]["token"] = ""
     if s.options.auth:
         data["domino"]["auth_method"] = s.options.auth
+    if s.options.auth_token_env:
+        data["domino"]["auth_token_env"] = s.options.auth_token_env
     return data
 
 
@@ -211,6 +214,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     check_output_file(Path(options.output).expanduser(), "--output")  # before resolve(), which a link loop breaks
     base, base_dir = _starting_config(options, env, io)
     s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks)
+    check_token_env(s)
     if s.live:
         try:
             s.credentials = s.resolve_credentials()

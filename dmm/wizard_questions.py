@@ -77,7 +77,7 @@ class WizardSession:
         from dmm import auth
 
         method = self.options.auth or self.base_value("domino.auth_method") or auth.AUTO
-        return auth.resolve(method, token_env=self.base_value("domino.auth_token_env"),
+        return auth.resolve(method, token_env=self.options.auth_token_env or self.base_value("domino.auth_token_env"),
                             api_key_env=self.api_key_env, env=self.env)
 
     @property
@@ -90,6 +90,24 @@ class WizardSession:
             return float(self.base_value("model_api.timeout") or KNOWN_KEYS["model_api"]["timeout"][1])
         except ValueError:
             return KNOWN_KEYS["model_api"]["timeout"][1]
+
+
+def check_token_env(s: WizardSession) -> None:
+    """``--auth-token-env NAME``: a variable name, and (unless --offline) set and non-empty; its value is registered
+    as a secret and never shown."""
+    name = s.options.auth_token_env
+    if not name:
+        return
+    if not is_env_name(name):
+        raise UsageError(f"--auth-token-env {name!r} is not an environment variable name",
+                         "Name the variable that holds the access token, e.g. DOMINO_SERVICE_ACCOUNT_TOKEN",
+                         code="flag-invalid")
+    value = s.env.get(name, "").strip()
+    register_secret(value)
+    if s.live and not value:
+        raise UsageError(f"--auth-token-env names {name}, which is not set or is empty",
+                         f"Export {name} with the access token (a service account's token, or one from Account "
+                         "Settings), or add --offline", code="auth-method-unavailable")
 
 
 def _display_path(path: Path) -> str:

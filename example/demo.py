@@ -97,9 +97,6 @@ class Demo:
     def env(self) -> dict[str, str]:
         env = dict(self.sandbox.env)
         env["DMM_CONFIG"] = str(self.work_dir / "monitoring_config.json")
-        if PROFILES[self.sandbox.profile].service_account_token:
-            # what a user with a service account exports, so that step 1 (which runs before any config) finds it
-            env["DMM_DOMINO_AUTH_TOKEN_ENV"] = SERVICE_ACCOUNT_TOKEN_ENV
         if self.deployment:
             env["DOMINO_MODEL_API_TOKEN"] = self.deployment["accessToken"]
         return env
@@ -138,7 +135,7 @@ class Demo:
     def register_training_set(self) -> StepRun:
         return self.run("step 1", [self.script("1_register_training_set.py"), "--file", self.data_dir / "train.csv",
                                    "--name", self.setup.training_set_name, "--target", self.target,
-                                   "--model-type", self.task, "--yes"])
+                                   "--model-type", self.task, *self.auth_flags(), "--yes"])
 
     def export_model(self) -> StepRun:
         return self.run("step 2", [self.script("2_export_model.py"), "--experiment", self.setup.experiment,
@@ -168,11 +165,12 @@ class Demo:
 
     # --- steps 3 to 6 ------------------------------------------------------------------------------------------
     def auth_flags(self) -> list[str]:
-        """Step 3's auth flags for the sandbox's profile: with a service account the method is the access token that
-        ``domino.auth_token_env`` names (exported for every step as ``DMM_DOMINO_AUTH_TOKEN_ENV``, see ``env``); the
-        other profiles leave the method to the toolkit's own order (API proxy, token, token file, API key)."""
+        """Steps 1 and 3's auth flags for the sandbox's profile: with a service account, the access token in the
+        variable ``--auth-token-env`` names (step 1 runs before any config; step 3 writes ``domino.auth_method`` and
+        ``domino.auth_token_env``, which steps 4-6 read); the other profiles leave the method to the toolkit's own
+        order (API proxy, token, token file, API key)."""
         if PROFILES[self.sandbox.profile].service_account_token:
-            return ["--auth", "token"]
+            return ["--auth", "token", "--auth-token-env", SERVICE_ACCOUNT_TOKEN_ENV]
         return []
 
     def setup_monitoring(self) -> StepRun:
