@@ -108,12 +108,21 @@ class ModelMonitorClient:
                           not_found=self._model_advice(model_id), params={"model_id": model_id})
 
     def list_models(self, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every model, page by page. Pages count from 0 (Domino's tutorial client ``list_models(page_number=0)``,
+        "0-indexed", dominodatalab/model-monitoring-setup app-model-monitor-extension/api_client.py); a Domino
+        that refuses page 0 with a 400 is read from page 1 (ids seen twice are dropped)."""
         models: list[dict[str, Any]] = []
         seen: set[Any] = set()
-        page = 1
+        page = 0
         while True:
-            body = self._call(self.api, "GET", "/models", "Listing Model Monitor models",
-                              params={"pageNumber": page, "pageSize": page_size, "numberOfLastChecksToFetch": 1})
+            try:
+                body = self._call(self.api, "GET", "/models", "Listing Model Monitor models",
+                                  params={"pageNumber": page, "pageSize": page_size, "numberOfLastChecksToFetch": 1})
+            except ApiError as error:
+                if page != 0 or error.status != 400:
+                    raise
+                page = 1
+                continue
             items = body.get("modelDashboardItems", []) if isinstance(body, dict) else (body or [])
             fresh = [item for item in items if item.get("id") not in seen]
             models.extend(fresh)

@@ -24,8 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "datasource_types": ["s3", "generic_s3", "azure_blob", "azure_data_lake", "gcs", "hdfs", "snowflake"],
     # §2.5 datasetDetails.datasourceType must equal the DMM data source's type
     "check_datasource_type": True,
-    # §2.2 GET /models pageNumber of the first page
-    "page_number_base": 1,
+    # §2.2 GET /models pageNumber of the first page: 0, as Domino's tutorial client sends it ("Page number
+    # (0-indexed)", page_number=0: dominodatalab/model-monitoring-setup app-model-monitor-extension/api_client.py)
+    "page_number_base": 0,
     # §2.3 datasetType values accepted
     "dataset_types": ["file"],
     # §2 the model record of an endpoint monitor naming its training-set version ({"trainingSet": {name, version}}):

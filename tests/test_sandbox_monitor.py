@@ -153,7 +153,7 @@ def test_register_model_refuses_invalid_configs(monitor, change, words):
     answer = monitor.put("/model", model_config(**change))
     assert answer.status_code == 400
     assert words in answer.json["message"]
-    assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 10,
+    assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 0, "pageSize": 10,
                                                              "numberOfLastChecksToFetch": 1},
                               headers=KEY).json["modelDashboardItems"] == []
 
@@ -182,7 +182,7 @@ def test_endpoint_monitor_refuses_a_declared_prediction(monitor):
     assert answer.json["message"] == "Variable churned not allowed for registration"
 
 
-PAGING = {"pageNumber": 1, "pageSize": 5, "numberOfLastChecksToFetch": 3}
+PAGING = {"pageNumber": 0, "pageSize": 5, "numberOfLastChecksToFetch": 3}
 
 
 @pytest.mark.parametrize("query", [
@@ -191,7 +191,7 @@ PAGING = {"pageNumber": 1, "pageSize": 5, "numberOfLastChecksToFetch": 3}
     {"pageNumber": 1, "pageSize": 5},
     {"pageSize": 5, "numberOfLastChecksToFetch": 3},
     {**PAGING, "pageSize": "five"},
-    {**PAGING, "pageNumber": 0},
+    {**PAGING, "pageNumber": -1},
     {**PAGING, "sortOrder": "up"},
 ])
 def test_list_models_refuses_missing_or_bad_paging(monitor, query):
@@ -208,7 +208,7 @@ def test_get_and_delete_model_need_snake_case_model_id(monitor, model_id):
 
 def test_list_models_requires_paging_and_delete_removes(monitor, model_id):
     assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1}, headers=KEY).status_code == 400
-    listed = monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 5,
+    listed = monitor.client.get(f"{API}/models", query_string={"pageNumber": 0, "pageSize": 5,
                                                                "numberOfLastChecksToFetch": 3}, headers=KEY).json
     assert [item["id"] for item in listed["modelDashboardItems"]] == [model_id]
     assert listed["classificationModelCount"] == 1
