@@ -59,6 +59,11 @@ DEFAULTS: dict[str, Any] = {
     "default_quality_conditions": {},
     # §2.2 analyze-model-quality with no matched rows: 204 (documented "204 empty")
     "quality_empty_status": 204,
+    # §11 the data-source proxy's POST /objectstore/list: at most this many keys a page, the first in ascending key
+    # order, whatever page_size asks (S3: "Returns some or all (up to 1,000) of the objects in a bucket with each
+    # request", "sorted in an ascending order of the respective key names", docs.aws.amazon.com/AmazonS3/latest/API/
+    # API_ListObjectsV2.html); tests set a smaller cap
+    "list_page_cap": 1000,
     # §2.2 GT labels are matched only when ingested within this many days
     "ground_truth_window_days": 90,
 }

@@ -183,7 +183,9 @@ def proxy_list():
     prefix, page_size = body["prefix"], body.get("page_size", 1000)
     if not isinstance(prefix, str) or not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
         raise RouteError(400, "prefix must be a string and page_size a positive integer")
-    return jsonify(list_keys(current_state(), record["id"], prefix, page_size))
+    from sandbox.monitor_options import OPTIONS  # the cap of one page (S3: 1,000; see the option's note)
+
+    return jsonify(list_keys(current_state(), record["id"], prefix, min(page_size, int(OPTIONS["list_page_cap"]))))
 
 
 @datasource_bp.post("/objectstore/key")
