@@ -64,6 +64,11 @@ DEFAULTS: dict[str, Any] = {
     # request", "sorted in an ascending order of the respective key names", docs.aws.amazon.com/AmazonS3/latest/API/
     # API_ListObjectsV2.html); tests set a smaller cap
     "list_page_cap": 1000,
+    # Training-set names are unique per Domino instance; adding a version from another project "can result in an
+    # error" (docs: user_guide create-trainingsets). The sandbox serves one project, so the names other projects own
+    # are listed here; creating a version of one is refused with this status (the real status is undocumented)
+    "training_set_names_of_other_projects": [],
+    "training_set_name_taken_status": 409,
     # §2.2 GT labels are matched only when ingested within this many days
     "ground_truth_window_days": 90,
 }
