@@ -91,6 +91,9 @@ class DataSources:
             self._by_name[name] = found
         return self._by_name[name]
 
+    def subfolder(self, name: str) -> str:
+        return subfolder_of(self.datasource(name))
+
     def exists(self, name: str) -> bool:
         try:
             self.datasource(name)
@@ -147,6 +150,23 @@ class DataSources:
                 raise NotFoundError(f"{what} failed: not found", "Check the key and the data source name",
                                     code="object-missing") from None
             raise service_error(exc, what) from None
+
+
+def subfolder_of(source: Any) -> str:
+    """The subfolder an object-store data source's configuration names, without slashes ("" for none).
+
+    ``S3Config`` and ``GenericS3Config`` carry ``subfolder`` beside ``bucket`` (``domino_data/configuration_gen.py``,
+    ``ConfigElem.SUBFOLDER = "subfolder"``); the data SDK's ``Datasource.config`` is the DTO's config as a dict. Keys
+    put through such a data source live under that subfolder of the bucket."""
+    config = getattr(source, "config", None)
+    value = config.get("subfolder") if isinstance(config, Mapping) else None
+    return str(value or "").strip("/")
+
+
+def bucket_key(subfolder: str, key: str) -> str:
+    """The bucket-relative key of ``key`` put through a data source with ``subfolder``: what Model Monitor reads
+    (its data source names the bucket, ``datasetConfig.path`` is relative to the bucket's root, domino-api.md §2.3)."""
+    return f"{subfolder.strip('/')}/{key.lstrip('/')}" if subfolder.strip("/") else key
 
 
 # Domino's data source client drops the HTTP status of most failures: ``get_datasource`` raises a bare Exception

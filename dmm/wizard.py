@@ -12,7 +12,9 @@ unless its check fails; with ``--yes`` nothing is asked and a failed check ends 
                                                      next to the output, else in the current folder)
   4. model_api.token_env          --token-env        the variable it names is set
   5. model_api.endpoint_url       --endpoint-url     the endpoint answers a sample row with an event_id
-  6. data_sources.ground_truth    --datasource       a Domino data source and a Model Monitor one of that name
+  6. data_sources.ground_truth    --datasource       a Domino data source of that name
+     data_sources.model_monitor_name --monitor-datasource  not asked unless its check fails: Model Monitor has a data
+                                                     source of that name (default: the same name as Domino's)
   7. data_sources.ground_truth_type --datasource-type  (no check; default from Model Monitor's record)
   8. test_data.path               --test-data        optional (blank for none); the file exists
   9. test_data.label_column       --label-column     only asked when a test file was given; it is a column of it
@@ -82,6 +84,7 @@ class WizardOptions:
     token_env: str | None = None
     endpoint_url: str | None = None
     datasource: str | None = None
+    monitor_datasource: str | None = None
     datasource_type: str | None = None
     test_data: str | None = None
     label_column: str | None = None
@@ -144,9 +147,10 @@ def _starting_config(options: WizardOptions, env: Mapping[str, str], io: WizardI
 def _ask(s: WizardSession, question: Question) -> str:
     value = getattr(s.options, question.option)
     default = question.default(s)
+    ask = question.asked  # a question not asked is asked once its check failed
     while True:
         if value is None:
-            value = s.io.ask(question.prompt, default) if s.interactive else default
+            value = s.io.ask(question.prompt, default) if s.interactive and ask else default
         value = value.strip()
         result = check_answer(s, question, value)
         if result.ok:
@@ -158,7 +162,7 @@ def _ask(s: WizardSession, question: Question) -> str:
                 raise UsageError(f"No value for {question.key}", f"Pass {question.flag} when running with --yes")
             raise SetupCheckFailed(result)
         s.io.tell(f"  Problem: {result.sentence()}")
-        default, value = value, None
+        default, value, ask = value, None, True
 
 
 def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
@@ -175,6 +179,8 @@ def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
                 value = int(s.timeout) if float(s.timeout).is_integer() else s.timeout
             data[section][key] = value if value not in (None, "") else ("" if default is None else default)
     data["model_api"]["token"] = ""
+    if data["data_sources"].get("model_monitor_name") == data["data_sources"].get("ground_truth"):
+        data["data_sources"]["model_monitor_name"] = ""  # the default: the same name
     if s.options.auth:
         data["domino"]["auth_method"] = s.options.auth
     if s.options.auth_token_env:

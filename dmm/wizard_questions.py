@@ -139,6 +139,7 @@ class Question:
     required: bool = True
     metavar: str = ""   # the flag's argument name and help, for the script's --help
     help: str = ""
+    asked: bool = True  # False: not prompted (the flag or the default is checked), asked only when its check fails
 
     @property
     def flag(self) -> str:
@@ -243,7 +244,14 @@ def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
 
 
 def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
-    result = setup_checks.check_datasource(value, s.checks.datasources, _monitor(s))
+    """Domino's side only: Model Monitor's name for the bucket is the next question."""
+    return setup_checks.check_datasource(value, s.checks.datasources, None)
+
+
+def _monitor_datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
+    from dmm.checks.probes import check_monitor_datasource
+
+    result = check_monitor_datasource(value, _monitor(s), domino_name=s.answers.get("data_sources.ground_truth", ""))
     s.datasource_record = dict(result.facts.get("record") or {}) if result.ok else None
     return result
 
@@ -322,10 +330,17 @@ QUESTIONS: tuple[Question, ...] = (
              help="the endpoint's URL (Endpoints > your endpoint > Overview), e.g. "
                   "https://domino.example.com/models/<id>/latest/model"),
     Question("data_sources.ground_truth", "datasource",
-             "Ground-truth data source name (same name in Domino and in Model Monitor)",
+             "Ground-truth data source name in Domino (Data > Data Sources)",
              lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource), metavar="NAME",
-             help="the ground-truth data source: a Domino data source and a Model Monitor data source registered "
-                  "under this same name"),
+             help="the ground-truth data source: the Domino data source (an object store) that steps 4 and 5 "
+                  "upload labels through"),
+    Question("data_sources.model_monitor_name", "monitor_datasource",
+             "Its name in Model Monitor (Model Monitor > Monitoring Data Sources)",
+             lambda s: (s.base_value("data_sources.model_monitor_name")
+                        or s.answers.get("data_sources.ground_truth", "")),
+             _live(_monitor_datasource), required=False, asked=False, metavar="NAME",
+             help="the Model Monitor data source for the same bucket, when its name differs from the Domino data "
+                  "source's (default: the same name)"),
     Question("data_sources.ground_truth_type", "datasource_type",
              "Data source type in Model Monitor (s3, generic_s3, azure_blob, gcs, ...)", _datasource_type_default,
              _datasource_type, metavar="TYPE",

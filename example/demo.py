@@ -30,6 +30,7 @@ from sandbox.profiles import DEFAULT_PROFILE, PROFILES, SERVICE_ACCOUNT_TOKEN_EN
 from sandbox.testing import PROJECT_ROOT, RunningSandbox
 
 DATASOURCE = "monitoring-ground-truth"
+BUCKET = "monitoring-ground-truth"  # the bucket behind the Domino data source and Model Monitor's
 # What --out may hold when the demo empties it: the files of an earlier demo, nothing else.
 DEMO_FOLDERS = {"sandbox", "workspace"}
 
@@ -76,6 +77,10 @@ class Demo:
     runs: list[StepRun] = field(default_factory=list)
     deployment: dict = field(default_factory=dict)
     dmm_model_id: str = ""
+    # Model Monitor's name for the ground-truth bucket ("" = the Domino data source's name) and the Domino data
+    # source's subfolder in that bucket ("" = none): a public Domino demo uses different names (domino-api.md)
+    monitor_datasource: str = ""
+    subfolder: str = ""
 
     def __post_init__(self) -> None:
         if self.task not in TASK_SETUPS:
@@ -156,10 +161,10 @@ class Demo:
             trainingSetName=schema["training_set"]["name"], trainingSetVersion=schema["training_set"]["version"],
             modelType=schema["model_type"])
         self.dmm_model_id = attached["dmmModelId"]
-        self.sandbox.admin("create-datasource", name=DATASOURCE, type="s3")
+        self.sandbox.admin("create-datasource", name=DATASOURCE, type="s3", bucket=BUCKET, subfolder=self.subfolder)
         response = requests.put(f"{self.sandbox.url}/model-monitor/v2/api/datasource", headers=self.sandbox.headers,
-                                json={"name": DATASOURCE, "type": "s3",
-                                      "config": {"bucket": "monitoring-ground-truth", "region": "us-east-1"}},
+                                json={"name": self.monitor_datasource or DATASOURCE, "type": "s3",
+                                      "config": {"bucket": BUCKET, "region": "us-east-1"}},
                                 timeout=60)
         response.raise_for_status()
 
@@ -178,6 +183,8 @@ class Demo:
                                    "--base-url", self.sandbox.url,
                                    "--endpoint-url", self.deployment["endpointUrl"],
                                    "--model-id", self.dmm_model_id, "--datasource", DATASOURCE,
+                                   *(["--monitor-datasource", self.monitor_datasource]
+                                     if self.monitor_datasource else []),
                                    "--datasource-type", "s3", "--test-data", self.data_dir / "test.csv",
                                    "--label-column", self.target, "--output", self.work_dir / "monitoring_config.json",
                                    "--yes"])
@@ -259,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
                         help="the kind of Domino deployment the sandbox stands for (python -m sandbox profiles); "
                              f"default {DEFAULT_PROFILE}")
+    parser.add_argument("--monitor-datasource", metavar="NAME", default="",
+                        help="register the ground-truth bucket in Model Monitor under this name instead of the Domino "
+                             "data source's (as Domino's own demos do)")
+    parser.add_argument("--subfolder", metavar="PATH", default="",
+                        help="give the Domino data source this subfolder of its bucket")
     args = parser.parse_args(argv)
     if args.count < 1:
         raise UsageError(f"--count must be at least 1 (got {args.count})", "Pass --count N with N >= 1")
@@ -269,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for secret in sandbox.secrets:
             register_secret(secret)
         print(f"Sandbox running at {sandbox.url} as profile '{sandbox.profile}' (state in {args.out / 'sandbox'})")
-        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task)
+        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task,
+                    monitor_datasource=args.monitor_datasource, subfolder=args.subfolder)
         demo.full_path(args.count, drifted=not args.no_drift)
         report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
         print_summary(demo, report)

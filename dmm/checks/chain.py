@@ -220,7 +220,7 @@ def check_dmm_model(ctx: CheckContext) -> CheckResult:
 def check_data_source(ctx: CheckContext) -> CheckResult:
     config = ctx.config
     return check_datasource(config.ground_truth_datasource, ctx.services.datasources, ctx.monitor,
-                            config.ground_truth_datasource_type)
+                            config.ground_truth_datasource_type, monitor_name=config.model_monitor_datasource)
 
 
 @CHAIN.register(CheckName.PREDICTIONS, needs=[CheckName.DMM_MODEL])
