@@ -69,7 +69,14 @@ def check_api_key(ctx: CheckContext) -> CheckResult:
                            f"refused {credentials.describe()} ({error.message})",
                            f"{credentials.fix()}. If other services accept it, this Domino's Model Monitor may not "
                            f"take this method: try --auth with another one", facts=facts)
-    return CheckResult(CheckName.API_KEY, PASS, f"{used}. Model Monitor accepted it", facts=facts)
+    from dmm.access import custom_metrics_access
+
+    metrics = custom_metrics_access(ctx.services.custom_metrics, model_id, credentials.describe())
+    facts["access"] = {hosts.MODEL_MONITOR: "accepted", hosts.CUSTOM_METRICS: metrics.state}
+    detail = f"{used}. Model Monitor accepted it; {metrics.sentence()}"
+    if not metrics.ok:  # only --push-metrics needs custom metrics: a warning with the fix
+        return CheckResult(CheckName.API_KEY, WARN, detail, metrics.fix, facts=facts)
+    return CheckResult(CheckName.API_KEY, PASS, detail, facts=facts)
 
 
 @CHAIN.register(CheckName.TRAINING_SET, needs=[CheckName.CONFIG])
