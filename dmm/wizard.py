@@ -241,6 +241,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     if s.live:
         io.tell("Services: " + "; ".join(f"{name} at {url or 'not set here'}"
                                          for name, url in service_hosts(data, env).items()))
+        io.tell(access_line(s, data))
     if options.dry_run:
         io.tell(f"Dry run: would write {s.output}:")
         io.tell(render(data))
@@ -271,3 +272,20 @@ def service_hosts(data: Mapping[str, Mapping[str, Any]], env: Mapping[str, str])
     monitor_base = str(data.get("model_monitor", {}).get("base_url", ""))
     return hosts.per_service(SimpleNamespace(domino_base_url=base,
                                              model_monitor_api_url=monitor_api_url(base, monitor_base)), env)
+
+
+def access_line(s: WizardSession, data: Mapping[str, Mapping[str, Any]]) -> str:
+    """Which services accepted the identity: Model Monitor (its check above), training sets and data sources (steps
+    1, 4 and 5 reach them through Domino's clients; the data source's check above), custom metrics (a read-only
+    call, ``dmm.access``)."""
+    from dmm import hosts
+    from dmm.access import custom_metrics_access
+    from dmm.publish import custom_metrics_client
+
+    assert s.credentials is not None
+    credentials = s.credentials
+    host = hosts.custom_metrics(str(data["domino"].get("base_url", "")), s.env)
+    metrics = custom_metrics_access(lambda: custom_metrics_client(credentials, host, s.env),
+                                    str(data["model_monitor"].get("model_id", "")), credentials.describe())
+    line = f"Access: Model Monitor accepted {credentials.describe()}; {metrics.sentence()}"
+    return f"{line}. {metrics.fix}" if metrics.fix else line

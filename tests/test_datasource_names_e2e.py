@@ -37,4 +37,10 @@ def test_different_names_and_a_subfolder_run_end_to_end(start_demo):
     report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
     source = next(c for c in report["checks"] if c["name"] == "data source")
     assert source["status"] == "PASS" and f"'{MONITOR_NAME}' in Model Monitor" in source["detail"]
+    step3 = next(r for r in demo.runs if r.name == "step 3")  # issue 8: each service says whether it worked
+    assert "Access: Model Monitor accepted the user API key from $DOMINO_USER_API_KEY; custom metrics accepted" \
+        in step3.stdout
+    access = next(c for c in report["checks"] if c["name"] == "api key")
+    assert access["status"] == "PASS" and "custom metrics accepted the user API key" in access["detail"]
+    assert access["facts"]["access"] == {"Model Monitor": "accepted", "custom metrics": "accepted"}
     assert all(c["status"] != "FAIL" for c in report["checks"]), [c for c in report["checks"] if c["status"] == "FAIL"]
