@@ -178,6 +178,11 @@ class ModelMonitorClient:
                           params={"model_ids": model_id, "start_date": _epoch_seconds(start),
                                   "end_date": _epoch_seconds(end)})
 
+    def reported_prediction_count(self, model_id: str, start: datetime | int | float,
+                                  end: datetime | int | float) -> int | None:
+        """``prediction_count``, or None when the traffic answer's shape names no count (``reported_traffic_count``)."""
+        return reported_traffic_count(self.prediction_traffic(model_id, start, end))
+
     def prediction_count(self, model_id: str, start: datetime | int | float, end: datetime | int | float) -> int:
         """How many predictions Model Monitor has ingested for the model in [start, end)."""
         return traffic_count(self.prediction_traffic(model_id, start, end))
@@ -243,6 +248,30 @@ def traffic_count(answer: Any) -> int:
                 return traffic_count(answer[key])
         return sum(traffic_count(v) for v in answer.values() if isinstance(v, (list, dict)))
     return 0
+
+
+def reported_traffic_count(answer: Any, _known: bool = True) -> int | None:
+    """The number of predictions a traffic answer reports, or None when no part of it names a count we know (the
+    shape is undocumented, domino-api.md "Still open": then step 6 says "not reported by this Domino")."""
+    if answer is None or isinstance(answer, bool):
+        return None
+    if isinstance(answer, (int, float)):
+        return int(answer)
+    if isinstance(answer, list):
+        counts = [count for item in answer if (count := reported_traffic_count(item, _known)) is not None]
+        return sum(counts) if counts or (not answer and _known) else None
+    if isinstance(answer, dict):
+        for key in TRAFFIC_COUNT_KEYS:
+            value = answer.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return int(value)
+        for key in TRAFFIC_LIST_KEYS:
+            if key in answer:
+                return reported_traffic_count(answer[key])
+        counts = [count for value in answer.values() if isinstance(value, (list, dict))
+                  and (count := reported_traffic_count(value, False)) is not None]
+        return sum(counts) if counts else None
+    return None
 
 
 TRAFFIC_COUNT_KEYS = ("count", "total", "totalCount", "totalQueries", "queries", "numberOfPredictions",

@@ -69,6 +69,11 @@ DEFAULTS: dict[str, Any] = {
     # are listed here; creating a version of one is refused with this status (the real status is undocumented)
     "training_set_names_of_other_projects": [],
     "training_set_name_taken_status": 409,
+    # Fields no public source documents (domino-api.md "Still open": ingestionErrors[] and traffic-answer shapes):
+    # whether the model record carries ingestionErrors, and the prediction-traffic answer's shape ("counts":
+    # {modelId, totalQueries, traffic[{timestamp, queries}]}; "opaque": a series whose keys name no count)
+    "model_reports_ingestion_errors": True,
+    "prediction_traffic_shape": "counts",
     # §2.2 GT labels are matched only when ingested within this many days
     "ground_truth_window_days": 90,
 }

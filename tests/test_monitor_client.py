@@ -161,3 +161,18 @@ def test_unreachable_monitor_is_a_plain_api_error(client, mocked):
         client.list_datasources()
     assert "Could not reach Domino Model Monitor" in str(caught.value)
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(("answer", "count"), [
+    ([{"modelId": "m", "totalQueries": 7, "traffic": [{"timestamp": 1, "queries": 7}]}], 7),
+    ({"traffic": [{"timestamp": 1, "queries": 2}, {"timestamp": 2, "queries": 3}]}, 5),
+    ([], 0),
+    (None, None),
+    ({"id": "m", "series": [{"t": 1, "v": 5}]}, None),
+    ({"id": "m", "series": []}, None),
+    ([{"id": "m"}], None),
+])
+def test_reported_traffic_count_is_none_for_shapes_naming_no_count(answer, count):
+    from dmm.monitor import reported_traffic_count
+
+    assert reported_traffic_count(answer) == count

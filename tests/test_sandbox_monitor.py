@@ -502,3 +502,23 @@ def test_quality_threshold_with_a_bad_operator_is_refused(monitor, model_id):
     accuracy = next(metric for metric in good.json["metrics"] if metric["key"] == "accuracy")
     assert accuracy["value"] == pytest.approx(2 / 3) and accuracy["isFailed"] is True
     assert good.json["unscoreableRows"] == {"count": 0}
+
+
+def test_undocumented_fields_can_be_left_out_or_shaped_otherwise(monitor, model_id):
+    """ingestionErrors[] and the traffic answer's shape are undocumented: options drop the one and reshape the other;
+    the toolkit then reads no count (dmm.monitor.reported_traffic_count) instead of a wrong zero."""
+    import time
+
+    from dmm.monitor import reported_traffic_count
+
+    now = int(time.time())
+    window = {"model_ids": model_id, "start_date": now - 3600, "end_date": now + 3600}
+    counts = monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY, query_string=window).json
+    assert reported_traffic_count(counts) == 0
+    assert "ingestionErrors" in monitor.client.get(f"{API}/model", headers=KEY,
+                                                   query_string={"model_id": model_id}).json
+    monitor_options.update({"model_reports_ingestion_errors": False, "prediction_traffic_shape": "opaque"})
+    opaque = monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY, query_string=window).json
+    assert reported_traffic_count(opaque) is None
+    for path, query in (("/model", {"model_id": model_id}), ("/get_model_summary", {"model_id": model_id})):
+        assert "ingestionErrors" not in monitor.client.get(f"{API}{path}", headers=KEY, query_string=query).json

@@ -77,6 +77,8 @@ def render_model(record: dict[str, Any]) -> dict[str, Any]:
     shown["groundTruthVariables"] = record.get("_groundTruthVariables", [])
     if not OPTIONS["model_reports_training_set"]:
         shown.pop("trainingSet", None)
+    if not OPTIONS["model_reports_ingestion_errors"]:
+        shown.pop("ingestionErrors", None)
     return shown
 
 
@@ -252,7 +254,8 @@ def model_summary():
         return jsonify({key: record[key] for key in (
             "id", "modelId", "name", "version", "modelType", "modelStatus", "createdAt", "sourceType",
             "sourceDetails", "ingestionStatus", "isDataDriftCheckScheduled", "isModelQualityCheckScheduled",
-            "predictionRowCount", "groundTruthRowCount", "ingestionErrors")}
+            "predictionRowCount", "groundTruthRowCount", "ingestionErrors")
+            if key != "ingestionErrors" or OPTIONS["model_reports_ingestion_errors"]}
             | {"numberOfVariables": len(record["variables"]),
                "hasGroundTruth": bool(record["_groundTruthVariables"])})
 
