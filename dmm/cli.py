@@ -28,6 +28,8 @@ TRACE_HELP = ("append one JSON line per HTTP exchange with Domino (ours and Domi
 AUTH_HELP = ("how to authenticate to Domino: auto (the API proxy, an access token from domino.auth_token_env, the "
              "token file, then the API key: python-domino's order) or exactly one method (default: "
              "domino.auth_method, else auto)")
+AUTH_TOKEN_ENV_HELP = ("the environment variable holding a Domino access token (a service account's token, say) "
+                       "for --auth token and auto (default: domino.auth_token_env); its value is never printed")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -48,30 +50,39 @@ def add_domino_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reaching Domino")
     group.add_argument("--trace", metavar="FILE", help=TRACE_HELP)
     group.add_argument("--auth", choices=CHOICES, metavar="METHOD", help=AUTH_HELP + f"; one of {', '.join(CHOICES)}")
+    group.add_argument("--auth-token-env", metavar="NAME", help=AUTH_TOKEN_ENV_HELP)
 
 
 def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
     """Start the trace and pick the auth method before ``main`` runs, so every Domino call sees them (``run`` puts
     the method's environment variable back when ``main`` returns)."""
     from dmm import trace
-    from dmm.auth import CHOICES, METHOD_ENV
+    from dmm.auth import CHOICES, METHOD_ENV, TOKEN_ENV_ENV
+    from dmm.config import is_env_name
 
     words = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--trace")
     parser.add_argument("--auth", choices=CHOICES)
+    parser.add_argument("--auth-token-env")
     known, _rest = parser.parse_known_args(words)  # a bad --auth value: UsageError via plain_argparse_errors
+    if known.auth_token_env is not None and not is_env_name(known.auth_token_env):
+        raise UsageError(f"--auth-token-env {known.auth_token_env!r} is not an environment variable name",
+                         "Name the variable that holds the access token, e.g. --auth-token-env "
+                         "DOMINO_SERVICE_ACCOUNT_TOKEN", code="flag-invalid")
     if known.auth:
         os.environ[METHOD_ENV] = known.auth  # the config's DMM_<SECTION>_<KEY> override of domino.auth_method
+    if known.auth_token_env:
+        os.environ[TOKEN_ENV_ENV] = known.auth_token_env  # likewise, of domino.auth_token_env
     trace.start(known.trace)
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)``; print user errors as one sentence on stderr, never a traceback."""
     from dmm import trace
-    from dmm.auth import METHOD_ENV
+    from dmm.auth import METHOD_ENV, TOKEN_ENV_ENV
 
-    method_before = os.environ.get(METHOD_ENV)
+    before = {name: os.environ.get(name) for name in (METHOD_ENV, TOKEN_ENV_ENV)}
     try:
         with plain_argparse_errors():
             _apply_domino_arguments(argv)
@@ -96,10 +107,11 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         return EXIT_USAGE
     finally:
         trace.stop()
-        if method_before is None:  # --auth acts for this run only (in-process callers such as tests share os.environ)
-            os.environ.pop(METHOD_ENV, None)
-        else:
-            os.environ[METHOD_ENV] = method_before
+        for name, value in before.items():  # --auth and --auth-token-env act for this run only (in-process
+            if value is None:              # callers such as tests share os.environ)
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _argparse_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:

@@ -45,7 +45,7 @@ KNOWN_KEYS: dict[str, dict[str, tuple[type, Any]]] = {
     "model_api": {"endpoint_url": (str, None), "token_env": (str, "DOMINO_MODEL_API_TOKEN"),
                   "token": (str, ""), "timeout": (float, 30.0), "kind": (str, "auto")},
     "data_sources": {"ground_truth": (str, None), "ground_truth_type": (str, "s3"),
-                     "ground_truth_prefix": (str, "ground_truth")},
+                     "ground_truth_prefix": (str, "ground_truth"), "model_monitor_name": (str, "")},
     "test_data": {"path": (str, ""), "label_column": (str, "")},
     "schema": {"path": (str, "monitoring_schema.json")},
 }
@@ -109,6 +109,7 @@ class MonitoringConfig:
     schema_path: Path
     stored_token: str = field(default="", repr=False)
     model_api_kind: str = "auto"  # model_api.kind: auto | file | registry (dmm.model_api.KINDS)
+    ground_truth_monitor_name: str = ""  # data_sources.model_monitor_name: "" = the same name as ground_truth
     warnings: tuple[str, ...] = ()
     data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
     env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False, compare=False)
@@ -116,6 +117,13 @@ class MonitoringConfig:
     @property
     def model_monitor_api_url(self) -> str:
         return monitor_api_url(self.domino_base_url, self.model_monitor_base_url)
+
+    @property
+    def model_monitor_datasource(self) -> str:
+        """The Model Monitor data source that ground-truth registrations name (``datasetDetails.datasourceName``):
+        ``data_sources.model_monitor_name``, else the Domino data source's name. They are separate objects and may
+        carry different names (a public Domino demo uploads through ``demo-bucket``, registers ``se-demo-bucket``)."""
+        return self.ground_truth_monitor_name or self.ground_truth_datasource
 
     @property
     def ledger_path(self) -> Path:
@@ -366,6 +374,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         test_label_column=values["test_data"]["label_column"] or None,
         schema_path=_absolute(folder, values["schema"]["path"] or KNOWN_KEYS["schema"]["path"][1]),
         stored_token=token,
+        ground_truth_monitor_name=values["data_sources"]["model_monitor_name"],
         warnings=tuple(_token_warnings(source, file_token, values["model_api"]["token_env"])),
         data=values,
         env=env,

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
 from dmm.errors import ApiError, AuthError, ConfigError, DmmError, NotFoundError, UsageError
 from dmm.redact import redact
 
-LIST_PAGE_SIZE = 10000
+# Domino's client lists one page: ``list_objects(prefix, page_size)`` posts ``/objectstore/list`` and returns the keys,
+# with no continuation token (domino_data/data_sources.py ``list_keys``). S3 answers at most 1,000 keys a page, the
+# first ones in ascending key order (AWS ListObjectsV2: "Returns some or all (up to 1,000) of the objects", "sorted in
+# an ascending order of the respective key names"). So ``list_keys`` asks for 1,000 and, when a page comes back
+# full, lists what may follow its last key by one more character of prefix (every key below the last one of a full
+# page is in it).
+LIST_PAGE_SIZE = 1000
+KEY_CHARACTERS = "".join(sorted(set(string.printable) - set(string.whitespace) | {" "}))
 NOT_FOUND_ADVICE = ("Check data_sources.ground_truth in monitoring_config.json and add the data source to this "
                     "project (Domino: Data > Data Sources > Add to project)")
 
@@ -83,6 +91,9 @@ class DataSources:
             self._by_name[name] = found
         return self._by_name[name]
 
+    def subfolder(self, name: str) -> str:
+        return subfolder_of(self.datasource(name))
+
     def exists(self, name: str) -> bool:
         try:
             self.datasource(name)
@@ -99,10 +110,26 @@ class DataSources:
         return self._call(lambda: source.get(key), f"Downloading {key} from the data source {name!r}")
 
     def list_keys(self, name: str, prefix: str = "") -> list[str]:
+        """Every key under ``prefix``, however many pages it takes (see ``LIST_PAGE_SIZE``). Keys with characters
+        outside printable ASCII are found only when their page is not full."""
         source = self.datasource(name)
+        found: set[str] = set()
+        pending = [prefix]
+        while pending:
+            current = pending.pop()
+            page = self._list_page(source, name, current)
+            found.update(page)
+            if len(page) < LIST_PAGE_SIZE:
+                continue
+            last = max(page)
+            after = last[len(current)] if len(last) > len(current) else ""
+            pending.extend(current + character for character in KEY_CHARACTERS if character >= after)
+        return sorted(found)
+
+    def _list_page(self, source: Any, name: str, prefix: str) -> list[str]:
         objects = self._call(lambda: source.list_objects(prefix=prefix, page_size=LIST_PAGE_SIZE),
                              f"Listing {prefix or '/'} in the data source {name!r}")
-        return sorted(getattr(obj, "key", obj) for obj in objects or [])
+        return [getattr(obj, "key", obj) for obj in objects or []]
 
     @staticmethod
     def _call(action: Any, what: str) -> Any:
@@ -123,6 +150,23 @@ class DataSources:
                 raise NotFoundError(f"{what} failed: not found", "Check the key and the data source name",
                                     code="object-missing") from None
             raise service_error(exc, what) from None
+
+
+def subfolder_of(source: Any) -> str:
+    """The subfolder an object-store data source's configuration names, without slashes ("" for none).
+
+    ``S3Config`` and ``GenericS3Config`` carry ``subfolder`` beside ``bucket`` (``domino_data/configuration_gen.py``,
+    ``ConfigElem.SUBFOLDER = "subfolder"``); the data SDK's ``Datasource.config`` is the DTO's config as a dict. Keys
+    put through such a data source live under that subfolder of the bucket."""
+    config = getattr(source, "config", None)
+    value = config.get("subfolder") if isinstance(config, Mapping) else None
+    return str(value or "").strip("/")
+
+
+def bucket_key(subfolder: str, key: str) -> str:
+    """The bucket-relative key of ``key`` put through a data source with ``subfolder``: what Model Monitor reads
+    (its data source names the bucket, ``datasetConfig.path`` is relative to the bucket's root, domino-api.md §2.3)."""
+    return f"{subfolder.strip('/')}/{key.lstrip('/')}" if subfolder.strip("/") else key
 
 
 # Domino's data source client drops the HTTP status of most failures: ``get_datasource`` raises a bare Exception

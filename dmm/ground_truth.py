@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmm import dates
 from dmm.dataio import read_table
+from dmm.datasources import bucket_key, subfolder_of
 from dmm.errors import ConflictError, DmmError, NotFoundError, UsageError
 from dmm.ground_truth_content import (
     RELABEL_NOTE,
@@ -97,6 +98,7 @@ class GroundTruthResult:
     uploaded_key: str | None = None
     refused: list[tuple[str, str]] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    subfolder: str = ""  # the Domino data source's subfolder: Model Monitor reads <subfolder>/<key>
 
     @property
     def nothing_to_do(self) -> bool:
@@ -165,15 +167,17 @@ def variables_payload(schema: MonitoringSchema, id_column: str, label_column: st
     ]
 
 
-def registration_payload(config: MonitoringConfig, key: str, variables: list[dict[str, Any]] | None) -> dict[str, Any]:
+def registration_payload(config: MonitoringConfig, key: str, variables: list[dict[str, Any]] | None,
+                         subfolder: str = "") -> dict[str, Any]:
+    """``key`` is the object's key in the Domino data source; Model Monitor is given its bucket-relative path."""
     payload: dict[str, Any] = {}
     if variables:
         payload["variables"] = variables
     payload["datasetDetails"] = {
         "name": dataset_name(key),
         "datasetType": "file",
-        "datasetConfig": {"path": key, "fileFormat": "csv"},
-        "datasourceName": config.ground_truth_datasource,
+        "datasetConfig": {"path": bucket_key(subfolder, key), "fileFormat": "csv"},
+        "datasourceName": config.model_monitor_datasource,  # Model Monitor's name of the bucket (may differ)
         "datasourceType": config.ground_truth_datasource_type,
     }
     return payload
@@ -255,6 +259,8 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         result.recovered = finished_lines(finished)
 
     listed = datasources.list_keys(datasource, folder)
+    find = getattr(datasources, "datasource", None)
+    result.subfolder = subfolder_of(find(datasource)) if find is not None else ""
     file_name = Path(options.file).name if options.file else ""
     if user_file is not None:
         content, rows = user_file
@@ -301,7 +307,7 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
     for registration in plans:
         key = registration.key
         variables = None if declared else variables_payload(schema, id_column, label_column)
-        registration.payload = registration_payload(config, key, variables)
+        registration.payload = registration_payload(config, key, variables, result.subfolder)
         registration.declares_variables = variables is not None
         result.registrations.append(registration)
         if options.dry_run:

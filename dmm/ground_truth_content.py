@@ -138,6 +138,10 @@ def result_lines(result: GroundTruthResult, config: MonitoringConfig, file: str 
         where = f"dated {result.window}" if result.window else "to register"
         return lines + [f"Nothing to do: no unregistered ground-truth files {where} under data source "
                         f"{config.ground_truth_datasource!r}."]
+    if result.subfolder:
+        lines.append(f"The data source {config.ground_truth_datasource!r} puts keys under the subfolder "
+                     f"{result.subfolder}/ of its bucket: Model Monitor's {config.model_monitor_datasource!r} is given "
+                     f"each file's bucket-relative path ({result.subfolder}/<key>)")
     if result.uploaded_key:
         lines.append(f"Uploaded {file} to data source {config.ground_truth_datasource!r} as {result.uploaded_key}")
     for registration in result.registrations:

@@ -86,8 +86,8 @@ def custom_metrics_client(credentials: Any, host: str, env: Mapping[str, str]) -
         return domino_clients.python_domino(credentials, f"{owner}/{project}", host).custom_metrics_client()
     except Exception as error:
         raise ApiError(f"Could not start python-domino's custom metrics client ({redact(str(error))[:300]})",
-                       f"Check DOMINO_API_HOST and {credentials.describe()}; custom metrics need Domino 5.3.1 or later"
-                       ) from None
+                       f"Check DOMINO_API_HOST and {credentials.describe()}; custom metrics need Domino 5.3.1 or later",
+                       status=getattr(getattr(error, "response", None), "status_code", None)) from None
 
 
 def push_metrics(report: Mapping[str, Any], model_id: str, client: Any,

@@ -360,7 +360,7 @@ def _register(plan: TrainingSetPlan, df: pd.DataFrame) -> RegisteredVersion:
     if (reused := reusable_version(versions, meta[FINGERPRINT_META])) is not None:  # same data and plan: nothing new
         return RegisteredVersion(plan.name, reused.number, reused.absolute_container_path, reused=True)
     try:
-        with _service_errors(client, httpx, f"Registering training set {plan.name}"):
+        with _service_errors(client, httpx, f"Registering training set {plan.name}", name=plan.name):
             version = client.create_training_set_version(
                 training_set_name=plan.name, df=frame, description=plan.description,
                 key_columns=[], target_columns=[plan.target], exclude_columns=[],

@@ -15,7 +15,9 @@ unless its check fails; with ``--yes`` nothing is asked and a failed check ends 
   5. model_api.endpoint_url       --endpoint-url     the endpoint answers a sample row with an event_id and the
                                                      prediction under the target's name (default: the endpoint
                                                      the monitor's record names)
-  6. data_sources.ground_truth    --datasource       a Domino data source and a Model Monitor one of that name
+  6. data_sources.ground_truth    --datasource       a Domino data source of that name
+     data_sources.model_monitor_name --monitor-datasource  not asked unless its check fails: Model Monitor has a data
+                                                     source of that name (default: the same name as Domino's)
   7. data_sources.ground_truth_type --datasource-type  (no check; default from Model Monitor's record)
   8. test_data.path               --test-data        optional (blank for none); the file exists
   9. test_data.label_column       --label-column     only asked when a test file was given; it is a column of it
@@ -55,7 +57,7 @@ from dmm.config import (
 from dmm.errors import DmmError, UsageError
 from dmm.paths import check_output_file
 from dmm.redact import mask, register_secret
-from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer
+from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer, check_token_env
 
 __all__ = ["QUESTIONS", "ConsoleIO", "LiveChecks", "Question", "WizardIO", "WizardOptions", "WizardOutcome",
            "next_step_hint", "render", "run_wizard"]
@@ -97,6 +99,7 @@ class WizardOptions:
     token_env: str | None = None
     endpoint_url: str | None = None
     datasource: str | None = None
+    monitor_datasource: str | None = None
     datasource_type: str | None = None
     test_data: str | None = None
     label_column: str | None = None
@@ -109,6 +112,7 @@ class WizardOptions:
     no_probe: bool = False  # --no-probe: the endpoint is not sent the schema's sample row
     trace: str | None = None  # acted on by dmm.cli.run
     auth: str | None = None  # --auth: written to domino.auth_method
+    auth_token_env: str | None = None  # --auth-token-env: written to domino.auth_token_env (checked: set, non-empty)
 
 
 @dataclass
@@ -162,6 +166,7 @@ def _ask(s: WizardSession, question: Question) -> str:
     value = getattr(s.options, question.option)
     default = question.default(s)
     introduced = False
+    ask = question.asked  # a question not asked is asked once its check failed
     while True:
         if value is None and s.interactive and s.live and question.intro is not None and not introduced:
             introduced = True
@@ -169,7 +174,7 @@ def _ask(s: WizardSession, question: Question) -> str:
             if intro:
                 s.io.tell(f"  {intro}")
         if value is None:
-            value = s.io.ask(question.prompt, default) if s.interactive else default
+            value = s.io.ask(question.prompt, default) if s.interactive and ask else default
         value = value.strip()
         result = check_answer(s, question, value)
         if result.ok:
@@ -183,7 +188,7 @@ def _ask(s: WizardSession, question: Question) -> str:
         s.io.tell(f"  Problem: {result.sentence()}")
         suggestion = str(result.facts.get("suggestion") or "")
         default = suggestion or ("" if value == default else default)
-        value = None
+        value, ask = None, True
 
 
 def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
@@ -200,8 +205,12 @@ def _config_data(s: WizardSession) -> dict[str, dict[str, Any]]:
                 value = int(s.timeout) if float(s.timeout).is_integer() else s.timeout
             data[section][key] = value if value not in (None, "") else ("" if default is None else default)
     data["model_api"]["token"] = ""
+    if data["data_sources"].get("model_monitor_name") == data["data_sources"].get("ground_truth"):
+        data["data_sources"]["model_monitor_name"] = ""  # the default: the same name
     if s.options.auth:
         data["domino"]["auth_method"] = s.options.auth
+    if s.options.auth_token_env:
+        data["domino"]["auth_token_env"] = s.options.auth_token_env
     return data
 
 
@@ -238,6 +247,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     base, base_dir = _starting_config(options, env, io)
     s = WizardSession(options, io, env, base, base_dir, Path(options.output).expanduser().resolve(), checks,
                       store_token=options.store_token)
+    check_token_env(s)
     if s.live:
         try:
             s.credentials = s.resolve_credentials()
@@ -258,6 +268,7 @@ def run_wizard(options: WizardOptions, io: WizardIO, env: Mapping[str, str] | No
     if s.live:
         io.tell("Services: " + "; ".join(f"{name} at {url or 'not set here'}"
                                          for name, url in service_hosts(data, env).items()))
+        io.tell(access_line(s, data))
     if options.dry_run:
         io.tell(f"Dry run: would write {s.output}:")
         io.tell(render(data))
@@ -288,3 +299,20 @@ def service_hosts(data: Mapping[str, Mapping[str, Any]], env: Mapping[str, str])
     monitor_base = str(data.get("model_monitor", {}).get("base_url", ""))
     return hosts.per_service(SimpleNamespace(domino_base_url=base,
                                              model_monitor_api_url=monitor_api_url(base, monitor_base)), env)
+
+
+def access_line(s: WizardSession, data: Mapping[str, Mapping[str, Any]]) -> str:
+    """Which services accepted the identity: Model Monitor (its check above), training sets and data sources (steps
+    1, 4 and 5 reach them through Domino's clients; the data source's check above), custom metrics (a read-only
+    call, ``dmm.access``)."""
+    from dmm import hosts
+    from dmm.access import custom_metrics_access
+    from dmm.publish import custom_metrics_client
+
+    assert s.credentials is not None
+    credentials = s.credentials
+    host = hosts.custom_metrics(str(data["domino"].get("base_url", "")), s.env)
+    metrics = custom_metrics_access(lambda: custom_metrics_client(credentials, host, s.env),
+                                    str(data["model_monitor"].get("model_id", "")), credentials.describe())
+    line = f"Access: Model Monitor accepted {credentials.describe()}; {metrics.sentence()}"
+    return f"{line}. {metrics.fix}" if metrics.fix else line

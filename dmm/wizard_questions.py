@@ -80,7 +80,7 @@ class WizardSession:
         from dmm import auth
 
         method = self.options.auth or self.base_value("domino.auth_method") or auth.AUTO
-        return auth.resolve(method, token_env=self.base_value("domino.auth_token_env"),
+        return auth.resolve(method, token_env=self.options.auth_token_env or self.base_value("domino.auth_token_env"),
                             api_key_env=self.api_key_env, env=self.env)
 
     @property
@@ -93,6 +93,24 @@ class WizardSession:
             return float(self.base_value("model_api.timeout") or KNOWN_KEYS["model_api"]["timeout"][1])
         except ValueError:
             return KNOWN_KEYS["model_api"]["timeout"][1]
+
+
+def check_token_env(s: WizardSession) -> None:
+    """``--auth-token-env NAME``: a variable name, and (unless --offline) set and non-empty; its value is registered
+    as a secret and never shown."""
+    name = s.options.auth_token_env
+    if not name:
+        return
+    if not is_env_name(name):
+        raise UsageError(f"--auth-token-env {name!r} is not an environment variable name",
+                         "Name the variable that holds the access token, e.g. DOMINO_SERVICE_ACCOUNT_TOKEN",
+                         code="flag-invalid")
+    value = s.env.get(name, "").strip()
+    register_secret(value)
+    if s.live and not value:
+        raise UsageError(f"--auth-token-env names {name}, which is not set or is empty",
+                         f"Export {name} with the access token (a service account's token, or one from Account "
+                         "Settings), or add --offline", code="auth-method-unavailable")
 
 
 def _display_path(path: Path) -> str:
@@ -126,6 +144,7 @@ class Question:
     intro: Intro | None = None  # told once before the question is first asked (interactive, live): what exists
     metavar: str = ""   # the flag's argument name and help, for the script's --help
     help: str = ""
+    asked: bool = True  # False: not prompted (the flag or the default is checked), asked only when its check fails
 
     @property
     def flag(self) -> str:
@@ -255,7 +274,14 @@ def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
 
 
 def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
-    result = setup_checks.check_datasource(value, s.checks.datasources, _monitor(s))
+    """Domino's side only: Model Monitor's name for the bucket is the next question."""
+    return setup_checks.check_datasource(value, s.checks.datasources, None)
+
+
+def _monitor_datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
+    from dmm.checks.probes import check_monitor_datasource
+
+    result = check_monitor_datasource(value, _monitor(s), domino_name=s.answers.get("data_sources.ground_truth", ""))
     s.datasource_record = dict(result.facts.get("record") or {}) if result.ok else None
     if result.ok:
         return result
@@ -339,11 +365,18 @@ QUESTIONS: tuple[Question, ...] = (
                   "https://domino.example.com/models/<id>/latest/model (default: the existing config, else the "
                   "endpoint the monitor's record names)"),
     Question("data_sources.ground_truth", "datasource",
-             "Ground-truth data source name (same name in Domino and in Model Monitor)",
+             "Ground-truth data source name in Domino (Data > Data Sources)",
              lambda s: s.base_value("data_sources.ground_truth"), _live(_datasource), metavar="NAME",
              intro=discovery.datasources_intro,
-             help="the ground-truth data source: a Domino data source and a Model Monitor data source registered "
-                  "under this same name"),
+             help="the ground-truth data source: the Domino data source (an object store) that steps 4 and 5 "
+                  "upload labels through"),
+    Question("data_sources.model_monitor_name", "monitor_datasource",
+             "Its name in Model Monitor (Model Monitor > Monitoring Data Sources)",
+             lambda s: (s.base_value("data_sources.model_monitor_name")
+                        or s.answers.get("data_sources.ground_truth", "")),
+             _live(_monitor_datasource), required=False, asked=False, metavar="NAME",
+             help="the Model Monitor data source for the same bucket, when its name differs from the Domino data "
+                  "source's (default: the same name)"),
     Question("data_sources.ground_truth_type", "datasource_type",
              "Data source type in Model Monitor (s3, generic_s3, azure_blob, gcs, ...)", _datasource_type_default,
              _datasource_type, metavar="TYPE",

@@ -36,6 +36,7 @@ DATASOURCE = "monitoring-ground-truth"
 # model registered in MLflow wrapped with prediction capture (step 2 --wrap-capture) and deployed from the registry.
 ENDPOINT_KINDS = ("file", "registry")
 METRICS_EXAMPLE = Path(__file__).resolve().with_name("metrics_example.py")  # the README's --metric example
+BUCKET = "monitoring-ground-truth"  # the bucket behind the Domino data source and Model Monitor's
 # What --out may hold when the demo empties it: the files of an earlier demo, nothing else.
 DEMO_FOLDERS = {"sandbox", "workspace"}
 
@@ -83,6 +84,10 @@ class Demo:
     runs: list[StepRun] = field(default_factory=list)
     deployment: dict = field(default_factory=dict)
     dmm_model_id: str = ""
+    # Model Monitor's name for the ground-truth bucket ("" = the Domino data source's name) and the Domino data
+    # source's subfolder in that bucket ("" = none): a public Domino demo uses different names (domino-api.md)
+    monitor_datasource: str = ""
+    subfolder: str = ""
 
     def __post_init__(self) -> None:
         if self.task not in TASK_SETUPS:
@@ -106,9 +111,6 @@ class Demo:
     def env(self) -> dict[str, str]:
         env = dict(self.sandbox.env)
         env["DMM_CONFIG"] = str(self.work_dir / "monitoring_config.json")
-        if PROFILES[self.sandbox.profile].service_account_token:
-            # what a user with a service account exports, so that step 1 (which runs before any config) finds it
-            env["DMM_DOMINO_AUTH_TOKEN_ENV"] = SERVICE_ACCOUNT_TOKEN_ENV
         if self.deployment:
             env["DOMINO_MODEL_API_TOKEN"] = self.deployment["accessToken"]
         return env
@@ -147,7 +149,7 @@ class Demo:
     def register_training_set(self) -> StepRun:
         return self.run("step 1", [self.script("1_register_training_set.py"), "--file", self.data_dir / "train.csv",
                                    "--name", self.setup.training_set_name, "--target", self.target,
-                                   "--model-type", self.task, "--yes"])
+                                   "--model-type", self.task, *self.auth_flags(), "--yes"])
 
     def export_model(self) -> StepRun:
         """Step 2; for a registry endpoint also ``--wrap-capture``, registering the wrapped model."""
@@ -184,20 +186,21 @@ class Demo:
             trainingSetName=schema["training_set"]["name"], trainingSetVersion=schema["training_set"]["version"],
             modelType=schema["model_type"])
         self.dmm_model_id = attached["dmmModelId"]
-        self.sandbox.admin("create-datasource", name=DATASOURCE, type="s3")
+        self.sandbox.admin("create-datasource", name=DATASOURCE, type="s3", bucket=BUCKET, subfolder=self.subfolder)
         response = requests.put(f"{self.sandbox.url}/model-monitor/v2/api/datasource", headers=self.sandbox.headers,
-                                json={"name": DATASOURCE, "type": "s3",
-                                      "config": {"bucket": "monitoring-ground-truth", "region": "us-east-1"}},
+                                json={"name": self.monitor_datasource or DATASOURCE, "type": "s3",
+                                      "config": {"bucket": BUCKET, "region": "us-east-1"}},
                                 timeout=60)
         response.raise_for_status()
 
     # --- steps 3 to 6 ------------------------------------------------------------------------------------------
     def auth_flags(self) -> list[str]:
-        """Step 3's auth flags for the sandbox's profile: with a service account the method is the access token that
-        ``domino.auth_token_env`` names (exported for every step as ``DMM_DOMINO_AUTH_TOKEN_ENV``, see ``env``); the
-        other profiles leave the method to the toolkit's own order (API proxy, token, token file, API key)."""
+        """Steps 1 and 3's auth flags for the sandbox's profile: with a service account, the access token in the
+        variable ``--auth-token-env`` names (step 1 runs before any config; step 3 writes ``domino.auth_method`` and
+        ``domino.auth_token_env``, which steps 4-6 read); the other profiles leave the method to the toolkit's own
+        order (API proxy, token, token file, API key)."""
         if PROFILES[self.sandbox.profile].service_account_token:
-            return ["--auth", "token"]
+            return ["--auth", "token", "--auth-token-env", SERVICE_ACCOUNT_TOKEN_ENV]
         return []
 
     def setup_monitoring(self) -> StepRun:
@@ -205,6 +208,8 @@ class Demo:
                                    "--base-url", self.sandbox.url,
                                    "--endpoint-url", self.deployment["endpointUrl"],
                                    "--model-id", self.dmm_model_id, "--datasource", DATASOURCE,
+                                   *(["--monitor-datasource", self.monitor_datasource]
+                                     if self.monitor_datasource else []),
                                    "--datasource-type", "s3", "--test-data", self.data_dir / "test.csv",
                                    "--label-column", self.target, "--output", self.work_dir / "monitoring_config.json",
                                    "--yes"])
@@ -290,6 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
                         help="the kind of Domino deployment the sandbox stands for (python -m sandbox profiles); "
                              f"default {DEFAULT_PROFILE}")
+    parser.add_argument("--monitor-datasource", metavar="NAME", default="",
+                        help="register the ground-truth bucket in Model Monitor under this name instead of the Domino "
+                             "data source's (as Domino's own demos do)")
+    parser.add_argument("--subfolder", metavar="PATH", default="",
+                        help="give the Domino data source this subfolder of its bucket")
     args = parser.parse_args(argv)
     if args.count < 1:
         raise UsageError(f"--count must be at least 1 (got {args.count})", "Pass --count N with N >= 1")
@@ -300,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for secret in sandbox.secrets:
             register_secret(secret)
         print(f"Sandbox running at {sandbox.url} as profile '{sandbox.profile}' (state in {args.out / 'sandbox'})")
-        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task, endpoint=args.endpoint)
+        demo = Demo(sandbox, args.out / "workspace", echo=True, task=args.task, endpoint=args.endpoint,
+                    monitor_datasource=args.monitor_datasource, subfolder=args.subfolder)
         demo.full_path(args.count, drifted=not args.no_drift)
         report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
         print_summary(demo, report)

@@ -24,8 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "datasource_types": ["s3", "generic_s3", "azure_blob", "azure_data_lake", "gcs", "hdfs", "snowflake"],
     # §2.5 datasetDetails.datasourceType must equal the DMM data source's type
     "check_datasource_type": True,
-    # §2.2 GET /models pageNumber of the first page
-    "page_number_base": 1,
+    # §2.2 GET /models pageNumber of the first page: 0, as Domino's tutorial client sends it ("Page number
+    # (0-indexed)", page_number=0: dominodatalab/model-monitoring-setup app-model-monitor-extension/api_client.py)
+    "page_number_base": 0,
     # §2.3 datasetType values accepted
     "dataset_types": ["file"],
     # §2 the model record of an endpoint monitor naming its training-set version ({"trainingSet": {name, version}}):
@@ -68,6 +69,21 @@ DEFAULTS: dict[str, Any] = {
     "default_quality_conditions": {},
     # §2.2 analyze-model-quality with no matched rows: 204 (documented "204 empty")
     "quality_empty_status": 204,
+    # §11 the data-source proxy's POST /objectstore/list: at most this many keys a page, the first in ascending key
+    # order, whatever page_size asks (S3: "Returns some or all (up to 1,000) of the objects in a bucket with each
+    # request", "sorted in an ascending order of the respective key names", docs.aws.amazon.com/AmazonS3/latest/API/
+    # API_ListObjectsV2.html); tests set a smaller cap
+    "list_page_cap": 1000,
+    # Training-set names are unique per Domino instance; adding a version from another project "can result in an
+    # error" (docs: user_guide create-trainingsets). The sandbox serves one project, so the names other projects own
+    # are listed here; creating a version of one is refused with this status (the real status is undocumented)
+    "training_set_names_of_other_projects": [],
+    "training_set_name_taken_status": 409,
+    # Fields no public source documents (domino-api.md "Still open": ingestionErrors[] and traffic-answer shapes):
+    # whether the model record carries ingestionErrors, and the prediction-traffic answer's shape ("counts":
+    # {modelId, totalQueries, traffic[{timestamp, queries}]}; "opaque": a series whose keys name no count)
+    "model_reports_ingestion_errors": True,
+    "prediction_traffic_shape": "counts",
     # §2.2 GT labels are matched only when ingested within this many days
     "ground_truth_window_days": 90,
     # Domino's scheduled Jobs (sandbox/routes/jobs.py): listing a project's scheduled jobs with GET

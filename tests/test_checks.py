@@ -24,7 +24,7 @@ from dmm.config import MonitoringConfig
 from dmm.errors import AuthError, NotFoundError
 from dmm.ledger import Ledger
 from dmm.model_api import ModelApiClient, Prediction
-from dmm.monitor import traffic_count
+from dmm.monitor import reported_traffic_count, traffic_count
 from dmm.schema import Feature, MonitoringSchema
 from dmm.services import Services
 
@@ -117,6 +117,9 @@ class FakeMonitor:
 
     def prediction_count(self, model_id, start, end):
         return traffic_count(self.traffic)
+
+    def reported_prediction_count(self, model_id, start, end):
+        return reported_traffic_count(self.traffic)
 
 
 @dataclass
@@ -399,8 +402,28 @@ def test_predictions_outside_the_window_are_not_counted(world, tmp_path):
     folder = tmp_path / "old"
     write_predictions(folder, ["x"], hour=NOW - timedelta(days=30))
     world.prediction_dir = folder
-    world.monitor.traffic = None
+    world.monitor.traffic = [{"modelId": MODEL_ID, "totalQueries": 0}]
     assert world.run()["predictions ingested"].status == FAIL
+
+
+@pytest.mark.parametrize("answer", [None, {"id": MODEL_ID, "series": [{"t": 1, "v": 5}]}, [{"id": MODEL_ID}]])
+def test_a_traffic_answer_naming_no_count_is_not_reported_never_a_fail(world, tmp_path, answer):
+    world.monitor.traffic = answer
+    with_files = world.run()["predictions ingested"]
+    assert with_files.status == PASS and "not reported by this Domino" in with_files.detail
+    empty = tmp_path / "no-files"
+    empty.mkdir()
+    world.prediction_dir = empty
+    without = world.run()["predictions ingested"]
+    assert without.status == WARN and "not reported by this Domino" in without.detail
+
+
+def test_absent_ingestion_errors_are_said_not_reported(world):
+    world.monitor.model.pop("ingestionErrors", None)
+    result = world.run()["capture names"]
+    assert result.status == PASS and "ingestion errors: not reported by this Domino" in result.detail
+    world.monitor.model["ingestionErrors"] = []
+    assert "not reported" not in world.run()["capture names"].detail
 
 
 def test_captured_but_not_ingested_by_the_monitor_warns(world):

@@ -73,10 +73,19 @@ def test_list_models_pages_until_a_short_page(client, mocked):
     page1 = {"modelDashboardItems": [{"id": "a"}, {"id": "b"}]}
     page2 = {"modelDashboardItems": [{"id": "c"}]}
     mocked.get(f"{API}/models", json=page1, match=[matchers.query_param_matcher(
-        {"pageNumber": "1", "pageSize": "2", "numberOfLastChecksToFetch": "1"})])
+        {"pageNumber": "0", "pageSize": "2", "numberOfLastChecksToFetch": "1"})])
     mocked.get(f"{API}/models", json=page2, match=[matchers.query_param_matcher(
-        {"pageNumber": "2", "pageSize": "2", "numberOfLastChecksToFetch": "1"})])
+        {"pageNumber": "1", "pageSize": "2", "numberOfLastChecksToFetch": "1"})])
     assert [m["id"] for m in client.list_models(page_size=2)] == ["a", "b", "c"]
+
+
+def test_list_models_reads_from_page_1_where_page_0_is_refused(client, mocked):
+    mocked.get(f"{API}/models", status=400, json={"message": "pageNumber must be >= 1"},
+               match=[matchers.query_param_matcher(
+                   {"pageNumber": "0", "pageSize": "2", "numberOfLastChecksToFetch": "1"})])
+    mocked.get(f"{API}/models", json={"modelDashboardItems": [{"id": "a"}]}, match=[matchers.query_param_matcher(
+        {"pageNumber": "1", "pageSize": "2", "numberOfLastChecksToFetch": "1"})])
+    assert [m["id"] for m in client.list_models(page_size=2)] == ["a"]
 
 
 def test_register_model_and_id_from_either_key(client, mocked):
@@ -152,3 +161,18 @@ def test_unreachable_monitor_is_a_plain_api_error(client, mocked):
         client.list_datasources()
     assert "Could not reach Domino Model Monitor" in str(caught.value)
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(("answer", "count"), [
+    ([{"modelId": "m", "totalQueries": 7, "traffic": [{"timestamp": 1, "queries": 7}]}], 7),
+    ({"traffic": [{"timestamp": 1, "queries": 2}, {"timestamp": 2, "queries": 3}]}, 5),
+    ([], 0),
+    (None, None),
+    ({"id": "m", "series": [{"t": 1, "v": 5}]}, None),
+    ({"id": "m", "series": []}, None),
+    ([{"id": "m"}], None),
+])
+def test_reported_traffic_count_is_none_for_shapes_naming_no_count(answer, count):
+    from dmm.monitor import reported_traffic_count
+
+    assert reported_traffic_count(answer) == count

@@ -156,7 +156,7 @@ def test_register_model_refuses_invalid_configs(monitor, change, words):
     answer = monitor.put("/model", model_config(**change))
     assert answer.status_code == 400
     assert words in answer.json["message"]
-    assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 10,
+    assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 0, "pageSize": 10,
                                                              "numberOfLastChecksToFetch": 1},
                               headers=KEY).json["modelDashboardItems"] == []
 
@@ -185,7 +185,7 @@ def test_endpoint_monitor_refuses_a_declared_prediction(monitor):
     assert answer.json["message"] == "Variable churned not allowed for registration"
 
 
-PAGING = {"pageNumber": 1, "pageSize": 5, "numberOfLastChecksToFetch": 3}
+PAGING = {"pageNumber": 0, "pageSize": 5, "numberOfLastChecksToFetch": 3}
 
 
 @pytest.mark.parametrize("query", [
@@ -194,7 +194,7 @@ PAGING = {"pageNumber": 1, "pageSize": 5, "numberOfLastChecksToFetch": 3}
     {"pageNumber": 1, "pageSize": 5},
     {"pageSize": 5, "numberOfLastChecksToFetch": 3},
     {**PAGING, "pageSize": "five"},
-    {**PAGING, "pageNumber": 0},
+    {**PAGING, "pageNumber": -1},
     {**PAGING, "sortOrder": "up"},
 ])
 def test_list_models_refuses_missing_or_bad_paging(monitor, query):
@@ -211,7 +211,7 @@ def test_get_and_delete_model_need_snake_case_model_id(monitor, model_id):
 
 def test_list_models_requires_paging_and_delete_removes(monitor, model_id):
     assert monitor.client.get(f"{API}/models", query_string={"pageNumber": 1}, headers=KEY).status_code == 400
-    listed = monitor.client.get(f"{API}/models", query_string={"pageNumber": 1, "pageSize": 5,
+    listed = monitor.client.get(f"{API}/models", query_string={"pageNumber": 0, "pageSize": 5,
                                                                "numberOfLastChecksToFetch": 3}, headers=KEY).json
     assert [item["id"] for item in listed["modelDashboardItems"]] == [model_id]
     assert listed["classificationModelCount"] == 1
@@ -543,3 +543,21 @@ def test_ground_truth_without_any_row_identifier_is_refused(monitor):
     answer = monitor.put(path, {"variables": ground_truth_variables(row_id="event_id"),
                                 "datasetDetails": details("gt1", "gt/day1.csv")})
     assert answer.status_code == 200, answer.json
+def test_undocumented_fields_can_be_left_out_or_shaped_otherwise(monitor, model_id):
+    """ingestionErrors[] and the traffic answer's shape are undocumented: options drop the one and reshape the other;
+    the toolkit then reads no count (dmm.monitor.reported_traffic_count) instead of a wrong zero."""
+    import time
+
+    from dmm.monitor import reported_traffic_count
+
+    now = int(time.time())
+    window = {"model_ids": model_id, "start_date": now - 3600, "end_date": now + 3600}
+    counts = monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY, query_string=window).json
+    assert reported_traffic_count(counts) == 0
+    assert "ingestionErrors" in monitor.client.get(f"{API}/model", headers=KEY,
+                                                   query_string={"model_id": model_id}).json
+    monitor_options.update({"model_reports_ingestion_errors": False, "prediction_traffic_shape": "opaque"})
+    opaque = monitor.client.get(f"{API}/model/get-prediction-traffic", headers=KEY, query_string=window).json
+    assert reported_traffic_count(opaque) is None
+    for path, query in (("/model", {"model_id": model_id}), ("/get_model_summary", {"model_id": model_id})):
+        assert "ingestionErrors" not in monitor.client.get(f"{API}{path}", headers=KEY, query_string=query).json

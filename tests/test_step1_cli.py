@@ -101,3 +101,21 @@ def test_yes_registers_against_the_sandbox_and_only_changed_data_adds_a_version(
     assert check.returncode == 0, check.stderr
     assert check.stdout.split() == ["False", "['churned',", "'contract',", "'payment_method']",
                                     str(len(FEATURES) + 1)]
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("status", [409, 400])
+def test_a_name_taken_by_another_project_is_a_plain_message_proposing_a_qualified_name(sandbox, churn_csv, tmp_path,
+                                                                                         status):
+    name = f"taken-elsewhere-{status}"
+    sandbox.admin("monitor-options", training_set_names_of_other_projects=[name], training_set_name_taken_status=status)
+    try:
+        result = run_script("--file", str(churn_csv), "--name", name, "--target", TARGET, "--yes", "--schema-out",
+                            str(tmp_path / "monitoring_schema.json"), env=sandbox.env, cwd=tmp_path)
+    finally:
+        sandbox.admin("monitor-options", training_set_names_of_other_projects=[], training_set_name_taken_status=409)
+    project = sandbox.env["DOMINO_PROJECT_NAME"]
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"Error: The training set name '{name}' is taken on this Domino")
+    assert f"--name {project}-{name}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "monitoring_schema.json").exists()

@@ -274,7 +274,7 @@ def test_prompts_follow_the_documented_order(workdir, mocked):
     script = Script("", "m1", "", "", ENDPOINT, "gt", "", "test.csv", "wrong", "churned", "n")
     code, script = run_script([], script)
     assert code == 0
-    expected = [q.prompt for q in QUESTIONS]
+    expected = [q.prompt for q in QUESTIONS if q.asked]
     asked = [prompt.split(" [")[0].rstrip(": ") for prompt in script.prompts]
     assert asked[:8] == expected[:8]
     assert asked[8] == asked[9] == expected[8]  # label column asked again after "wrong"
@@ -376,3 +376,47 @@ def test_auth_flag_is_used_named_and_written_to_the_config(workdir, mocked, monk
     monitor_calls = [call for call in mocked.calls if "/model-monitor/" in call.request.url]
     assert monitor_calls and all(call.request.headers.get("X-Domino-Api-Key") == KEY for call in monitor_calls)
     assert load_config(workdir / "monitoring_config.json", env={}).data["domino"]["auth_method"] == "api-key"
+
+
+def test_auth_token_env_flag_is_checked_used_and_written_without_its_value(workdir, mocked, monkeypatch, capsys):
+    monkeypatch.delenv("DMM_DOMINO_AUTH_TOKEN_ENV", raising=False)
+    mock_domino(mocked)
+    token = "sa-token-abcdef0123456789"
+    keyless = {k: v for k, v in ENV.items() if k != "DOMINO_USER_API_KEY"}
+    code, script = run_script(FULL_FLAGS + ["--yes", "--auth", "token", "--auth-token-env", "SA_TOKEN",
+                                            "--test-data", ""], env=keyless)
+    assert code == 2 and capsys.readouterr().err.startswith("Error: --auth-token-env names SA_TOKEN, which is not set")
+    assert not (workdir / "monitoring_config.json").exists()
+    code, script = run_script(FULL_FLAGS + ["--yes", "--auth-token-env", "not a name"], env=keyless)
+    assert code == 2 and "is not an environment variable name" in capsys.readouterr().err
+
+    code, script = run_script(FULL_FLAGS + ["--yes", "--auth", "token", "--auth-token-env", "SA_TOKEN",
+                                            "--test-data", ""], env={**keyless, "SA_TOKEN": token})
+    assert code == 0, script.output
+    assert "Reaching Domino with an access token from $SA_TOKEN" in script.printed
+    monitor_calls = [call for call in mocked.calls if "/model-monitor/" in call.request.url]
+    assert monitor_calls and all(call.request.headers.get("Authorization") == f"Bearer {token}"
+                                 for call in monitor_calls)
+    text = (workdir / "monitoring_config.json").read_text()
+    assert token not in text and token not in script.output
+    domino = load_config(workdir / "monitoring_config.json", env={}).data["domino"]
+    assert (domino["auth_method"], domino["auth_token_env"]) == ("token", "SA_TOKEN")
+    assert "DMM_DOMINO_AUTH_TOKEN_ENV" not in __import__("os").environ  # the flag acts for one run only
+
+
+def test_the_model_monitor_data_source_may_carry_another_name(workdir, mocked, capsys):
+    """Domino's data source and Model Monitor's are separate objects (a public Domino demo uploads through
+    demo-bucket and registers se-demo-bucket): the wizard checks Model Monitor's list for the name it will register."""
+    mock_domino(mocked, dmm_sources=("se-gt",))
+    code, script = run_script(FULL_FLAGS + ["--yes", "--test-data", ""])
+    assert code == 2 and "Model Monitor has no data source named 'gt'" in capsys.readouterr().err
+    code, script = run_script(FULL_FLAGS + ["--yes", "--test-data", "", "--monitor-datasource", "se-gt"])
+    assert code == 0, script.output
+    assert "Data source 'gt' is in Domino and 'se-gt' in Model Monitor" in "\n".join(script.printed)
+    config = load_config(workdir / "monitoring_config.json", env={})
+    assert (config.ground_truth_datasource, config.model_monitor_datasource) == ("gt", "se-gt")
+    (workdir / "monitoring_config.json").unlink()
+    interactive = Script("", "m1", "", "", ENDPOINT, "gt", "se-gt", "", "", "")  # asked only after its check failed
+    code, interactive = run_script([], interactive)
+    assert code == 0, interactive.output
+    assert any(p.startswith("Its name in Model Monitor") for p in interactive.prompts)

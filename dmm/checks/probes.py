@@ -68,10 +68,12 @@ def probe_endpoint(client: Predicts, schema: MonitoringSchema, *, endpoint_url: 
                   event_id=str(event_id), result=getattr(prediction, "result", None), kind=kind)
 
 
-def check_datasource(name: str, domino: FindsDataSources, monitor: FindsMonitorDataSources,
-                     datasource_type: str | None = None) -> CheckResult:
-    """The ground-truth data source exists as a Domino data source and in Model Monitor under the same name."""
+def check_datasource(name: str, domino: FindsDataSources, monitor: FindsMonitorDataSources | None,
+                     datasource_type: str | None = None, monitor_name: str = "") -> CheckResult:
+    """The ground-truth data source exists as a Domino data source and, under ``monitor_name`` (default: the same
+    name), in Model Monitor's data-source list; ``monitor=None`` checks Domino's side only."""
     check = CheckName.DATA_SOURCE
+    monitor_name = monitor_name or name
     try:
         in_domino = domino.exists(name)
     except DmmError as error:
@@ -80,17 +82,32 @@ def check_datasource(name: str, domino: FindsDataSources, monitor: FindsMonitorD
         return failed(check, f"Domino has no data source named {name!r} available to this project",
                       f"Create an object-store data source named {name} in Domino (Data > Data Sources) and add it "
                       "to this project, or name an existing one (data_sources.ground_truth)")
+    if monitor is None:
+        return passed(check, f"Data source {name!r} is in Domino")
+    return check_monitor_datasource(monitor_name, monitor, datasource_type, domino_name=name)
+
+
+def check_monitor_datasource(monitor_name: str, monitor: FindsMonitorDataSources, datasource_type: str | None = None,
+                             *, domino_name: str = "") -> CheckResult:
+    """``monitor_name`` is in Model Monitor's data-source list (``GET /datasources``)."""
+    check = CheckName.DATA_SOURCE
+    domino_name = domino_name or monitor_name
     try:
-        record = monitor.datasource_named(name)
+        record = monitor.datasource_named(monitor_name)
     except DmmError as error:
         return from_error(check, error)
+    same = monitor_name == domino_name
     if record is None:
         of_type = f" (type {datasource_type})" if datasource_type else ""
-        return failed(check, f"Model Monitor has no data source named {name!r}: it is in Domino but not in Model "
-                             "Monitor",
-                      f"Add it in Model Monitor > Monitoring Data Sources under the same name {name}{of_type}; DMM "
-                      "reads ground truth only from there")
-    return passed(check, f"Data source {name!r} is in Domino and in Model Monitor", record=record)
+        where = "it is in Domino but not in Model Monitor" if same else f"Domino's data source is {domino_name!r}"
+        return failed(check, f"Model Monitor has no data source named {monitor_name!r}: {where}",
+                      f"Add it in Model Monitor > Monitoring Data Sources as {monitor_name}{of_type}, or name "
+                      "the Model Monitor data source that points at the same bucket in data_sources.model_monitor_name "
+                      "(step 3: --monitor-datasource); DMM reads ground truth only from there")
+    if same:
+        return passed(check, f"Data source {monitor_name!r} is in Domino and in Model Monitor", record=record)
+    return passed(check, f"Data source {domino_name!r} is in Domino and {monitor_name!r} in Model Monitor",
+                  record=record)
 
 
 # Probe rows in the captured data. Domino captures a probe like any prediction (Model Monitor has no notion of it),

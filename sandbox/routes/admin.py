@@ -23,11 +23,12 @@ MAX_LATENCY_MS = 60_000
 @blueprint.post("/create-datasource")
 def create_datasource_verb():
     body = json_object()
-    unknown = set(body) - {"name", "type"}
+    unknown = set(body) - {"name", "type", "bucket", "subfolder"}
     if "name" not in body or unknown:
-        raise RouteError(400, "body must be {\"name\": ..., \"type\": \"s3\"}" +
-                         (f"; unknown key(s): {', '.join(sorted(unknown))}" if unknown else ""))
-    record, created = create_datasource(current_state(), body["name"], body.get("type", "s3"))
+        raise RouteError(400, "body must be {\"name\": ..., \"type\": \"s3\", \"bucket\"?: ..., \"subfolder\"?: ...}"
+                         + (f"; unknown key(s): {', '.join(sorted(unknown))}" if unknown else ""))
+    record, created = create_datasource(current_state(), body["name"], body.get("type", "s3"), body.get("bucket"),
+                                        body.get("subfolder", ""))
     return jsonify({"id": record["id"], "name": record["name"], "type": record["type"],
                     "dataSourceType": record["dataSourceType"], "created": created})
 

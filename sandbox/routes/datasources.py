@@ -52,9 +52,13 @@ OBJECT_STORE_TYPES = {
 # ---------------------------------------------------------------------------------------------- library
 
 
-def create_datasource(state: SandboxState, name: str, kind: str) -> tuple[dict[str, Any], bool]:
+def create_datasource(state: SandboxState, name: str, kind: str, bucket: str | None = None,
+                      subfolder: str = "") -> tuple[dict[str, Any], bool]:
     """Create the object-store data source ``name`` (or return the existing one of the same type).
 
+    ``bucket`` (default: the name) and ``subfolder`` are its configuration, as Domino's ``S3Config`` /
+    ``GenericS3Config`` carry them (``domino_data/configuration_gen.py``): keys put through it live at
+    ``<subfolder>/<key>`` of the bucket, which is what Model Monitor's data source (naming the bucket) reads.
     Returns ``(record, created)``; raises ``RouteError`` for a bad name, an unknown type, or a name taken
     by a data source of another type.
     """
@@ -62,6 +66,11 @@ def create_datasource(state: SandboxState, name: str, kind: str) -> tuple[dict[s
         raise RouteError(400, f"bad data source name {name!r}: use letters, digits, '-', '_' and '.'")
     if kind not in OBJECT_STORE_TYPES:
         raise RouteError(400, f"unknown data source type {kind!r}: use one of {', '.join(OBJECT_STORE_TYPES)}")
+    bucket = name if bucket is None else bucket
+    if not isinstance(bucket, str) or not NAME_RULE.match(bucket):
+        raise RouteError(400, f"bad bucket name {bucket!r}")
+    if not isinstance(subfolder, str) or any(part in (".", "..") for part in subfolder.strip("/").split("/")):
+        raise RouteError(400, f"bad subfolder {subfolder!r}")
     with state.transaction() as data:
         sources = state.collection(data, COLLECTION)
         existing = sources.get(name)
@@ -70,7 +79,7 @@ def create_datasource(state: SandboxState, name: str, kind: str) -> tuple[dict[s
                 raise RouteError(409, f"data source {name!r} already exists with type {existing['type']!r}")
             return existing, False
         record = {"id": state.next_id(data, "datasource"), "name": name, "type": kind,
-                  "dataSourceType": OBJECT_STORE_TYPES[kind],
+                  "dataSourceType": OBJECT_STORE_TYPES[kind], "bucket": bucket, "subfolder": subfolder.strip("/"),
                   "created": int(datetime.now(timezone.utc).timestamp() * 1000)}
         sources[name] = record
     (state.objects_root / record["id"]).mkdir(parents=True, exist_ok=True)
@@ -122,7 +131,8 @@ def _dto(record: dict[str, Any], settings: SandboxSettings) -> dict[str, Any]:
     return {
         "addedBy": {settings.project_owner: settings.project_owner},
         "authType": "AWSIAMBasic",
-        "config": {"bucket": record["name"], "region": "us-east-1"},
+        "config": {"bucket": record.get("bucket", record["name"]), "region": "us-east-1",
+                   **({"subfolder": record["subfolder"]} if record.get("subfolder") else {})},
         "dataSourceType": record["dataSourceType"],
         "id": record["id"],
         "lastUpdated": record["created"],
@@ -183,7 +193,9 @@ def proxy_list():
     prefix, page_size = body["prefix"], body.get("page_size", 1000)
     if not isinstance(prefix, str) or not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
         raise RouteError(400, "prefix must be a string and page_size a positive integer")
-    return jsonify(list_keys(current_state(), record["id"], prefix, page_size))
+    from sandbox.monitor_options import OPTIONS  # the cap of one page (S3: 1,000; see the option's note)
+
+    return jsonify(list_keys(current_state(), record["id"], prefix, min(page_size, int(OPTIONS["list_page_cap"]))))
 
 
 @datasource_bp.post("/objectstore/key")

@@ -77,6 +77,8 @@ def render_model(record: dict[str, Any]) -> dict[str, Any]:
     shown["groundTruthVariables"] = record.get("_groundTruthVariables", [])
     if not OPTIONS["model_reports_training_set"]:
         shown.pop("trainingSet", None)
+    if not OPTIONS["model_reports_ingestion_errors"]:
+        shown.pop("ingestionErrors", None)
     return shown
 
 
@@ -92,12 +94,35 @@ def _dataset_file(state: SandboxState, data: dict[str, Any], details: dict[str, 
     if OPTIONS["check_datasource_type"] and details["datasourceType"] != dmm_source["type"]:
         raise refuse(f"datasourceType {details['datasourceType']} does not match the type {dmm_source['type']} "
                      f"of data source {name}")
-    domino_source = domino_datasource(data, name)
     key = details["datasetConfig"]["path"]
-    path = object_file(state, domino_source["id"], key) if domino_source else None
+    path = bucket_object_file(state, data, dmm_source, key)
     if path is None:
         raise refuse(f"File {key} was not found in data source {name}")
     return path, details["datasetConfig"]["fileFormat"]
+
+
+def bucket_object_file(state: SandboxState, data: dict[str, Any], dmm_source: dict[str, Any], key: str) -> Path | None:
+    """The file at the bucket-relative ``key`` of a Model Monitor data source's bucket.
+
+    Model Monitor's data source and Domino's are separate objects that may carry different names (a public Domino
+    demo uploads through ``demo-bucket`` and registers ``se-demo-bucket``); what joins them is the bucket. A Domino
+    data source with a subfolder keeps its keys under ``<subfolder>/`` of the bucket, and Model Monitor reads
+    bucket-relative paths. A Model Monitor data source whose config names no bucket that any Domino data source
+    has is read through the Domino data source of the same name (the sandbox's older, lenient reading)."""
+    bucket = (dmm_source.get("config") or {}).get("bucket")
+    sources = [record for record in data.get("datasources", {}).values()
+               if record.get("bucket", record["name"]) == bucket]
+    if not sources:
+        same_name = domino_datasource(data, dmm_source["name"])
+        sources = [same_name] if same_name else []
+    for record in sources:
+        subfolder = record.get("subfolder", "")
+        if subfolder and not key.startswith(subfolder + "/"):
+            continue
+        found = object_file(state, record["id"], key[len(subfolder) + 1:] if subfolder else key)
+        if found is not None:
+            return found
+    return None
 
 
 def _check_columns(path: Path, file_format: str, wanted: list[str], key: str) -> None:
@@ -229,7 +254,8 @@ def model_summary():
         return jsonify({key: record[key] for key in (
             "id", "modelId", "name", "version", "modelType", "modelStatus", "createdAt", "sourceType",
             "sourceDetails", "ingestionStatus", "isDataDriftCheckScheduled", "isModelQualityCheckScheduled",
-            "predictionRowCount", "groundTruthRowCount", "ingestionErrors")}
+            "predictionRowCount", "groundTruthRowCount", "ingestionErrors")
+            if key != "ingestionErrors" or OPTIONS["model_reports_ingestion_errors"]}
             | {"numberOfVariables": len(record["variables"]),
                "hasGroundTruth": bool(record["_groundTruthVariables"])})
 

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from sandbox.errors import RouteError
+from sandbox.monitor_options import OPTIONS
 from sandbox.routes.common import current_settings, current_state, json_object
 
 blueprint = Blueprint("trainingset", __name__, url_prefix="/trainingset")
@@ -222,6 +223,10 @@ def create_version(name: str):
         sets = state.collection(data, COLLECTION)
         now = _now()
         record = sets.get(name)
+        if record is None and name in OPTIONS["training_set_names_of_other_projects"]:
+            raise RouteError(int(OPTIONS["training_set_name_taken_status"]),
+                             f"TrainingSet '{name}' already exists in another project; training set names are "
+                             "unique across this Domino")
         if record is None:
             record = {"id": state.next_id(data, "trainingset"), "projectId": project_id, "name": name,
                       "creationTime": now, "meta": {}, "description": None, "versions": {}, "_nextNumber": 1,
