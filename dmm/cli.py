@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a check failed or work was incomplete; 2 bad input (fla
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -77,11 +78,33 @@ def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
     trace.start(known.trace)
 
 
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def quiet_library_logging() -> None:
+    """A root handler at WARNING that redacts, installed before any client library configures logging.
+
+    python-domino's ``Domino`` calls ``logging.basicConfig(level=$DOMINO_LOG_LEVEL or INFO)`` (domino/domino.py
+    ``_configure_logging``); from then on httpx logs every request's URL at INFO, signed object-store URLs included.
+    ``basicConfig`` does nothing once the root logger has a handler, so this one keeps the level and the redaction."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.addFilter(_RedactingFilter())
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)``; print user errors as one sentence on stderr, never a traceback."""
     from dmm import trace
     from dmm.auth import METHOD_ENV, TOKEN_ENV_ENV
 
+    quiet_library_logging()
     before = {name: os.environ.get(name) for name in (METHOD_ENV, TOKEN_ENV_ENV)}
     try:
         with plain_argparse_errors():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -228,3 +229,18 @@ def test_load_config_announced_prints_warnings_without_the_token(isolated_config
     assert all(line.startswith("Warning: ") for line in warnings)
     assert any("chmod 600" in line for line in warnings)
     assert token not in captured.out + captured.err
+
+
+def test_client_library_logging_stays_quiet_and_redacted():
+    """python-domino's Domino() calls logging.basicConfig(level=INFO); httpx then logs each request's URL, signed
+    object-store URLs included (found by the soak in step 6's output). dmm.cli.run's root handler comes first."""
+    code = ("import logging\n"
+            "from dmm.cli import quiet_library_logging\n"
+            "quiet_library_logging()\n"
+            "logging.basicConfig(level=logging.INFO)\n"
+            "logging.getLogger('httpx').info('GET http://h/o?method=GET&signature=abc123 200')\n"
+            "logging.getLogger('other').warning('GET http://h/o?signature=def456 failed')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "abc123" not in done.stderr and "def456" not in done.stderr
+    assert "failed" in done.stderr  # warnings still reach the user, redacted

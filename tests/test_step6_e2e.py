@@ -186,7 +186,7 @@ def test_a_data_source_missing_in_model_monitor_fails_with_the_ui_step(sandbox, 
     source = statuses(report)["data source"]
     assert done.returncode == 1
     assert source["status"] == "FAIL" and "not in Model Monitor" in source["detail"]
-    assert f"Monitoring Data Sources under the same name {DOMINO_ONLY_DATASOURCE}" in done.stdout
+    assert f"Monitoring Data Sources as {DOMINO_ONLY_DATASOURCE}" in done.stdout
 
 
 def test_push_metrics_and_schedule_reach_the_monitor(sandbox, good_chain):
