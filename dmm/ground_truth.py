@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmm import dates
 from dmm.dataio import read_table
-from dmm.datasources import bucket_key, subfolder_of
+from dmm.datasources import subfolder_of
 from dmm.errors import ConflictError, DmmError, NotFoundError, UsageError
 from dmm.ground_truth_content import (
     RELABEL_NOTE,
@@ -30,7 +30,14 @@ from dmm.ground_truth_content import (
     subset_csv,
 )
 from dmm.ground_truth_content import result_lines as result_lines  # the script's name for it
-from dmm.ground_truth_register import register_with_fallback
+from dmm.ground_truth_register import (
+    NAME_UNSAFE,
+    dataset_name,
+    ground_truth_variables,
+    register_with_fallback,
+    registration_payload,
+    variables_payload,
+)
 from dmm.journal import content_digest, finish_journals, finished_lines, journal_folder
 from dmm.schema import MonitoringSchema
 
@@ -44,8 +51,6 @@ DEFAULT_HOURS = 24 * 7
 DEFAULT_ID_COLUMN = "event_id"
 DEFAULT_PREFIX = "ground_truth"
 _DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-MAX_DATASET_NAME = 100
 INGESTED_STATUSES = {"prediction", "ground_truth", "predictions", "active"}
 
 
@@ -144,49 +149,9 @@ def key_date(key: str) -> datetime.date | None:
     return None
 
 
-def dataset_name(key: str) -> str:
-    """A Model Monitor dataset name that is a pure function of the file key."""
-    stem = key[:-4] if key.lower().endswith(".csv") else key
-    name = _NAME_UNSAFE.sub("_", stem.replace("/", "__")).strip("_")
-    if len(name) > MAX_DATASET_NAME:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        name = f"{name[:MAX_DATASET_NAME - 13]}_{digest}"
-    return name
-
-
 def model_folder(prefix: str, model_id: str) -> str:
     """``<prefix>/<model_id>/``: where steps 4 and 5 keep a model's ground-truth files, in UTC date folders."""
     return "/".join(p for p in (prefix.strip("/"), model_id) if p) + "/"
-
-
-def variables_payload(schema: MonitoringSchema, id_column: str, label_column: str) -> list[dict[str, Any]]:
-    return [
-        {"name": id_column, "variableType": "row_identifier", "valueType": "string"},
-        {"name": label_column, "variableType": "ground_truth", "valueType": schema.target_value_type,
-         "forPredictionOutput": schema.prediction_name},
-    ]
-
-
-def registration_payload(config: MonitoringConfig, key: str, variables: list[dict[str, Any]] | None,
-                         subfolder: str = "") -> dict[str, Any]:
-    """``key`` is the object's key in the Domino data source; Model Monitor is given its bucket-relative path."""
-    payload: dict[str, Any] = {}
-    if variables:
-        payload["variables"] = variables
-    payload["datasetDetails"] = {
-        "name": dataset_name(key),
-        "datasetType": "file",
-        "datasetConfig": {"path": bucket_key(subfolder, key), "fileFormat": "csv"},
-        "datasourceName": config.model_monitor_datasource,  # Model Monitor's name of the bucket (may differ)
-        "datasourceType": config.ground_truth_datasource_type,
-    }
-    return payload
-
-
-def ground_truth_variables(variables: list[dict[str, Any]], prediction_name: str) -> list[dict[str, Any]]:
-    """The model's ground-truth variables that label our prediction (or any, when DMM omits the link)."""
-    return [v for v in variables if v.get("variableType") == "ground_truth"
-            and v.get("forPredictionOutput") in (None, "", prediction_name)]
 
 
 # ---- a file the user made ----------------------------------------------------------------------------------------
@@ -215,7 +180,7 @@ def prepare_user_file(path: str | Path, schema: MonitoringSchema, id_column: str
 
 def user_file_key(folder: str, path: str | Path, content: bytes, today: datetime.date) -> str:
     digest = hashlib.sha256(content).hexdigest()[:12]
-    stem = _NAME_UNSAFE.sub("_", Path(path).stem).strip("_") or "ground_truth"
+    stem = NAME_UNSAFE.sub("_", Path(path).stem).strip("_") or "ground_truth"
     return f"{folder}{today:%Y-%m-%d}/{stem}-{digest}.csv"
 
 

@@ -1,4 +1,4 @@
-"""One ground-truth registration, answered the way Domino's own tutorial answers Model Monitor's 400s.
+"""One ground-truth registration: its payload, and Model Monitor's 400s answered the way Domino's own tutorial does.
 
 Whether a registration should declare the ``row_identifier``/``ground_truth`` variables is first decided from
 ``GET /model/{id}/variables/summary``, whose shape no public source documents (domino-api.md §2.2). So the answer
@@ -18,16 +18,64 @@ registered") is the caller's success. The dataset name never changes between att
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dmm.datasources import bucket_key
 from dmm.errors import ApiError
+
+if TYPE_CHECKING:
+    from dmm.config import MonitoringConfig
+    from dmm.schema import MonitoringSchema
 
 ALREADY_CONFIGURED = "already configured"
 ONLY_ONE_ROW_IDENTIFIER = "only 1 row_identifier"
 _NAMES = re.compile(r"Variable\(s\) with name \[([^\]]*)\]", re.IGNORECASE)
 _ONE_NAME = re.compile(r"Variable '([^']+)' (?:is )?already", re.IGNORECASE)
+NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_DATASET_NAME = 100
+
+
+def dataset_name(key: str) -> str:
+    """A Model Monitor dataset name that is a pure function of the file key."""
+    stem = key[:-4] if key.lower().endswith(".csv") else key
+    name = NAME_UNSAFE.sub("_", stem.replace("/", "__")).strip("_")
+    if len(name) > MAX_DATASET_NAME:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        name = f"{name[:MAX_DATASET_NAME - 13]}_{digest}"
+    return name
+
+
+def variables_payload(schema: MonitoringSchema, id_column: str, label_column: str) -> list[dict[str, Any]]:
+    return [
+        {"name": id_column, "variableType": "row_identifier", "valueType": "string"},
+        {"name": label_column, "variableType": "ground_truth", "valueType": schema.target_value_type,
+         "forPredictionOutput": schema.prediction_name},
+    ]
+
+
+def registration_payload(config: MonitoringConfig, key: str, variables: list[dict[str, Any]] | None,
+                         subfolder: str = "") -> dict[str, Any]:
+    """``key`` is the object's key in the Domino data source; Model Monitor is given its bucket-relative path."""
+    payload: dict[str, Any] = {}
+    if variables:
+        payload["variables"] = variables
+    payload["datasetDetails"] = {
+        "name": dataset_name(key),
+        "datasetType": "file",
+        "datasetConfig": {"path": bucket_key(subfolder, key), "fileFormat": "csv"},
+        "datasourceName": config.model_monitor_datasource,  # Model Monitor's name of the bucket (may differ)
+        "datasourceType": config.ground_truth_datasource_type,
+    }
+    return payload
+
+
+def ground_truth_variables(variables: list[dict[str, Any]], prediction_name: str) -> list[dict[str, Any]]:
+    """The model's ground-truth variables that label our prediction (or any, when DMM omits the link)."""
+    return [v for v in variables if v.get("variableType") == "ground_truth"
+            and v.get("forPredictionOutput") in (None, "", prediction_name)]
 
 
 @dataclass

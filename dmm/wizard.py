@@ -28,7 +28,8 @@ Before the model id and the data-source questions the wizard lists what the iden
 the next prompt then offers. A rejected answer is never offered back as the default.
 
 With ``--offline`` only the checks that need no network run (URL syntax, placeholders, local files).
-The questions, each with its own default and check, are in ``dmm.wizard_questions``.
+The questions, each with its own default and check, are in ``dmm.wizard_questions``; the session they read and
+fill, and the live checks' handles, in ``dmm.wizard_session``.
 Each prompt ends with ``: `` and shows its default in brackets; an empty answer takes the default.
 """
 
@@ -57,7 +58,8 @@ from dmm.config import (
 from dmm.errors import DmmError, UsageError
 from dmm.paths import check_output_file
 from dmm.redact import mask, register_secret
-from dmm.wizard_questions import QUESTIONS, LiveChecks, Question, WizardSession, check_answer, check_token_env
+from dmm.wizard_questions import QUESTIONS, Question, check_answer
+from dmm.wizard_session import LiveChecks, WizardSession, check_token_env
 
 __all__ = ["QUESTIONS", "ConsoleIO", "LiveChecks", "Question", "WizardIO", "WizardOptions", "WizardOutcome",
            "next_step_hint", "render", "run_wizard"]

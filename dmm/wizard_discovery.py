@@ -22,7 +22,7 @@ from dmm.checks.result import CheckResult, failed
 from dmm.errors import DmmError
 
 if TYPE_CHECKING:
-    from dmm.wizard_questions import WizardSession
+    from dmm.wizard_session import WizardSession
 
 SHOWN = 10  # items named in a listing; the rest are counted
 

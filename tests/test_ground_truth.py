@@ -13,12 +13,12 @@ from dmm.cli import run
 from dmm.errors import ApiError, ConflictError, DmmError, NotFoundError, UsageError
 from dmm.ground_truth import (
     GroundTruthOptions,
-    dataset_name,
     date_window,
     key_date,
     register_ground_truth,
     result_lines,
 )
+from dmm.ground_truth_register import dataset_name
 from dmm.ledger import Ledger
 from dmm.schema import Feature, MonitoringSchema
 from sandbox.testing import load_script

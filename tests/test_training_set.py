@@ -14,7 +14,8 @@ import respx
 from dmm.cli import run
 from dmm.errors import UsageError
 from dmm.schema import MonitoringSchema
-from dmm.training_set import plan_lines, plan_training_set, schema_from_plan, validate_plan
+from dmm.training_set import plan_lines, plan_training_set, schema_from_plan
+from dmm.training_set_checks import validate_plan
 from sandbox.testing import load_script
 
 step1 = load_script("1_register_training_set")
