@@ -182,8 +182,13 @@ def _endpoint(s: WizardSession, question: Question, value: str) -> CheckResult:
 
 
 def _datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
-    """Domino's side only: Model Monitor's name for the bucket is the next question."""
-    return setup_checks.check_datasource(value, s.checks.datasources, None)
+    """Domino's side only: Model Monitor's name for the bucket is the next question. A near miss is named from the
+    data sources Model Monitor lists (the usual case: both sides carry one name)."""
+    result = setup_checks.check_datasource(value, s.checks.datasources, None)
+    if result.ok:
+        return result
+    return discovery.with_hint(result, question.key,
+                               discovery.datasource_hint(value, discovery.visible_datasources(s.monitor)))
 
 
 def _monitor_datasource(s: WizardSession, question: Question, value: str) -> CheckResult:
