@@ -184,3 +184,19 @@ def test_report_opens_in_headless_chromium_without_console_errors(report, tmp_pa
     assert "Uncaught" not in done.stderr and "ERROR:CONSOLE" not in done.stderr
     assert 'id="drift"' in done.stdout and "Confusion matrix" in done.stdout
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_drift_table_says_where_each_columns_test_came_from(report):
+    """Issue 10 §5: the preview uses Model Monitor's test per column where one is set, a flag's over it, else the
+    default; the report names the source beside the test."""
+    import copy
+
+    sourced = copy.deepcopy(report)
+    sources = ["monitor", "flag", "default"]
+    for column, source in zip(sourced["drift"]["columns"], sources * len(sourced["drift"]["columns"])):
+        column["source"] = source
+    html = render_html(sourced)
+    table = html[html.index('id="drift"'):html.index("<h3>Distributions")]
+    for words in ("as set in Model Monitor", "from --drift-test/--drift-threshold", "the toolkit&#x27;s default"):
+        assert words in table
+    assert "as set in Model Monitor" not in render_html(report)

@@ -92,6 +92,10 @@ def column_anchor(name: Any) -> str:
     return "col-" + hashlib.sha1(str(name).encode("utf-8")).hexdigest()[:12]
 
 
+TEST_SOURCES = {"monitor": "as set in Model Monitor", "flag": "from --drift-test/--drift-threshold",
+                "default": "the toolkit's default"}
+
+
 def drift_table(columns: Sequence[dict[str, Any]]) -> str:
     rows = []
     for column in columns:
@@ -103,9 +107,12 @@ def drift_table(columns: Sequence[dict[str, Any]]) -> str:
             f"{e(b.get('bin'))}: {percent(b.get('reference_share'))} → {percent(b.get('production_share'))}"
             for b in (column.get("top_bins") or [])[:TOP_BINS_SHOWN])
         reason = f'<div class="reason">{e(column["reason"])}</div>' if column.get("reason") else ""
+        # where the test and threshold came from (dmm/drift_settings.py): Model Monitor's, a flag's, or the default
+        source = (f'<div class="reason">{e(TEST_SOURCES.get(column["source"], column["source"]))}</div>'
+                  if column.get("source") else "")
         rows.append(f"<tr><td>{badge(status)}</td><td><a href=\"#{column_anchor(column.get('column'))}\">"
                     f"{e(column.get('column'))}</a>{reason}</td><td>{e(column.get('value_type'))}</td>"
-                    f"<td>{e(main.get('api_name') or column.get('main_test'))}</td>"
+                    f"<td>{e(main.get('api_name') or column.get('main_test'))}{source}</td>"
                     f"<td class=\"num\">{e(number(column.get('value')))}</td>"
                     f"<td>{e(main.get('condition', ''))}</td><td>{top}</td></tr>")
     return ("<table><thead><tr><th>Status</th><th>Column</th><th>Type</th><th>Test</th><th>Value</th>"
