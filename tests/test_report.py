@@ -193,8 +193,8 @@ def test_drift_table_says_where_each_columns_test_came_from(report):
 
     sourced = copy.deepcopy(report)
     sources = ["monitor", "flag", "default"]
-    for column, source in zip(sourced["drift"]["columns"], sources * len(sourced["drift"]["columns"])):
-        column["source"] = source
+    for number, column in enumerate(sourced["drift"]["columns"]):
+        column["source"] = sources[number % len(sources)]
     html = render_html(sourced)
     table = html[html.index('id="drift"'):html.index("<h3>Distributions")]
     for words in ("as set in Model Monitor", "from --drift-test/--drift-threshold", "the toolkit&#x27;s default"):
