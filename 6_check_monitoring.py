@@ -18,7 +18,7 @@ from dmm.checks.fail_on import FAIL_ON_CHOICES
 from dmm.checks.step import Step6Options, check_monitoring
 from dmm.checks.summary import report_lines
 from dmm.checks.window import DEFAULT_DAYS
-from dmm.cli import HelpFormatter, add_domino_arguments, run
+from dmm.cli import HelpFormatter, add_domino_arguments, files_progress, run
 from dmm.config import add_config_argument
 from dmm.drift_settings import add_drift_test_arguments
 
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
     def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
         print("\n".join(report_lines(report)), flush=True)
 
-    outcome = check_monitoring(options, connect=connect, load_config=load_config, on_report=None if args.json else show)
+    outcome = check_monitoring(options, connect=connect, load_config=load_config, on_report=None if args.json else show,
+                               progress=files_progress)
     tail = [*outcome.notes, "", f"Report: {outcome.html_path} (source: {outcome.json_path})"]
     print(outcome.json_path.read_text().rstrip("\n") if args.json else "\n".join(tail))
     return outcome.exit_code

@@ -211,6 +211,11 @@ class ProgressBar:
         self.close()
 
 
+def files_progress(total: int) -> ProgressBar:
+    """Step 6's pass over the captured prediction files, on stderr (``ScanPlan.progress``)."""
+    return ProgressBar(total, "Reading captured predictions", unit="file")
+
+
 def _is_terminal(stream: Any) -> bool:
     try:
         return bool(stream.isatty())

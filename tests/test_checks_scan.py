@@ -194,3 +194,24 @@ def test_watchers_get_the_window_rows_and_your_metrics_see_labels_and_the_time_v
     assert report["own_metrics"]["window_rows"] == rows
     assert own["value"] == report["quality"]["matched_rows"]  # every matched prediction carries its label
     assert "event_id" in seen["columns"] and "timestamp" in seen["columns"]
+
+
+def test_the_pass_reports_progress_once_per_file_and_closes_it(world):
+    """Issue 12: step 6's pass says how far it is (plain lines in a Job's log, dmm.cli.ProgressBar)."""
+    import io
+
+    from dmm.cli import LineProgress
+
+    shown = io.StringIO()
+    made: list[LineProgress] = []
+
+    def progress(total: int) -> LineProgress:
+        made.append(LineProgress(total, "Reading captured predictions", "file", interval=3600, stream=shown))
+        return made[-1]
+
+    ctx = world.context()
+    plan_scan(ctx, ScanPlan(preview=True, progress=progress))
+    run_checks(ctx)
+    files = len(ctx.prediction_files)
+    assert files > 1 and [bar.total for bar in made] == [files] and made[0].done == files
+    assert shown.getvalue() == f"Reading captured predictions: {files:,}/{files:,} file (100%)\n"

@@ -49,5 +49,6 @@ def test_a_job_style_run_exits_by_fail_on(drifted):
     assert job.returncode == 1, job.stdout + job.stderr
     assert "--fail-on drift: exit 1 because" in job.stdout and "skipped by --no-probe" in job.stdout
     assert "\r" not in job.stderr
+    assert "Reading captured predictions: " in job.stderr  # the pass's progress, as plain lines off a terminal
     captured = [record["event_id"] for record in drifted.captured_records()]
     assert len([i for i in captured if i.startswith(PROBE_EVENT_PREFIX)]) == 2  # --no-probe sent nothing

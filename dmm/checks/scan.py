@@ -60,6 +60,9 @@ class ScanPlan:
     # more consumers of the window's rows (the report's timeline, the rows --metric functions get): each has
     # ``name``, ``columns`` (read besides the others when a file has them) and ``add(frame, scan)``
     watchers: tuple[Any, ...] = ()
+    # ``progress(total_files)`` -> an object with ``update()`` (once per file read) and ``close()``: step 6's
+    # dmm.cli.ProgressBar, plain periodic lines in a Job's log
+    progress: Callable[[int], Any] | None = field(default=None, compare=False)
 
 
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
@@ -131,7 +134,7 @@ def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict 
     if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
         return scan
     if preview:
-        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers)
+        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers, planned.progress)
     else:
         plan = planned
     scan = run_scan(ctx, plan)
@@ -257,16 +260,23 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             _feed(scan, watcher.name, watcher.add, frame if frame is not None else window.to_pandas(), scan)
 
     footers = ctx.prediction_footers
-    for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
-        for batch, edge_keys in _file_batches(item, [*columns, *quality_columns, *watched], start, end,
-                                              plan.batch_rows, True, footers.get(item.path)):
-            if edge_keys is not None:
-                scan.listed_probes += count_probe_ids(edge_keys)
-            if counter is not None and index is not None and edge_keys is not None:
-                counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
-            if batch.num_rows:
-                pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
-    pending.flush(feed)
+    progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
+    try:
+        for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
+            for batch, edge_keys in _file_batches(item, [*columns, *quality_columns, *watched], start, end,
+                                                  plan.batch_rows, True, footers.get(item.path)):
+                if edge_keys is not None:
+                    scan.listed_probes += count_probe_ids(edge_keys)
+                if counter is not None and index is not None and edge_keys is not None:
+                    counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
+                if batch.num_rows:
+                    pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
+            if progress is not None:
+                progress.update()
+        pending.flush(feed)
+    finally:
+        if progress is not None:
+            progress.close()
     scan.join = counter.statistics() if counter is not None else None
     scan.drift = drift
     if joiner is not None:

@@ -119,10 +119,11 @@ class Step6Outcome:
 
 def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
                      load_config: ConfigLoader | None = None,
-                     on_report: Callable[[dict[str, Any]], None] | None = None) -> Step6Outcome:
+                     on_report: Callable[[dict[str, Any]], None] | None = None,
+                     progress: Callable[[int], Any] | None = None) -> Step6Outcome:
     """Run the checks and the preview, hand the report to ``on_report`` (the script prints it: the checks are shown
     even if the report cannot be written), write the report, then publish; the report is kept even if publishing
-    fails."""
+    fails. ``progress(total_files)`` reports the pass over the prediction files (``ScanPlan.progress``)."""
     from dmm.checks.chain import run_checks
     from dmm.checks.context import CheckContext, CheckInputs
     from dmm.checks.scan import ScanPlan, plan_scan
@@ -149,7 +150,8 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
 
         watchers = (Timeline(options.window.start, options.window.end),) + ((WindowRows(),) if options.metrics else ())
     # the join-rate check's pass over the files feeds the preview
-    plan_scan(ctx, ScanPlan(preview=options.preview, drift_config=preview_options.drift_config, watchers=watchers))
+    plan_scan(ctx, ScanPlan(preview=options.preview, drift_config=preview_options.drift_config, watchers=watchers,
+                            progress=progress))
     results = run_checks(ctx)
     report = build_report(ctx, results, preview=options.preview, options=preview_options)
     if options.fail_on:
