@@ -17,7 +17,7 @@ SUBFOLDER = "teams/churn"
 
 
 def test_different_names_and_a_subfolder_run_end_to_end(start_demo):
-    with start_demo("names") as demo:
+    with start_demo("names", reuse_export=True) as demo:
         demo.monitor_datasource, demo.subfolder = MONITOR_NAME, SUBFOLDER
         demo.full_path(count=30)
         model = demo.monitor.get_model(demo.dmm_model_id)
