@@ -65,13 +65,14 @@ def _custom_metrics_access(client_factory: Callable[[], Any], model_id: str, des
         return Access(service, NOT_CHECKED, f"not checked ({error.message})")
     except Exception as error:
         return _failure(error, model_id, describe)
-    from domino._custom_metrics import _CustomMetricsClient
-
     end = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     start = end - timedelta(minutes=1)
-    if not (hasattr(client, "_parent") and hasattr(client, "_routes")):
+    try:  # a private class of python-domino 2.x: another version may not have it, and then nothing is checked
+        from domino._custom_metrics import _CustomMetricsClient
+
+        reader = _CustomMetricsClient(client._parent, client._routes)
+    except Exception:
         return Access(service, NOT_CHECKED, "not checked (its client offers no read-only call here)")
-    reader = _CustomMetricsClient(client._parent, client._routes)
     try:
         reader.read_metrics(model_id, PROBE_METRIC, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                             end.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -64,6 +64,19 @@ def parse_flags(tests: Iterable[str] = (), thresholds: Iterable[str] = ()) -> Dr
     return DriftFlags(parsed_tests, parsed_thresholds)
 
 
+def check_flag_tests(flags: DriftFlags) -> None:
+    """A ``--drift-test`` naming no known test is bad input, refused before any Domino call (the drift tests are
+    imported only when a flag names one)."""
+    if not flags.tests:
+        return
+    from dmm.analysis.drift_tests import DRIFT_TESTS
+
+    for column, name in flags.tests.items():
+        if (engine_test(name) or name.strip().upper()) not in DRIFT_TESTS:
+            raise UsageError(f"--drift-test {column}={name} names an unknown test",
+                             f"Use one of {', '.join(DRIFT_TESTS)}", code="flag-invalid")
+
+
 def add_drift_test_arguments(parser: Any) -> None:
     """Step 6's ``--drift-test COL=TEST`` and ``--drift-threshold COL=OP:VALUE`` (repeatable)."""
     group = parser.add_argument_group("the preview's drift tests (default: those set in Model Monitor per column)")

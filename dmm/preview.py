@@ -77,8 +77,12 @@ def build_report(ctx: CheckContext, results: Sequence[CheckResult], *, preview: 
         if "timeline" in watchers:
             report["timeline"] = _guarded(lambda: preview_timeline(ctx, watchers["timeline"], drift, options),
                                           "timeline")
-        if options.metrics:  # a failing function is the user's to fix: its error stops step 6 (metric-failed)
-            report["own_metrics"] = preview_own_metrics(ctx, options, watchers.get("own_metrics"))
+        if options.metrics:  # a failing function is the user's to fix: step 6 exits 2 after the report is written
+            try:
+                report["own_metrics"] = preview_own_metrics(ctx, options, watchers.get("own_metrics"))
+            except DmmError as error:
+                report["own_metrics"] = {"status": "error", "reason": redact(str(error)), "code": error.code,
+                                         "metrics": []}
     report["probes"] = describe_probes(ctx, results)
     return report
 
@@ -277,6 +281,9 @@ def preview_own_metrics(ctx: CheckContext, options: PreviewOptions, rows: Any) -
     if "own_metrics" in scan.errors:
         raise scan.errors["own_metrics"]
     window = rows.frame() if rows is not None else pd.DataFrame()
+    if window.empty and not len(window.columns):  # a quiet window: no rows, but the columns a function may name
+        window = pd.DataFrame(columns=[ID_COLUMN, "timestamp", *ctx.schema.feature_names,
+                                       ctx.schema.prediction_name])
     names = _label_name(ctx)
     joined = scan.joined.frame if scan.joined is not None and "quality" not in scan.errors else None
     if names is not None and joined is not None and not joined.empty and ID_COLUMN in window.columns:

@@ -115,3 +115,48 @@ def test_wizard_no_probe_sends_nothing_to_the_endpoint(workdir, mocked):  # noqa
     assert PROBE_SKIPPED in script.output
     assert not [call for call in mocked.calls if call.request.method == "POST"]
     assert json.loads((workdir / "monitoring_config.json").read_text())["model_api"]["endpoint_url"]
+
+
+def test_fail_on_any_counts_your_own_metrics_that_failed():
+    report = {"drift": {"status": "ok", "columns": []}, "quality": {"status": "ok", "metrics": []},
+              "own_metrics": {"status": "ok", "metrics": [{"name": "gap", "status": "FAIL"},
+                                                          {"name": "fine", "status": "PASS"}]}}
+    assert fail_on_reasons(report, "any") == ["your metric(s) failed: gap"]
+    assert fail_on_reasons(report, "drift") == [] and fail_on_reasons(report, "quality") == []
+
+
+def test_a_failing_metric_function_still_shows_the_checks_and_writes_the_report(world, capsys, tmp_path):
+    """The function is the user's to fix (exit 2, metric-failed), but the checks and the report come out first."""
+    module = tmp_path / "mine.py"
+    module.write_text("def broken(baseline, window):\n    return window['no_such_column'].mean()\n")
+    code, report = run_step6(world, "--metric", str(module))
+    captured = capsys.readouterr()
+    assert code == 2 and "broken in" in captured.err and "Traceback" not in captured.err
+    assert "PASS  config" in captured.out  # the checks were printed before the error
+    assert report["own_metrics"]["status"] == "error" and report["own_metrics"]["code"] == "metric-failed"
+
+
+def test_a_quiet_window_gives_your_metrics_the_captured_columns(world, capsys, tmp_path):
+    """No prediction in the window: a function that names a feature still runs (on no rows) instead of failing."""
+    module = tmp_path / "mine.py"
+    module.write_text("def mean_age(baseline, window):\n    return float(len(window['age']))\n")
+    out = world.root / "out"
+    out.mkdir(exist_ok=True)
+    argv = ["--prediction-data", str(world.prediction_dir), "--output-dir", str(out), "--start", "2001-01-01",
+            "--end", "2001-01-02", "--metric", str(module)]
+    code = run(lambda args: step6.main(args, connect=world.connect, load_config=world.load_config), argv)
+    report = json.loads((out / "monitoring_report.json").read_text())
+    assert code in (0, 1), capsys.readouterr().err
+    assert report["own_metrics"]["status"] == "ok" and report["own_metrics"]["metrics"][0]["value"] == 0.0
+
+
+def test_an_unknown_drift_test_is_refused_before_any_domino_call(world, capsys):
+    calls: list = []
+
+    def connect(*args, **kwargs):
+        calls.append(args)
+        return world.connect(*args, **kwargs)
+
+    argv = ["--prediction-data", str(world.prediction_dir), "--drift-test", "age=KSS"]
+    code = run(lambda args: step6.main(args, connect=connect, load_config=world.load_config), argv)
+    assert code == 2 and "names an unknown test" in capsys.readouterr().err and calls == []

@@ -277,10 +277,12 @@ def check_predictions(ctx: CheckContext) -> CheckResult:
     if count is None:  # the traffic answer's shape is undocumented: best effort, never a FAIL on its own
         unreported = "Model Monitor's prediction count: not reported by this Domino (its traffic answer names none)"
         if summary.rows:
-            return CheckResult(CheckName.PREDICTIONS, PASS, f"{summary.rows:,} predictions in {summary.files} file(s) "
-                               f"in {ctx.prediction_dir}; {unreported}",
-                               facts={"rows": summary.rows, "files": summary.files, "monitor_rows": None,
-                                      "source": "prediction_data"})
+            probes = probe_rows(ctx)
+            apart = f" (and {probes:,} probe prediction(s) sent by steps 3 and 6, counted apart)" if probes else ""
+            return CheckResult(CheckName.PREDICTIONS, PASS, f"{summary.rows - probes:,} predictions{apart} in "
+                               f"{summary.files} file(s) in {ctx.prediction_dir}; {unreported}",
+                               facts={"rows": summary.rows - probes, "probe_rows": probes, "files": summary.files,
+                                      "monitor_rows": None, "source": "prediction_data"})
         return CheckResult(CheckName.PREDICTIONS, WARN, f"No captured prediction files in {window}; {unreported}",
                            "Check the model's Overview in Model Monitor, or pass --prediction-data with the "
                            "prediction_data folder to check the files", facts={"monitor_rows": None})

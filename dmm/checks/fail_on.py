@@ -36,6 +36,11 @@ def fail_on_reasons(report: Mapping[str, Any], fail_on: str | None) -> list[str]
         reasons += _drift_reasons(report.get("drift") or {})
     if fail_on in ("quality", "any"):
         reasons += _quality_reasons(report.get("quality") or {})
+    if fail_on == "any":  # your own metrics (--metric) that returned a FAIL status
+        own = (report.get("own_metrics") or {}).get("metrics") or []
+        failing = [m["name"] for m in own if m.get("status") == "FAIL"]
+        if failing:
+            reasons.append(f"your metric(s) failed: {', '.join(failing)}")
     return reasons
 
 

@@ -16,7 +16,7 @@ from dmm.checks.fail_on import check_fail_on, fail_on_reasons
 from dmm.checks.result import FAIL
 from dmm.checks.window import Window, window_from
 from dmm.dataio import check_output_dir
-from dmm.drift_settings import DriftFlags, parse_flags
+from dmm.drift_settings import DriftFlags, check_flag_tests, parse_flags
 from dmm.errors import UsageError
 from dmm.paths import check_output_file
 
@@ -61,6 +61,7 @@ class Step6Options:
             raise UsageError("--push-metrics, --schedule and --metric need the preview", "Drop --no-preview")
         check_fail_on(fail_on, preview)
         flags = parse_flags(drift_tests or (), drift_thresholds or ())
+        check_flag_tests(flags)
         if flags and not preview:
             raise UsageError("--drift-test and --drift-threshold set the preview's tests", "Drop --no-preview",
                              code="flag-conflict")
@@ -159,6 +160,9 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     if on_report is not None:
         on_report(report)
     html_path, json_path = write_report(report, options.output_dir)
+    own = report.get("own_metrics") or {}
+    if own.get("status") == "error":  # the checks are shown and the report written; the function is the user's to fix
+        raise UsageError(own["reason"], f"Fix the function; the checks are in {html_path}", code=own["code"])
     notes = publish(ctx, report, push=options.push_metrics, schedule=options.schedule)
     if notes:
         write_report(report, options.output_dir)
