@@ -27,9 +27,8 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="Examples: python 6_check_monitoring.py ; python 6_check_monitoring.py "
-                                            "--prediction-data /mnt/data/prediction_data --days 2")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Examples: python "
+                                     "6_check_monitoring.py --days 2 ; ... --prediction-data DIR --engine spark")
     add_config_argument(parser)
     data = parser.add_argument_group("where the data is")
     data.add_argument("--prediction-data", metavar="DIR",
@@ -47,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output-dir", default=".", help="where to write monitoring_report.html/.json (default: .)")
     out.add_argument("--no-preview", action="store_true", help="run the checks only; no drift or quality preview")
     out.add_argument("--json", action="store_true", help="print the report as JSON instead of the summary")
+    out.add_argument("--engine", choices=("auto", "local", "spark"), default="auto", help="spark: PySpark reads it")
     extra = parser.add_argument_group("optional, writes to Domino")
     extra.add_argument("--push-metrics", action="store_true",
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None,
     options = Step6Options.validated(
         days=args.days, start=args.start, end=args.end, output_dir=args.output_dir, preview=not args.no_preview,
         push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
-        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth)
+        prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, engine=args.engine)
     def show(report: dict) -> None:  # the checks are printed before the report is written, so a full disk hides none
         if not args.json:
             print("\n".join(report_lines(report)), flush=True)

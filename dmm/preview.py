@@ -95,13 +95,15 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
     if reason:
         return {"status": "skipped", "reason": reason, "columns": []}
     # the counts come from step 6's one pass over the window's files (dmm/checks/scan.py)
-    calculator = _scan(ctx, options).result("drift")
+    scan = _scan(ctx, options)
+    calculator = scan.result("drift")
     result = calculator.to_dict()
     conventions = collect_conventions(result)
     status = "ok" if result["production_rows_read"] else "empty"
     out = {"status": status, "production_rows": result["production_rows_read"],
            "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
-           "columns": result["columns"], "config": result["config"], "conventions": conventions}
+           "columns": result["columns"], "config": result["config"], "conventions": conventions,
+           "engine": scan.engine}  # which executor counted the bins (dmm.analysis.engine)
     if status == "empty":
         out["reason"] = ("no captured predictions in the window"
                          + ("" if ctx.prediction_dir else "; pass --prediction-data DIR"))

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dmm.analysis.engine import backend_for
 from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
 from dmm.checks.names import CheckName
 from dmm.prediction_files import PredictionFile
@@ -55,6 +56,7 @@ class ScanPlan:
     preview: bool = False
     drift_config: dict | None = None
     batch_rows: int = BATCH_ROWS
+    engine: str = "local"  # dmm.analysis.engine: "local" (run_scan), "spark", or "auto"
 
 
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
@@ -113,6 +115,7 @@ class WindowScan:
     drift: DriftCalculator | None = None
     joined: JoinResult | None = None
     errors: dict[str, BaseException] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
 
     def result(self, what: str) -> Any:
         """The drift calculator or the join result; the error its consumer met, re-raised."""
@@ -129,10 +132,10 @@ def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict 
     if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
         return scan
     if preview:
-        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows)
+        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.engine)
     else:
         plan = planned
-    scan = run_scan(ctx, plan)
+    scan = backend_for(plan.engine).run(ctx, plan)
     ctx.memo.put(SCAN_KEY, scan)
     return scan
 

@@ -33,6 +33,7 @@ class Step6Options:
     push_metrics: bool = False
     schedule: bool = False
     env: Mapping[str, str] | None = None
+    engine: str = "local"  # who reads the window: "local" or "spark" (dmm.analysis.engine)
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
@@ -46,6 +47,7 @@ class Step6Options:
         for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
             check_output_file(folder / name, "--output-dir")
         _check_inputs(rest)
+        rest["engine"] = _engine(rest.get("engine"), preview)
         return cls(window, folder, preview=preview, push_metrics=push_metrics, schedule=schedule, **rest)
 
 
@@ -63,6 +65,16 @@ def _check_inputs(rest: Mapping[str, Any]) -> None:
         from dmm.prediction_files import check_prediction_dir
 
         check_prediction_dir(rest["prediction_data"])
+
+
+def _engine(requested: str | None, preview: bool) -> str:
+    """``--engine``: ``auto`` is Spark only when a Spark session is already active; Spark must be able to start."""
+    from dmm.analysis.engine import check_spark_available, resolve_engine
+
+    engine = resolve_engine(requested)
+    if engine == "spark" and preview:
+        check_spark_available()
+    return engine
 
 
 @dataclass
@@ -97,7 +109,8 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
     ctx = CheckContext(inputs, connect=connect)
     if load_config is not None:
         ctx.load_config = load_config
-    plan_scan(ctx, ScanPlan(preview=options.preview))  # the join-rate check's pass over the files feeds the preview
+    # the join-rate check's pass over the files feeds the preview; options.engine says who reads them
+    plan_scan(ctx, ScanPlan(preview=options.preview, engine=options.engine))
     results = run_checks(ctx)
     report = build_report(ctx, results, preview=options.preview)
     if on_report is not None:
