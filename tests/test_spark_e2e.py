@@ -18,6 +18,7 @@ from sandbox.testing import PROJECT_ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.xdist_group(E2E_GROUP)]
 
 
+@pytest.mark.timeout(1800)  # two runs of step 6, one starting a JVM, on top of the shared demo's set-up
 def test_step6_with_spark_reports_the_local_engines_values(e2e_path, tmp_path):
     pytest.importorskip("pyspark")
     if shutil.which("java") is None:
