@@ -157,7 +157,8 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
     out = {"status": status, "production_rows": result["production_rows_read"], "probe_rows": scan.probes,
            "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
            "columns": result["columns"], "config": result["config"], "conventions": conventions,
-           "prediction_column": ctx.schema.prediction_name, "settings": settings.to_dict()}
+           "prediction_column": ctx.schema.prediction_name, "settings": settings.to_dict(),
+           "engine": scan.engine}  # which executor counted the bins (dmm.analysis.engine)
     unknown = flagged_unknown(settings, [c["column"] for c in result["columns"]])
     if unknown:
         out["settings"]["notes"].append(f"--drift-test/--drift-threshold name no previewed column: "
