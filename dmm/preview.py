@@ -244,10 +244,19 @@ def _label_name(ctx: CheckContext) -> tuple[str, str] | None:
     return truth.label_column, truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
 
 
+def _not_watched(scan: WindowScan) -> str | None:
+    """Why a watcher's view is missing: the executor did not run the watchers (Spark: ``scan.engine["watchers"]``)."""
+    said = scan.engine.get("watchers")
+    return f"{said}; run step 6 with --engine local for it" if said else None
+
+
 def preview_timeline(ctx: CheckContext, timeline: Any, drift: dict[str, Any],
                      options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
     """Traffic, drift of the top columns and the prediction, and quality, per day (per hour in short windows)."""
     scan = _scan(ctx, options)
+    skipped = _not_watched(scan)
+    if skipped:
+        return {"status": "skipped", "reason": skipped}
     if "timeline" in scan.errors:
         raise scan.errors["timeline"]
     columns = list(drift.get("columns") or [])
@@ -275,6 +284,9 @@ def preview_own_metrics(ctx: CheckContext, options: PreviewOptions, rows: Any) -
     if reason:  # the baseline is the training set
         return {"status": "skipped", "reason": reason, "metrics": []}
     scan = _scan(ctx, options)
+    skipped = _not_watched(scan)
+    if skipped:
+        return {"status": "skipped", "reason": skipped, "metrics": []}
     if "own_metrics" in scan.errors:
         raise scan.errors["own_metrics"]
     window = rows.frame() if rows is not None else pd.DataFrame()

@@ -11,6 +11,11 @@ What runs where:
   partitions already pruned to the window), the row filter of the edge hours, the bin counts, the id
   normalisation and the label join (latest prediction by read order: file order, then ``_metadata.row_index``).
 
+Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by the local engine's
+``probe_row_mask`` in a pandas UDF, counted apart and left out of every consumer, as the local pass does. The
+local pass's watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says
+so and the preview reports them skipped.
+
 Exactness: ids, class values and timestamps go through the local engine's own functions (``normalise_ids``,
 ``parse_timestamps``, ``CategoricalBins.counts_and_unseen``) in pandas UDFs; numeric bins are counted either by
 ``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same edges
@@ -30,15 +35,15 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
+from dmm.analysis.engine import WATCHERS_NOT_RUN
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window, with_keys, with_probe_flags
+from dmm.analysis.spark_read import lacking as files_lacking
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
     PROBABILITY_COLUMN,
@@ -49,11 +54,9 @@ from dmm.checks.scan import (  # the local engine's own helpers, shared on purpo
     _aware,
     _consumers,
     _truth,
-    parse_timestamps,
 )
 from dmm.errors import DmmError
 
-FILE, ROW, KEY, INSIDE, PATH = "_dmm_file", "_dmm_row", "_dmm_key", "_dmm_inside", "_dmm_path"
 ROWS = -1  # the kernel's "rows per file" records
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
 
@@ -85,140 +88,50 @@ def spark_session() -> Any:
     return session
 
 
-def _local_path(uri: str) -> str:
-    parsed = urlparse(uri)
-    return os.path.realpath(unquote(parsed.path) if parsed.scheme in ("file", "") else uri)
-
-
-def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
-    """Each file's column names (footers only), and one Spark schema for all: a column that is integer in one file
-    and floating-point in another (JSON capture writes 1 for 1.0) is read as double, as pandas reads it locally."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from pyspark.sql.pandas.types import from_arrow_type
-    from pyspark.sql.types import DoubleType, StructField, StructType
-
-    schemas = [pq.read_schema(path) for path in paths]
-    types: dict[str, list[Any]] = {}
-    for schema in schemas:
-        for arrow_field in schema:
-            types.setdefault(arrow_field.name, []).append(arrow_field.type)
-    fields = []
-    for name, seen in types.items():
-        numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in seen)
-        if numeric and len(set(seen)) > 1:
-            fields.append(StructField(name, DoubleType()))
-        else:
-            fields.append(StructField(name, from_arrow_type(seen[0])))
-    return [list(schema.names) for schema in schemas], StructType(fields), [str(schema) for schema in schemas]
-
-
-def _lacking(files_columns: list[list[str]], name: str) -> list[int]:
-    """Indices of the files that do not hold ``name`` (the local engine feeds a consumer only the files that do)."""
-    return [i for i, names in enumerate(files_columns) if name not in names]
-
-
-def _read(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: datetime
-          ) -> tuple[Any, list[list[str]]]:
-    """The listed files as one DataFrame: wanted columns, file and row index, whether the row is in the window."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType, IntegerType
-
-    files = list(ctx.prediction_files)
-    files_columns, schema, layouts = _file_schemas([item.path for item in files])
-    groups: dict[str, tuple[list[str], list[str]]] = {}
-    for item, names, layout in zip(files, files_columns, layouts, strict=True):
-        groups.setdefault(layout, (names, []))[1].append(str(item.path))
-    frame = None
-    for names, paths in groups.values():  # files of one layout read together, columns cast to the common type
-        part = spark.read.parquet(*paths)
-        part = part.select(*[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields
-                             if f.name in names], F.col("_metadata.file_path").alias(PATH),
-                           F.col("_metadata.row_index").alias(ROW))
-        frame = part if frame is None else frame.unionByName(part, allowMissingColumns=True)
-    choices = []  # per file: -2 taken whole, -1 no timestamp column, else the index in TIMESTAMP_COLUMNS
-    for item, names in zip(files, files_columns, strict=True):
-        whole = item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
-        choices.append(-2 if whole else next((i for i, c in enumerate(TIMESTAMP_COLUMNS) if c in names), -1))
-    index_of = {os.path.realpath(item.path): i for i, item in enumerate(files)}
-    present = [c for c in dict.fromkeys(wanted) if c in frame.columns]  # type: ignore[union-attr]
-    times = [c for c in TIMESTAMP_COLUMNS if c in frame.columns]  # type: ignore[union-attr]
-    frame = frame.select(*[F.col(f"`{c}`") for c in dict.fromkeys(present + times)], PATH, ROW)  # type: ignore
-
-    def file_index(paths: pd.Series) -> pd.Series:
-        """The file's position in ctx.prediction_files, from the path Spark read it by (a file: URI)."""
-        codes, distinct = pd.factorize(paths)
-        found = np.array([index_of.get(_local_path(str(path)), -1) for path in distinct], dtype=np.int32)
-        if (found < 0).any():  # never guess: a row of an unknown file would land in another file's window
-            raise ValueError(f"Spark read {distinct[found < 0][0]}, which is not one of the listed files")
-        return pd.Series(found[codes] if len(distinct) else np.zeros(len(paths), dtype=np.int32))
-
-    frame = frame.withColumn(FILE, F.pandas_udf(file_index, IntegerType())(F.col(PATH))).drop(PATH)  # type: ignore
-    zone = spark.conf.get("spark.sql.session.timeZone")
-    bounds = (pd.Timestamp(start), pd.Timestamp(end))
-
-    choice_of = np.asarray(choices, dtype=np.int32)
-
-    def inside(file: pd.Series, *moments: pd.Series) -> pd.Series:
-        choice = pd.Series(choice_of[file.to_numpy()])
-        result = choice.to_numpy() < 0
-        for i, column in enumerate(TIMESTAMP_COLUMNS):
-            if column not in times:
-                continue
-            rows = (choice == i).to_numpy()
-            if rows.any():
-                values = moments[times.index(column)][rows]
-                if pd.api.types.is_datetime64_any_dtype(values.dtype) and values.dt.tz is None:
-                    values = values.dt.tz_localize(zone)
-                parsed = parse_timestamps(values)
-                result[rows] = (parsed.notna() & (parsed >= bounds[0]) & (parsed < bounds[1])).to_numpy()
-        return pd.Series(result)
-
-    in_window = F.pandas_udf(inside, BooleanType())  # type: ignore[call-overload]
-    frame = frame.withColumn(INSIDE, in_window(F.col(FILE), *[F.col(f"`{c}`") for c in times]))
-    return frame, files_columns
-
-
-def _with_keys(frame: Any) -> Any:
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType
-
-    from dmm.analysis.join import normalise_ids
-
-    def keys(ids: pd.Series) -> pd.Series:
-        return pd.Series(normalise_ids(ids).to_numpy(dtype=object), dtype=object)
-
-    return frame.withColumn(KEY, F.pandas_udf(keys, StringType())(F.col(ID_COLUMN)))  # type: ignore[call-overload]
-
-
 def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None) -> WindowScan:
-    """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``)."""
+    """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``).
+
+    As locally, probe rows (``dmm.checks.probes``) are counted apart (``scan.probes`` in the window,
+    ``scan.listed_probes`` in every row of the files) and fed to no consumer; watchers (``plan.watchers``) are not
+    run: ``scan.engine["watchers"]`` says so and the preview skips what they feed."""
+    from pyspark.sql import functions as F
+
+    from dmm.analysis.join import LabelIndex
+
     scan = WindowScan(plan)
     truth = _truth(ctx)
-    counter = JoinCounter(truth) if truth is not None else None
-    drift, columns, joiner = _consumers(ctx, scan, truth)
+    index = LabelIndex(truth.frame[truth.id_column]) if truth is not None else None  # normalised once, on the driver
+    counter = JoinCounter(index) if index is not None else None
+    drift, columns, joiner = _consumers(ctx, scan, truth, index)
     prediction = ctx.schema.prediction_name if joiner is not None else ""
-    files = list(ctx.prediction_files) if (counter or drift or joiner) else []
+    files = list(ctx.prediction_files)  # always read: the probe rows are counted even when nothing else is computed
     start, end = _aware(ctx.start), _aware(ctx.end)
     scan.engine = {"name": "spark", "counting": counting, "files": len(files)}
+    if plan.watchers:
+        scan.engine["watchers"] = WATCHERS_NOT_RUN
     if files:
         spark = session or spark_session()
         scan.engine["master"] = spark.sparkContext.master
-        quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN] if joiner is not None else []
-        frame, files_columns = _read(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end)
-        has_ids = ID_COLUMN in frame.columns and (counter is not None or joiner is not None)
-        if has_ids:
-            frame = _with_keys(frame)
+        quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
+        frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end)
+        has_ids = ID_COLUMN in frame.columns
+        frame = with_probe_flags(frame)
+        if has_ids and index is not None:
+            frame = with_keys(frame)
+        joining = joiner is not None and has_ids and prediction in frame.columns
+        skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
+        totals = _totals(frame, skipped if joining else None)
+        scan.listed_probes, scan.probes = totals[0], totals[1]
         if drift is not None:
             try:
-                _drift_counts(frame, drift, columns, files_columns, counting, plan.batch_rows)
+                _drift_counts(frame.where(~F.col(PROBE)), drift, columns, files_columns, counting, plan.batch_rows)
             except Exception as error:
                 scan.errors["drift"] = error
-        if counter is not None and has_ids:
-            _join_statistics(spark, frame, counter)
-        if joiner is not None and has_ids and prediction in frame.columns:
+        if counter is not None and index is not None and has_ids:
+            _join_statistics(spark, frame, counter, index, edges)
+        if joining and index is not None:
             try:
-                scan.joined = _join(spark, frame, joiner, counter, prediction, files_columns)
+                scan.joined = _join(spark, frame, joiner, index, totals[2:], skipped, prediction)
             except Exception as error:
                 scan.errors["quality"] = error
     scan.join = counter.statistics() if counter is not None else None
@@ -228,20 +141,36 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
     return scan
 
 
+def _totals(frame: Any, skipped: list[int] | None) -> list[int]:
+    """One job: probe rows in the files and in the window; when the join runs (``skipped``: the files it leaves
+    out, lacking the prediction or the id), the rows it is fed (in the window, no probe), those without an id, and
+    their distinct ids: the local joiner's prediction-side counts."""
+    from pyspark.sql import functions as F
+
+    probe, inside = F.col(PROBE), F.col(INSIDE)
+    aggregates = [F.count(F.when(probe, 1)), F.count(F.when(probe & inside, 1))]
+    if skipped is not None:
+        fed = inside & ~probe & ~F.col(FILE).isin(skipped)
+        aggregates += [F.count(F.when(fed, 1)), F.count(F.when(fed & F.col(KEY).isNull(), 1)),
+                       F.count_distinct(F.when(fed, F.col(KEY)))]
+    return [int(value) for value in frame.agg(*aggregates).collect()[0]]
+
+
 def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns: list[list[str]], counting: str,
                   batch_rows: int) -> None:
     from pyspark.sql import functions as F
 
     window = frame.where(F.col(INSIDE))
     names = [name for name in columns if name in frame.columns]
-    lacking = {name: _lacking(files_columns, name) for name in names}
+    lacking = {name: files_lacking(files_columns, name) for name in names}
     rows_per_file: dict[int, int] = {}
     if counting == "native":
         rows_per_file = {row[0]: row[1] for row in window.groupBy(FILE).count().collect()}
         _native_counts(window, drift, names, lacking)
     else:
         rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
-    drift.rows_seen += sum(rows_per_file.values())
+    drifting = [f for f in range(len(files_columns)) if any(f not in lacking[name] for name in names)]
+    drift.rows_seen += sum(n for file, n in rows_per_file.items() if file in drifting)  # locally: rows fed to it
     for name in columns:
         missing = set(lacking.get(name, range(len(files_columns))))
         drift.rows_with_column[name] += sum(n for file, n in rows_per_file.items() if file not in missing)
@@ -368,42 +297,45 @@ def _add_tallies(drift: Any, name: str, values: list[Any], tallies: list[int]) -
         drift._remember_unseen(name, unseen)
 
 
-def _label_keys(spark: Any, keys: np.ndarray) -> Any:
-    return spark.createDataFrame(pd.DataFrame({KEY: pd.Series(keys, dtype=object).astype(str)}))
+def _label_keys(spark: Any, index: Any) -> Any:
+    """The labels' distinct normalised ids, as a one-column DataFrame to broadcast."""
+    keys = index.lookup.ids.to_pandas().astype(object)
+    return spark.createDataFrame(pd.DataFrame({KEY: keys}), schema=f"{KEY} string")
 
 
-def _join_statistics(spark: Any, frame: Any, counter: JoinCounter) -> None:
-    """The join-rate check's counts over every row of the listed files: which labelled ids a prediction matched."""
+def _join_statistics(spark: Any, frame: Any, counter: JoinCounter, index: Any, edges: list[int]) -> None:
+    """The join-rate check's counts over every row of the listed files: which labelled ids a prediction matched.
+    Rows as the local pass feeds its counter: no probe row, except in the files filtered row by row (``edges``),
+    whose every row's id is counted before the window and the probes are taken out."""
     from pyspark.sql import functions as F
 
-    if not len(counter.ids):
+    if not len(index):
         return
-    matched = frame.select(KEY).where(F.col(KEY).isNotNull()) \
-        .join(F.broadcast(_label_keys(spark, counter.ids)), KEY, "left_semi").distinct().collect()
-    counter.add(np.asarray([row[0] for row in matched], dtype=object))
+    counted = F.col(KEY).isNotNull() & (~F.col(PROBE) | F.col(FILE).isin(edges))
+    matched = frame.where(counted).select(KEY).join(F.broadcast(_label_keys(spark, index)), KEY, "left_semi") \
+        .distinct().collect()
+    counter.add(index.look_up(np.asarray([row[0] for row in matched], dtype=object)).positions)
 
 
-def _join(spark: Any, frame: Any, joiner: Any, counter: JoinCounter | None, prediction: str,
-          files_columns: list[list[str]]) -> Any:
-    """Window predictions joined to the labels in Spark; the matched rows (latest prediction per id) are collected
-    and handed to the joiner, whose counts are then set to the window's totals."""
+def _join(spark: Any, frame: Any, joiner: Any, index: Any, totals: list[int], skipped: list[int],
+          prediction: str) -> Any:
+    """Window predictions (no probe row) joined to the labels in Spark; the matched rows (latest prediction per id,
+    by file order then row) are collected and handed to the joiner, whose prediction-side counts are then set to
+    the window's ``totals`` (rows fed, rows without an id, distinct ids)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    skipped = sorted(set(_lacking(files_columns, prediction)) | set(_lacking(files_columns, ID_COLUMN)))
-    window = frame.where(F.col(INSIDE) & ~F.col(FILE).isin(skipped))
-    totals = window.agg(F.count(F.lit(1)), F.count(F.when(F.col(KEY).isNull(), 1)),
-                        F.count_distinct(F.col(KEY))).collect()[0]
-    rows, without_id, distinct = int(totals[0]), int(totals[1]), int(totals[2])
-    label_ids = counter.ids if counter is not None else np.asarray([], dtype=object)
-    columns = [c for c in dict.fromkeys([ID_COLUMN, prediction, PROBABILITY_COLUMN]) if c in frame.columns]
+    rows, without_id, distinct = totals
+    window = frame.where(F.col(INSIDE) & ~F.col(PROBE) & ~F.col(FILE).isin(skipped))
+    wanted = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS]
+    columns = [c for c in dict.fromkeys(wanted) if c in frame.columns]
     latest = Window.partitionBy(KEY).orderBy(F.col(FILE).desc(), F.col(ROW).desc())
     matched = window.where(F.col(KEY).isNotNull()) \
-        .join(F.broadcast(_label_keys(spark, label_ids)), KEY, "left_semi") \
+        .join(F.broadcast(_label_keys(spark, index)), KEY, "left_semi") \
         .withColumn("_dmm_rank", F.row_number().over(latest)).where(F.col("_dmm_rank") == 1) \
         .select(KEY, FILE, ROW, *[F.col(f"`{c}`") for c in columns]).toPandas()
     matched = matched.sort_values([FILE, ROW], kind="stable").reset_index(drop=True)
-    joiner.add(matched[columns], ID_COLUMN, keys=matched[KEY].to_numpy(dtype=object))
+    joiner.add(matched[columns], ID_COLUMN, ids=index.look_up(matched[KEY].to_numpy(dtype=object)))
     result = joiner.result()
     return replace(result, prediction_rows=rows, prediction_rows_without_id=without_id,
                    duplicate_prediction_rows=rows - without_id - distinct,
