@@ -114,13 +114,14 @@ def context(folder: Path):
                         label_column="label", sources=("labels.parquet",))
     files = list_prediction_files(folder / "prediction_data", start - timedelta(hours=1), end + timedelta(hours=1))
     return SimpleNamespace(schema=schema, training_frame=pd.read_parquet(folder / "training.parquet"),
-                           ground_truth=truth, prediction_files=files, start=start, end=end, results={}, memo=Memo())
+                           ground_truth=truth, prediction_files=files, prediction_footers={}, start=start, end=end,
+                           results={}, memo=Memo())
 
 
 def worker(folder: str, engine: str, counting: str) -> dict:
     """One preview in this process: the drift and quality dicts as the report holds them, and the time taken."""
     from dmm.analysis import quality_metrics
-    from dmm.checks.scan import ScanPlan, run_scan
+    from dmm.checks.scan import PROBABILITY_COLUMN, ScanPlan, run_scan
     from dmm.files import json_safe
     from dmm.preview import _probabilities
 
@@ -138,9 +139,9 @@ def worker(folder: str, engine: str, counting: str) -> dict:
     else:
         scan = run_scan(ctx, plan)
     joined = scan.result("quality")
-    rows = joined.frame
-    metrics = quality_metrics("classification", rows["label"], rows[TARGET], proba=_probabilities(rows),
-                              labels=["no", "yes"], ids=rows["event_id"])
+    metrics = quality_metrics("classification", joined.column("label"), joined.column(TARGET),
+                              proba=_probabilities(joined.columns.get(PROBABILITY_COLUMN)), labels=["no", "yes"],
+                              ids=joined.columns.get("event_id"))  # as dmm.preview.preview_quality calls it
     return {"seconds": time.perf_counter() - began, **timings,
             "drift": json_safe(scan.result("drift").to_dict()), "join": json_safe(joined.to_dict()),
             "quality": json_safe(metrics.to_dict()), "rows_read": scan.result("drift").rows_seen}
