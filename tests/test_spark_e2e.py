@@ -1,5 +1,6 @@
 """End to end with Spark: 6_check_monitoring.py --engine spark against the sandbox, on the demo's own captured data
-(the shared e2e path: no demo run of its own), reports what --engine local reports, value for value."""
+(the shared e2e path: no demo run of its own), reports what --engine local reports, value for value, probe rows
+left out by both; the report's time view (a watcher of the local pass) is skipped with Spark."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def test_step6_with_spark_reports_the_local_engines_values(e2e_path, tmp_path):
     assert spark["drift"]["engine"]["name"] == "spark" and spark["drift"]["engine"]["master"] == "local[2]"
     assert local["drift"]["status"] == "ok" and local["quality"]["status"] == "ok"
     assert local["quality"]["matched_rows"] > 0
+    assert local["probes"]["rows_in_files"] > 0  # the demo's captured probes (steps 3 and 6), left out by both
+    assert [spark["probes"][k] for k in ("rows_in_window", "rows_in_files")] == \
+        [local["probes"][k] for k in ("rows_in_window", "rows_in_files")]
+    assert spark["timeline"]["status"] == "skipped" and local["timeline"]["status"] == "ok"
     assert_same(local["drift"], spark["drift"], "drift")
     assert_same(local["quality"], spark["quality"], "quality")
     assert [(c["name"], c["status"]) for c in local["checks"]] == [(c["name"], c["status"]) for c in spark["checks"]]
