@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
-                                     epilog="Examples:\n  python 6_check_monitoring.py\n  python 6_check_monitoring.py "
-                                            "--prediction-data /mnt/data/prediction_data --days 2")
+                                     epilog="Examples:\n  python 6_check_monitoring.py --days 2\n  python "
+                                            "6_check_monitoring.py --prediction-data DIR --engine spark")
     add_config_argument(parser)
     data = parser.add_argument_group("where the data is")
     data.add_argument("--prediction-data", metavar="DIR",
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--fail-on", choices=FAIL_ON_CHOICES, help="also exit 1 when drift, quality or either (any) "
                      "fails or cannot be measured; default: only a failed check does (for a scheduled Job)")
     out.add_argument("--metric", action="append", default=[], metavar="FILE.py", help="your own metrics (README)")
+    out.add_argument("--engine", choices=("auto", "local", "spark"), default="auto", help="spark: PySpark reads it")
     extra = parser.add_argument_group("optional, writes to Domino")
     extra.add_argument("--push-metrics", action="store_true",
                        help="log the previewed drift and quality values to DMM as custom metrics, alerting on failures")

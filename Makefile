@@ -50,7 +50,20 @@ $(CHROMIUM):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is missing and cannot be installed here: the browser test will be skipped"; fi
 
-test: $(STAMP) $(CHROMIUM) lint
+# The Spark executor's tests (tests/test_spark_engine.py, -m spark) need PySpark (requirements-spark.txt) and Java 17
+# (Debian's package, as root, as for Chromium). The floor venv does not get PySpark: its Spark tests are skipped.
+SPARK_STAMP := $(VENV)/.installed-spark
+JAVA := /usr/bin/java
+$(JAVA):
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	else echo "Java is missing and cannot be installed here: the Spark tests will be skipped"; fi
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt 2>&1 | $(QUIET_PIP)
+	touch $(SPARK_STAMP)
+
+test: $(STAMP) $(SPARK_STAMP) $(JAVA) $(CHROMIUM) lint
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-floor
 

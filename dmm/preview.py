@@ -161,7 +161,8 @@ def preview_drift(ctx: CheckContext, options: PreviewOptions = PreviewOptions())
     out = {"status": status, "production_rows": result["production_rows_read"], "probe_rows": scan.probes,
            "failing_columns": [c["column"] for c in result["columns"] if c["passed"] is False],
            "columns": result["columns"], "config": result["config"], "conventions": conventions,
-           "prediction_column": ctx.schema.prediction_name, "settings": settings.to_dict()}
+           "prediction_column": ctx.schema.prediction_name, "settings": settings.to_dict(),
+           "engine": scan.engine}  # which executor counted the bins (dmm.analysis.engine)
     unknown = flagged_unknown(settings, [c["column"] for c in result["columns"]])
     if unknown:
         out["settings"]["notes"].append(f"--drift-test/--drift-threshold name no previewed column: "
@@ -247,10 +248,19 @@ def _label_name(ctx: CheckContext) -> tuple[str, str] | None:
     return truth.label_column, truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
 
 
+def _not_watched(scan: WindowScan) -> str | None:
+    """Why a watcher's view is missing: the executor did not run the watchers (Spark: ``scan.engine["watchers"]``)."""
+    said = scan.engine.get("watchers")
+    return f"{said}; run step 6 with --engine local for it" if said else None
+
+
 def preview_timeline(ctx: CheckContext, timeline: Any, drift: dict[str, Any],
                      options: PreviewOptions = PreviewOptions()) -> dict[str, Any]:
     """Traffic, drift of the top columns and the prediction, and quality, per day (per hour in short windows)."""
     scan = _scan(ctx, options)
+    skipped = _not_watched(scan)
+    if skipped:
+        return {"status": "skipped", "reason": skipped}
     if "timeline" in scan.errors:
         raise scan.errors["timeline"]
     columns = list(drift.get("columns") or [])
@@ -278,6 +288,9 @@ def preview_own_metrics(ctx: CheckContext, options: PreviewOptions, rows: Any) -
     if reason:  # the baseline is the training set
         return {"status": "skipped", "reason": reason, "metrics": []}
     scan = _scan(ctx, options)
+    skipped = _not_watched(scan)
+    if skipped:
+        return {"status": "skipped", "reason": skipped, "metrics": []}
     if "own_metrics" in scan.errors:
         raise scan.errors["own_metrics"]
     window = rows.frame() if rows is not None else pd.DataFrame()

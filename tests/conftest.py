@@ -105,3 +105,28 @@ def e2e_path(start_demo) -> Iterator[SharedPath]:
         demo.upload_ground_truth()
         demo.check_monitoring()
         yield SharedPath(demo, early_step5, early_datasets)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session for the worker that runs the Spark tests (they share one xdist group); skipped
+    where PySpark or Java is missing (the floor venv does not install requirements-spark.txt)."""
+    import os
+    import shutil
+    import sys
+
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime for Spark (make test installs openjdk-17-jre-headless)")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from dmm.analysis.spark_engine import spark_session
+
+    previous = os.environ.get("DMM_SPARK_MASTER")
+    os.environ["DMM_SPARK_MASTER"] = "local[2]"
+    session = spark_session()
+    yield session
+    session.stop()
+    if previous is None:
+        os.environ.pop("DMM_SPARK_MASTER", None)
+    else:
+        os.environ["DMM_SPARK_MASTER"] = previous

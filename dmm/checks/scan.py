@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dmm.analysis.engine import backend_for
 from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
 from dmm.checks.names import CheckName
 from dmm.checks.probes import count_probe_ids, probe_row_mask
@@ -60,6 +61,7 @@ class ScanPlan:
     # more consumers of the window's rows (the report's timeline, the rows --metric functions get): each has
     # ``name``, ``columns`` (read besides the others when a file has them) and ``add(frame, scan)``
     watchers: tuple[Any, ...] = ()
+    engine: str = "local"  # dmm.analysis.engine: "local" (run_scan), "spark", or "auto"
     # ``progress(total_files)`` -> an object with ``update()`` (once per file read) and ``close()``: step 6's
     # dmm.cli.ProgressBar, plain periodic lines in a Job's log
     progress: Callable[[int], Any] | None = field(default=None, compare=False)
@@ -118,6 +120,7 @@ class WindowScan:
     errors: dict[str, BaseException] = field(default_factory=dict)
     probes: int = 0  # the toolkit's probe rows (event id dmm-probe-...) in the window, left out of every consumer
     listed_probes: int = 0  # probe rows in every row of the listed files (what the footers' row count includes)
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
 
     def result(self, what: str) -> Any:
         """The drift calculator or the join result; the error its consumer met, re-raised."""
@@ -134,10 +137,11 @@ def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict 
     if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
         return scan
     if preview:
-        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers, planned.progress)
+        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers, planned.engine,
+                        planned.progress)
     else:
         plan = planned
-    scan = run_scan(ctx, plan)
+    scan = backend_for(plan.engine).run(ctx, plan)
     ctx.memo.put(SCAN_KEY, scan)
     return scan
 

@@ -48,7 +48,8 @@ class Step6Options:
             push_metrics=args.push_metrics, schedule=args.schedule, config_path=args.config,
             prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, probe=not args.no_probe,
             fail_on=args.fail_on, metric_paths=args.metric, drift_tests=args.drift_test,
-            drift_thresholds=args.drift_threshold)
+            drift_thresholds=args.drift_threshold, engine=args.engine)
+    engine: str = "local"  # who reads the window: "local" or "spark" (dmm.analysis.engine)
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
@@ -71,14 +72,14 @@ class Step6Options:
         for name in ("monitoring_report.html", "monitoring_report.json"):  # dmm.report's names (pandas-free here)
             check_output_file(folder / name, "--output-dir")
         _check_inputs(rest)
+        rest["engine"] = _engine(rest.get("engine"), preview)
         metrics: tuple[Any, ...] = ()
         if metric_paths:
             from dmm.own_metrics import load_metric_modules
 
             metrics = load_metric_modules(metric_paths)
         return cls(window, folder, preview=preview, push_metrics=push_metrics, schedule=schedule, fail_on=fail_on,
-                   metrics=metrics,
-                   **rest)
+                   metrics=metrics, **rest)
 
 
 def _check_inputs(rest: Mapping[str, Any]) -> None:
@@ -95,6 +96,16 @@ def _check_inputs(rest: Mapping[str, Any]) -> None:
         from dmm.prediction_files import check_prediction_dir
 
         check_prediction_dir(rest["prediction_data"])
+
+
+def _engine(requested: str | None, preview: bool) -> str:
+    """``--engine``: ``auto`` is Spark only when a Spark session is already active; Spark must be able to start."""
+    from dmm.analysis.engine import check_spark_available, resolve_engine
+
+    engine = resolve_engine(requested)
+    if engine == "spark" and preview:
+        check_spark_available()
+    return engine
 
 
 @dataclass
@@ -152,7 +163,7 @@ def check_monitoring(options: Step6Options, *, connect: Connect | None = None,
         watchers = (Timeline(options.window.start, options.window.end),) + ((WindowRows(),) if options.metrics else ())
     # the join-rate check's pass over the files feeds the preview
     plan_scan(ctx, ScanPlan(preview=options.preview, drift_config=preview_options.drift_config, watchers=watchers,
-                            progress=progress))
+                            engine=options.engine, progress=progress))  # the engine reads the files
     results = run_checks(ctx)
     report = build_report(ctx, results, preview=options.preview, options=preview_options)
     if options.fail_on:

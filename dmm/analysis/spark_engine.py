@@ -1,0 +1,342 @@
+"""Step 6's pass over the window with PySpark: the same ``WindowScan`` as ``dmm.checks.scan.run_scan``, from Spark.
+
+Imported only when ``--engine spark`` (or an active Spark session) asks for it; nothing else imports PySpark.
+
+What runs where:
+
+- driver: the bins (fitted on the training set by ``DriftCalculator.fit``), the labels (``ctx.ground_truth``, as the
+  checks loaded them), the quality metrics over the matched rows (``quality_metrics``: every metric, AUC-ROC, log
+  loss and Gini included, computed exactly as the local engine does, on the same rows);
+- Spark: reading the listed ``prediction_data`` files (``ctx.prediction_files``: the ``$$date$$``/``$$hour$$``
+  partitions already pruned to the window), the row filter of the edge hours, the bin counts, the id
+  normalisation and the label join (latest prediction by read order: file order, then ``_metadata.row_index``).
+
+Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by the local engine's
+``probe_row_mask`` in a pandas UDF, counted apart and left out of every consumer, as the local pass does. The
+local pass's watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says
+so and the preview reports them skipped.
+
+Exactness: ids, class values and timestamps go through the local engine's own functions (``normalise_ids``,
+``parse_timestamps``, ``CategoricalBins.counts_and_unseen``) in pandas UDFs; numeric bins are counted either by
+``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same edges
+(``native``: value in bin i iff edges[i] <= value < edges[i+1], the last bin closed, which is what ``np.histogram``
+does with ``np.linspace`` edges). Counts are integers, so every drift value equals the local engine's.
+
+Domino's on-demand Spark clusters run in standalone mode with the workspace or Job as the driver, and mount the
+project's datasets on every node under the same path (docs.dominodatalab.com/en/latest/user_guide/482ec5 and
+/en/4.1/user_guide/a3b42e/work-with-data/), so the executors read the same ``prediction_data`` paths as the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dmm.analysis.binning import CategoricalBins, NumericBins
+from dmm.analysis.engine import WATCHERS_NOT_RUN
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window, with_keys, with_probe_flags
+from dmm.analysis.spark_read import lacking as files_lacking
+from dmm.checks.ground_truth import ID_COLUMN
+from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
+    PROBABILITY_COLUMN,
+    TIMESTAMP_COLUMNS,
+    JoinCounter,
+    ScanPlan,
+    WindowScan,
+    _aware,
+    _consumers,
+    _truth,
+)
+from dmm.errors import DmmError
+
+ROWS = -1  # the kernel's "rows per file" records
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+def spark_session() -> Any:
+    """The active session (a cluster-attached run's), else one built from ``$DMM_SPARK_MASTER`` or Spark's defaults.
+
+    A session made here runs its Python workers with this interpreter when the master is local."""
+    warnings.filterwarnings("ignore", message=PANDAS_WARNING)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    master = os.environ.get("DMM_SPARK_MASTER")
+    if not master or master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("dmm-step6-preview").config("spark.ui.enabled", "false") \
+        .config("spark.sql.session.timeZone", "UTC")
+    if master:
+        builder = builder.master(master)
+    try:
+        session = builder.getOrCreate()
+    except Exception as error:
+        raise DmmError(f"Spark could not start ({type(error).__name__})",
+                       "Check the Java runtime and $DMM_SPARK_MASTER, or run with --engine local",
+                       code="spark-failed") from error
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None) -> WindowScan:
+    """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``).
+
+    As locally, probe rows (``dmm.checks.probes``) are counted apart (``scan.probes`` in the window,
+    ``scan.listed_probes`` in every row of the files) and fed to no consumer; watchers (``plan.watchers``) are not
+    run: ``scan.engine["watchers"]`` says so and the preview skips what they feed."""
+    from pyspark.sql import functions as F
+
+    from dmm.analysis.join import LabelIndex
+
+    scan = WindowScan(plan)
+    truth = _truth(ctx)
+    index = LabelIndex(truth.frame[truth.id_column]) if truth is not None else None  # normalised once, on the driver
+    counter = JoinCounter(index) if index is not None else None
+    drift, columns, joiner = _consumers(ctx, scan, truth, index)
+    prediction = ctx.schema.prediction_name if joiner is not None else ""
+    files = list(ctx.prediction_files)  # always read: the probe rows are counted even when nothing else is computed
+    start, end = _aware(ctx.start), _aware(ctx.end)
+    scan.engine = {"name": "spark", "counting": counting, "files": len(files)}
+    if plan.watchers:
+        scan.engine["watchers"] = WATCHERS_NOT_RUN
+    if files:
+        spark = session or spark_session()
+        scan.engine["master"] = spark.sparkContext.master
+        quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
+        frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end)
+        has_ids = ID_COLUMN in frame.columns
+        frame = with_probe_flags(frame)
+        if has_ids and index is not None:
+            frame = with_keys(frame)
+        joining = joiner is not None and has_ids and prediction in frame.columns
+        skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
+        totals = _totals(frame, skipped if joining else None)
+        scan.listed_probes, scan.probes = totals[0], totals[1]
+        if drift is not None:
+            try:
+                _drift_counts(frame.where(~F.col(PROBE)), drift, columns, files_columns, counting, plan.batch_rows)
+            except Exception as error:
+                scan.errors["drift"] = error
+        if counter is not None and index is not None and has_ids:
+            _join_statistics(spark, frame, counter, index, edges)
+        if joining and index is not None:
+            try:
+                scan.joined = _join(spark, frame, joiner, index, totals[2:], skipped, prediction)
+            except Exception as error:
+                scan.errors["quality"] = error
+    scan.join = counter.statistics() if counter is not None else None
+    scan.drift = drift
+    if joiner is not None and scan.joined is None and "quality" not in scan.errors:
+        scan.joined = joiner.result()
+    return scan
+
+
+def _totals(frame: Any, skipped: list[int] | None) -> list[int]:
+    """One job: probe rows in the files and in the window; when the join runs (``skipped``: the files it leaves
+    out, lacking the prediction or the id), the rows it is fed (in the window, no probe), those without an id, and
+    their distinct ids: the local joiner's prediction-side counts."""
+    from pyspark.sql import functions as F
+
+    probe, inside = F.col(PROBE), F.col(INSIDE)
+    aggregates = [F.count(F.when(probe, 1)), F.count(F.when(probe & inside, 1))]
+    if skipped is not None:
+        fed = inside & ~probe & ~F.col(FILE).isin(skipped)
+        aggregates += [F.count(F.when(fed, 1)), F.count(F.when(fed & F.col(KEY).isNull(), 1)),
+                       F.count_distinct(F.when(fed, F.col(KEY)))]
+    return [int(value) for value in frame.agg(*aggregates).collect()[0]]
+
+
+def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns: list[list[str]], counting: str,
+                  batch_rows: int) -> None:
+    from pyspark.sql import functions as F
+
+    window = frame.where(F.col(INSIDE))
+    names = [name for name in columns if name in frame.columns]
+    lacking = {name: files_lacking(files_columns, name) for name in names}
+    rows_per_file: dict[int, int] = {}
+    if counting == "native":
+        rows_per_file = {row[0]: row[1] for row in window.groupBy(FILE).count().collect()}
+        _native_counts(window, drift, names, lacking)
+    else:
+        rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
+    drifting = [f for f in range(len(files_columns)) if any(f not in lacking[name] for name in names)]
+    drift.rows_seen += sum(n for file, n in rows_per_file.items() if file in drifting)  # locally: rows fed to it
+    for name in columns:
+        missing = set(lacking.get(name, range(len(files_columns))))
+        drift.rows_with_column[name] += sum(n for file, n in rows_per_file.items() if file not in missing)
+
+
+def _kernel_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]],
+                   batch_rows: int) -> dict[int, int]:
+    """``mapInPandas`` over the local engine's own counting kernels; the per-batch counts are summed by Spark."""
+    from pyspark.sql import functions as F
+
+    bins = {name: drift.bins[name] for name in names}
+
+    def count(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            out: list[tuple[int, int, str | None, int]] = []
+            files = batch[FILE].to_numpy()
+            for file, rows in pd.Series(files).value_counts().items():
+                out.append((ROWS, int(file), None, int(rows)))
+            for i, name in enumerate(names):
+                values = batch[name]
+                if lacking[name]:
+                    values = values[~np.isin(files, lacking[name])]
+                column_bins = bins[name]
+                if isinstance(column_bins, CategoricalBins):
+                    counts, unseen = column_bins.counts_and_unseen(values)
+                    out += [(i, column_bins.trained_bin_count, str(k), int(v)) for k, v in unseen.items()]
+                else:
+                    counts = column_bins.counts(values)
+                out += [(i, j, None, int(c)) for j, c in enumerate(counts.tolist()) if c]
+            yield pd.DataFrame(out, columns=["c", "b", "name", "n"])
+
+    schema = "c int, b long, name string, n long"
+    with _conf(window.sparkSession, "spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows)):
+        rows = window.select(FILE, *[F.col(f"`{n}`") for n in names]).mapInPandas(count, schema) \
+            .groupBy("c", "b", "name").agg(F.sum("n").alias("n")).collect()
+    rows_per_file: dict[int, int] = {}
+    unseen: dict[str, Counter] = {name: Counter() for name in names}
+    for c, b, name, n in rows:
+        if c == ROWS:
+            rows_per_file[b] = int(n)
+        elif name is not None:
+            unseen[names[c]][name] += int(n)
+        else:
+            drift.production_counts[names[c]][b] += int(n)
+    for name, tally in unseen.items():
+        if tally:
+            drift._remember_unseen(name, tally)
+    return rows_per_file
+
+
+class _conf:
+    """A session setting for the length of one job, put back after."""
+
+    def __init__(self, spark: Any, key: str, value: str) -> None:
+        self.spark, self.key, self.value = spark, key, value
+
+    def __enter__(self) -> None:
+        self.before = self.spark.conf.get(self.key, None)
+        self.spark.conf.set(self.key, self.value)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before is None:
+            self.spark.conf.unset(self.key)
+        else:
+            self.spark.conf.set(self.key, self.before)
+
+
+def _native_bin(column: Any, bins: NumericBins) -> Any:
+    """The bin index of a numeric column as a Spark expression: the same edges, the same half-open bins."""
+    from pyspark.sql import functions as F
+
+    x = column.cast("double")
+    n = bins.trained_bin_count
+    invalid = x.isNull() | F.isnan(x)
+    if n == 0:
+        return F.when(invalid, n + 1).otherwise(n)
+    edges = [float(edge) for edge in bins.edges]
+    expression = F.when(invalid, n + 1).when((x < edges[0]) | (x > edges[-1]), n)
+    for j in range(1, n if edges[0] != edges[-1] else 1):
+        expression = expression.when(x < edges[j], j - 1)
+    return expression.otherwise(n - 1)
+
+
+def _native_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]]) -> None:
+    """Numeric columns: one aggregation of count-when expressions; others: one ``groupBy`` of distinct values each,
+    keyed on the driver by ``class_key`` (a function of the value alone, so the tallies add up exactly)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, DecimalType, NumericType
+
+    types = {field.name: field.dataType for field in window.schema.fields}
+    aggregates, numeric = [], []
+    for name in names:
+        bins = drift.bins[name]
+        keep = ~F.col(FILE).isin(lacking[name]) if lacking[name] else F.lit(True)
+        native = isinstance(bins, NumericBins) and isinstance(types[name], (NumericType, BooleanType)) \
+            and not isinstance(types[name], DecimalType)
+        if native:
+            index = F.when(keep, _native_bin(F.col(f"`{name}`"), bins))
+            aggregates += [F.count(F.when(index == j, 1)) for j in range(bins.trained_bin_count + 2)]
+            numeric.append(name)
+            continue
+        tallies = window.where(keep).groupBy(F.col(f"`{name}`")).count().collect()
+        _add_tallies(drift, name, [row[0] for row in tallies], [int(row[1]) for row in tallies])
+    if aggregates:
+        values = iter(window.agg(*aggregates).collect()[0])
+        for name in numeric:
+            drift.production_counts[name] += np.array([next(values) for _ in drift.production_counts[name]],
+                                                      dtype=np.int64)
+
+
+def _add_tallies(drift: Any, name: str, values: list[Any], tallies: list[int]) -> None:
+    """Counts of distinct values binned on the driver, each value once, weighted by how often it occurred."""
+    bins = drift.bins[name]
+    counts = drift.production_counts[name]
+    unseen: Counter = Counter()
+    for value, tally in zip(values, tallies, strict=True):
+        if isinstance(bins, CategoricalBins):
+            one, seen = bins.counts_and_unseen(pd.Series([value], dtype=object))
+            unseen.update({key: n * tally for key, n in seen.items()})
+        else:
+            one = bins.counts(pd.Series([value], dtype=object))
+        counts += one * tally
+    if unseen:
+        drift._remember_unseen(name, unseen)
+
+
+def _label_keys(spark: Any, index: Any) -> Any:
+    """The labels' distinct normalised ids, as a one-column DataFrame to broadcast."""
+    keys = index.lookup.ids.to_pandas().astype(object)
+    return spark.createDataFrame(pd.DataFrame({KEY: keys}), schema=f"{KEY} string")
+
+
+def _join_statistics(spark: Any, frame: Any, counter: JoinCounter, index: Any, edges: list[int]) -> None:
+    """The join-rate check's counts over every row of the listed files: which labelled ids a prediction matched.
+    Rows as the local pass feeds its counter: no probe row, except in the files filtered row by row (``edges``),
+    whose every row's id is counted before the window and the probes are taken out."""
+    from pyspark.sql import functions as F
+
+    if not len(index):
+        return
+    counted = F.col(KEY).isNotNull() & (~F.col(PROBE) | F.col(FILE).isin(edges))
+    matched = frame.where(counted).select(KEY).join(F.broadcast(_label_keys(spark, index)), KEY, "left_semi") \
+        .distinct().collect()
+    counter.add(index.look_up(np.asarray([row[0] for row in matched], dtype=object)).positions)
+
+
+def _join(spark: Any, frame: Any, joiner: Any, index: Any, totals: list[int], skipped: list[int],
+          prediction: str) -> Any:
+    """Window predictions (no probe row) joined to the labels in Spark; the matched rows (latest prediction per id,
+    by file order then row) are collected and handed to the joiner, whose prediction-side counts are then set to
+    the window's ``totals`` (rows fed, rows without an id, distinct ids)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    rows, without_id, distinct = totals
+    window = frame.where(F.col(INSIDE) & ~F.col(PROBE) & ~F.col(FILE).isin(skipped))
+    wanted = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS]
+    columns = [c for c in dict.fromkeys(wanted) if c in frame.columns]
+    latest = Window.partitionBy(KEY).orderBy(F.col(FILE).desc(), F.col(ROW).desc())
+    matched = window.where(F.col(KEY).isNotNull()) \
+        .join(F.broadcast(_label_keys(spark, index)), KEY, "left_semi") \
+        .withColumn("_dmm_rank", F.row_number().over(latest)).where(F.col("_dmm_rank") == 1) \
+        .select(KEY, FILE, ROW, *[F.col(f"`{c}`") for c in columns]).toPandas()
+    matched = matched.sort_values([FILE, ROW], kind="stable").reset_index(drop=True)
+    joiner.add(matched[columns], ID_COLUMN, ids=index.look_up(matched[KEY].to_numpy(dtype=object)))
+    result = joiner.result()
+    return replace(result, prediction_rows=rows, prediction_rows_without_id=without_id,
+                   duplicate_prediction_rows=rows - without_id - distinct,
+                   unmatched_prediction_count=distinct - result.matched_rows)

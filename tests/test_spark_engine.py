@@ -1,0 +1,148 @@
+"""Step 6's preview with the Spark executor (dmm/analysis/spark_engine.py) equals the local engine's, value for value:
+bin counts, every drift test, the join counts and every quality metric, on generated data with the awkward cases
+(edge-hour partitions, a file without a column, missing and out-of-range values, unseen classes, ids spelled 1 and
+1.0, duplicated predictions and labels)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_checks import NOW, TARGET, World, write_predictions
+
+from dmm.checks.chain import run_checks
+from dmm.checks.context import CheckContext, CheckInputs
+from dmm.checks.probes import PROBE_EVENT_PREFIX
+from dmm.checks.scan import ScanPlan, plan_scan
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
+IGNORED = {"engine", "generated_at"}
+
+
+def assert_same(local, spark, path="report"):
+    """Every key and value equal; numbers to 1e-9 (relative or absolute)."""
+    if isinstance(local, dict):
+        assert isinstance(spark, dict), path
+        keys = set(local) - IGNORED
+        assert keys == set(spark) - IGNORED, f"{path}: {sorted(keys ^ (set(spark) - IGNORED))}"
+        for key in keys:
+            assert_same(local[key], spark[key], f"{path}.{key}")
+    elif isinstance(local, list):
+        assert isinstance(spark, list) and len(local) == len(spark), path
+        for i, (a, b) in enumerate(zip(local, spark, strict=True)):
+            assert_same(a, b, f"{path}[{i}]")
+    elif isinstance(local, float) and not isinstance(local, bool):
+        assert isinstance(spark, (int, float)), path
+        assert math.isclose(local, spark, rel_tol=1e-9, abs_tol=1e-9), f"{path}: {local} != {spark}"
+    else:
+        assert local == spark, f"{path}: {local!r} != {spark!r}"
+
+
+def context(world: World) -> CheckContext:
+    """The world's checks over a week that ends at half past the last hour: that hour's file is filtered by row."""
+    inputs = CheckInputs(prediction_data=world.prediction_dir, ground_truth_file=world.ground_truth_file,
+                         start=NOW - timedelta(days=7), end=NOW - timedelta(minutes=30))
+    return CheckContext(inputs, connect=world.connect, load_config=world.load_config)
+
+
+def both_reports(world: World, engine_options=None) -> tuple[dict, dict]:
+    from dmm import preview
+
+    reports = []
+    for engine in ("local", "spark"):
+        ctx = context(world)
+        plan_scan(ctx, ScanPlan(preview=True, engine=engine))
+        reports.append(preview.build_report(ctx, run_checks(ctx)))
+    return reports[0], reports[1]
+
+
+@pytest.fixture
+def generated(tmp_path) -> World:
+    world = World(tmp_path)
+    rng = np.random.default_rng(7)
+    folder = world.prediction_dir.parent / "prediction_data"
+    for hours_ago, n in ((30, 400), (5, 700), (3, 300)):
+        ages = rng.normal(40, 15, n).round(1)
+        ages[rng.random(n) < 0.05] = np.nan
+        ages[:3] = [np.inf, -1000.0, 500.0]
+        plans = rng.choice(["basic", "pro", "gold", " basic ", None], n, p=[0.4, 0.3, 0.1, 0.1, 0.1])
+        ids = [f"evt-{i}" for i in rng.integers(0, 900, n)]  # duplicated predictions, across files too
+        ids[5:8] = [f"{PROBE_EVENT_PREFIX}{hours_ago}-{k}" for k in range(2)] + [f" {PROBE_EVENT_PREFIX}x "]
+        write_predictions(folder, ids, {"age": ages, "plan": plans, TARGET: rng.integers(0, 2, n)},
+                          hour=NOW - timedelta(hours=hours_ago, minutes=-30))
+    # a file without the "plan" column, in the edge hour of the window (it ends mid-hour: ``context``)
+    # probes at 11:00 (inside a window ending at 11:30) and at 11:59 (outside it)
+    edge_ids = [f"{PROBE_EVENT_PREFIX}edge-0"] + [str(i) for i in range(1, 59)] + [f"{PROBE_EVENT_PREFIX}edge-1"]
+    write_predictions(folder, edge_ids, {"age": rng.normal(40, 5, 60), TARGET: [1] * 60},
+                      hour=NOW - timedelta(hours=1))
+    labels = pd.DataFrame({"event_id": [f"evt-{i}" for i in range(0, 1000, 2)] + ["1.0", "2", "evt-4", None],
+                           "label": list(rng.integers(0, 2, 500)) + [1, 0, 1, 0]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    world.ground_truth_file = tmp_path / "labels.csv"
+    return world
+
+
+def test_generated_data_gives_the_same_report_with_either_engine(generated, spark):
+    local, remote = both_reports(generated)
+    assert local["drift"]["status"] == "ok" and local["quality"]["status"] == "ok"
+    assert local["drift"]["production_rows"] > 1000 and local["quality"]["join"]["duplicate_prediction_rows"] > 0
+    assert remote["drift"]["engine"]["name"] == "spark" and local["drift"]["engine"]["name"] == "local"
+    assert_same(local["drift"], remote["drift"], "drift")
+    assert_same(local["quality"], remote["quality"], "quality")
+    assert_same(local["checks"], remote["checks"], "checks")
+    assert 0 < local["probes"]["rows_in_window"] < local["probes"]["rows_in_files"]
+    assert_same(local["probes"], remote["probes"], "probes")
+
+
+@pytest.mark.parametrize("counting", ["native", "kernel"])
+def test_both_ways_of_counting_bins_give_the_local_counts(generated, spark, counting):
+    from dmm.analysis.spark_engine import run_spark_scan
+    from dmm.checks.scan import run_scan
+
+    ctx = context(generated)
+    run_checks(ctx)
+    plan = ScanPlan(preview=True)
+    local, remote = run_scan(ctx, plan), run_spark_scan(ctx, plan, counting=counting, session=spark)
+    assert remote.engine["counting"] == counting
+    for name, counts in local.drift.production_counts.items():
+        assert remote.drift.production_counts[name].tolist() == counts.tolist(), name
+    assert remote.drift.unseen == local.drift.unseen
+    assert (remote.drift.rows_seen, remote.drift.rows_with_column) == (local.drift.rows_seen,
+                                                                         local.drift.rows_with_column)
+    assert remote.join == local.join
+    assert (remote.probes, remote.listed_probes) == (local.probes, local.listed_probes)
+    assert local.probes > 0
+    for name in ("prediction_rows", "prediction_rows_without_id", "duplicate_prediction_rows", "matched_rows",
+                 "unmatched_prediction_count", "unmatched_label_ids"):
+        assert getattr(remote.joined, name) == getattr(local.joined, name), name
+    assert not any(str(v).strip().startswith(PROBE_EVENT_PREFIX) for v in remote.joined.frame["event_id"])
+
+
+def test_spark_says_it_ran_no_watchers_and_the_report_skips_their_views(generated, spark):
+    """The report's timeline and --metric's rows are fed by the local pass only: with Spark they are skipped with
+    the reason, and the rest of the report is still the local engine's."""
+    from dmm import preview
+    from dmm.analysis.timeline import Timeline
+    from dmm.own_metrics import WindowRows, load_metric_modules
+
+    module = generated.prediction_dir.parent / "mine.py"
+    module.write_text("def rows(baseline, window):\n    return float(len(window))\n")
+    options = preview.PreviewOptions(metrics=load_metric_modules([str(module)]))
+    reports = {}
+    for engine in ("local", "spark"):
+        ctx = context(generated)
+        plan_scan(ctx, ScanPlan(preview=True, engine=engine, watchers=(Timeline(ctx.start, ctx.end), WindowRows())))
+        reports[engine] = preview.build_report(ctx, run_checks(ctx), options=options)
+    local, remote = reports["local"], reports["spark"]
+    assert local["timeline"]["status"] == "ok" and local["own_metrics"]["status"] == "ok"
+    assert remote["drift"]["engine"]["watchers"] == "not run by the Spark executor"
+    for view in ("timeline", "own_metrics"):
+        assert remote[view]["status"] == "skipped", remote[view]
+        assert "not run by the Spark executor" in remote[view]["reason"] and "--engine local" in remote[view]["reason"]
+    assert "watchers" not in local["drift"]["engine"]
+    assert_same(local["drift"], remote["drift"], "drift")
+    assert_same(local["quality"], remote["quality"], "quality")
