@@ -248,23 +248,9 @@ QUALITY_SCHEDULE_ACTION = "create_model_quality_schedule_check"
 
 
 def traffic_count(answer: Any) -> int:
-    """The number of predictions in a traffic answer, whatever its exact shape (domino-api.md §2.2 is vague)."""
-    if answer is None or isinstance(answer, bool):
-        return 0
-    if isinstance(answer, (int, float)):
-        return int(answer)
-    if isinstance(answer, list):
-        return sum(traffic_count(item) for item in answer)
-    if isinstance(answer, dict):
-        for key in TRAFFIC_COUNT_KEYS:
-            value = answer.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return int(value)
-        for key in TRAFFIC_LIST_KEYS:
-            if key in answer:
-                return traffic_count(answer[key])
-        return sum(traffic_count(v) for v in answer.values() if isinstance(v, (list, dict)))
-    return 0
+    """The number of predictions in a traffic answer, whatever its exact shape (domino-api.md §2.2 is vague); 0 where
+    no part of it names a count (``reported_traffic_count`` tells that case apart)."""
+    return reported_traffic_count(answer) or 0
 
 
 def reported_traffic_count(answer: Any, _known: bool = True) -> int | None:
