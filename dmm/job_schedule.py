@@ -101,6 +101,18 @@ class JobPlan:
                 f"  notify:        {', '.join(self.notify) or 'nobody (Domino shows failed runs on the Jobs page)'}"]
 
 
+def check_timezone(name: str) -> str:
+    """An IANA time zone name (what Domino's schedule takes, e.g. Europe/London), or ``flag-invalid``."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {name!r} is not a time zone name", "Give an IANA name such as UTC, "
+                         "Europe/London or America/New_York", code="flag-invalid") from None
+    return name
+
+
 def plan_job(*, command: str = DEFAULT_COMMAND, cron: str = DEFAULT_CRON, timezone: str = "UTC",
              hardware_tier: str | None = None, environment_id: str | None = None, title: str = DEFAULT_TITLE,
              notify: tuple[str, ...] = (), env: Mapping[str, str]) -> JobPlan:
@@ -122,7 +134,8 @@ def plan_job(*, command: str = DEFAULT_COMMAND, cron: str = DEFAULT_CRON, timezo
         raise UsageError("No compute environment for the Job", "Give --environment-id: the id at the end of the "
                          "environment's page URL (Govern > Environments), the one this workspace runs in",
                          code="flag-invalid")
-    return JobPlan(project_id, command.strip(), quartz_cron(cron), cron, title, timezone, tier, environment_id,
+    return JobPlan(project_id, command.strip(), quartz_cron(cron), cron, title, check_timezone(timezone), tier,
+                   environment_id,
                    tuple(notify))
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dmm.cli import add_domino_arguments, confirm, run
+from dmm.cli import HelpFormatter, add_domino_arguments, confirm, run
 from dmm.config import add_config_argument, load_config
 from dmm.job_schedule import (
     DEFAULT_COMMAND,
@@ -18,14 +18,16 @@ from dmm.job_schedule import (
     DEFAULT_TITLE,
     RECORD_FILE,
     ScheduledJobs,
+    check_timezone,
     plan_job,
+    quartz_cron,
     schedule_job,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m dmm.schedule_job", description=__doc__.split("\n\n")[0],
+        prog="python -m dmm.schedule_job", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
         epilog=f"Example: python -m dmm.schedule_job --cron \"{DEFAULT_CRON}\" --environment-id 6512ab... --dry-run")
     add_config_argument(parser)
     parser.add_argument("--command", default=DEFAULT_COMMAND, help=f"what the Job runs (default: {DEFAULT_COMMAND})")
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quartz_cron(args.cron)  # the flags before the config, so that a typo is what the user hears about first
+    check_timezone(args.timezone)
     config = load_config(args.config)
     plan = plan_job(command=args.command, cron=args.cron, timezone=args.timezone, hardware_tier=args.hardware_tier,
                     environment_id=args.environment_id, title=args.title, notify=tuple(args.notify),

@@ -4,6 +4,7 @@ sandbox (sandbox/routes/jobs.py cites the evidence); dry run first, idempotent, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -111,3 +112,13 @@ def test_the_sandbox_refuses_a_job_without_dominos_required_fields(sandbox):
     answer = requests.post(url, json=unix, headers=sandbox.headers, timeout=10)
     assert answer.status_code == 400 and "cronString" in answer.text
     assert requests.post(url, json={}, timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize("flags, words", [(["--timezone", "Mars/Olympus"], "is not a time zone name"),
+                                          (["--cron", "every day"], "--cron")])
+def test_bad_flags_are_named_before_the_config_is_looked_for(tmp_path, flags, words):
+    """No monitoring_config.json in the folder: the flag's own problem is still the one named."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DMM_")}
+    done = subprocess.run([sys.executable, "-m", "dmm.schedule_job", "--dry-run", *flags], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
