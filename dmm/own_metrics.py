@@ -90,11 +90,17 @@ def load_metric_module(path: str) -> list[OwnMetric]:
     return metrics
 
 
+STEP6_METRIC_PREFIXES = ("drift_", "quality_")
+
+
 def load_metric_modules(paths: Sequence[str]) -> tuple[OwnMetric, ...]:
     """Every metric of every module; the same function name twice is an error (the custom metrics would clash)."""
     metrics: list[OwnMetric] = []
     for path in paths:
         for metric in load_metric_module(path):
+            if metric.name.startswith(STEP6_METRIC_PREFIXES):  # dmm/publish.py pushes drift_<col>, quality_<name>
+                raise _invalid(f"The metric function {metric.name} in {metric.path} has the name of one of step 6's "
+                               "own custom metrics", f"Rename it (for example my_{metric.name})")
             clash = next((m for m in metrics if m.name == metric.name), None)
             if clash:
                 raise _invalid(f"The metric function {metric.name} is defined in {clash.path} and {metric.path}",

@@ -134,3 +134,10 @@ def test_without_a_training_set_your_metrics_say_why():
     assert own_metrics_line(own) == "Your metrics: not computed because training set did not pass"
     html = render_html({"checks": [], "own_metrics": own})
     assert 'id="own-metrics"' in html and "training set did not pass" in html
+
+
+def test_a_name_of_step6s_own_custom_metrics_is_refused(tmp_path):
+    """Pushed under the function's name, drift_age would overwrite step 6's drift metric of the column age."""
+    with pytest.raises(UsageError) as caught:
+        load_metric_modules([module(tmp_path, "def drift_age(b, w):\n    return 1\n", "a.py")])
+    assert caught.value.code == "metric-module-invalid" and "my_drift_age" in str(caught.value)
