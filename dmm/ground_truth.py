@@ -243,9 +243,19 @@ def register_ground_truth(config: MonitoringConfig, options: GroundTruthOptions,
         assert window is not None  # a window is made whenever no --file is given
         candidates = _candidates(listed, ledger, folder, datasource, window, result)
 
-    plans = [plan for key in candidates
-             if (plan := _plan(key, user_file[0] if user_file is not None else None, options, config, schema,
-                               ledger, datasources, listed, result)) is not None]
+    plans: list[Registration] = []
+    for key in candidates:
+        plan = _plan(key, user_file[0] if user_file is not None else None, options, config, schema, ledger,
+                     datasources, listed, result)
+        # after a crash between uploading a file's new rows and registering them, that upload is a candidate of its
+        # own and its file plans the same upload again: one registration per key, the one that knows what it covers
+        if plan is None:
+            continue
+        twin = next((n for n, planned in enumerate(plans) if planned.key == plan.key), None)
+        if twin is None:
+            plans.append(plan)
+        elif plan.covers and not plans[twin].covers:
+            plans[twin] = plan
     if not plans:
         return result
 
@@ -340,7 +350,8 @@ def _plan(key: str, user_content: bytes | None, options: GroundTruthOptions, con
             ledger.record_covered(key, model_id, by="the same labels, registered before")
             ledger.save()
         return None
-    labels = {ids: label for position, (ids, label) in enumerate(check.labels.items()) if position in set(positions)}
+    wanted = set(positions)
+    labels = {ids: label for position, (ids, label) in enumerate(check.labels.items()) if position in wanted}
     upload, covers, register_key = user_content, None, key
     if len(positions) < len(frame):  # register only the rows not registered yet, as a file of their own
         upload = subset_csv(frame, positions)

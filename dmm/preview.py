@@ -205,7 +205,7 @@ def preview_quality(ctx: CheckContext, options: PreviewOptions = PreviewOptions(
                 "reason": "no ground truth (pass --ground-truth FILE or run 5_upload_ground_truth.py)"}
     schema = ctx.schema
     prediction = schema.prediction_name
-    label_name = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
+    label_name = truth.joined_label(prediction)
     # labels indexed once; the latest prediction and the latest label win across every chunk and file
     joined = _scan(ctx, options).result("quality")
     if not joined.matched_rows:
@@ -235,7 +235,6 @@ def _probabilities(values: Any) -> np.ndarray | None:
         return None
 
 
-
 def _label_name(ctx: CheckContext) -> tuple[str, str] | None:
     """(the label column as the ground truth names it, its name in the joined rows), or None without labels."""
     try:
@@ -244,8 +243,7 @@ def _label_name(ctx: CheckContext) -> tuple[str, str] | None:
         return None
     if truth is None or truth.frame.empty:
         return None
-    prediction = ctx.schema.prediction_name
-    return truth.label_column, truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
+    return truth.label_column, truth.joined_label(ctx.schema.prediction_name)
 
 
 def _not_watched(scan: WindowScan) -> str | None:

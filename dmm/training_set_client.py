@@ -82,5 +82,5 @@ def service_errors(client: Any, httpx: Any, what: str, name: str = "") -> Iterat
                        "Check that DOMINO_TRAINING_SET_PATH points at the writable training-set mount",
                        code="training-set-write-failed") from None
     except (ValueError, client.SchemaMismatchException) as exc:
-        raise UsageError(f"{what} was refused by the client: {exc}", "Check the name and the column flags",
+        raise UsageError(f"{what} was refused by the client: {redact(str(exc))}", "Check the name and the column flags",
                          code="training-set-rejected") from None

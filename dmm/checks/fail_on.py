@@ -36,12 +36,16 @@ def fail_on_reasons(report: Mapping[str, Any], fail_on: str | None) -> list[str]
         reasons += _drift_reasons(report.get("drift") or {})
     if fail_on in ("quality", "any"):
         reasons += _quality_reasons(report.get("quality") or {})
-    if fail_on == "any":  # your own metrics (--metric) that returned a FAIL status
-        own = (report.get("own_metrics") or {}).get("metrics") or []
-        failing = [m["name"] for m in own if m.get("status") == "FAIL"]
-        if failing:
-            reasons.append(f"your metric(s) failed: {', '.join(failing)}")
+    if fail_on == "any" and report.get("own_metrics"):  # your own metrics (--metric), when asked for
+        reasons += _own_reasons(report["own_metrics"])
     return reasons
+
+
+def _own_reasons(own: Mapping[str, Any]) -> list[str]:
+    if own.get("status") != "ok":  # e.g. not run by the Spark executor: a Job must not pass on what it did not run
+        return [f"your metrics were not computed ({own.get('reason') or own.get('status')})"]
+    failing = [m["name"] for m in own.get("metrics") or [] if m.get("status") == "FAIL"]
+    return [f"your metric(s) failed: {', '.join(failing)}"] if failing else []
 
 
 def _drift_reasons(drift: Mapping[str, Any]) -> list[str]:

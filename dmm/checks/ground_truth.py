@@ -32,6 +32,10 @@ class GroundTruth:
     label_column: str
     sources: tuple[str, ...]
 
+    def joined_label(self, prediction: str) -> str:
+        """The label's column in the rows joined to predictions: its own name, unless the prediction has it."""
+        return self.label_column if self.label_column != prediction else f"{self.label_column}_label"
+
 
 def load_ground_truth(ctx: CheckContext) -> GroundTruth | None:
     """Labels from --ground-truth FILE, else the files the ledger lists, downloaded from the data source."""

@@ -185,10 +185,8 @@ def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None, i
         scan.errors["drift"] = error
     if truth is not None:
         try:
-            prediction = ctx.schema.prediction_name
-            label = truth.label_column if truth.label_column != prediction else f"{truth.label_column}_label"
-            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column, label_name=label,
-                                       index=index)
+            joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column,
+                                       label_name=truth.joined_label(ctx.schema.prediction_name), index=index)
         except Exception as error:
             scan.errors["quality"] = error
     return drift, columns, joiner

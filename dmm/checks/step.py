@@ -39,6 +39,7 @@ class Step6Options:
     fail_on: str | None = None  # --fail-on drift|quality|any (dmm/checks/fail_on.py); None: only checks fail
     metrics: tuple[Any, ...] = ()  # dmm.own_metrics.OwnMetric, loaded from --metric files
     drift_flags: DriftFlags = field(default_factory=DriftFlags)
+    engine: str = "local"  # who reads the window: "local" or "spark" (dmm.analysis.engine)
 
     @classmethod
     def from_arguments(cls, args: Any) -> Step6Options:
@@ -49,7 +50,6 @@ class Step6Options:
             prediction_data=args.prediction_data, ground_truth_file=args.ground_truth, probe=not args.no_probe,
             fail_on=args.fail_on, metric_paths=args.metric, drift_tests=args.drift_test,
             drift_thresholds=args.drift_threshold, engine=args.engine)
-    engine: str = "local"  # who reads the window: "local" or "spark" (dmm.analysis.engine)
 
     @classmethod
     def validated(cls, *, days: float | None = None, start: str | None = None, end: str | None = None,
@@ -103,7 +103,7 @@ def _engine(requested: str | None, preview: bool) -> str:
     from dmm.analysis.engine import check_spark_available, resolve_engine
 
     engine = resolve_engine(requested)
-    if engine == "spark" and preview:
+    if engine == "spark":  # the checks' own pass over the files runs on it too, with or without the preview
         check_spark_available()
     return engine
 
