@@ -121,8 +121,7 @@ class Demo:
         if self.echo:
             print(f"\n$ python {' '.join(map(str, args))}", flush=True)
         started = time.perf_counter()
-        result = subprocess.run(command, cwd=self.work_dir, env=self.env, capture_output=True, text=True,
-                                timeout=600)
+        result = self.execute(command)
         step = StepRun(name, command, result.returncode, result.stdout, result.stderr,
                        time.perf_counter() - started)
         self.runs.append(step)
@@ -134,6 +133,10 @@ class Demo:
             output = "its output is above" if self.echo else f"its output:\n{result.stdout}\n{result.stderr}"
             raise StepFailed(f"{name} failed with exit code {result.returncode}; {output}")
         return step
+
+    def execute(self, command: Sequence[str]) -> subprocess.CompletedProcess:
+        """Start ``command`` in the work folder with the sandbox's environment, its output captured as text."""
+        return subprocess.run(command, cwd=self.work_dir, env=self.env, capture_output=True, text=True, timeout=600)
 
     def script(self, file_name: str) -> Path:
         return PROJECT_ROOT / file_name

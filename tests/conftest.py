@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 from demos import CachedDemo, SharedPath, TrainedModel, ground_truth_datasets
+from step_server import StepServer
 
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
 # loaded by path with sandbox.testing.load_script.
@@ -22,13 +23,13 @@ from sandbox.testing import RunningSandbox
 def pytest_collection_modifyitems(config, items):
     """On an xdist worker: each test module is one unit of work (one worker runs all of it, as ``--dist loadscope``
     would), so that its module-scoped fixtures (a sandbox, a trained model, a demo run) are made once; modules marked
-    ``xdist_group(name)`` share one unit. The end-to-end modules, the longest units, are handed out first."""
+    ``xdist_group(name)`` share one unit. The end-to-end and Spark modules, the longest units, are handed out first."""
     if not hasattr(config, "workerinput"):
         return
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None and item.get_closest_marker("spark") is None)
 
 
 @pytest.fixture(scope="session")
@@ -75,35 +76,47 @@ def trained_models(tmp_path_factory, worker_id) -> Callable[[str], TrainedModel]
 
 
 @pytest.fixture(scope="session")
-def start_demo(tmp_path_factory, trained_models):
+def step_server() -> Iterator[StepServer]:
+    """One preloaded interpreter per worker that forks the demos' steps (tests/step_server.py)."""
+    server = StepServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def start_demo(tmp_path_factory, trained_models, step_server):
     """``with start_demo("name", task=..., api_key=..., extra_args=[...]) as demo``: a ``demos.CachedDemo`` on a
     fresh sandbox of its own (the other keywords go to ``RunningSandbox``), with the session's trained model; the
-    sandbox stops at the end of the block. ``demo.full_path(count)`` then runs steps 1-6 as subprocesses, as
-    ``make demo`` does, without training the model again (``reuse_export=True``: nor exporting it, see
+    sandbox stops at the end of the block. ``demo.full_path(count)`` then runs steps 1-6, each in a process of its
+    own forked from the worker's preloaded step server (``fresh_interpreters=True``: started as ``make demo`` starts
+    them), without training the model again (``reuse_export=True``: nor exporting it, see
     ``CachedDemo.reuse_export``)."""
 
     @contextmanager
     def start(name: str = "demo", task: str = "classification", reuse_export: bool = False,
-              **sandbox_options) -> Iterator[CachedDemo]:
+              fresh_interpreters: bool = False, **sandbox_options) -> Iterator[CachedDemo]:
         root = tmp_path_factory.mktemp(name)
         with RunningSandbox(root / "sandbox", **sandbox_options) as running:
             yield CachedDemo(running, root / "workspace", task=task, trained=trained_models(task),
-                             reuse_export=reuse_export)
+                             reuse_export=reuse_export, steps=None if fresh_interpreters else step_server)
 
     return start
 
 
 @pytest.fixture(scope="session")
-def e2e_path(start_demo) -> Iterator[SharedPath]:
+def e2e_path(start_demo, step_server) -> Iterator[SharedPath]:
     """The classification path (see ``demos.SharedPath``), run once for every module of the ``demos.E2E_GROUP``
-    xdist group (tests/test_e2e.py and tests/test_secrets.py)."""
-    with start_demo("e2e") as demo:
+    xdist group (tests/test_e2e.py and tests/test_secrets.py). Its steps start with fresh interpreters, as
+    ``make demo`` starts them: the suite's one path where an import-time failure of a step would show. The steps
+    tests add afterwards are forked from the step server like every other demo's."""
+    with start_demo("e2e", fresh_interpreters=True) as demo:
         demo.path_to_traffic(count=60)
         early_step5 = demo.upload_ground_truth(check=False)
         early_datasets = ground_truth_datasets(demo)
         demo.ingest()
         demo.upload_ground_truth()
         demo.check_monitoring()
+        demo.steps = step_server
         yield SharedPath(demo, early_step5, early_datasets)
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from demos import E2E_GROUP
+from demos import E2E_GROUP, CachedDemo
 
 from example.demo import Demo
 
@@ -35,15 +34,16 @@ def secrets_of(demo: Demo) -> list[str]:
     return [demo.sandbox.api_key, demo.deployment["accessToken"]]
 
 
-def step(demo: Demo, script: str, *args: str, **env_changes: str | None) -> subprocess.CompletedProcess:
+def step(demo: CachedDemo, script: str, *args: str, **env_changes: str | None) -> subprocess.CompletedProcess:
     env = dict(demo.env)
     for name, value in env_changes.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = value
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=demo.work_dir, env=env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    command = [str(ROOT / script), *args]
+    finished = demo.steps.run(command, cwd=demo.work_dir, env=env, timeout=300)  # forked, as in tests/demos.py
+    return subprocess.CompletedProcess(command, finished.returncode, finished.stdout, finished.stderr)
 
 
 def test_demo_wrote_and_printed_no_secret(demo):

@@ -15,10 +15,14 @@ from example.soak import run_soak
 pytestmark = pytest.mark.e2e
 
 
-def test_small_soak_meets_the_goals(tmp_path, trained_models):
+def test_small_soak_meets_the_goals(tmp_path, trained_models, step_server):
     trained = trained_models("classification")
+
+    def make_demo(running, work):
+        return CachedDemo(running, work, trained=trained, reuse_export=True, steps=step_server)
+
     figures = run_soak(tmp_path, seeds=1, count=15, rate=0.2, kinds=["act-then-fail", "429"], budget=600, tries=5,
-                       make_demo=lambda running, work: CachedDemo(running, work, trained=trained, reuse_export=True))
+                       make_demo=make_demo)
     report = "\n".join(figures.lines())
     assert figures.answered > 0 and figures.registered >= figures.answered, report
     assert figures.lost == 0, report

@@ -1,0 +1,158 @@
+"""Run the numbered scripts as processes forked from one that has already imported their libraries.
+
+A step run as ``python 6_check_monitoring.py`` spends ~2.5 s of CPU importing pandas, pyarrow, scipy,
+scikit-learn and Domino's clients before its first line of work; the end-to-end tests run about a hundred steps.
+``StepServer`` starts this file once per test worker: it imports those libraries, then serves requests on its
+standard input. Each request forks a child, which sets the step's argv, working folder, environment and standard
+streams, runs the script (or ``-m`` module) as ``__main__`` the way the interpreter would, and exits with its code.
+Each step is still its own process, with its own environment, files and exit code; what it skips is only the
+import of modules that read nothing at import time (``tests/test_layout.py`` keeps ``dmm`` so). One path of the
+suite (the shared classification path of tests/test_e2e.py) and ``make demo`` still start every step with a fresh
+interpreter, so an import-time failure cannot hide here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# What the steps import, in the order a step would; mlflow for step 2 and the example's training.
+PRELOAD = ("numpy", "pandas", "pyarrow", "pyarrow.parquet", "scipy.stats", "sklearn.metrics", "sklearn.ensemble",
+           "requests", "httpx", "urllib3", "domino", "domino_data.training_sets.client", "domino_data.data_sources",
+           "mlflow", "mlflow.sklearn", "dmm.checks.step", "dmm.analysis.engine", "dmm.analysis.drift",
+           "dmm.analysis.quality", "dmm.ground_truth", "dmm.traffic", "dmm.training_set", "dmm.wizard")
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _run_child(request: Mapping) -> None:
+    """In the forked child: become the step, run it, and leave with its exit code (never returns)."""
+    code = 1
+    try:
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for fd, path, mode in ((0, os.devnull, os.O_RDONLY), (1, request["out"], os.O_WRONLY),
+                               (2, request["err"], os.O_WRONLY)):
+            os.dup2(os.open(path, mode), fd)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", closefd=False, buffering=1)
+        sys.stderr = open(2, "w", closefd=False, buffering=1)
+        args = list(request["args"])
+        if args[0] == "-m":
+            sys.argv = [args[1], *args[2:]]
+            sys.path[0] = os.getcwd()
+            runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = args
+            sys.path[0] = str(Path(args[0]).resolve().parent)
+            runpy.run_path(args[0], run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve() -> None:
+    """Import ``PRELOAD``, then fork one child per request line (JSON) and answer each with its exit code."""
+    for name in PRELOAD:
+        __import__(name)
+    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a stray print of an import must not garble the replies
+    reply.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _run_child(request)
+        deadline = time.monotonic() + request.get("timeout", 600)
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                _, status = os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        reply.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+
+
+class StepServer:
+    """The client: ``run(args, cwd, env)`` is ``subprocess.run([sys.executable, *args], ...)`` with captured text
+    output, served by a forked child of the preloaded server (started on first use, stopped by ``close``)."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def _started(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, text=True, bufsize=1)
+            assert self._process.stdout is not None
+            ready = self._process.stdout.readline()
+            if not ready:
+                raise RuntimeError("the step server stopped before it was ready; see the test's stderr")
+        return self._process
+
+    def run(self, args: Sequence[object], cwd: Path, env: Mapping[str, str], timeout: float = 600) -> Finished:
+        with self._lock, tempfile.TemporaryDirectory(prefix="step-") as folder:
+            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+            out.touch()
+            err.touch()
+            process = self._started()
+            assert process.stdin is not None and process.stdout is not None
+            request = {"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
+                       "err": str(err), "timeout": timeout}
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            answer = process.stdout.readline()
+            if not answer:
+                raise RuntimeError("the step server stopped while running a step")
+            return Finished(json.loads(answer)["returncode"], out.read_text(errors="replace"),
+                            err.read_text(errors="replace"))
+
+    def close(self) -> None:
+        if self._process is not None:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+            self._process = None
+
+
+if __name__ == "__main__":
+    serve()
