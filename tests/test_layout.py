@@ -40,3 +40,33 @@ def test_no_sys_path_insertions_outside_the_model_host():
              if not any(part.startswith(".venv") for part in p.parts)  # .venv, and .venv310 (the floor lock)
              and p not in allowed and "sys.path.insert" in p.read_text()]
     assert found == []
+
+
+def module_level_environment_reads(path: Path) -> list[int]:
+    """Lines outside any function where ``path`` reads the environment (``os.environ``, ``os.getenv``)."""
+    import ast
+
+    found: list[int] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+            found.append(node.lineno)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+def test_the_library_reads_no_environment_at_import(tmp_path):
+    """tests/step_server.py imports ``dmm`` once and forks every step from it; a step's environment is set after the
+    fork, so a module that read it at import would see the server's instead (a plain ``python step.py`` would not)."""
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nA = os.environ.get('A')\n\ndef f():\n    return os.getenv('B')\n"
+                      "class C:\n    D = os.getenv('D')\n")
+    assert module_level_environment_reads(sample) == [2, 7]
+    offenders = {str(p.relative_to(ROOT)): lines for p in (ROOT / "dmm").rglob("*.py")
+                 if (lines := module_level_environment_reads(p))}
+    assert offenders == {}
