@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +16,7 @@ from typing import Any
 
 import requests
 
+from dmm.errors import DmmError
 from sandbox import server
 from sandbox.profiles import DEFAULT_PROFILE, PROFILES, SERVICE_ACCOUNT_TOKEN_ENV, access_token
 
@@ -114,13 +117,18 @@ class RunningSandbox:
                               text=True, timeout=timeout)
 
     def _cli(self, *args: str) -> None:
-        command = [sys.executable, "-m", "sandbox", args[0], "--state", str(self.state_dir), *args[1:]]
-        result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=90)
-        if result.returncode != 0:
+        """``python -m sandbox <verb> --state ...``, called in this process (the verb's own work, starting or stopping
+        ``serve`` as a process of its own, is the same; an interpreter's start per call is not)."""
+        from sandbox.__main__ import main as sandbox_main
+
+        printed = io.StringIO()
+        try:
+            with redirect_stdout(printed):
+                sandbox_main([args[0], "--state", str(self.state_dir), *args[1:]])
+        except (DmmError, SystemExit) as error:
             log = Path(self.state_dir) / server.LOG_FILE
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"python -m sandbox {args[0]} failed ({result.returncode}): "
-                               f"{result.stderr.strip()}\n{tail}")
+            raise RuntimeError(f"python -m sandbox {args[0]} failed: {error}\n{tail}") from error
 
     def __enter__(self) -> RunningSandbox:
         return self.start()
