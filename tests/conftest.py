@@ -120,10 +120,11 @@ def e2e_path(start_demo, step_server) -> Iterator[SharedPath]:
         yield SharedPath(demo, early_step5, early_datasets)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark():
-    """One local[2] Spark session for the worker that runs the Spark tests (they share one xdist group); skipped
-    where PySpark or Java is missing (the floor venv does not install requirements-spark.txt)."""
+    """One local[2] Spark session for a module of Spark tests, stopped after it: an active session makes step 6's
+    ``--engine auto`` choose Spark, so it must not outlive the module into the worker's other tests. Skipped where
+    PySpark or Java is missing (the floor venv does not install requirements-spark.txt)."""
     import os
     import shutil
     import sys
