@@ -44,6 +44,24 @@ def test_binary_classification_matches_sklearn(binary):
     json.dumps(result)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_binary_auc_and_average_precision_are_sklearns_own_values_exactly(seed):
+    """The AUC metric and the report's curves share one roc_curve, and the average precision comes from the
+    precision-recall curve drawn: both must equal scikit-learn's own functions bit for bit, ties included."""
+    rng = np.random.default_rng(seed)
+    n = 5000
+    proba = rng.integers(0, 40, size=n) / 40.0  # many tied scores
+    y_true = (rng.uniform(size=n) < proba).astype(int)
+    y_pred = (proba > 0.5).astype(int)
+    result = quality_metrics("classification", y_true, y_pred, proba=proba, labels=[0, 1])
+    auc = skm.roc_auc_score(y_true, proba)
+    assert result.metric("auc_roc").value == auc
+    assert result.metric("gini_norm").value == 2.0 * auc - 1.0
+    (curve,) = result.details["curves"]
+    assert curve["roc"]["auc"] == auc
+    assert curve["pr"]["average_precision"] == skm.average_precision_score(y_true, proba)
+
+
 def test_multiclass_with_string_labels_matches_sklearn():
     rng = np.random.default_rng(6)
     labels = ["cat", "dog", "eel"]
