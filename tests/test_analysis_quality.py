@@ -182,3 +182,19 @@ def test_join_caps_listed_ids_and_names_missing_columns():
     assert result.join_rate == 0
     with pytest.raises(UsageError, match="label"):
         join_ground_truth(predictions, labels, label_column="label")
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_weighted_scores_from_the_per_class_table_equal_sklearns_weighted_average_exactly(seed):
+    """Precision, recall and F1 per class are computed once, for the report's table and for the weighted metrics;
+    the weighted values must equal scikit-learn's average="weighted" bit for bit, a class without rows included."""
+    rng = np.random.default_rng(seed)
+    labels = ["a", "b", "c", "never"]
+    y_true = rng.choice(labels[:3], size=3000, p=[0.6, 0.3, 0.1])
+    y_pred = np.where(rng.uniform(size=3000) < 0.7, y_true, rng.choice(labels[:2], size=3000))
+    result = quality_metrics("classification", y_true, y_pred, labels=labels)
+    for name, function in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+        assert result.metric(name).value == function(y_true, y_pred, labels=labels, average="weighted",
+                                                     zero_division=0)
+    table = {row["label"]: row for row in result.details["per_class"]}
+    assert table["never"]["support"] == 0 and table["a"]["support"] == int((y_true == "a").sum())

@@ -30,12 +30,24 @@ def _thin(*arrays: np.ndarray) -> list[list[float]]:
     return [[float(v) for v in np.asarray(a, dtype="float64")[keep]] for a in arrays]
 
 
-def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+Scores = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def class_scores(true: np.ndarray, pred: np.ndarray, classes: list[str]) -> Scores:
+    """(precision, recall, F1, support) per class (codes ``0..len(classes)-1``), zero_division=0: computed once, for
+    the report's table and the weighted metrics (scikit-learn's "weighted" average is ``np.average`` of these by
+    support)."""
     codes = list(range(len(classes)))
     precision, recall, f1, support = skm.precision_recall_fscore_support(true, pred, labels=codes, average=None,
                                                                          zero_division=0)
+    return precision, recall, f1, support
+
+
+def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str],
+              scores: Scores | None = None) -> list[dict[str, Any]]:
+    precision, recall, f1, support = scores if scores is not None else class_scores(true, pred, classes)
     return [{"label": classes[i], "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-             "support": int(support[i])} for i in codes]
+             "support": int(support[i])} for i in range(len(classes))]
 
 
 def roc(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -65,10 +77,12 @@ def _histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
 
 
 def classification_details(true: np.ndarray, pred: np.ndarray, classes: list[str], proba: np.ndarray | None,
-                           positive_roc: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any]:
+                           positive_roc: tuple[np.ndarray, np.ndarray, float] | None = None,
+                           scores: Scores | None = None) -> dict[str, Any]:
     """``true``/``pred``: class codes (positions in ``classes``); ``proba``: one column per class, or None;
-    ``positive_roc``: binary only, ``roc(true == 1, proba[:, 1])`` computed already for the AUC metric."""
-    details: dict[str, Any] = {"per_class": per_class(true, pred, classes),
+    ``positive_roc``: binary only, ``roc(true == 1, proba[:, 1])`` computed already for the AUC metric;
+    ``scores``: ``class_scores(true, pred, classes)`` computed already for the weighted metrics."""
+    details: dict[str, Any] = {"per_class": per_class(true, pred, classes, scores),
                                "per_class_rule": "per class: one class against the rest; support = labelled rows "
                                                  "of that class", "curve_rule": CURVE_RULE, "curves": [],
                                "probabilities": None}

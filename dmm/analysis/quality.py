@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from dmm.analysis.binning import CLASS_KEY_RULE, class_keys
-from dmm.analysis.curves import classification_details, regression_details, roc
+from dmm.analysis.curves import class_scores, classification_details, regression_details, roc
 from dmm.analysis.thresholds import Threshold
 from dmm.errors import ConfigError
 
@@ -222,8 +222,10 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     position = {name: i for i, name in enumerate(classes)}
     true = np.array([position[name] for name in true_seen.tolist()], dtype=np.int64)[true_codes]
     pred = np.array([position[name] for name in pred_seen.tolist()], dtype=np.int64)[pred_codes]
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(true, pred, labels=codes, average="weighted",
-                                                                   zero_division=0)
+    scores = class_scores(true, pred, classes)  # per class once: the weighted metrics and the report's table
+    # scikit-learn's average="weighted" is np.average of the per-class values weighted by support (no NaN here:
+    # zero_division=0, and the matched rows give some class a support)
+    precision, recall, f1 = (float(np.average(values, weights=scores[3])) for values in scores[:3])
     averaged = "weighted average over classes by support"
     results = [_metric("accuracy", skm.accuracy_score(true, pred), "", thresholds),
                _metric("precision", precision, "", thresholds, averaged),
@@ -258,7 +260,7 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
         warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
         matrix_of_counts = skm.confusion_matrix(true, pred, labels=codes).tolist()
     confusion = {"labels": classes, "rows": "true label", "columns": "predicted label", "matrix": matrix_of_counts}
-    return results, confusion, classification_details(true, pred, classes, matrix, positive_roc)
+    return results, confusion, classification_details(true, pred, classes, matrix, positive_roc, scores)
 
 
 def _mape(actual: np.ndarray, predicted: np.ndarray) -> tuple[float | None, str, str]:
