@@ -123,3 +123,21 @@ def test_a_sample_too_small_for_the_bins_is_flagged_but_still_tested(frames):
     large = DriftCalculator().fit(training, {"age": "numerical"}).update(production).results()[0].to_dict()
     assert large["small_sample"] is False and "noisy" not in large["reason"]
     assert large["reliable_rows"] == small["reliable_rows"] >= 5
+
+
+def test_a_tests_selection_computes_only_the_main_test_and_the_named_ones(frames):
+    training, production = frames
+    every = {c.column: c for c in DriftCalculator().fit(training, COLUMNS).update(production).results()}
+    alone = DriftCalculator(tests=()).fit(training, COLUMNS).update(production).results()
+    with_ks = DriftCalculator(tests=["KS"]).fit(training, COLUMNS).update(production).results()
+    assert all([t.name for t in c.tests] == [c.main_test] for c in alone)
+    for column in with_ks:  # KS applies to numbers only; categorical columns keep their main test alone
+        expected = [column.main_test] + (["KS"] if column.value_type == "numerical" else [])
+        assert [t.name for t in column.tests] == expected
+    for column in alone:  # the same bins, counts, main value and verdict as when every test is computed
+        full = every[column.column]
+        assert column.to_dict()["value"] == full.to_dict()["value"] and column.passed == full.passed
+        np.testing.assert_array_equal(column.production_counts, full.production_counts)
+    with pytest.raises(UsageError) as refused:
+        DriftCalculator(tests=["KS", "NOPE"])
+    assert "NOPE" in str(refused.value)

@@ -44,6 +44,24 @@ def test_binary_classification_matches_sklearn(binary):
     json.dumps(result)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_binary_auc_and_average_precision_are_sklearns_own_values_exactly(seed):
+    """The AUC metric and the report's curves share one roc_curve, and the average precision comes from the
+    precision-recall curve drawn: both must equal scikit-learn's own functions bit for bit, ties included."""
+    rng = np.random.default_rng(seed)
+    n = 5000
+    proba = rng.integers(0, 40, size=n) / 40.0  # many tied scores
+    y_true = (rng.uniform(size=n) < proba).astype(int)
+    y_pred = (proba > 0.5).astype(int)
+    result = quality_metrics("classification", y_true, y_pred, proba=proba, labels=[0, 1])
+    auc = skm.roc_auc_score(y_true, proba)
+    assert result.metric("auc_roc").value == auc
+    assert result.metric("gini_norm").value == 2.0 * auc - 1.0
+    (curve,) = result.details["curves"]
+    assert curve["roc"]["auc"] == auc
+    assert curve["pr"]["average_precision"] == skm.average_precision_score(y_true, proba)
+
+
 def test_multiclass_with_string_labels_matches_sklearn():
     rng = np.random.default_rng(6)
     labels = ["cat", "dog", "eel"]
@@ -164,3 +182,19 @@ def test_join_caps_listed_ids_and_names_missing_columns():
     assert result.join_rate == 0
     with pytest.raises(UsageError, match="label"):
         join_ground_truth(predictions, labels, label_column="label")
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_weighted_scores_from_the_per_class_table_equal_sklearns_weighted_average_exactly(seed):
+    """Precision, recall and F1 per class are computed once, for the report's table and for the weighted metrics;
+    the weighted values must equal scikit-learn's average="weighted" bit for bit, a class without rows included."""
+    rng = np.random.default_rng(seed)
+    labels = ["a", "b", "c", "never"]
+    y_true = rng.choice(labels[:3], size=3000, p=[0.6, 0.3, 0.1])
+    y_pred = np.where(rng.uniform(size=3000) < 0.7, y_true, rng.choice(labels[:2], size=3000))
+    result = quality_metrics("classification", y_true, y_pred, labels=labels)
+    for name, function in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+        assert result.metric(name).value == function(y_true, y_pred, labels=labels, average="weighted",
+                                                     zero_division=0)
+    table = {row["label"]: row for row in result.details["per_class"]}
+    assert table["never"]["support"] == 0 and table["a"]["support"] == int((y_true == "a").sum())

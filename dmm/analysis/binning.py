@@ -25,6 +25,8 @@ MAX_NUMERIC_BINS = 20
 
 def as_numbers(values: Any) -> np.ndarray:
     """Float array; anything missing or unparseable becomes NaN."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values  # converted already (fit reuses one conversion for the bins, the counts and the checks)
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
@@ -236,6 +238,20 @@ def _boolean_aliases(classes: tuple[str, ...]) -> dict[str, str]:
     return {}
 
 
+MEMO_LIMIT = 100_000  # distinct raw values a CategoricalBins remembers the bin of (an id-like column stops there)
+
+
+def _arrow_text(series: pd.Series) -> Any:
+    """The Arrow array behind a column of Arrow-backed text (pandas' "str"/"string[pyarrow]"), else None."""
+    array = series.array
+    if not hasattr(array, "__arrow_array__") or not isinstance(series.dtype, pd.StringDtype):
+        return None
+    import pyarrow as pa
+
+    chunked = array.__arrow_array__()
+    return chunked if pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type) else None
+
+
 @dataclass(frozen=True)
 class CategoricalBins:
     """One bin per training class (as its ``class_key``), then the guard bins."""
@@ -243,12 +259,14 @@ class CategoricalBins:
     classes: tuple[str, ...]
     note: str = ""
     value_type = "categorical"
-    _index: pd.Index = field(init=False, repr=False, compare=False)
+    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
     _aliases: dict[str, str] = field(init=False, repr=False, compare=False)
+    _memo: dict[Any, tuple[int, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", pd.Index(list(self.classes), dtype="string"))
+        object.__setattr__(self, "_positions", {name: i for i, name in enumerate(self.classes)})
         object.__setattr__(self, "_aliases", _boolean_aliases(self.classes))
+        object.__setattr__(self, "_memo", {})  # raw text -> (bin, key): class_key is a function of the value alone
 
     @property
     def trained_bin_count(self) -> int:
@@ -264,28 +282,54 @@ class CategoricalBins:
     def _lookup(self, key: str) -> str:
         return self._aliases.get(key.lower(), key) if self._aliases else key
 
+    def _bin_of_key(self, key: str | None) -> tuple[int, str]:
+        """(bin position, name): a trained class's position, ``n`` for an unseen class, ``n + 1`` for missing."""
+        n = len(self.classes)
+        if key is None:
+            return n + 1, ""
+        name = self._lookup(key)
+        return self._positions.get(name, n), name
+
+    def _bin_of_text(self, text: str | None) -> tuple[int, str]:
+        found = self._memo.get(text)
+        if found is None:
+            found = self._bin_of_key(class_key(text))
+            if len(self._memo) < MEMO_LIMIT:
+                self._memo[text] = found
+        return found
+
     def counts_and_unseen(self, values: Any) -> tuple[np.ndarray, Counter]:
-        """Bin counts, and how often each class unseen in training occurred."""
+        """Bin counts, and how often each class unseen in training occurred. Each distinct value is keyed once
+        (Arrow-backed text is tallied by Arrow, and a value seen in an earlier chunk is not keyed again)."""
         series = values if isinstance(values, pd.Series) else pd.Series(values)
+        if series.empty:
+            return np.zeros(len(self.classes) + 2, dtype=np.int64), Counter()
+        arrow = _arrow_text(series)
+        if arrow is None:
+            codes, keys, tallies = _distinct_keys(series)
+            return self._tally(keys, tallies, int(np.count_nonzero(codes < 0)))
+        import pyarrow.compute as pc
+
+        distinct = pc.value_counts(arrow)  # nulls are one entry, tallied like the rest
+        found = [self._bin_of_text(text) for text in distinct.field("values").to_pylist()]
+        return self._tally_bins(found, distinct.field("counts").to_numpy(zero_copy_only=False).astype(np.int64), 0)
+
+    def _tally(self, keys: np.ndarray, tallies: np.ndarray, missing_rows: int) -> tuple[np.ndarray, Counter]:
+        """Counts from each distinct key's tally (``_distinct_keys``), rows with a missing value counted apart."""
+        return self._tally_bins([self._bin_of_key(key) for key in keys], tallies, missing_rows)
+
+    def _tally_bins(self, found: list[tuple[int, str]], tallies: np.ndarray,
+                    missing_rows: int) -> tuple[np.ndarray, Counter]:
         n = len(self.classes)
         result = np.zeros(n + 2, dtype=np.int64)
+        result[n + 1] = missing_rows
         unseen_counts: Counter = Counter()
-        if series.empty:
-            return result, unseen_counts
-        codes, keys, tallies = _distinct_keys(series)
-        missing_rows = int(np.count_nonzero(codes < 0))
-        missing = np.array([key is None for key in keys], dtype=bool)
-        names = [self._lookup(key) if key is not None else "" for key in keys]
-        index = self._index.get_indexer(pd.Index(names, dtype="string")) if names else np.array([], dtype=np.intp)
-        index[missing] = -2
-        trained = index >= 0
-        result[:n] = np.bincount(index[trained], weights=tallies[trained], minlength=n).astype(np.int64)
-        unseen = index == -1
-        result[n] = int(tallies[unseen].sum())
-        result[n + 1] = int(tallies[missing].sum()) + missing_rows
-        unseen_names = np.asarray(names, dtype=object)[unseen].tolist()
-        for name, tally in zip(unseen_names, tallies[unseen].tolist(), strict=True):
-            unseen_counts[name] += tally
+        if found:
+            positions = np.fromiter((position for position, _ in found), dtype=np.intp, count=len(found))
+            result += np.bincount(positions, weights=tallies, minlength=n + 2).astype(np.int64)
+            for (position, name), tally in zip(found, tallies.tolist(), strict=True):
+                if position == n:
+                    unseen_counts[name] += tally
         return result, unseen_counts
 
     def to_dict(self) -> dict[str, Any]:
@@ -329,12 +373,18 @@ def fit_numeric_bins(values: Any) -> NumericBins:
 
 
 def fit_categorical_bins(values: Any) -> CategoricalBins:
-    _, keys, _ = _distinct_keys(values if isinstance(values, pd.Series) else pd.Series(values))
+    return fit_counted_categorical_bins(values)[0]
+
+
+def fit_counted_categorical_bins(values: Any) -> tuple[CategoricalBins, np.ndarray]:
+    """The bins and the training values' counts in them, from one pass over the values."""
+    codes, keys, tallies = _distinct_keys(values if isinstance(values, pd.Series) else pd.Series(values))
     classes = tuple(sorted({key for key in keys if key is not None}))
     note = "" if classes else "training column has no valid values: only the guard bins"
     if len(classes) == 1:
         note = f"constant training column (every value is {classes[0]!r}): one bin"
-    return CategoricalBins(classes=classes, note=note)
+    bins = CategoricalBins(classes=classes, note=note)
+    return bins, bins._tally(keys, tallies, int(np.count_nonzero(codes < 0)))[0]
 
 
 def fit_bins(values: Any, value_type: str) -> NumericBins | CategoricalBins:

@@ -30,23 +30,45 @@ def _thin(*arrays: np.ndarray) -> list[list[float]]:
     return [[float(v) for v in np.asarray(a, dtype="float64")[keep]] for a in arrays]
 
 
-def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+Scores = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def class_scores(true: np.ndarray, pred: np.ndarray, classes: list[str]) -> Scores:
+    """(precision, recall, F1, support) per class (codes ``0..len(classes)-1``), zero_division=0: computed once, for
+    the report's table and the weighted metrics (scikit-learn's "weighted" average is ``np.average`` of these by
+    support)."""
     codes = list(range(len(classes)))
     precision, recall, f1, support = skm.precision_recall_fscore_support(true, pred, labels=codes, average=None,
                                                                          zero_division=0)
+    return precision, recall, f1, support
+
+
+def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str],
+              scores: Scores | None = None) -> list[dict[str, Any]]:
+    precision, recall, f1, support = scores if scores is not None else class_scores(true, pred, classes)
     return [{"label": classes[i], "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-             "support": int(support[i])} for i in codes]
+             "support": int(support[i])} for i in range(len(classes))]
 
 
-def _curves_for(positive: np.ndarray, score: np.ndarray, label: str) -> dict[str, Any] | None:
+def roc(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(fpr, tpr, area) of one class against the rest: the area is ``roc_auc_score``'s binary value, which
+    scikit-learn computes as ``auc`` of this same ``roc_curve``; computed once for the metric and the chart."""
+    fpr, tpr, _ = skm.roc_curve(positive, score)
+    return fpr, tpr, float(skm.auc(fpr, tpr))
+
+
+def _curves_for(positive: np.ndarray, score: np.ndarray, label: str,
+                known_roc: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any] | None:
     if positive.all() or not positive.any():
         return None
-    fpr, tpr, _ = skm.roc_curve(positive, score)
+    fpr, tpr, area = known_roc if known_roc is not None else roc(positive, score)
     precision, recall, _ = skm.precision_recall_curve(positive, score)
+    # average_precision_score's binary value, from the same curve: -sum(diff(recall) * precision[:-1])
+    average_precision = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
     roc_x, roc_y = _thin(fpr, tpr)
     pr_x, pr_y = _thin(recall[::-1], precision[::-1])
-    return {"label": label, "roc": {"x": roc_x, "y": roc_y, "auc": float(skm.auc(fpr, tpr))},
-            "pr": {"x": pr_x, "y": pr_y, "average_precision": float(skm.average_precision_score(positive, score)),
+    return {"label": label, "roc": {"x": roc_x, "y": roc_y, "auc": area},
+            "pr": {"x": pr_x, "y": pr_y, "average_precision": float(average_precision),
                    "base_rate": float(positive.mean())}}
 
 
@@ -54,10 +76,13 @@ def _histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
     return [int(c) for c in np.histogram(values, bins=edges)[0]]
 
 
-def classification_details(true: np.ndarray, pred: np.ndarray, classes: list[str],
-                           proba: np.ndarray | None) -> dict[str, Any]:
-    """``true``/``pred``: class codes (positions in ``classes``); ``proba``: one column per class, or None."""
-    details: dict[str, Any] = {"per_class": per_class(true, pred, classes),
+def classification_details(true: np.ndarray, pred: np.ndarray, classes: list[str], proba: np.ndarray | None,
+                           positive_roc: tuple[np.ndarray, np.ndarray, float] | None = None,
+                           scores: Scores | None = None) -> dict[str, Any]:
+    """``true``/``pred``: class codes (positions in ``classes``); ``proba``: one column per class, or None;
+    ``positive_roc``: binary only, ``roc(true == 1, proba[:, 1])`` computed already for the AUC metric;
+    ``scores``: ``class_scores(true, pred, classes)`` computed already for the weighted metrics."""
+    details: dict[str, Any] = {"per_class": per_class(true, pred, classes, scores),
                                "per_class_rule": "per class: one class against the rest; support = labelled rows "
                                                  "of that class", "curve_rule": CURVE_RULE, "curves": [],
                                "probabilities": None}
@@ -68,7 +93,8 @@ def classification_details(true: np.ndarray, pred: np.ndarray, classes: list[str
     else:
         support = np.bincount(true, minlength=len(classes))
         targets = [int(i) for i in np.argsort(-support, kind="stable")[:MAX_CURVE_CLASSES] if support[i]]
-    details["curves"] = [c for c in (_curves_for(true == i, proba[:, i], classes[i]) for i in targets) if c]
+    details["curves"] = [c for c in (_curves_for(true == i, proba[:, i], classes[i], positive_roc if i == 1
+                                                 and len(classes) == 2 else None) for i in targets) if c]
     edges = np.linspace(0.0, 1.0, BINS + 1)
     if len(classes) == 2:
         score = proba[:, 1]

@@ -5,21 +5,31 @@
         calculator.update(chunk)
     report = [column.to_dict() for column in calculator.results()]
 
+``DriftCalculator(config, tests=("KS",))`` computes each column's main test and only the named others (``tests=()``:
+the main test alone); the default computes every test that applies. Bins and counts are the same either way.
+
 Memory stays bounded: only bin counts (and a capped tally of unseen classes) are kept between chunks.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from dmm.analysis.binning import CategoricalBins, NumericBins, fit_bins
+from dmm.analysis.binning import (
+    CategoricalBins,
+    NumericBins,
+    as_numbers,
+    fit_counted_categorical_bins,
+    fit_numeric_bins,
+)
 from dmm.analysis.divergence import DriftConfig, TestResult, run_test
 from dmm.analysis.drift_tests import DRIFT_TESTS, TESTS, shares
-from dmm.errors import UsageError
+from dmm.errors import ConfigError, UsageError
 
 VALUE_TYPES = ("numerical", "categorical")
 TOP_BINS = 3
@@ -105,11 +115,8 @@ class ColumnDrift:
         }
 
 
-def _whole_numbers(values: pd.Series) -> bool:
+def _whole_numbers(numbers: np.ndarray) -> bool:
     """True when the column has finite numbers and every one is whole (an integer column, or floats like 3.0)."""
-    from dmm.analysis.binning import as_numbers
-
-    numbers = as_numbers(values)
     numbers = numbers[np.isfinite(numbers)]
     return bool(numbers.size) and bool(np.all(numbers == np.round(numbers)))
 
@@ -117,8 +124,13 @@ def _whole_numbers(values: pd.Series) -> bool:
 class DriftCalculator:
     """Fitted on a reference (training) frame; fed production chunks; produces one ``ColumnDrift`` per column."""
 
-    def __init__(self, config: DriftConfig | dict | None = None) -> None:
+    def __init__(self, config: DriftConfig | dict | None = None, tests: Iterable[str] | None = None) -> None:
         self.config = config if isinstance(config, DriftConfig) else DriftConfig(config)
+        self.tests = None if tests is None else tuple(dict.fromkeys(tests))  # None: every test that applies
+        unknown = [name for name in self.tests or () if name not in DRIFT_TESTS]
+        if unknown:
+            raise ConfigError(f"The drift tests to compute name an unknown test {unknown[0]!r}",
+                              f"Use one of {', '.join(TESTS)}")
         self.columns: dict[str, str] = {}
         self.bins: dict[str, NumericBins | CategoricalBins] = {}
         self.reference_counts: dict[str, np.ndarray] = {}
@@ -137,13 +149,19 @@ class DriftCalculator:
         self.columns = dict(columns)
         for name, value_type in self.columns.items():
             values = reference_df[name] if name in reference_df.columns else pd.Series([], dtype="float64")
-            bins = fit_bins(values, value_type)
+            bins: NumericBins | CategoricalBins
+            if value_type == "numerical":  # one conversion to numbers for the bins, the counts and the integer check
+                numbers = as_numbers(values)
+                bins = fit_numeric_bins(numbers)
+                self.reference_counts[name] = bins.counts(numbers)
+                self.integer[name] = _whole_numbers(numbers)
+            else:  # one factorisation for the classes and their counts
+                bins, self.reference_counts[name] = fit_counted_categorical_bins(values)
+                self.integer[name] = False
             self.bins[name] = bins
-            self.reference_counts[name] = bins.counts(values)
             self.production_counts[name] = np.zeros_like(self.reference_counts[name])
             self.unseen[name] = Counter()
             self.rows_with_column[name] = 0
-            self.integer[name] = value_type == "numerical" and _whole_numbers(values)
         self._reference_has = {name: name in reference_df.columns for name in self.columns}
         self.rows_seen = 0
         return self
@@ -175,7 +193,9 @@ class DriftCalculator:
         bins, value_type = self.bins[name], self.columns[name]
         reference, production = self.reference_counts[name], self.production_counts[name]
         main_test = self.config.main_test(name, value_type)
-        names = [main_test] + [t for t in TESTS if t != main_test and DRIFT_TESTS[t].applies_to(value_type)]
+        wanted = TESTS if self.tests is None else self.tests
+        names = [main_test] + [t for t in TESTS
+                               if t != main_test and t in wanted and DRIFT_TESTS[t].applies_to(value_type)]
         tests = [run_test(test, reference, production, bins, self.config, name) for test in names]
         drift = ColumnDrift(column=name, value_type=value_type, bins=bins, reference_counts=reference.copy(),
                             production_counts=production.copy(), main_test=main_test, tests=tests,

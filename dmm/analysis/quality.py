@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from dmm.analysis.binning import CLASS_KEY_RULE, class_keys
-from dmm.analysis.curves import classification_details, regression_details
+from dmm.analysis.curves import class_scores, classification_details, regression_details, roc
 from dmm.analysis.thresholds import Threshold
 from dmm.errors import ConfigError
 
@@ -209,7 +209,9 @@ def _label_order(texts: Any) -> list[str]:
 def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Sequence[Any] | None,
                     sample_weight: Any,
                     thresholds: Mapping[str, Threshold]) -> tuple[list[MetricResult], dict[str, Any], dict[str, Any]]:
-    seen = set(y_true.unique().tolist()) | set(y_pred.unique().tolist())
+    true_codes, true_seen = pd.factorize(y_true)  # each column hashed once: its classes and its codes
+    pred_codes, pred_seen = pd.factorize(y_pred)
+    seen = set(true_seen.tolist()) | set(pred_seen.tolist())
     if labels is None:
         labels = _label_order(seen)
     else:
@@ -217,10 +219,13 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     classes = labels + _label_order(seen - set(labels))
     # integer codes: scikit-learn's checks sort the labels, which is slow on strings
     codes = list(range(len(classes)))
-    true = pd.Categorical(y_true, categories=classes).codes.astype(np.int64)
-    pred = pd.Categorical(y_pred, categories=classes).codes.astype(np.int64)
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(true, pred, labels=codes, average="weighted",
-                                                                   zero_division=0)
+    position = {name: i for i, name in enumerate(classes)}
+    true = np.array([position[name] for name in true_seen.tolist()], dtype=np.int64)[true_codes]
+    pred = np.array([position[name] for name in pred_seen.tolist()], dtype=np.int64)[pred_codes]
+    scores = class_scores(true, pred, classes)  # per class once: the weighted metrics and the report's table
+    # scikit-learn's average="weighted" is np.average of the per-class values weighted by support (no NaN here:
+    # zero_division=0, and the matched rows give some class a support)
+    precision, recall, f1 = (float(np.average(values, weights=scores[3])) for values in scores[:3])
     averaged = "weighted average over classes by support"
     results = [_metric("accuracy", skm.accuracy_score(true, pred), "", thresholds),
                _metric("precision", precision, "", thresholds, averaged),
@@ -229,13 +234,16 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
         _probability_matrix(proba, classes)
     auc = weighted_auc = log_loss = None
     why_auc = log_why = why
+    positive_roc = None
     if matrix is not None:
         log_loss, log_why = _guarded(lambda: skm.log_loss(true, matrix, labels=codes))
-        if len(np.unique(true)) < 2:
+        if np.count_nonzero(np.bincount(true, minlength=len(classes))) < 2:
             why_auc = "only one class in the labels: AUC-ROC and Gini are undefined"
         elif len(classes) == 2:
             positive = true == 1
-            auc, why_auc = _guarded(lambda: skm.roc_auc_score(positive, matrix[:, 1]))
+            # roc_auc_score's binary value is auc(roc_curve(...)); the curve is kept for the report's chart
+            positive_roc, why_auc = _guarded(lambda: roc(positive, matrix[:, 1]))
+            auc = None if positive_roc is None else positive_roc[2]
             weighted_auc = auc if sample_weight is None else \
                 _guarded(lambda: skm.roc_auc_score(positive, matrix[:, 1], sample_weight=sample_weight))[0]
         else:
@@ -252,7 +260,7 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
         warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
         matrix_of_counts = skm.confusion_matrix(true, pred, labels=codes).tolist()
     confusion = {"labels": classes, "rows": "true label", "columns": "predicted label", "matrix": matrix_of_counts}
-    return results, confusion, classification_details(true, pred, classes, matrix)
+    return results, confusion, classification_details(true, pred, classes, matrix, positive_roc, scores)
 
 
 def _mape(actual: np.ndarray, predicted: np.ndarray) -> tuple[float | None, str, str]:
