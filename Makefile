@@ -31,16 +31,21 @@ QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || tru
 
 install: $(STAMP)
 
+# One recipe makes .venv and .venv310: $(call make_venv,PYTHON,VENV DIR,REQUIREMENTS FILE) then touch the stamp.
 # The project itself (pyproject.toml: dmm, sandbox, example, config_loader, prediction_capture_example) goes in
 # editable and without dependencies, after the lock files: the exact set stays the one the lock files name.
+# domino-data-capture declares attrs<22 but imports only the standard library; see requirements-nodeps.txt
+define make_venv
+	test -x $(2)/bin/python || $(1) -m venv $(2)
+	$(2)/bin/python -m pip install --quiet --disable-pip-version-check -r $(3) 2>&1 | $(QUIET_PIP)
+	$(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
+	$(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(2)/bin/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
+	cd / && $(CURDIR)/$(2)/bin/python -c "import dmm, sandbox, example, config_loader, prediction_capture_example"
+endef
+
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt 2>&1 | $(QUIET_PIP)
-	# domino-data-capture declares attrs<22 but imports only the standard library; see requirements-nodeps.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
-	$(BIN)/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
-	cd / && $(CURDIR)/$(BIN)/python -c "import dmm, sandbox, example, config_loader, prediction_capture_example"
+	$(call make_venv,$(PYTHON),$(VENV),requirements-lock.txt)
 	touch $(STAMP)
 
 # The report test opens monitoring_report.html in headless Chromium (Debian's package, as root).
@@ -69,12 +74,7 @@ test: $(STAMP) $(SPARK_STAMP) $(JAVA) $(CHROMIUM) lint
 
 # The whole suite again, on Python 3.10 with requirements-floor.txt (+ the no-deps lock and the project, editable).
 $(FLOOR_STAMP): requirements-floor.txt requirements-nodeps.txt pyproject.toml
-	test -x $(FLOOR_BIN)/python || $(PYTHON310) -m venv $(FLOOR_VENV)
-	$(FLOOR_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-floor.txt 2>&1 | $(QUIET_PIP)
-	$(FLOOR_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
-	$(FLOOR_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
-	$(FLOOR_BIN)/python -c "import domino.training_sets, domino_data.data_sources, domino_data_capture.data_capture_client, mlflow, flask"
-	cd / && $(CURDIR)/$(FLOOR_BIN)/python -c "import dmm, sandbox, example, config_loader, prediction_capture_example"
+	$(call make_venv,$(PYTHON310),$(FLOOR_VENV),requirements-floor.txt)
 	touch $(FLOOR_STAMP)
 
 test-floor:

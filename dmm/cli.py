@@ -54,12 +54,21 @@ def add_domino_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--auth-token-env", metavar="NAME", help=AUTH_TOKEN_ENV_HELP)
 
 
+def check_auth_token_env(name: str | None) -> None:
+    """``--auth-token-env NAME`` names an environment variable (every step, and the wizard's own option)."""
+    from dmm.config import is_env_name
+
+    if name is not None and not is_env_name(name):
+        raise UsageError(f"--auth-token-env {name!r} is not an environment variable name",
+                         "Name the variable that holds the access token, e.g. --auth-token-env "
+                         "DOMINO_SERVICE_ACCOUNT_TOKEN", code="flag-invalid")
+
+
 def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
     """Start the trace and pick the auth method before ``main`` runs, so every Domino call sees them (``run`` puts
     the method's environment variable back when ``main`` returns)."""
     from dmm import trace
     from dmm.auth import CHOICES, METHOD_ENV, TOKEN_ENV_ENV
-    from dmm.config import is_env_name
 
     words = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(add_help=False)
@@ -67,10 +76,7 @@ def _apply_domino_arguments(argv: Sequence[str] | None) -> None:
     parser.add_argument("--auth", choices=CHOICES)
     parser.add_argument("--auth-token-env")
     known, _rest = parser.parse_known_args(words)  # a bad --auth value: UsageError via plain_argparse_errors
-    if known.auth_token_env is not None and not is_env_name(known.auth_token_env):
-        raise UsageError(f"--auth-token-env {known.auth_token_env!r} is not an environment variable name",
-                         "Name the variable that holds the access token, e.g. --auth-token-env "
-                         "DOMINO_SERVICE_ACCOUNT_TOKEN", code="flag-invalid")
+    check_auth_token_env(known.auth_token_env)
     if known.auth:
         os.environ[METHOD_ENV] = known.auth  # the config's DMM_<SECTION>_<KEY> override of domino.auth_method
     if known.auth_token_env:

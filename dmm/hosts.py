@@ -18,7 +18,6 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 TRAINING_SETS, DATA_SOURCES, MODEL_MONITOR, CUSTOM_METRICS = ("training sets", "data sources", "Model Monitor",
@@ -56,10 +55,12 @@ def is_internal(url: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def per_service(config: Any, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Service name -> the base URL it is reached at for ``config`` (a ``MonitoringConfig``)."""
+def per_service(domino_base_url: str, model_monitor_api_url: str,
+                env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Service name -> the base URL it is reached at, given the config's two URLs (``MonitoringConfig``'s
+    ``domino_base_url`` and ``model_monitor_api_url``, or the wizard's answers)."""
     env = os.environ if env is None else env
     return {TRAINING_SETS: training_sets(env) + "/trainingset" if training_sets(env) else "",
             DATA_SOURCES: data_sources(env) + "/v4" if data_sources(env) else "",
-            MODEL_MONITOR: config.model_monitor_api_url,
-            CUSTOM_METRICS: custom_metrics(config.domino_base_url, env)}
+            MODEL_MONITOR: model_monitor_api_url,
+            CUSTOM_METRICS: custom_metrics(domino_base_url, env)}

@@ -17,16 +17,23 @@ answer (lost answer, timeout, 5xx, interrupted in flight): a label for a predict
 nothing, whereas a captured prediction without a label is lost for good. ``ground_truth_csv`` turns them into the
 same bytes every time, so step 4 and a later ``finish_journals`` (steps 4 and 5) produce and recognise the same file.
 A journal is finished when the ledger has registered its key; it is then left as a record.
+
+While step 4 lives it holds an exclusive ``flock`` on its journal (taken at ``create``, let go by ``release`` or by
+the process ending, ``kill -9`` included). Recovery (``finish_journals``, steps 4 and 5) takes the same lock without
+waiting, holds it while it finishes a journal, and skips a journal whose lock is taken: a step 4 still sending, or
+another step finishing it. Without that, a step 5 started mid-run would upload and register a partial file.
 """
 
 from __future__ import annotations
 
 import datetime
+import fcntl
 import io
 import json
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,20 +51,39 @@ def journal_folder(ledger_path: str | os.PathLike[str]) -> Path:
     return Path(ledger_path).parent / JOURNAL_FOLDER
 
 
+def _try_lock(handle: Any) -> bool:
+    """Take ``handle``'s exclusive lock without waiting: False when another open file (a live process) holds it."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextmanager
+def claimed(path: Path) -> Iterator[bool]:
+    """Hold ``path``'s lock for the block (True), or False at once when a live writer or finisher holds it."""
+    with open(path, encoding="utf-8") as handle:
+        yield _try_lock(handle)  # closing the handle lets the lock go
+
+
 class LabelJournal:
-    """An open journal that threads append to; every record is one flushed line."""
+    """An open journal that threads append to; every record is one flushed line. Its writer holds the journal's
+    lock from ``create`` to ``release`` (``close`` writes the last record but keeps the lock: step 4 still uploads)."""
 
     def __init__(self, path: Path, handle: Any) -> None:
         self.path = path
         self._handle = handle
         self._lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def create(cls, folder: Path, run_id: str, *, model_id: str | None, datasource: str | None, key: str | None,
                label_column: str) -> LabelJournal:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{run_id}.jsonl"
-        handle = open(path, "x", encoding="utf-8")  # noqa: SIM115 - closed by .close()
+        handle = open(path, "x", encoding="utf-8")  # noqa: SIM115 - closed by .release()
+        _try_lock(handle)  # a new file: nobody else can hold it yet
         journal = cls(path, handle)
         journal._append({"t": "run", "run_id": run_id, "model_id": model_id, "datasource": datasource, "key": key,
                          "label_column": label_column, "created_at": _now()}, sync=True)
@@ -73,12 +99,23 @@ class LabelJournal:
         self._append({"t": "failed", "i": index, "reached": reached})
 
     def close(self, reason: str) -> None:
+        """The last record: sending stopped. The lock is kept until ``release``."""
         with self._lock:
-            if self._handle.closed:
+            if self._handle.closed or self._closed:
                 return
+            self._closed = True
         self._append({"t": "closed", "reason": reason}, sync=True)
+
+    def release(self) -> None:
+        """Close the file, letting its lock go: recovery may now finish this journal."""
         with self._lock:
             self._handle.close()
+
+    def __enter__(self) -> LabelJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def _append(self, record: dict[str, Any], sync: bool = False) -> None:
         line = json.dumps(record, default=str, allow_nan=False) + "\n"
@@ -174,8 +211,8 @@ def ground_truth_csv(rows: list[tuple[str, Any, str]], label_column: str) -> byt
 class Finished:
     """What ``finish_journal`` did with one journal: ``uploaded``, ``found`` (its upload had succeeded but the answer
     was lost: the data source holds the same bytes, so it is recorded, not uploaded again), ``recorded`` (already in
-    the ledger), ``empty`` (no label to upload) or ``different`` (the data source holds other bytes under its key:
-    left alone, said)."""
+    the ledger), ``empty`` (no label to upload), ``different`` (the data source holds other bytes under its key:
+    left alone, said) or ``busy`` (its lock is held: step 4 is still sending, or another step is finishing it)."""
 
     path: Path
     key: str | None
@@ -228,9 +265,18 @@ def unfinished_journals(folder: Path, ledger: Any, datasource: str | None = None
 
 
 def finish_journals(folder: Path, datasources: Any, ledger: Any, datasource: str | None = None) -> list[Finished]:
-    """Finish every unfinished journal (steps 4 and 5 call this first)."""
-    return [finish_journal(contents, datasources, ledger) for contents in unfinished_journals(folder, ledger,
-                                                                                              datasource)]
+    """Finish every unfinished journal nobody holds (steps 4 and 5 call this first); a held one is ``busy``."""
+    done = []
+    for contents in unfinished_journals(folder, ledger, datasource):
+        with claimed(contents.path) as mine:
+            if not mine:
+                done.append(Finished(contents.path, contents.key, len(contents.labels()), "busy"))
+                continue
+            latest = read_journal(contents.path)  # its writer may have added lines since it was read
+            if hasattr(ledger, "refresh"):
+                ledger.refresh()  # another step may have finished it just before the lock was free
+            done.append(finish_journal(latest or contents, datasources, ledger))
+    return done
 
 
 def finished_lines(done: list[Finished]) -> list[str]:
@@ -243,6 +289,10 @@ def finished_lines(done: list[Finished]) -> list[str]:
         elif item.action == "found":
             lines.append(f"Recovered {item.path}: its upload had reached the data source ({item.key}) but the answer "
                          "was lost; recorded, not uploaded again")
+        elif item.action == "busy":
+            lines.append(f"Skipped the label journal {item.path}: step 4 is still running (or another step is "
+                         "finishing it) and holds it; its labels are uploaded and registered once it ends, or by "
+                         "running python 5_upload_ground_truth.py again then")
         elif item.action == "different":
             lines.append(f"Warning: {item.key} in the data source differs from the labels in {item.path}; left "
                          "alone (check it, then register the journal's labels with --file if needed)")

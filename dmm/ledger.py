@@ -1,14 +1,21 @@
 """The ledger: which ground-truth files were uploaded and registered, so a rerun does only what is missing.
 
 Kept as ``monitoring_ledger.json`` next to the config; written atomically (temp file, then rename).
+
+Steps 4 and 5 can run at once (step 4 holds its ledger for the whole of its sending). ``save`` therefore re-reads
+the file under an exclusive ``flock`` on the ledger's folder and writes what is there plus what this process changed
+since it read the ledger, so one step never saves a stale ledger over another's records.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
+import fcntl
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,7 @@ from dmm.files import write_json
 from dmm.redact import redact_value
 
 LEDGER_FORMAT_VERSION = 1
+_PARTS = ("uploads", "registrations", "labels")
 
 
 def _now() -> str:
@@ -31,6 +39,11 @@ class Ledger:
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
     # model id -> event id -> [label, key of the file that registered it]
     labels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    # what the file held when this process read it: the difference is what this process changed
+    _base: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._base = self._snapshot()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Ledger:
@@ -51,9 +64,37 @@ class Ledger:
 
     def save(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
-                    "registrations": self.registrations, "labels": self.labels}
-        return write_json(self.path, redact_value(document), sort_keys=True)
+        with _folder_locked(self.path.parent):
+            self._merge_saved()
+            document = {"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
+                        "registrations": self.registrations, "labels": self.labels}
+            written = write_json(self.path, redact_value(document), sort_keys=True)
+            self._base = self._snapshot()
+        return written
+
+    def refresh(self) -> None:
+        """Take in what other steps saved since this ledger was read, keeping this process's own changes."""
+        with _folder_locked(self.path.parent):
+            self._merge_saved()
+
+    def _snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy({part: getattr(self, part) for part in _PARTS})
+
+    def _merge_saved(self) -> None:
+        """The file as saved now, with every entry this process changed since it read the file laid over it."""
+        if not self.path.is_file():
+            return
+        saved = Ledger.load(self.path)
+        base, disk = self._base, saved._snapshot()
+        for part in ("uploads", "registrations"):
+            mine = getattr(self, part)
+            disk[part].update({k: v for k, v in mine.items() if base[part].get(k) != v or k not in disk[part]})
+        for model_id, events in self.labels.items():
+            known, theirs = base["labels"].get(model_id, {}), disk["labels"].setdefault(model_id, {})
+            theirs.update({e: v for e, v in events.items() if known.get(e) != v or e not in theirs})
+        for part in _PARTS:
+            setattr(self, part, disk[part])
+        self._base = saved._snapshot()
 
     def record_upload(self, key: str, datasource: str, rows: int, run_id: str, digest: str | None = None) -> None:
         """``digest``: the sha256 of the uploaded bytes, so step 5 can tell if the object was changed afterwards."""
@@ -90,3 +131,19 @@ class Ledger:
     def uploads_oldest_first(self) -> dict[str, dict[str, Any]]:
         """Every uploaded ground-truth file: ``{key: {datasource, rows, run_id, uploaded_at}}``, oldest first."""
         return dict(sorted(self.uploads.items(), key=lambda item: (str(item[1].get("uploaded_at", "")), item[0])))
+
+
+@contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the ledger's folder (the ledger file itself is replaced on every save)."""
+    try:
+        fd: int | None = os.open(folder, os.O_RDONLY)
+    except OSError:
+        fd = None  # a folder that cannot be opened: the write itself says what is wrong
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)

@@ -8,10 +8,14 @@ endpoint enforces. Evidence that capture must live in the pyfunc and that the en
 Domino's field notes (github.com/dominodatalab/Fraud-Detection-Workshop, monitoring_blueprints/
 DOMINO_PLATFORM_NOTES.md §2c, templates/model_pyfunc_with_capture.py, creditfraud_register_capture.py).
 MLflow 2.12+ and 3.x: the model's name is ``artifact_path`` in 2.x and ``name`` in 3.x.
+
+A retry registers nothing new: a version of the registered model whose run carries the ``dmm.wrapped_model`` tag of
+the same model URI and the ``dmm.schema_sha256`` of the same schema is reused (and said so).
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import warnings
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ class WrappedModel:
     model_uri: str
     run_id: str
     wrapped_uri: str
+    reused: bool = False
 
 
 def check_wrap(name: str | None, schema: str | None) -> Path | None:
@@ -78,19 +83,52 @@ def log_model_arguments(log_model: Any, **arguments: Any) -> dict[str, Any]:
     return arguments
 
 
+def existing_version(registered_name: str, model_uri: str, schema_digest: str) -> tuple[str, str] | None:
+    """``(version, run id)`` of the newest version of ``registered_name`` that already wraps ``model_uri`` with the
+    same schema, or None (the name is not registered yet, or no version wraps it)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    found = []
+    for version in client.search_model_versions(f"name='{registered_name}'"):
+        status = str(getattr(version, "status", "READY") or "READY")
+        if not version.run_id or status != "READY":
+            continue
+        try:
+            tags = client.get_run(version.run_id).data.tags
+        except MlflowException:  # its run was deleted for good: it wraps nothing we can tell
+            continue
+        if tags.get("dmm.wrapped_model") == model_uri and tags.get("dmm.schema_sha256") == schema_digest:
+            found.append((int(version.version), version.run_id))
+    if not found:
+        return None
+    number, run_id = max(found)
+    return str(number), run_id
+
+
 def wrap_capture(choice: ModelChoice, schema_path: Path, registered_name: str) -> WrappedModel:
-    """Log ``choice``'s model inside ``CapturingModel`` in a new run of its experiment and register it."""
+    """Log ``choice``'s model inside ``CapturingModel`` in a new run of its experiment and register it, unless a
+    version already wraps it with the same schema (then that version is returned, ``reused``)."""
     import mlflow
     import mlflow.pyfunc
 
     import prediction_capture_example as template
 
     schema = template.load_schema(schema_path)
+    schema_digest = hashlib.sha256(schema_path.read_bytes()).hexdigest()
+    with _mlflow_errors():
+        reuse = existing_version(registered_name, choice.model_uri, schema_digest)
+    if reuse is not None:
+        return WrappedModel(registered_name=registered_name, version=reuse[0],
+                            model_uri=f"models:/{registered_name}/{reuse[0]}", run_id=reuse[1],
+                            wrapped_uri=choice.model_uri, reused=True)
     with _mlflow_errors(), warnings.catch_warnings():
         # no input example on purpose: MLflow would run the model on it, and the wrapper would capture that row
         warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
         with mlflow.start_run(experiment_id=choice.experiment_id, run_name=RUN_NAME) as run:
-            mlflow.set_tags({"dmm.wrapped_model": choice.model_uri, "dmm.wrapped_run": choice.run_id})
+            mlflow.set_tags({"dmm.wrapped_model": choice.model_uri, "dmm.wrapped_run": choice.run_id,
+                             "dmm.schema_sha256": schema_digest})
             info = mlflow.pyfunc.log_model(**log_model_arguments(
                 mlflow.pyfunc.log_model, name=WRAPPED_NAME, python_model=template.CapturingModel(),
                 artifacts={"model": choice.model_uri, "schema": str(schema_path)},
@@ -109,8 +147,11 @@ def wrap_capture(choice: ModelChoice, schema_path: Path, registered_name: str) -
 
 
 def wrap_lines(wrapped: WrappedModel) -> list[str]:
-    return [f"Wrapped with prediction capture: {wrapped.model_uri} (run {wrapped.run_id}, wrapping "
-            f"{wrapped.wrapped_uri}).",
+    done = (f"Already wrapped with prediction capture: {wrapped.model_uri} (run {wrapped.run_id}) wraps "
+            f"{wrapped.wrapped_uri} with this schema; reused it, nothing new registered." if wrapped.reused else
+            f"Wrapped with prediction capture: {wrapped.model_uri} (run {wrapped.run_id}, wrapping "
+            f"{wrapped.wrapped_uri}).")
+    return [done,
             f"Next: deploy {wrapped.registered_name} version {wrapped.version} from the Model Registry as an endpoint "
             "(Endpoints > Create endpoint > from a registered model); it captures every prediction and answers its "
             "event_id, so steps 3-6 work as with a file-based endpoint."]

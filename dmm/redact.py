@@ -26,20 +26,26 @@ def _known_secrets() -> set[str]:
 
 
 _HEADER_PATTERN = re.compile(r"(?i)(x-domino-api-key|authorization)(['\"]?\s*[:=]\s*['\"]?)"
-                             r"((?:basic|bearer|token) +[^'\"\s,}]+|[^'\"\s,}]+)")
+                             r"((?:basic|bearer|token) +[^'\"\s,}&]+|[^'\"\s,}&]+)")
 
 
 # Query parameters that carry a credential in a signed or authenticated URL: S3 presigned URLs (X-Amz-Signature,
 # X-Amz-Credential, X-Amz-Security-Token; Signature/AWSAccessKeyId in the v2 form), GCS (X-Goog-Signature,
-# X-Goog-Credential), Azure SAS (sig, plus se/sp/skoid/sktid/sks/skv... which bound what the signature grants),
-# the sandbox's object store (signature), and any token/key/secret/password a service accepts in a URL.
+# X-Goog-Credential; GoogleAccessId in the v2 form), Azure SAS (sig, plus se/sp/sv/skoid/sktid/sks/skv... which bound
+# what the signature grants), the sandbox's object store (signature), and any token/key/secret/password a service
+# accepts in a URL. Not ``key``: URLs use it for object keys and paths, which are data worth reading in a message (no
+# Domino client sends a credential as ``key=``; they send headers). The one list: ``redact``, the trace
+# (``dmm.trace``) and the soak's leak check all use it.
 SIGNED_URL_PARAMS = ("signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid",
-                     "x-goog-signature", "x-goog-credential", "sig", "se", "sp", "st", "skoid", "sktid", "skt",
-                     "ske", "sks", "skv", "token", "access_token", "id_token", "refresh_token", "api_key", "apikey",
-                     "x-domino-api-key", "secret", "client_secret", "password", "passwd", "credential", "auth",
-                     "code")
-_QUERY_PATTERN = re.compile(r"(?i)([?&;](?:" + "|".join(re.escape(n) for n in SIGNED_URL_PARAMS) + r")=)"
-                            r"[^&#\s'\"<>]*")
+                     "x-goog-signature", "x-goog-credential", "googleaccessid", "sig", "se", "sp", "sv", "st",
+                     "skoid", "sktid", "skt", "ske", "sks", "skv", "token", "access_token", "id_token",
+                     "refresh_token", "api_key", "apikey", "x-domino-api-key", "secret", "client_secret",
+                     "password", "passwd", "credential", "auth", "code")
+_NAMES = "|".join(re.escape(n) for n in sorted(SIGNED_URL_PARAMS, key=len, reverse=True))
+_VALUE = r"[^&#\s'\"<>]*"
+_QUERY_PATTERN = re.compile(r"(?i)([?&;](?:" + _NAMES + r")=)" + _VALUE)
+# a credential parameter whose value is not masked: what a leak check looks for in output and files
+UNMASKED_SIGNED_URL_PARAM = re.compile(r"(?i)[?&](?:" + _NAMES + r")=(?!\*\*\*\*)[^&#\s'\"<>]+")
 # credentials written into a URL's authority: scheme://user:password@host
 _USERINFO_PATTERN = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"<>]+:)[^/\s@'\"<>]+@")
 

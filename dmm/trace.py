@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -28,21 +27,15 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from dmm.redact import redact
+from dmm.redact import SIGNED_URL_PARAMS, redact
 
 TRACE_ENV = "DMM_TRACE"
 BODY_LIMIT = 4000
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-domino-api-key", "x-domino-jwt", "cookie",
                             "set-cookie", "x-dmm-api-key", "x-amz-security-token"})
-# Query parameters that authorise a request by themselves: S3 / GCS / Azure SAS signatures and credentials, tokens.
-SECRET_QUERY_KEYS = frozenset({"signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-                               "x-goog-signature", "x-goog-credential", "sig", "se", "sp", "sv", "skoid", "sktid",
-                               "token", "access_token", "api_key", "apikey", "key", "code", "awsaccesskeyid",
-                               "googleaccessid", "x-domino-api-key", "password", "secret"})
+# Query parameters that authorise a request by themselves: the one list, ``dmm.redact.SIGNED_URL_PARAMS``.
+SECRET_QUERY_KEYS = frozenset(SIGNED_URL_PARAMS)
 MASK = "****"
-# The same parameters wherever a URL appears inside text: a body that hands out a signed URL, an error message.
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:" + "|".join(sorted(map(re.escape, SECRET_QUERY_KEYS))) + r")=)"
-                           r"([^&\"'\s<>\\]+)")
 
 _lock = threading.Lock()
 _file: IO[str] | None = None
@@ -50,8 +43,8 @@ _path: Path | None = None
 
 
 def redact_text(text: str) -> str:
-    """Known secrets and every credential-carrying URL query parameter in ``text`` masked."""
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, redact(text))
+    """Known secrets and every credential-carrying URL query parameter in ``text`` masked (``redact`` does both)."""
+    return redact(text)
 
 
 def redact_url(url: str) -> str:

@@ -8,7 +8,7 @@ import datetime
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,12 +213,6 @@ def summarise(outcomes: Sequence[Outcome], elapsed_s: float) -> TrafficSummary:
                           elapsed_s=elapsed_s)
 
 
-def ground_truth_csv(outcomes: Iterable[Outcome], label_column: str) -> tuple[bytes, int]:
-    """``event_id, <label column>, timestamp`` for the successful requests; the CSV bytes and the row count."""
-    rows = [(str(o.event_id), o.label, str(o.timestamp)) for o in outcomes if o.ok]
-    return journal_csv(rows, label_column), len(rows)
-
-
 def _utc_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -317,51 +311,54 @@ def generate_traffic(config: MonitoringConfig, options: TrafficOptions, services
                                   datasource=config.ground_truth_datasource if options.upload else None, key=key,
                                   label_column=schema.ground_truth_column)
     result.journal_path = journal.path
-    client = services.model_api(timeout=options.timeout, pool_size=max(10, options.concurrency))
-    started = time.perf_counter()
-    event_ids = [str(uuid.uuid4()) for _ in payloads]
-    try:
-        outcomes = send_all(client.predict, payloads, labels, options.concurrency, options.rate, on_result,
-                            event_ids=event_ids, journal=journal)
-    except KeyboardInterrupt:
-        journal.close("interrupted")
-        kept = read_journal(journal.path)
-        count = len(kept.labels()) if kept else 0
-        raise Interrupted(f"Stopped: no further request was sent; the labels of the {count} request(s) sent are "
-                          f"kept in {journal.path}",
-                          "Run python 5_upload_ground_truth.py (or this step again) to upload and register them") \
-            from None
-    except AuthError:
-        journal.close("refused")
-        raise
-    journal.close("done")
-    result.summary = summarise(outcomes, time.perf_counter() - started)
-    result.errors = [o.error for o in outcomes if o.error]
-    contents = read_journal(journal.path)
-    rows = contents.labels() if contents else []
-    result.label_rows = len(rows)
-    if not rows:
-        return result
+    try:  # the journal's lock is held until its labels are uploaded: recovery elsewhere leaves it alone
+        client = services.model_api(timeout=options.timeout, pool_size=max(10, options.concurrency))
+        started = time.perf_counter()
+        event_ids = [str(uuid.uuid4()) for _ in payloads]
+        try:
+            outcomes = send_all(client.predict, payloads, labels, options.concurrency, options.rate, on_result,
+                                event_ids=event_ids, journal=journal)
+        except KeyboardInterrupt:
+            journal.close("interrupted")
+            kept = read_journal(journal.path)
+            count = len(kept.labels()) if kept else 0
+            raise Interrupted(f"Stopped: no further request was sent; the labels of the {count} request(s) sent are "
+                              f"kept in {journal.path}",
+                              "Run python 5_upload_ground_truth.py (or this step again) to upload and register them") \
+                from None
+        except AuthError:
+            journal.close("refused")
+            raise
+        journal.close("done")
+        result.summary = summarise(outcomes, time.perf_counter() - started)
+        result.errors = [o.error for o in outcomes if o.error]
+        contents = read_journal(journal.path)
+        rows = contents.labels() if contents else []
+        result.label_rows = len(rows)
+        if not rows:
+            return result
 
-    content = journal_csv(rows, schema.ground_truth_column)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        result.ground_truth_path = write_atomic(folder / f"{run_id}.csv", content)
-    except OSError as error:  # the labels are safe in the journal; say so and go on to the upload
-        message, advice = describe_os_error(error, folder / f"{run_id}.csv")
-        result.local_error = f"{message}. The labels are kept in {journal.path}. {advice}."
-    if not options.upload or contents is None:
-        return result
+        content = journal_csv(rows, schema.ground_truth_column)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            result.ground_truth_path = write_atomic(folder / f"{run_id}.csv", content)
+        except OSError as error:  # the labels are safe in the journal; say so and go on to the upload
+            message, advice = describe_os_error(error, folder / f"{run_id}.csv")
+            result.local_error = f"{message}. The labels are kept in {journal.path}. {advice}."
+        if not options.upload or contents is None:
+            return result
 
-    result.datasource = config.ground_truth_datasource
-    try:
-        finished = finish_journal(contents, services.datasources, ledger, check_stored=False)
-    except DmmError as error:
-        result.upload_error = error
+        result.datasource = config.ground_truth_datasource
+        try:
+            finished = finish_journal(contents, services.datasources, ledger, check_stored=False)
+        except DmmError as error:
+            result.upload_error = error
+            return result
+        if finished.action in ("uploaded", "found", "recorded"):
+            result.ground_truth_key = key
         return result
-    if finished.action in ("uploaded", "found", "recorded"):
-        result.ground_truth_key = key
-    return result
+    finally:
+        journal.release()
 
 
 def dry_run_lines(result: TrafficResult, count: int, endpoint_url: str) -> list[str]:

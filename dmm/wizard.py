@@ -293,14 +293,11 @@ def next_step_hint(outcome: WizardOutcome) -> str:
 
 def service_hosts(data: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> dict[str, str]:
     """Where each Domino service will be reached with these answers (``dmm.hosts``, as steps 3 and 6 say it)."""
-    from types import SimpleNamespace
-
     from dmm import hosts
 
     base = str(data["domino"].get("base_url", ""))
     monitor_base = str(data.get("model_monitor", {}).get("base_url", ""))
-    return hosts.per_service(SimpleNamespace(domino_base_url=base,
-                                             model_monitor_api_url=monitor_api_url(base, monitor_base)), env)
+    return hosts.per_service(base, monitor_api_url(base, monitor_base), env)
 
 
 def access_line(s: WizardSession, data: Mapping[str, Mapping[str, Any]]) -> str:

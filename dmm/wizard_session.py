@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmm.auth import Credentials
 from dmm.checks.probes import FindsDataSources
-from dmm.config import KNOWN_KEYS, is_env_name, is_placeholder, override_env_name
+from dmm.config import KNOWN_KEYS, is_placeholder, override_env_name
 from dmm.errors import UsageError
 from dmm.monitor import ModelMonitorClient
 from dmm.redact import register_secret
@@ -86,10 +86,9 @@ def check_token_env(s: WizardSession) -> None:
     name = s.options.auth_token_env
     if not name:
         return
-    if not is_env_name(name):
-        raise UsageError(f"--auth-token-env {name!r} is not an environment variable name",
-                         "Name the variable that holds the access token, e.g. DOMINO_SERVICE_ACCOUNT_TOKEN",
-                         code="flag-invalid")
+    from dmm.cli import check_auth_token_env
+
+    check_auth_token_env(name)
     value = s.env.get(name, "").strip()
     register_secret(value)
     if s.live and not value:

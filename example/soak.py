@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dmm.checks.probes import PROBE_EVENT_PREFIX
+from dmm.redact import UNMASKED_SIGNED_URL_PARAM
 from example.demo import Demo, StepFailed
 from sandbox.monitor_data import ROW_ID
 from sandbox.testing import RunningSandbox
@@ -47,7 +47,7 @@ def fault_kinds(rate: float) -> dict[str, dict[str, Any]]:
             "act-then-fail": {"actThenFailRate": rate}, "jitter": {"latencyMs": 5, "jitterMs": 60}}
 
 
-SIGNATURE = re.compile(r"(?i)(?:[?&](?:signature|x-amz-signature|sig|x-goog-signature)=)(?!\*\*\*\*)[^&\s\"'<>]+")
+SIGNATURE = UNMASKED_SIGNED_URL_PARAM  # dmm.redact's one list of URL credentials, unmasked
 SCANNED_SUFFIXES = {".json", ".jsonl", ".csv", ".html", ".txt", ".log", ".env"}
 
 

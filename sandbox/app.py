@@ -51,8 +51,9 @@ def _authorised(settings: SandboxSettings) -> bool:
         token = request.headers.get("X-Domino-Jwt", "")
     if settings.profile.user_api_keys or request.blueprint in ADMIN_BLUEPRINTS:
         return _matches(api_key, settings.api_keys) or _matches(token, settings.api_keys + settings.access_tokens)
-    # user API keys disabled (sandbox/profiles.py `keyless`, `service-account`): a key is refused even if valid
-    return not api_key and _matches(token, settings.access_tokens)
+    # user API keys disabled (sandbox/profiles.py `keyless`, `service-account`): the before_request hook has already
+    # refused any request carrying a key, so only an access token is left to check
+    return _matches(token, settings.access_tokens)
 
 
 def create_app(state: SandboxState, settings: SandboxSettings) -> Flask:

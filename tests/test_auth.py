@@ -133,17 +133,14 @@ def test_internal_hosts_are_recognised(url, internal):
 
 
 def test_each_service_is_reached_where_its_client_looks():
-    from types import SimpleNamespace
-
     from dmm import hosts
 
-    config = SimpleNamespace(model_monitor_api_url="https://domino.example.com/model-monitor/v2/api",
-                             domino_base_url="https://domino.example.com")
+    urls = ("https://domino.example.com", "https://domino.example.com/model-monitor/v2/api")  # the config's two
     env = {"DOMINO_API_HOST": "http://nucleus-frontend:80", "DOMINO_API_PROXY": "http://localhost:8899"}
-    assert hosts.per_service(config, env) == {
+    assert hosts.per_service(*urls, env) == {
         "training sets": "http://nucleus-frontend:80/trainingset", "data sources": "http://localhost:8899/v4",
         "Model Monitor": "https://domino.example.com/model-monitor/v2/api",
         "custom metrics": "http://nucleus-frontend:80"}
-    assert hosts.per_service(config, {"DOMINO_USER_HOST": "https://u.example.com"})["training sets"] == \
+    assert hosts.per_service(*urls, {"DOMINO_USER_HOST": "https://u.example.com"})["training sets"] == \
         "https://u.example.com/trainingset"
     assert hosts.custom_metrics("https://domino.example.com", {}) == "https://domino.example.com"

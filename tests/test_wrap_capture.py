@@ -87,3 +87,22 @@ def test_the_wrapped_model_answers_rows_with_the_event_id(registered):
     assert all(abs(sum(p) - 1) < 1e-6 for p in rows["prediction_probability"])
     without = model.predict(registered["test"][FEATURES].head(2))  # no event_id sent: the wrapper makes one
     assert without["event_id"].str.len().min() > 0 and without["event_id"].nunique() == 2
+
+
+def test_a_retry_reuses_the_version_that_wraps_the_same_model(registered, capsys):
+    """Step 2 --wrap-capture again (a retry): the version whose run wraps the same model URI with the same schema is
+    reused and said so; a changed schema is a new version."""
+    from mlflow import MlflowClient
+
+    folder = registered["folder"]
+    arguments = ["--experiment", "churn", "--metric", "roc_auc", "--output-dir", str(folder),
+                 "--wrap-capture", "churn-wrapped", "--schema", str(folder / "monitoring_schema.json")]
+    capsys.readouterr()
+    assert run(step2.main, arguments) == 0
+    assert "reused it, nothing new registered" in capsys.readouterr().out
+    assert [str(v.version) for v in MlflowClient().search_model_versions("name='churn-wrapped'")] == ["1"]
+
+    changed = folder / "changed_schema.json"
+    changed.write_text((folder / "monitoring_schema.json").read_text().replace("churn-baseline", "churn-other"))
+    assert run(step2.main, [*arguments[:-1], str(changed)]) == 0
+    assert "Wrapped with prediction capture: models:/churn-wrapped/2" in capsys.readouterr().out

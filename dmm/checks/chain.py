@@ -50,7 +50,7 @@ def check_api_key(ctx: CheckContext) -> CheckResult:
     from dmm import hosts
 
     credentials = getattr(ctx.services, "credentials", None) or ctx.config.credentials()
-    where = hosts.per_service(ctx.config, ctx.config.env)
+    where = hosts.per_service(ctx.config.domino_base_url, ctx.config.model_monitor_api_url, ctx.config.env)
     facts = {"auth_method": credentials.method, "auth_source": credentials.source, "hosts": where}
     places = "; ".join(f"{service} at {url or '(not set)'}" for service, url in where.items())
     used = f"Auth: {credentials.describe()}; {places}"
