@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dmm.analysis.engine import backend_for
+from dmm.analysis.moments import parse_timestamps
 from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
 from dmm.checks.names import CheckName
 from dmm.checks.probes import count_probe_ids, probe_row_mask
@@ -186,7 +187,8 @@ def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None, i
     if truth is not None:
         try:
             joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column,
-                                       label_name=truth.joined_label(ctx.schema.prediction_name), index=index)
+                                       label_name=truth.joined_label(ctx.schema.prediction_name), index=index,
+                                       moment_columns=TIMESTAMP_COLUMNS)
         except Exception as error:
             scan.errors["quality"] = error
     return drift, columns, joiner
@@ -354,14 +356,3 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
         moments = parse_timestamps(batch.column(time_column).to_pandas())
         inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
         yield batch.select(wanted).filter(pa.array(inside)), keys
-
-
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """UTC moments; ISO 8601 (the form Domino writes) in one vectorised parse, anything else parsed value by value."""
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return pd.to_datetime(values, utc=True)
-    moments = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    retry = (moments.isna() & values.notna()).to_numpy()
-    if retry.any():
-        moments[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
-    return moments
