@@ -33,9 +33,9 @@ CODES_MEMO = 10_000  # distinct values of a categorical column whose bin a Timel
 def numeric_codes(bins: Any, values: Any) -> np.ndarray:
     """Each value's bin in ``bins`` (a ``NumericBins``), by the rule ``NumericBins.counts`` counts with: NaN in the
     Invalid bin (n + 1), outside the training range in the Untrained bin (n), else ``edges[i] <= x < edges[i + 1]``
-    with the last bin closed. ``np.histogram``'s equal-width fast path (what ``counts`` uses) places a value by its
-    own ``np.linspace(low, high, n + 1)`` edges, exactly (it corrects its estimate against them), so those edges
-    are the ones searched here when that path applies, and ``bins.edges`` otherwise."""
+    with the last bin closed. Where ``counts`` uses ``np.histogram``'s equal-width fast path, values are placed
+    as that path places them (an estimate corrected against ``np.linspace(low, high, n + 1)``); elsewhere by
+    searching ``bins.edges``, as ``counts`` does."""
     from dmm.analysis.binning import as_numbers
 
     numbers = as_numbers(values)
@@ -51,9 +51,18 @@ def numeric_codes(bins: Any, values: Any) -> np.ndarray:
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         width = np.float64(high) - np.float64(low)
         fast = bool(np.isfinite(width) and np.isfinite(np.float64(n) / width))
-    edges = np.linspace(low, high, n + 1) if fast else np.asarray(bins.edges, dtype="float64")
     inside = (numbers >= low) & (numbers <= high)
-    codes[inside] = np.clip(np.searchsorted(edges, numbers[inside], side="right") - 1, 0, n - 1)
+    kept = numbers[inside]
+    if not fast:
+        codes[inside] = np.clip(np.searchsorted(bins.edges, kept, side="right") - 1, 0, n - 1)
+        return codes
+    edges = np.linspace(low, high, n + 1)
+    # np.histogram's own placement (numpy/lib/_histograms_impl.py): an estimate, corrected against the edges
+    index = ((kept - low) / width * n).astype(np.intp)
+    index[index == n] -= 1
+    index[kept < edges[index]] -= 1
+    index[(kept >= edges[index + 1]) & (index != n - 1)] += 1
+    codes[inside] = index
     return codes
 
 
