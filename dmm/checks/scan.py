@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ PROBABILITY_COLUMN = "prediction_probability"
 PLAN_KEY = "scan_plan"
 SCAN_KEY = "window_scan"
 PREFETCH_KEY = "engine_import"
+READ_AHEAD_ENV = "DMM_SCAN_READ_AHEAD"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ScanPlan:
     # ``progress(total_files)`` -> an object with ``update()`` (once per file read) and ``close()``: step 6's
     # dmm.cli.ProgressBar, plain periodic lines in a Job's log
     progress: Callable[[int], Any] | None = field(default=None, compare=False)
+    read_ahead: int | None = None  # batches a reader thread reads ahead (None: $DMM_SCAN_READ_AHEAD, else 0)
 
 
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
@@ -138,8 +140,8 @@ def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict 
     if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
         return scan
     if preview:
-        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers, planned.engine,
-                        planned.progress)
+        plan = replace(planned, preview=True, drift_config=drift_config,
+                       batch_rows=batch_rows or planned.batch_rows)
     else:
         plan = planned
     scan = backend_for(plan.engine).run(ctx, plan)
@@ -265,18 +267,25 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
 
     footers = ctx.prediction_footers
     progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
-    try:
+    read = [*columns, *quality_columns, *watched]
+
+    def reading() -> Iterator[tuple[Any, np.ndarray | None]]:
         for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
-            for batch, edge_keys in _file_batches(item, [*columns, *quality_columns, *watched], start, end,
-                                                  plan.batch_rows, True, footers.get(item.path)):
-                if edge_keys is not None:
-                    scan.listed_probes += count_probe_ids(edge_keys)
-                if counter is not None and index is not None and edge_keys is not None:
-                    counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
-                if batch.num_rows:
-                    pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
-            if progress is not None:
-                progress.update()
+            yield from _file_batches(item, read, start, end, plan.batch_rows, True, footers.get(item.path))
+            yield None, None  # the file is read
+
+    try:
+        for batch, edge_keys in prefetched(reading(), read_ahead(plan)):
+            if batch is None:
+                if progress is not None:
+                    progress.update()
+                continue
+            if edge_keys is not None:
+                scan.listed_probes += count_probe_ids(edge_keys)
+            if counter is not None and index is not None and edge_keys is not None:
+                counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
+            if batch.num_rows:
+                pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
         pending.flush(feed)
     finally:
         if progress is not None:
@@ -286,6 +295,62 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     if joiner is not None:
         scan.joined = _feed(scan, "quality", joiner.result)
     return scan
+
+
+def read_ahead(plan: ScanPlan) -> int:
+    """Batches read ahead on a reader thread while the pass counts: ``plan.read_ahead``, else
+    ``$DMM_SCAN_READ_AHEAD``, else 0 (bench/step6.py measured no gain on a busy 2-core machine, issue 14)."""
+    if plan.read_ahead is not None:
+        return max(plan.read_ahead, 0)
+    import os
+
+    text = os.environ.get(READ_AHEAD_ENV, "").strip()
+    return max(int(text), 0) if text.isdigit() else 0
+
+
+def prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """``items`` produced on a reader thread at most ``depth`` ahead of the consumer (``depth`` 0: in this thread).
+    Reading parquet releases the GIL, so the next batch is decoded while this one is counted; memory holds at most
+    ``depth`` more batches. An error in the reader is raised here; a consumer that stops early stops the reader."""
+    if depth <= 0:
+        yield from items
+        return
+    import queue
+
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as error:  # handed to the consumer, raised there
+            put(("error", error))
+
+    reader = threading.Thread(target=work, name="dmm-scan-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        reader.join()
 
 
 class _Pending:
