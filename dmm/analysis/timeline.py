@@ -164,22 +164,44 @@ class Timeline:
         if drift is None:
             return
         rows, periods = np.flatnonzero(known), index[known]
-        distinct = np.unique(periods)
+        distinct, tally = np.unique(periods, return_counts=True)
+        fed = getattr(scan, "batch_counts", None) or {}
         for name, bins in drift.bins.items():
             if name not in frame.columns:
                 continue
             width = len(bins.labels)
             table = self.counts.setdefault(name, np.zeros((self.n, width), dtype=np.int64))
             values = frame[name].reset_index(drop=True)
+            counted = fed.get(name)
+            if counted is not None and len(counted) == width and len(distinct):
+                # the drift pass counted this frame already: its busiest period gets those counts less the counts
+                # of every other row (counts add up), so only the rows of the other periods are binned again
+                major = distinct[np.argmax(tally)]
+                rest = np.flatnonzero(index != major)
+                table[major] += counted - (bins.counts(values.iloc[rest]) if rest.size else 0)
+                keep = index[rest] >= 0
+                self._count(table, name, bins, values.iloc[rest[keep]].reset_index(drop=True), index[rest[keep]])
+                continue
             if len(distinct) == 1:
                 table[distinct[0]] += bins.counts(values.iloc[rows])
                 continue
-            codes = self._codes(name, bins, values)
-            if codes is None:  # counted period by period
-                for period in distinct:
-                    table[period] += bins.counts(values.iloc[rows[periods == period]])
-                continue
-            table += np.bincount(periods * width + codes[rows], minlength=self.n * width).reshape(self.n, width)
+            self._count(table, name, bins, values.iloc[rows].reset_index(drop=True), periods)
+
+    def _count(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, periods: np.ndarray) -> None:
+        """Add ``values`` (each in its period, all known) to ``table``."""
+        if not len(values):
+            return
+        distinct = np.unique(periods)
+        if len(distinct) == 1:
+            table[distinct[0]] += bins.counts(values)
+            return
+        codes = self._codes(name, bins, values)
+        if codes is None:  # counted period by period
+            for period in distinct:
+                table[period] += bins.counts(values[periods == period])
+            return
+        width = table.shape[1]
+        table += np.bincount(periods * width + codes, minlength=self.n * width).reshape(self.n, width)
 
     def _codes(self, name: str, bins: Any, values: pd.Series) -> np.ndarray | None:
         if bins.value_type == "numerical":

@@ -124,6 +124,8 @@ class WindowScan:
     probes: int = 0  # the toolkit's probe rows (event id dmm-probe-...) in the window, left out of every consumer
     listed_probes: int = 0  # probe rows in every row of the listed files (what the footers' row count includes)
     engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
+    # while watchers are fed a frame: its drift bin counts per column (what drift.update just added), or None
+    batch_counts: dict[str, np.ndarray] | None = None
 
     def result(self, what: str) -> Any:
         """The drift calculator or the join result; the error its consumer met, re-raised."""
@@ -257,13 +259,18 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         watching = names if whole_rows else [c for c in watched if c in names] if plan.watchers else []
         wanted = list(dict.fromkeys([*present, *watching]))
         frame = window.select(wanted).to_pandas() if wanted else None
+        scan.batch_counts = None
         if drift is not None and present and frame is not None:
-            _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present])
+            before = [drift.production_counts[name].copy() for name in present]
+            if _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present]):
+                scan.batch_counts = {name: drift.production_counts[name] - counts
+                                     for name, counts in zip(present, before, strict=True)}
         if joiner is not None and ids is not None and prediction in names:
             chunk = window.select([c for c in dict.fromkeys(quality_columns) if c in names])
             _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, ids=ids)
         for watcher in plan.watchers:
             _feed(scan, watcher.name, watcher.add, frame if frame is not None else window.to_pandas(), scan)
+        scan.batch_counts = None
 
     footers = ctx.prediction_footers
     progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
