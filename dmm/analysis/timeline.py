@@ -159,12 +159,13 @@ class Timeline:
         index = self.period_index(frame[column])
         known = index >= 0
         self.rows_without_time += int((~known).sum())
-        self.traffic += np.bincount(index[known], minlength=self.n)
+        rows, periods = np.flatnonzero(known), index[known]
+        per_period = np.bincount(periods, minlength=self.n)
+        self.traffic += per_period
         drift = getattr(scan, "drift", None)
         if drift is None:
             return
-        rows, periods = np.flatnonzero(known), index[known]
-        distinct, tally = np.unique(periods, return_counts=True)
+        distinct = np.flatnonzero(per_period)
         fed = getattr(scan, "batch_counts", None) or {}
         for name, bins in drift.bins.items():
             if name not in frame.columns:
@@ -176,11 +177,21 @@ class Timeline:
             if counted is not None and len(counted) == width and len(distinct):
                 # the drift pass counted this frame already: its busiest period gets those counts less the counts
                 # of every other row (counts add up), so only the rows of the other periods are binned again
-                major = distinct[np.argmax(tally)]
+                major = int(np.argmax(per_period))
                 rest = np.flatnonzero(index != major)
-                table[major] += counted - (bins.counts(values.iloc[rest]) if rest.size else 0)
-                keep = index[rest] >= 0
-                self._count(table, name, bins, values.iloc[rest[keep]].reset_index(drop=True), index[rest[keep]])
+                if not rest.size:
+                    table[major] += counted
+                    continue
+                others, periods_of = values.iloc[rest].reset_index(drop=True), index[rest]
+                keep = periods_of >= 0
+                codes = self._codes(name, bins, others)
+                if codes is None:
+                    table[major] += counted - bins.counts(others)
+                    self._count(table, name, bins, others[keep].reset_index(drop=True), periods_of[keep])
+                    continue
+                table[major] += counted - np.bincount(codes, minlength=width)
+                table += np.bincount(periods_of[keep] * width + codes[keep],
+                                     minlength=self.n * width).reshape(self.n, width)
                 continue
             if len(distinct) == 1:
                 table[distinct[0]] += bins.counts(values.iloc[rows])
@@ -191,7 +202,7 @@ class Timeline:
         """Add ``values`` (each in its period, all known) to ``table``."""
         if not len(values):
             return
-        distinct = np.unique(periods)
+        distinct = np.flatnonzero(np.bincount(periods, minlength=self.n))
         if len(distinct) == 1:
             table[distinct[0]] += bins.counts(values)
             return
