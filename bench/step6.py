@@ -19,6 +19,9 @@ are per run): before issue 14's slots, 1M/168 104.7 s (3.12x the floor) at 482 M
 RSS. With the slots, the shared label index and jemalloc (reports identical to the numbers): 1M/168 17.8 s (2.18x
 the floor's 8.1 s) at 379 MB; 10M/168 106.5 s (1.62x the floor's 65.9 s) at 768 MB peak RSS; 1M over 672 vs 168
 files 41.5 / 37.4 s (1.11x). Before the one pass: 100k/168 25.7 s (11x).
+P2's pass (hash without factorising, joined timestamps as moments, the time view from the drift counts, read-ahead;
+load 14-19): 1M/168 58.2 s (2.06x the floor's 28.3 s) at 357 MB; 10M/168 230.4 s (1.85x the floor's 124.2 s) at
+685 MB peak RSS; 1M over 672 vs 168 files 1.01x; the time view 7-13% of step 6 (15.3 of 218.9 s at 10M).
 """
 
 from __future__ import annotations
