@@ -19,6 +19,9 @@ are per run): before issue 14's slots, 1M/168 104.7 s (3.12x the floor) at 482 M
 RSS. With the slots, the shared label index and jemalloc (reports identical to the numbers): 1M/168 17.8 s (2.18x
 the floor's 8.1 s) at 379 MB; 10M/168 106.5 s (1.62x the floor's 65.9 s) at 768 MB peak RSS; 1M over 672 vs 168
 files 41.5 / 37.4 s (1.11x). Before the one pass: 100k/168 25.7 s (11x).
+P2's pass (hash without factorising, joined timestamps as moments, the time view from the drift counts, read-ahead;
+load 14-19): 1M/168 58.2 s (2.06x the floor's 28.3 s) at 357 MB; 10M/168 230.4 s (1.85x the floor's 124.2 s) at
+685 MB peak RSS; 1M over 672 vs 168 files 1.01x; the time view 7-13% of step 6 (15.3 of 218.9 s at 10M).
 """
 
 from __future__ import annotations
@@ -124,6 +127,36 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> dict:
     return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "exit": process.returncode, "output": output}
 
 
+def run_step6(timing_file: str, argv: list[str]) -> None:
+    """6_check_monitoring.py itself (``runpy``, as ``python 6_check_monitoring.py`` runs it), with the time spent in
+    the report's time view (``Timeline.add`` during the pass, ``preview_timeline`` after it) written to
+    ``timing_file``."""
+    import runpy
+
+    import dmm.analysis.timeline as timeline
+    import dmm.preview as preview
+
+    spent = {"timeline_add": 0.0, "timeline_preview": 0.0}
+
+    def timed(function, key):
+        def call(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - began
+        return call
+
+    timeline.Timeline.add = timed(timeline.Timeline.add, "timeline_add")  # type: ignore[method-assign]
+    preview.preview_timeline = timed(preview.preview_timeline, "timeline_preview")
+    sys.argv = [str(ROOT / "6_check_monitoring.py"), *argv]
+    began = time.perf_counter()
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    finally:
+        Path(timing_file).write_text(json.dumps({**spent, "seconds": time.perf_counter() - began}))
+
+
 def floor(folder: str, labels_file: str, training_file: str) -> dict:
     """The floor: read the needed columns, one histogram per column per side, an indexed label join."""
     import pyarrow.compute as pc
@@ -208,13 +241,16 @@ class Bench:
         start = FIRST_HOUR + timedelta(minutes=30)
         end = FIRST_HOUR + timedelta(hours=files - 1, minutes=30)
         profiler = ["-m", "cProfile", "-o", f"{profile}-{rows}-{files}"] if profile else []
-        step6 = measure([sys.executable, *profiler, str(ROOT / "6_check_monitoring.py"), "--prediction-data", str(data),
+        timing = self.work / f"timing-{rows}-{files}.json"
+        step6 = measure([sys.executable, *profiler, str(Path(__file__).resolve()), "--step6", str(timing), "--",
+                         "--prediction-data", str(data),
                          "--ground-truth", str(labels_file), "--start", start.isoformat(), "--end", end.isoformat(),
                          "--output-dir", str(self.work / "out"), "--json", *([] if preview else ["--no-preview"])],
                         self.env, self.work)
         base = measure([sys.executable, str(Path(__file__).resolve()), "--floor", str(data), str(labels_file),
                         str(self.work / "train.csv")], self.env, ROOT)
-        result = {"rows": rows, "files": files, "step6": step6, "floor": base}
+        result = {"rows": rows, "files": files, "step6": step6, "floor": base,
+                  "timing": json.loads(timing.read_text()) if timing.exists() else {}}
         if step6["exit"] not in (0, 1):
             result["error"] = step6["output"][-2000:]
         else:
@@ -245,6 +281,13 @@ def report(results: list[dict]) -> None:
               f"{f['seconds']:>7.1f}s {s['seconds'] / f['seconds']:>5.2f}x  {r['drift_rows']:,} / {r['matched']:,}")
     ok = [r for r in results if "error" not in r]
     for r in ok:
+        timing = r.get("timing") or {}
+        if timing.get("seconds"):
+            view = timing["timeline_add"] + timing["timeline_preview"]
+            print(f"  {r['rows']:,} rows / {r['files']} files: the time view took {view:.1f} s of step 6's "
+                  f"{timing['seconds']:.1f} s ({view / timing['seconds']:.0%}; {timing['timeline_add']:.1f} s "
+                  f"counting in the pass)")
+    for r in ok:
         if r["rows"] >= 1_000_000:
             ratio = r["step6"]["seconds"] / r["floor"]["seconds"]
             print(f"  {r['rows']:,} rows / {r['files']} files: {ratio:.2f}x the floor "
@@ -274,6 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-preview", action="store_true", help="time step 6 with --no-preview")
     parser.add_argument("--profile", metavar="PREFIX", help="write step 6's cProfile stats to PREFIX-ROWS-FILES")
     parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--step6", help=argparse.SUPPRESS)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--step6"]:
+        run_step6(argv[1], argv[3:])
+        return 0
     args = parser.parse_args(argv)
     if args.floor:
         print(json.dumps(floor(*args.floor)))

@@ -271,7 +271,8 @@ def preview_timeline(ctx: CheckContext, timeline: Any, drift: dict[str, Any],
     quality = None
     names = _label_name(ctx)
     if names is not None and "quality" not in scan.errors and scan.joined is not None:
-        quality = timeline.quality_over_time(scan.joined.frame, ctx.schema.model_type, names[1], prediction)
+        rows = scan.joined.select([*timeline.columns, names[1], prediction])  # not the probability lists
+        quality = timeline.quality_over_time(rows, ctx.schema.model_type, names[1], prediction)
     out = timeline.to_dict(calculator, shown, quality)
     out["status"] = "ok"
     return out
@@ -296,7 +297,8 @@ def preview_own_metrics(ctx: CheckContext, options: PreviewOptions, rows: Any) -
         window = pd.DataFrame(columns=[ID_COLUMN, "timestamp", *ctx.schema.feature_names,
                                        ctx.schema.prediction_name])
     names = _label_name(ctx)
-    joined = scan.joined.frame if scan.joined is not None and "quality" not in scan.errors else None
+    joined = scan.joined.select([ID_COLUMN, names[1]]) if names is not None and scan.joined is not None \
+        and "quality" not in scan.errors else None
     if names is not None and joined is not None and not joined.empty and ID_COLUMN in window.columns:
         label = names[0] if names[0] not in window.columns else names[1]
         labels = pd.DataFrame({"_key": normalise_ids(joined[ID_COLUMN]).to_numpy(dtype=object),

@@ -215,3 +215,46 @@ def test_the_pass_reports_progress_once_per_file_and_closes_it(world):
     files = len(ctx.prediction_files)
     assert files > 1 and [bar.total for bar in made] == [files] and made[0].done == files
     assert shown.getvalue() == f"Reading captured predictions: {files:,}/{files:,} file (100%)\n"
+
+
+def test_reading_ahead_on_a_thread_gives_the_same_report(world):
+    """Issue 14's read-ahead (``ScanPlan.read_ahead``): the same pass, its batches read on a reader thread."""
+    from dmm import preview
+
+    reports = []
+    for ahead in (0, 2):
+        ctx = world.context()
+        plan_scan(ctx, ScanPlan(preview=True, batch_rows=7, read_ahead=ahead))
+        report = preview.build_report(ctx, run_checks(ctx))
+        reports.append((report["drift"], report["quality"]))
+    assert reports[0] == reports[1]
+    assert reports[0][0]["production_rows"] > 0 and reports[0][1]["matched_rows"] > 0
+
+
+def test_read_ahead_keeps_order_raises_the_readers_error_and_stops_the_reader():
+    import threading
+
+    from dmm.checks.scan import prefetched
+
+    assert list(prefetched(iter(range(50)), 3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("unreadable file")
+
+    items = prefetched(failing(), 2)
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="unreadable file"):
+        next(items)
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(1)
+            yield len(produced)
+
+    items = prefetched(endless(), 2)
+    assert next(items) == 1
+    items.close()  # the consumer stops: the reader thread ends, having read at most a few items ahead
+    assert not any(t.name == "dmm-scan-reader" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) <= 5

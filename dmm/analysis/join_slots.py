@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 MERGE_HASHES = 1_000_000
+MOMENTS = pd.DatetimeTZDtype("ns", "UTC")  # the dtype of a moment column (GroundTruthJoiner(moment_columns=))
 BUCKET_BITS = 4
 BUCKETS = 2 ** BUCKET_BITS
 
@@ -64,6 +65,15 @@ class Slots:
         self.values: np.ndarray | None = None
         self.dtype: Any = None
         self.filled = np.zeros(size, dtype=bool)
+
+    @classmethod
+    def of_moments(cls, size: int) -> Slots:
+        """A column of UTC moments, NaT in every slot until a matched row fills it."""
+        store = cls(size)
+        store.values = np.full(size, np.datetime64("NaT"), dtype="datetime64[ns]")
+        store.dtype = MOMENTS
+        store.filled[:] = True
+        return store
 
     def put(self, slots: np.ndarray, values: np.ndarray | None, dtype: Any) -> None:
         """``values`` row-aligned with ``slots``; None: the rows lack the column (missing)."""

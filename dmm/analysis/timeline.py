@@ -27,35 +27,73 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _parse(values: pd.Series) -> pd.Series:
-    from dmm.checks.scan import parse_timestamps
-
-    return parse_timestamps(values.reset_index(drop=True))
+CODES_MEMO = 10_000  # distinct values of a categorical column whose bin a Timeline remembers
 
 
-def _utc_hours(values: pd.Series) -> tuple[np.ndarray, list[str]] | None:
-    """(code per row, -1 where missing; the distinct ``YYYY-MM-DDTHH`` keys) when every value is text ending in a
-    UTC offset; None otherwise (the caller parses)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def numeric_codes(bins: Any, values: Any) -> np.ndarray:
+    """Each value's bin in ``bins`` (a ``NumericBins``), by the rule ``NumericBins.counts`` counts with: NaN in the
+    Invalid bin (n + 1), outside the training range in the Untrained bin (n), else ``edges[i] <= x < edges[i + 1]``
+    with the last bin closed. Where ``counts`` uses ``np.histogram``'s equal-width fast path, values are placed
+    as that path places them (an estimate corrected against ``np.linspace(low, high, n + 1)``); elsewhere by
+    searching ``bins.edges``, as ``counts`` does."""
+    from dmm.analysis.binning import as_numbers
 
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return None
-    try:
-        text = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if isinstance(text, pa.ChunkedArray):  # a column pandas holds in Arrow memory
-        text = text.combine_chunks()
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        return None
-    utc = pc.or_(pc.ends_with(text, "+00:00"), pc.ends_with(text, "Z"))
-    if not pc.all(pc.fill_null(utc, True)).as_py():
-        return None
-    encoded = pc.utf8_slice_codeunits(text, 0, 13).dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    codes = np.where(pd.isna(codes), -1, codes).astype(np.int64) if encoded.null_count else codes.astype(np.int64)
-    return codes, encoded.dictionary.to_pylist()
+    numbers = as_numbers(values)
+    n = bins.trained_bin_count
+    codes = np.full(numbers.size, n, dtype=np.int64)
+    codes[np.isnan(numbers)] = n + 1
+    if n == 0:
+        return codes
+    low, high = float(bins.edges[0]), float(bins.edges[-1])
+    if low == high:
+        codes[numbers == low] = 0
+        return codes
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        width = np.float64(high) - np.float64(low)
+        fast = bool(np.isfinite(width) and np.isfinite(np.float64(n) / width))
+    inside = (numbers >= low) & (numbers <= high)
+    kept = numbers[inside]
+    if not fast:
+        codes[inside] = np.clip(np.searchsorted(bins.edges, kept, side="right") - 1, 0, n - 1)
+        return codes
+    edges = np.linspace(low, high, n + 1)
+    # np.histogram's own placement (numpy/lib/_histograms_impl.py): an estimate, corrected against the edges
+    index = ((kept - low) / width * n).astype(np.intp)
+    index[index == n] -= 1
+    index[kept < edges[index]] -= 1
+    index[(kept >= edges[index + 1]) & (index != n - 1)] += 1
+    codes[inside] = index
+    return codes
+
+
+class _CategoricalCodes:
+    """Each value's bin in a ``CategoricalBins``, through its public ``counts`` applied to each distinct text value
+    once (a class value's bin is a function of the value alone, binning.CLASS_KEY_RULE), remembered across batches.
+    Columns that are not text, or have more than ``CODES_MEMO`` distinct values, give None (counted per period)."""
+
+    def __init__(self, bins: Any) -> None:
+        self.bins = bins
+        self.memo: dict[str, int] = {}
+
+    def codes(self, values: pd.Series) -> np.ndarray | None:
+        if not (isinstance(values.dtype, pd.StringDtype) or values.dtype == object):
+            return None
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        if len(distinct) > CODES_MEMO or (values.dtype == object
+                                          and pd.api.types.infer_dtype(distinct, skipna=True) != "string"):
+            return None
+        missing = len(self.bins.labels) - 1  # the Invalid bin: a missing value
+        table = np.empty(len(distinct) + 1, dtype=np.int64)
+        table[-1] = missing  # code -1 (missing) takes the last entry
+        for position, value in enumerate(distinct):
+            found = self.memo.get(value)
+            if found is None:
+                found = int(np.argmax(self.bins.counts(pd.Series([value], dtype=object))))
+                if len(self.memo) >= CODES_MEMO:
+                    return None
+                self.memo[value] = found
+            table[position] = found
+        return table[codes]
 
 
 @dataclass
@@ -68,6 +106,7 @@ class Timeline:
     columns: tuple[str, ...] = TIMESTAMP_COLUMNS
     rows_without_time: int = 0
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # column -> periods x bins
+    _coders: dict[str, _CategoricalCodes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.start, self.end = _aware(self.start), _aware(self.end)
@@ -88,32 +127,29 @@ class Timeline:
         return [(self.first + i * self.step).isoformat(timespec="minutes") for i in range(self.n)]
 
     def period_index(self, moments: pd.Series) -> np.ndarray:
-        """The period of each moment, -1 where it is missing or outside the window.
+        """The period of each moment, -1 where it is missing, unparseable or outside the window. Text is parsed
+        once, as ``dmm.analysis.moments.moments`` reads it (Arrow's ISO 8601 cast, pandas for anything else)."""
+        from dmm.analysis.moments import NAT
+        from dmm.analysis.moments import moments as parse
 
-        Text in UTC (``+00:00`` or ``Z``, as domino_data_capture writes ``datetime.now(timezone.utc).isoformat()``)
-        is read by its hour (``YYYY-MM-DDTHH``): only the distinct hours are parsed, since every period here is a
-        whole number of UTC hours. Other text and other offsets go through ``parse_timestamps``."""
-        hours = _utc_hours(moments)
-        if hours is not None:
-            codes, distinct = hours
-            index = np.full(len(codes), -1, dtype=np.int64)
-            if len(distinct):
-                per_hour = self._index_of(pd.to_datetime(pd.Series(distinct, dtype=object) + ":00:00+00:00",
-                                                         errors="coerce", utc=True, format="ISO8601"))
-                known = codes >= 0
-                index[known] = per_hour[codes[known]]
-            unparsed = (index < 0) & (codes >= 0) & ~np.isin(codes, np.flatnonzero(per_hour >= 0)) \
-                if len(distinct) else np.zeros(len(codes), dtype=bool)
-            if unparsed.any():  # an hour key that did not parse: those rows the slow way
-                index[unparsed] = self._index_of(_parse(moments[unparsed]))
-            return index
-        return self._index_of(_parse(moments))
+        values = moments.reset_index(drop=True)
+        if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
+            import pyarrow as pa
 
-    def _index_of(self, parsed: pd.Series) -> np.ndarray:
-        seconds = (parsed - pd.Timestamp(self.first)).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
-        index = np.floor(seconds / self.step.total_seconds())
-        bad = ~np.isfinite(index) | (index < 0) | (index >= self.n)
-        return np.where(bad, -1, np.nan_to_num(index, nan=-1)).astype(np.int64)
+            try:
+                nanoseconds = parse(pa.array(values, from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                nanoseconds = parse(values)
+        else:
+            nanoseconds = parse(values)
+        first = pd.Timestamp(self.first).value
+        step = int(self.step.total_seconds()) * 1_000_000_000
+        valid = nanoseconds != NAT
+        index = np.full(len(nanoseconds), -1, dtype=np.int64)
+        offset = nanoseconds[valid] - first  # no overflow: both within pandas' timestamp range
+        index[valid] = np.where(offset >= 0, offset // step, -1)
+        index[index >= self.n] = -1
+        return index
 
     def add(self, frame: pd.DataFrame, scan: Any = None) -> None:
         column = next((c for c in self.columns if c in frame.columns), None)
@@ -123,21 +159,68 @@ class Timeline:
         index = self.period_index(frame[column])
         known = index >= 0
         self.rows_without_time += int((~known).sum())
-        self.traffic += np.bincount(index[known], minlength=self.n)
+        rows, periods = np.flatnonzero(known), index[known]
+        per_period = np.bincount(periods, minlength=self.n)
+        self.traffic += per_period
         drift = getattr(scan, "drift", None)
         if drift is None:
             return
-        periods = np.unique(index[known])
+        distinct = np.flatnonzero(per_period)
+        fed = getattr(scan, "batch_counts", None) or {}
         for name, bins in drift.bins.items():
             if name not in frame.columns:
                 continue
-            table = self.counts.setdefault(name, np.zeros((self.n, len(bins.labels)), dtype=np.int64))
-            values = frame[name]
-            if len(periods) == 1:
-                table[periods[0]] += bins.counts(values[known])
+            width = len(bins.labels)
+            table = self.counts.setdefault(name, np.zeros((self.n, width), dtype=np.int64))
+            values = frame[name].reset_index(drop=True)
+            counted = fed.get(name)
+            if counted is not None and len(counted) == width and len(distinct):
+                # the drift pass counted this frame already: its busiest period gets those counts less the counts
+                # of every other row (counts add up), so only the rows of the other periods are binned again
+                major = int(np.argmax(per_period))
+                rest = np.flatnonzero(index != major)
+                if not rest.size:
+                    table[major] += counted
+                    continue
+                others, periods_of = values.iloc[rest].reset_index(drop=True), index[rest]
+                keep = periods_of >= 0
+                codes = self._codes(name, bins, others)
+                if codes is None:
+                    table[major] += counted - bins.counts(others)
+                    self._count(table, name, bins, others[keep].reset_index(drop=True), periods_of[keep])
+                    continue
+                table[major] += counted - np.bincount(codes, minlength=width)
+                table += np.bincount(periods_of[keep] * width + codes[keep],
+                                     minlength=self.n * width).reshape(self.n, width)
                 continue
-            for period in periods:
-                table[period] += bins.counts(values[index == period])
+            if len(distinct) == 1:
+                table[distinct[0]] += bins.counts(values.iloc[rows])
+                continue
+            self._count(table, name, bins, values.iloc[rows].reset_index(drop=True), periods)
+
+    def _count(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, periods: np.ndarray) -> None:
+        """Add ``values`` (each in its period, all known) to ``table``."""
+        if not len(values):
+            return
+        distinct = np.flatnonzero(np.bincount(periods, minlength=self.n))
+        if len(distinct) == 1:
+            table[distinct[0]] += bins.counts(values)
+            return
+        codes = self._codes(name, bins, values)
+        if codes is None:  # counted period by period
+            for period in distinct:
+                table[period] += bins.counts(values[periods == period])
+            return
+        width = table.shape[1]
+        table += np.bincount(periods * width + codes, minlength=self.n * width).reshape(self.n, width)
+
+    def _codes(self, name: str, bins: Any, values: pd.Series) -> np.ndarray | None:
+        if bins.value_type == "numerical":
+            return numeric_codes(bins, values)
+        coder = self._coders.get(name)
+        if coder is None or coder.bins is not bins:
+            coder = self._coders[name] = _CategoricalCodes(bins)
+        return coder.codes(values)
 
     def drift_over_time(self, calculator: Any, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The main test's value per period for each of ``columns`` (drift results as ``ColumnDrift.to_dict``

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 from dmm.analysis.engine import backend_for
+from dmm.analysis.moments import parse_timestamps
 from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
 from dmm.checks.names import CheckName
 from dmm.checks.probes import count_probe_ids, probe_row_mask
+from dmm.checks.read_ahead import prefetched, read_ahead
 from dmm.prediction_files import PredictionFile
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class ScanPlan:
     # ``progress(total_files)`` -> an object with ``update()`` (once per file read) and ``close()``: step 6's
     # dmm.cli.ProgressBar, plain periodic lines in a Job's log
     progress: Callable[[int], Any] | None = field(default=None, compare=False)
+    read_ahead: int | None = None  # batches a reader thread reads ahead (None: read_ahead(plan) decides)
 
 
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
@@ -121,6 +124,8 @@ class WindowScan:
     probes: int = 0  # the toolkit's probe rows (event id dmm-probe-...) in the window, left out of every consumer
     listed_probes: int = 0  # probe rows in every row of the listed files (what the footers' row count includes)
     engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
+    # while watchers are fed a frame: its drift bin counts per column (what drift.update just added), or None
+    batch_counts: dict[str, np.ndarray] | None = None
 
     def result(self, what: str) -> Any:
         """The drift calculator or the join result; the error its consumer met, re-raised."""
@@ -137,8 +142,8 @@ def window_scan(ctx: CheckContext, *, preview: bool = False, drift_config: dict 
     if scan is not None and (not preview or (scan.plan.preview and scan.plan.drift_config == drift_config)):
         return scan
     if preview:
-        plan = ScanPlan(True, drift_config, batch_rows or planned.batch_rows, planned.watchers, planned.engine,
-                        planned.progress)
+        plan = replace(planned, preview=True, drift_config=drift_config,
+                       batch_rows=batch_rows or planned.batch_rows)
     else:
         plan = planned
     scan = backend_for(plan.engine).run(ctx, plan)
@@ -186,7 +191,8 @@ def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None, i
     if truth is not None:
         try:
             joiner = GroundTruthJoiner(truth.frame, truth.id_column, truth.label_column,
-                                       label_name=truth.joined_label(ctx.schema.prediction_name), index=index)
+                                       label_name=truth.joined_label(ctx.schema.prediction_name), index=index,
+                                       moment_columns=TIMESTAMP_COLUMNS)
         except Exception as error:
             scan.errors["quality"] = error
     return drift, columns, joiner
@@ -253,28 +259,40 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         watching = names if whole_rows else [c for c in watched if c in names] if plan.watchers else []
         wanted = list(dict.fromkeys([*present, *watching]))
         frame = window.select(wanted).to_pandas() if wanted else None
+        scan.batch_counts = None
         if drift is not None and present and frame is not None:
-            _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present])
+            before = [drift.production_counts[name].copy() for name in present]
+            if _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present]):
+                scan.batch_counts = {name: drift.production_counts[name] - counts
+                                     for name, counts in zip(present, before, strict=True)}
         if joiner is not None and ids is not None and prediction in names:
             chunk = window.select([c for c in dict.fromkeys(quality_columns) if c in names])
             _feed(scan, "quality", joiner.add, chunk, ID_COLUMN, ids=ids)
         for watcher in plan.watchers:
             _feed(scan, watcher.name, watcher.add, frame if frame is not None else window.to_pandas(), scan)
+        scan.batch_counts = None
 
     footers = ctx.prediction_footers
     progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
-    try:
+    read = [*columns, *quality_columns, *watched]
+
+    def reading() -> Iterator[tuple[Any, np.ndarray | None]]:
         for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
-            for batch, edge_keys in _file_batches(item, [*columns, *quality_columns, *watched], start, end,
-                                                  plan.batch_rows, True, footers.get(item.path)):
-                if edge_keys is not None:
-                    scan.listed_probes += count_probe_ids(edge_keys)
-                if counter is not None and index is not None and edge_keys is not None:
-                    counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
-                if batch.num_rows:
-                    pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
-            if progress is not None:
-                progress.update()
+            yield from _file_batches(item, read, start, end, plan.batch_rows, True, footers.get(item.path))
+            yield None, None  # the file is read
+
+    try:
+        for batch, edge_keys in prefetched(reading(), read_ahead(plan)):
+            if batch is None:
+                if progress is not None:
+                    progress.update()
+                continue
+            if edge_keys is not None:
+                scan.listed_probes += count_probe_ids(edge_keys)
+            if counter is not None and index is not None and edge_keys is not None:
+                counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
+            if batch.num_rows:
+                pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
         pending.flush(feed)
     finally:
         if progress is not None:
@@ -354,14 +372,3 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
         moments = parse_timestamps(batch.column(time_column).to_pandas())
         inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
         yield batch.select(wanted).filter(pa.array(inside)), keys
-
-
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """UTC moments; ISO 8601 (the form Domino writes) in one vectorised parse, anything else parsed value by value."""
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return pd.to_datetime(values, utc=True)
-    moments = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    retry = (moments.isna() & values.notna()).to_numpy()
-    if retry.any():
-        moments[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
-    return moments

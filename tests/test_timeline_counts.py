@@ -1,0 +1,98 @@
+"""The time view's per-period counts (dmm/analysis/timeline.py) equal the drift bins' own counts, period by period.
+
+Issue 14: ``Timeline.add`` places each row in its bin once (``numeric_codes``, ``_CategoricalCodes``) and counts
+(period, bin) pairs in one ``bincount``; the reference here is the bins' public ``counts`` applied to each period's
+rows, which is what it did before."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dmm.analysis.binning import NumericBins, fit_bins
+from dmm.analysis.drift import DriftCalculator
+from dmm.analysis.timeline import Timeline, numeric_codes
+
+START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+
+
+class _Scan:
+    def __init__(self, drift, batch_counts=None):
+        self.drift = drift
+        self.batch_counts = batch_counts
+
+
+def _fed(calculator: DriftCalculator, frame: pd.DataFrame) -> _Scan:
+    """As the scan feeds a watcher: drift.update on the frame first, its counts handed over."""
+    before = {name: counts.copy() for name, counts in calculator.production_counts.items()}
+    calculator.update(frame)
+    return _Scan(calculator, {name: calculator.production_counts[name] - before[name] for name in before})
+
+
+def _reference(timeline: Timeline, frames: list[pd.DataFrame], calculator: DriftCalculator) -> dict[str, np.ndarray]:
+    out = {}
+    for name, bins in calculator.bins.items():
+        table = np.zeros((timeline.n, len(bins.labels)), dtype=np.int64)
+        for frame in frames:
+            index = timeline.period_index(frame["timestamp"])
+            for period in np.unique(index[index >= 0]):
+                table[period] += bins.counts(frame[name].reset_index(drop=True)[index == period])
+        out[name] = table
+    return out
+
+
+def _frame(rng: np.random.Generator, rows: int, days: float) -> pd.DataFrame:
+    seconds = rng.uniform(-0.2 * 86400, (days + 0.2) * 86400, rows)  # some rows outside the window
+    stamps = [(START + timedelta(seconds=float(s))).isoformat() for s in seconds]
+    stamps[::17] = [None] * len(stamps[::17])
+    numbers = rng.normal(0, 2, rows)
+    numbers[::11] = np.nan
+    numbers[::13] = 40.0  # outside the training range
+    classes = rng.choice(["a", "b", " c ", "", "zz", "1", "1.0", "true"], rows).astype(object)
+    classes[::7] = None
+    return pd.DataFrame({"timestamp": stamps, "x": numbers, "k": classes,
+                         "i": rng.integers(-3, 9, rows), "t": pd.array(classes, dtype="string")})
+
+
+def test_per_period_counts_equal_the_bins_counts_of_each_period():
+    rng = np.random.default_rng(3)
+    training = pd.DataFrame({"x": rng.normal(0, 1, 2000), "k": rng.choice(["a", "b", "c", "1"], 2000),
+                             "i": rng.integers(0, 5, 2000), "t": rng.choice(["a", "zz", "true"], 2000)})
+    calculator = DriftCalculator().fit(training, {"x": "numerical", "k": "categorical", "i": "numerical",
+                                                  "t": "categorical"})
+    for days, fed in ((1.5, False), (6, False), (1.5, True), (6, True), (0.02, True)):  # hours, days; one period
+        timeline = Timeline(START, START + timedelta(days=days))
+        frames = [_frame(rng, 3000, days) for _ in range(3)]
+        for frame in frames:
+            timeline.add(frame, _fed(calculator, frame) if fed else _Scan(calculator))
+        expected = _reference(timeline, frames, calculator)
+        for name in calculator.bins:
+            np.testing.assert_array_equal(timeline.counts[name], expected[name], err_msg=f"{name}, {days} days")
+        assert timeline.counts["x"].sum() > 0
+
+
+def test_the_time_of_a_row_is_its_parsed_timestamp():
+    timeline = Timeline(START, START + timedelta(days=1))
+    stamps = pd.Series(["2026-01-05T00:59:59.999999+00:00", "2026-01-05T01:00:00Z", "2026-01-05T03:30:00+02:00",
+                        "2026-01-05 05:00:00", None, "not a time", "2026-01-06T00:00:00+00:00",
+                        "2026-01-04T23:59:59+00:00"], dtype=object)
+    assert timeline.period_index(stamps).tolist() == [0, 1, 1, 5, -1, -1, -1, -1]
+    assert timeline.period_index(pd.to_datetime(stamps.iloc[:3], utc=True, format="ISO8601")).tolist() == [0, 1, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=40),
+       st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e308, max_value=1e308),
+                min_size=1, max_size=30))
+def test_numeric_codes_place_each_value_where_counts_counts_it(values, training):
+    bins = fit_bins(pd.Series(training), "numerical")
+    assert isinstance(bins, NumericBins)
+    codes = numeric_codes(bins, np.asarray(values, dtype="float64"))
+    counted = np.bincount(codes, minlength=len(bins.labels))
+    np.testing.assert_array_equal(counted, bins.counts(np.asarray(values, dtype="float64")))
+    for value, code in zip(values, codes, strict=True):  # and value by value
+        assert bins.counts(np.asarray([value], dtype="float64"))[code] == 1
