@@ -42,7 +42,7 @@ import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.engine import WATCHERS_NOT_RUN
-from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window, with_keys, with_probe_flags
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window
 from dmm.analysis.spark_read import lacking as files_lacking
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
@@ -113,11 +113,9 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
         spark = session or spark_session()
         scan.engine["master"] = spark.sparkContext.master
         quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
-        frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end)
+        frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end,
+                                                  keys=index is not None)
         has_ids = ID_COLUMN in frame.columns
-        frame = with_probe_flags(frame)
-        if has_ids and index is not None:
-            frame = with_keys(frame)
         joining = joiner is not None and has_ids and prediction in frame.columns
         skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
         totals = _totals(frame, skipped if joining else None)
