@@ -135,7 +135,8 @@ def worker(folder: str, engine: str, counting: str) -> dict:
         os.environ.setdefault("DMM_SPARK_MASTER", "local[2]")
         session = spark_session()
         timings["startup_s"] = time.perf_counter() - began
-        scan = run_spark_scan(ctx, plan, counting=counting, session=session)
+        way, _, cached = counting.partition("-")  # "kernel-nocache": without caching the read frame
+        scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=cached != "nocache")
     else:
         scan = run_scan(ctx, plan)
     joined = scan.result("quality")
@@ -203,7 +204,10 @@ def parse_size(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,10M", help="captured rows per case, e.g. 1M,10M,50M")
-    parser.add_argument("--counting", default="kernel", help="Spark's ways of counting bins: native,kernel")
+    parser.add_argument("--counting", default="native,kernel",
+                        help="Spark's ways of counting bins: native,kernel (a -nocache suffix: the read frame not "
+                             "cached)")
+    parser.add_argument("--data", type=Path, help="keep the generated data in DATA/<rows> and reuse it next time")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -214,8 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for text in args.sizes.split(","):
         rows = parse_size(text)
         with tempfile.TemporaryDirectory(prefix="dmm-scale-") as tmp:
-            folder = Path(tmp)
-            write_data(folder, rows)
+            folder = Path(tmp) if args.data is None else args.data / str(rows)
+            if not (folder / "labels.parquet").exists():  # written last
+                folder.mkdir(parents=True, exist_ok=True)
+                write_data(folder, rows)
             local = measure(folder, "local", "-")
             print(f"{text:>6} {'local':<14} {local['seconds']:8.1f} {local['peak_bytes'] / 1e6:8.0f} "
                   f"{local['rows_read'] / local['seconds']:10.0f} {1.0:8.2f}", flush=True)

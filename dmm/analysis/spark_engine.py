@@ -78,6 +78,9 @@ def spark_session() -> Any:
         .config("spark.sql.session.timeZone", "UTC")
     if master:
         builder = builder.master(master)
+    cores = _local_cores(master)
+    if cores:  # 200 shuffle partitions (Spark's default) are 200 tasks per aggregation on a few local cores
+        builder = builder.config("spark.sql.shuffle.partitions", str(cores))
     try:
         session = builder.getOrCreate()
     except Exception as error:
@@ -88,13 +91,21 @@ def spark_session() -> Any:
     return session
 
 
-def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None) -> WindowScan:
+def _local_cores(master: str | None) -> int:
+    """The cores of a local master (``local``, ``local[N]``, ``local[*]``, ``local[N,F]``); 0 for a cluster's."""
+    if not master or not master.startswith("local"):
+        return 0
+    inside = master[len("local["):-1].split(",")[0] if master.startswith("local[") else "1"
+    return os.cpu_count() or 1 if inside == "*" else int(inside) if inside.isdigit() else 0
+
+
+def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None,
+                   cache: bool = True) -> WindowScan:
     """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``).
 
     As locally, probe rows (``dmm.checks.probes``) are counted apart (``scan.probes`` in the window,
     ``scan.listed_probes`` in every row of the files) and fed to no consumer; watchers (``plan.watchers``) are not
     run: ``scan.engine["watchers"]`` says so and the preview skips what they feed."""
-    from pyspark.sql import functions as F
 
     from dmm.analysis.join import LabelIndex
 
@@ -115,28 +126,46 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
         quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
         frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end,
                                                   keys=index is not None)
-        has_ids = ID_COLUMN in frame.columns
-        joining = joiner is not None and has_ids and prediction in frame.columns
-        skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
-        totals = _totals(frame, skipped if joining else None)
-        scan.listed_probes, scan.probes = totals[0], totals[1]
-        if drift is not None:
-            try:
-                _drift_counts(frame.where(~F.col(PROBE)), drift, columns, files_columns, counting, plan.batch_rows)
-            except Exception as error:
-                scan.errors["drift"] = error
-        if counter is not None and index is not None and has_ids:
-            _join_statistics(spark, frame, counter, index, edges)
-        if joining and index is not None:
-            try:
-                scan.joined = _join(spark, frame, joiner, index, totals[2:], skipped, prediction)
-            except Exception as error:
-                scan.errors["quality"] = error
+        if cache:  # read, projected and keyed once: the jobs below (totals, counts, join) share it
+            from pyspark import StorageLevel
+
+            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            _jobs(spark, scan, frame, files_columns, edges, counting, plan, drift, columns, counter, index, joiner,
+                  prediction)
+        finally:
+            if cache:
+                frame.unpersist()
     scan.join = counter.statistics() if counter is not None else None
     scan.drift = drift
     if joiner is not None and scan.joined is None and "quality" not in scan.errors:
         scan.joined = joiner.result()
     return scan
+
+
+def _jobs(spark: Any, scan: WindowScan, frame: Any, files_columns: list[list[str]], edges: list[int], counting: str,
+          plan: ScanPlan, drift: Any, columns: dict[str, str], counter: Any, index: Any, joiner: Any,
+          prediction: str) -> None:
+    """Every Spark job of the scan, over the one (cached) frame."""
+    from pyspark.sql import functions as F
+
+    has_ids = ID_COLUMN in frame.columns
+    joining = joiner is not None and has_ids and prediction in frame.columns
+    skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
+    totals = _totals(frame, skipped if joining else None)
+    scan.listed_probes, scan.probes = totals[0], totals[1]
+    if drift is not None:
+        try:
+            _drift_counts(frame.where(~F.col(PROBE)), drift, columns, files_columns, counting, plan.batch_rows)
+        except Exception as error:
+            scan.errors["drift"] = error
+    if counter is not None and index is not None and has_ids:
+        _join_statistics(spark, frame, counter, index, edges)
+    if joining and index is not None:
+        try:
+            scan.joined = _join(spark, frame, joiner, index, totals[2:], skipped, prediction)
+        except Exception as error:
+            scan.errors["quality"] = error
 
 
 def _totals(frame: Any, skipped: list[int] | None) -> list[int]:

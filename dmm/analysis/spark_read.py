@@ -200,7 +200,7 @@ def with_keys(spark: Any, part: Any, kind: Any) -> Any:
         native, hard = F.when(small, ids.cast("string")), ids.isNotNull() & ~small
     elif isinstance(kind, (DoubleType, FloatType)):
         x = ids.cast("double")
-        whole = ~F.isnan(x) & (x == F.floor(x)) & (F.abs(x) < EXACT)
+        whole = F.when(F.abs(x) < EXACT, x == F.floor(x)).otherwise(False)  # floor of a huge value overflows
         native, hard = F.when(whole, x.cast("long").cast("string")), ids.isNotNull() & ~F.isnan(x) & ~whole
     else:
         native, hard = F.lit(None).cast("string"), ids.isNotNull()
