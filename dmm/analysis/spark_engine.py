@@ -11,16 +11,22 @@ What runs where:
   partitions already pruned to the window), the row filter of the edge hours, the bin counts, the id
   normalisation and the label join (latest prediction by read order: file order, then ``_metadata.row_index``).
 
-Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by the local engine's
-``probe_row_mask`` in a pandas UDF, counted apart and left out of every consumer, as the local pass does. The
-local pass's watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says
-so and the preview reports them skipped.
+Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by ``probe_row_mask``'s
+rule (a native expression), counted apart and left out of every consumer, as the local pass does. The local pass's
+watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says so and the
+preview reports them skipped.
 
-Exactness: ids, class values and timestamps go through the local engine's own functions (``normalise_ids``,
-``parse_timestamps``, ``CategoricalBins.counts_and_unseen``) in pandas UDFs; numeric bins are counted either by
-``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same edges
-(``native``: value in bin i iff edges[i] <= value < edges[i+1], the last bin closed, which is what ``np.histogram``
-does with ``np.linspace`` edges). Counts are integers, so every drift value equals the local engine's.
+Speed: the window is read and projected once (``spark_read.read_window``: native file index, probe flags and id
+keys, the timestamp UDF only in the edge files), cached (``cache=True``, memory then disk) and shared by the scan's
+jobs (totals, bin counts, join-rate matches, the join); a session built here for a local master uses as many shuffle
+partitions as cores (Spark's default, 200, is 200 tasks per aggregation).
+
+Exactness: ids and probe flags follow the local rules (``spark_read``), timestamps and class values go through the
+local engine's own functions (``parse_timestamps``, ``CategoricalBins.counts_and_unseen``); numeric bins are counted
+either by ``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same
+edges (``native``: value in bin i iff edges[i] <= value < edges[i+1], the last bin closed, which is what
+``np.histogram`` does with ``np.linspace`` edges). Counts are integers, so every drift value equals the local
+engine's.
 
 Domino's on-demand Spark clusters run in standalone mode with the workspace or Job as the driver, and mount the
 project's datasets on every node under the same path (docs.dominodatalab.com/en/latest/user_guide/482ec5 and
@@ -190,10 +196,8 @@ def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns
     window = frame.where(F.col(INSIDE))
     names = [name for name in columns if name in frame.columns]
     lacking = {name: files_lacking(files_columns, name) for name in names}
-    rows_per_file: dict[int, int] = {}
     if counting == "native":
-        rows_per_file = {row[0]: row[1] for row in window.groupBy(FILE).count().collect()}
-        _native_counts(window, drift, names, lacking)
+        rows_per_file = _native_counts(window, drift, names, lacking)
     else:
         rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
     drifting = [f for f in range(len(files_columns)) if any(f not in lacking[name] for name in names)]
@@ -281,31 +285,41 @@ def _native_bin(column: Any, bins: NumericBins) -> Any:
     return expression.otherwise(n - 1)
 
 
-def _native_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]]) -> None:
-    """Numeric columns: one aggregation of count-when expressions; others: one ``groupBy`` of distinct values each,
-    keyed on the driver by ``class_key`` (a function of the value alone, so the tallies add up exactly)."""
+STRIDE = 1 << 10  # numeric column i's bin j is key i * STRIDE + j (bins: at most MAX_NUMERIC_BINS + 2 guards)
+
+
+def _native_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]]) -> dict[int, int]:
+    """Numeric columns: each row's bin index per column (a column expression on the same edges), exploded into one
+    key per (column, bin) with the row's file as a negative key, and counted in one ``groupBy`` (one count-when
+    aggregate per bin was hundreds of aggregates over one huge CASE, past Java's method size for generated code);
+    others: one ``groupBy`` of distinct values each, keyed on the driver by ``class_key`` (a function of the value
+    alone, so the tallies add up exactly). Returns the window's rows per file."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, DecimalType, NumericType
 
     types = {field.name: field.dataType for field in window.schema.fields}
-    aggregates, numeric = [], []
+    keys: list[Any] = [-(F.col(FILE) + 1)]
+    numeric: list[str] = []
     for name in names:
         bins = drift.bins[name]
         keep = ~F.col(FILE).isin(lacking[name]) if lacking[name] else F.lit(True)
         native = isinstance(bins, NumericBins) and isinstance(types[name], (NumericType, BooleanType)) \
             and not isinstance(types[name], DecimalType)
         if native:
-            index = F.when(keep, _native_bin(F.col(f"`{name}`"), bins))
-            aggregates += [F.count(F.when(index == j, 1)) for j in range(bins.trained_bin_count + 2)]
+            keys.append(F.when(keep, _native_bin(F.col(f"`{name}`"), bins) + len(numeric) * STRIDE))
             numeric.append(name)
             continue
         tallies = window.where(keep).groupBy(F.col(f"`{name}`")).count().collect()
         _add_tallies(drift, name, [row[0] for row in tallies], [int(row[1]) for row in tallies])
-    if aggregates:
-        values = iter(window.agg(*aggregates).collect()[0])
-        for name in numeric:
-            drift.production_counts[name] += np.array([next(values) for _ in drift.production_counts[name]],
-                                                      dtype=np.int64)
+    rows_per_file: dict[int, int] = {}
+    counted = window.select(F.explode(F.array(*keys)).alias("k")).where(F.col("k").isNotNull()) \
+        .groupBy("k").count().collect()
+    for key, n in counted:
+        if key < 0:
+            rows_per_file[-key - 1] = int(n)
+        else:
+            drift.production_counts[numeric[key // STRIDE]][key % STRIDE] += int(n)
+    return rows_per_file
 
 
 def _add_tallies(drift: Any, name: str, values: list[Any], tallies: list[int]) -> None:

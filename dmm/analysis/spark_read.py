@@ -1,7 +1,10 @@
 """Reading step 6's window with PySpark (``dmm.analysis.spark_engine``'s first half): the listed files as one
 DataFrame with each row's file, row index, whether it is inside the window, its normalised event id and whether it
-is one of the toolkit's probe rows. Each of these goes through the local engine's own function (``parse_timestamps``,
-``normalise_ids``, ``probe_row_mask``) in a pandas UDF, so a row is in or out, matched or not, exactly as locally.
+is one of the toolkit's probe rows, exactly as the local engine decides each: the file index, the probe flag and
+the id key are native Spark expressions that restate the local rules (``binning.class_key``, ``probe_row_mask``;
+tests/test_spark_engine.py checks them against those functions on awkward values), ids the plain rule does not
+cover are keyed by ``normalise_ids`` itself on the driver, and only the files filtered by row (the window's edge
+hours) go through ``parse_timestamps`` in a pandas UDF. No Python round trip for the other rows.
 
 Imported only with ``spark_engine``; nothing else imports PySpark.
 """
