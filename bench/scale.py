@@ -148,15 +148,20 @@ def worker(folder: str, engine: str, counting: str) -> dict:
             "quality": json_safe(metrics.to_dict()), "rows_read": scan.result("drift").rows_seen}
 
 
-def tree_rss(pid: int) -> int:
-    """Total resident memory of a process and all its descendants, from /proc (bytes)."""
+def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> int:
+    """Total resident memory of a process and all its descendants, from /proc (bytes); ``cpu``: each one's CPU
+    seconds so far (user + system), updated."""
     total, stack = 0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
     while stack:
         current = stack.pop()
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
+            if cpu is not None:
+                fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[current] = max(cpu.get(current, 0.0), (int(fields[11]) + int(fields[12])) / tick)
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -169,10 +174,11 @@ def measure(folder: Path, engine: str, counting: str) -> dict:
     command = [sys.executable, __file__, "--worker", str(folder), engine, counting, str(out)]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     peak = [0]
+    cpu: dict[int, float] = {}
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid))
+            peak[0] = max(peak[0], tree_rss(process.pid, cpu))
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -180,7 +186,7 @@ def measure(folder: Path, engine: str, counting: str) -> dict:
     if process.wait() != 0:
         raise SystemExit(f"the {engine} run failed (exit {process.returncode})")
     sampler.join()
-    return {**json.loads(out.read_text()), "peak_bytes": peak[0]}
+    return {**json.loads(out.read_text()), "peak_bytes": peak[0], "cpu_s": sum(cpu.values())}
 
 
 def same(a, b, path="") -> list[str]:
@@ -214,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder, engine, counting, out = args.worker
         Path(out).write_text(json.dumps(worker(folder, engine, counting)))
         return 0
-    print(f"{'rows':>6} {'engine':<14} {'time s':>8} {'peak MB':>8} {'rows/s':>10} {'vs local':>8}  identical")
+    print(f"{'rows':>6} {'engine':<14} {'time s':>8} {'CPU s':>8} {'peak MB':>8} {'rows/s':>10} {'vs local':>8} "
+          f"{'CPU vs':>7}  identical")
     for text in args.sizes.split(","):
         rows = parse_size(text)
         with tempfile.TemporaryDirectory(prefix="dmm-scale-") as tmp:
@@ -223,24 +230,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 folder.mkdir(parents=True, exist_ok=True)
                 write_data(folder, rows)
             local = measure(folder, "local", "-")
-            print(f"{text:>6} {'local':<14} {local['seconds']:8.1f} {local['peak_bytes'] / 1e6:8.0f} "
-                  f"{local['rows_read'] / local['seconds']:10.0f} {1.0:8.2f}", flush=True)
+            print(f"{text:>6} {'local':<14} {local['seconds']:8.1f} {local['cpu_s']:8.1f} "
+                  f"{local['peak_bytes'] / 1e6:8.0f} {local['rows_read'] / local['seconds']:10.0f} {1.0:8.2f} "
+                  f"{1.0:7.2f}", flush=True)
             for counting in args.counting.split(","):
                 spark = measure(folder, "spark", counting)
                 ratio = spark["seconds"] / local["seconds"]
                 differ = same({k: local[k] for k in ("drift", "join", "quality")},
                               {k: spark[k] for k in ("drift", "join", "quality")})
-                print(f"{text:>6} {'spark/' + counting:<14} {spark['seconds']:8.1f} {spark['peak_bytes'] / 1e6:8.0f} "
-                      f"{spark['rows_read'] / spark['seconds']:10.0f} {ratio:8.2f}  "
+                print(f"{text:>6} {'spark/' + counting:<14} {spark['seconds']:8.1f} {spark['cpu_s']:8.1f} "
+                      f"{spark['peak_bytes'] / 1e6:8.0f} {spark['rows_read'] / spark['seconds']:10.0f} {ratio:8.2f} "
+                      f"{spark['cpu_s'] / local['cpu_s']:7.2f}  "
                       f"{'yes' if not differ else 'NO: ' + ', '.join(differ[:5])}"
                       + (f"   (goal at 50M: <= {GOAL:g}x)" if rows >= 50_000_000 else ""), flush=True)
-                work = spark["seconds"] - spark["startup_s"]
-                per_core = spark["rows_read"] / (work * 2)
+                # per core: rows per CPU second of the whole process tree (JVM start-up included: conservative)
+                per_core = spark["rows_read"] / spark["cpu_s"]
                 executors, cores = CLUSTER
                 billion = spark["startup_s"] + 1e9 / (per_core * executors * cores)
-                print(f"{'':>6} PROJECTION (not measured): {per_core:,.0f} rows/s per core after a "
-                      f"{spark['startup_s']:.0f} s start; 1e9 rows on {executors} executors x {cores} cores "
-                      f"~ {billion / 60:.0f} min, if throughput scales with cores and files split evenly", flush=True)
+                print(f"{'':>6} PROJECTION (not measured): {per_core:,.0f} rows per CPU second; 1e9 rows on "
+                      f"{executors} executors x {cores} cores ~ {billion / 60:.0f} min after a "
+                      f"{spark['startup_s']:.0f} s start, if throughput scales with cores and files split evenly",
+                      flush=True)
     return 0
 
 
