@@ -16,12 +16,14 @@ Printed: time and peak memory of each, the ratio Spark/local (goal: within 3x at
 whether every value is identical (drift counts and values, join counts, quality metrics to 1e-9), and a PROJECTION
 of the time on a cluster from the measured per-core throughput of Spark's counting jobs (not a measurement).
 
-Measured once on the shared 2-core machine under a load average of ~24 (other engineers' suites running; ratios are
-per run, absolute times are not representative): 1M rows (980k in the window), local 69 s at 481 MB peak;
-Spark local[2] with mapInPandas counting 850 s at 3.2 GB peak (JVM + Python workers), 12.3x the local engine,
-every value identical. 10M and 50M were not run here (too slow on this machine in the time available); the 3x goal
-at 50M is NOT shown. The Spark path reads the files four times (drift, join statistics, window totals, matched
-rows), re-running the id and timestamp UDFs each time: caching the projected frame is the next speed-up to try.
+Measured (issue 13, second round) on the shared 2-core machine, 1M rows (980k in the window), load average ~3:
+local 3.9 s, 6.8 CPU s, 382 MB peak; Spark local[2] kernel 70.5 s, 105 CPU s, 2.4 GB (18x the wall time, 15x the
+CPU); native 104.7 s, 150 CPU s, 2.3 GB (27x, 22x); every value identical in both. The previous code (four reads
+of the files with Python UDFs for the file index, ids and probe flags) ran the kernel case in 61 s at 3.3 GB on the
+same data minutes later: reading once into a cached frame with native expressions did NOT make it faster at 1M
+(lower peak memory only); most of Spark's CPU here is start-up, JIT and the cache. Under a load average of ~20 the
+wall ratios were 1.3x to 29x (noise), which is why the CPU columns are printed. 10M and 50M were not run (the
+machine was saturated by the other engineers' runs); the 3x goal at 50M is NOT shown.
 """
 
 from __future__ import annotations
