@@ -49,17 +49,6 @@ def context(world: World) -> CheckContext:
     return CheckContext(inputs, connect=world.connect, load_config=world.load_config)
 
 
-def both_reports(world: World, engine_options=None) -> tuple[dict, dict]:
-    from dmm import preview
-
-    reports = []
-    for engine in ("local", "spark"):
-        ctx = context(world)
-        plan_scan(ctx, ScanPlan(preview=True, engine=engine))
-        reports.append(preview.build_report(ctx, run_checks(ctx)))
-    return reports[0], reports[1]
-
-
 @pytest.fixture
 def generated(tmp_path) -> World:
     world = World(tmp_path)
@@ -86,28 +75,7 @@ def generated(tmp_path) -> World:
     return world
 
 
-def test_generated_data_gives_the_same_report_with_either_engine(generated, spark):
-    local, remote = both_reports(generated)
-    assert local["drift"]["status"] == "ok" and local["quality"]["status"] == "ok"
-    assert local["drift"]["production_rows"] > 1000 and local["quality"]["join"]["duplicate_prediction_rows"] > 0
-    assert remote["drift"]["engine"]["name"] == "spark" and local["drift"]["engine"]["name"] == "local"
-    assert_same(local["drift"], remote["drift"], "drift")
-    assert_same(local["quality"], remote["quality"], "quality")
-    assert_same(local["checks"], remote["checks"], "checks")
-    assert 0 < local["probes"]["rows_in_window"] < local["probes"]["rows_in_files"]
-    assert_same(local["probes"], remote["probes"], "probes")
-
-
-@pytest.mark.parametrize("counting", ["native", "kernel"])
-def test_both_ways_of_counting_bins_give_the_local_counts(generated, spark, counting):
-    from dmm.analysis.spark_engine import run_spark_scan
-    from dmm.checks.scan import run_scan
-
-    ctx = context(generated)
-    run_checks(ctx)
-    plan = ScanPlan(preview=True)
-    local, remote = run_scan(ctx, plan), run_spark_scan(ctx, plan, counting=counting, session=spark)
-    assert remote.engine["counting"] == counting
+def assert_same_scan(local, remote):
     for name, counts in local.drift.production_counts.items():
         assert remote.drift.production_counts[name].tolist() == counts.tolist(), name
     assert remote.drift.unseen == local.drift.unseen
@@ -115,16 +83,34 @@ def test_both_ways_of_counting_bins_give_the_local_counts(generated, spark, coun
                                                                          local.drift.rows_with_column)
     assert remote.join == local.join
     assert (remote.probes, remote.listed_probes) == (local.probes, local.listed_probes)
-    assert local.probes > 0
     for name in ("prediction_rows", "prediction_rows_without_id", "duplicate_prediction_rows", "matched_rows",
                  "unmatched_prediction_count", "unmatched_label_ids"):
         assert getattr(remote.joined, name) == getattr(local.joined, name), name
-    assert not any(str(v).strip().startswith(PROBE_EVENT_PREFIX) for v in remote.joined.frame["event_id"])
+    # as the report shows them (quality examples: str(id)); a numeric id read as text when files disagree on its type
+    assert [str(v) for v in remote.joined.frame["event_id"]] == [str(v) for v in local.joined.frame["event_id"]]
 
 
-def test_spark_says_it_ran_no_watchers_and_the_report_skips_their_views(generated, spark):
-    """The report's timeline and --metric's rows are fed by the local pass only: with Spark they are skipped with
-    the reason, and the rest of the report is still the local engine's."""
+def test_both_ways_of_counting_bins_give_the_local_counts(generated, spark):
+    """One local scan against Spark's two ways of counting (native expressions, mapInPandas over the kernels)."""
+    from dmm.analysis.spark_engine import run_spark_scan
+    from dmm.checks.scan import run_scan
+
+    ctx = context(generated)
+    run_checks(ctx)
+    plan = ScanPlan(preview=True)
+    local = run_scan(ctx, plan)
+    assert local.probes > 0
+    for counting in ("native", "kernel"):
+        remote = run_spark_scan(ctx, plan, counting=counting, session=spark)
+        assert remote.engine["counting"] == counting
+        assert_same_scan(local, remote)
+        assert not any(str(v).strip().startswith(PROBE_EVENT_PREFIX) for v in remote.joined.frame["event_id"])
+
+
+def test_generated_data_gives_the_same_report_with_either_engine(generated, spark):
+    """The whole report: drift, quality, checks and probes equal. The report's timeline and --metric's rows are fed
+    by the local pass only (watchers): with Spark they are skipped with the reason. (One pair of reports for both
+    claims: each report costs a pass of either engine.)"""
     from dmm import preview
     from dmm.analysis.timeline import Timeline
     from dmm.own_metrics import WindowRows, load_metric_modules
@@ -138,11 +124,77 @@ def test_spark_says_it_ran_no_watchers_and_the_report_skips_their_views(generate
         plan_scan(ctx, ScanPlan(preview=True, engine=engine, watchers=(Timeline(ctx.start, ctx.end), WindowRows())))
         reports[engine] = preview.build_report(ctx, run_checks(ctx), options=options)
     local, remote = reports["local"], reports["spark"]
+    assert local["drift"]["status"] == "ok" and local["quality"]["status"] == "ok"
+    assert local["drift"]["production_rows"] > 1000 and local["quality"]["join"]["duplicate_prediction_rows"] > 0
+    assert remote["drift"]["engine"]["name"] == "spark" and local["drift"]["engine"]["name"] == "local"
+    assert_same(local["drift"], remote["drift"], "drift")
+    assert_same(local["quality"], remote["quality"], "quality")
+    assert_same(local["checks"], remote["checks"], "checks")
+    assert 0 < local["probes"]["rows_in_window"] < local["probes"]["rows_in_files"]
+    assert_same(local["probes"], remote["probes"], "probes")
     assert local["timeline"]["status"] == "ok" and local["own_metrics"]["status"] == "ok"
     assert remote["drift"]["engine"]["watchers"] == "not run by the Spark executor"
     for view in ("timeline", "own_metrics"):
         assert remote[view]["status"] == "skipped", remote[view]
         assert "not run by the Spark executor" in remote[view]["reason"] and "--engine local" in remote[view]["reason"]
     assert "watchers" not in local["drift"]["engine"]
-    assert_same(local["drift"], remote["drift"], "drift")
-    assert_same(local["quality"], remote["quality"], "quality")
+
+
+SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+TEXT_IDS = ["evt-1", " 1 ", "+5", "-0", "0", "007", "1.50", "1.0", "-2.5", "1e5", "inf", "9007199254740993",
+            "-123456789012345", "1234567890123456", "", "   ", None, "e5\n", "\ne5", "a b", "1\u3000", "\u00851",
+            f"{PROBE_EVENT_PREFIX}a", f" {PROBE_EVENT_PREFIX}b", f"x{PROBE_EVENT_PREFIX}",
+            f"\u200b{PROBE_EVENT_PREFIX}",  # a zero-width space is not whitespace
+            *[f"{space}{PROBE_EVENT_PREFIX}{i}" for i, space in enumerate(SPACES)], *[f"{s}7{s}" for s in SPACES]]
+OTHER_IDS = {"bigint": [1, -0, 2 ** 53 - 1, 2 ** 53 + 1, -(2 ** 62), None],
+             "double": [1.0, 1.5, float("nan"), float("inf"), -0.0, 1e20, 2.0 ** 53, 0.1, None],
+             "boolean": [True, False, None]}
+
+
+def test_native_id_keys_and_probe_flags_are_the_local_engines(spark):
+    """``KEY`` and ``PROBE`` are native Spark expressions (with the driver keying the rare hard ids): each equals
+    the local engine's own function (``normalise_ids``, ``probe_row_mask``) on every awkward id, Unicode whitespace
+    (Python's ``str.isspace``, which Arrow's trim follows) included."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    from dmm.analysis.join import normalise_ids
+    from dmm.analysis.spark_read import KEY, probe_flags, with_keys
+    from dmm.checks.probes import probe_row_mask
+
+    for kind, values in [("string", TEXT_IDS), *OTHER_IDS.items()]:
+        frame = spark.createDataFrame(pd.DataFrame({"event_id": pd.Series(values, dtype=object),
+                                                    "at": range(len(values))}), schema=f"event_id {kind}, at long")
+        id_type = frame.schema["event_id"].dataType
+        frame = with_keys(spark, frame, id_type).withColumn("probe", probe_flags(F.col("event_id"), id_type))
+        rows = frame.orderBy("at").select(KEY, "probe").collect()
+        expected = normalise_ids(pd.Series(values, dtype="float64" if kind == "double" else object)).tolist()
+        assert [row[0] for row in rows] == expected, kind
+        if kind == "string":
+            mask = probe_row_mask(pa.table({"event_id": pa.array(values, type=pa.string())}))
+            assert [row[1] for row in rows] == mask.to_pylist()
+            assert sum(row[1] for row in rows) == len(SPACES) + 2
+        else:
+            assert not any(row[1] for row in rows)
+
+
+def test_ids_written_as_numbers_in_one_file_and_text_in_another_join_as_locally(tmp_path, spark):
+    """Spark took the id column's type from the first file, so text ids of a later file became nulls; each file
+    is now keyed by its own type, as the local engine keys each chunk."""
+    from dmm.analysis.spark_engine import run_spark_scan
+    from dmm.checks.scan import run_scan
+
+    world = World(tmp_path)
+    folder = world.prediction_dir.parent / "prediction_data"
+    write_predictions(folder, list(range(40)), hour=NOW - timedelta(hours=5))  # int64 ids, written first
+    write_predictions(folder, [f"e{i}" for i in range(30)] + [" 42", "45.0", None], hour=NOW - timedelta(hours=3))
+    labels = pd.DataFrame({"event_id": [str(i) for i in range(0, 50, 3)] + [f"e{i}" for i in range(0, 30, 4)],
+                           "label": [i % 2 for i in range(17)] + [i % 2 for i in range(8)]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    world.ground_truth_file = tmp_path / "labels.csv"
+    ctx = context(world)
+    run_checks(ctx)
+    plan = ScanPlan(preview=True)
+    local, remote = run_scan(ctx, plan), run_spark_scan(ctx, plan, counting="native", session=spark)
+    assert local.joined.matched_rows == 14 + 8 + 2  # 0..39 step 3, e0..e28 step 4, " 42" and "45.0"
+    assert_same_scan(local, remote)

@@ -11,16 +11,22 @@ What runs where:
   partitions already pruned to the window), the row filter of the edge hours, the bin counts, the id
   normalisation and the label join (latest prediction by read order: file order, then ``_metadata.row_index``).
 
-Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by the local engine's
-``probe_row_mask`` in a pandas UDF, counted apart and left out of every consumer, as the local pass does. The
-local pass's watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says
-so and the preview reports them skipped.
+Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by ``probe_row_mask``'s
+rule (a native expression), counted apart and left out of every consumer, as the local pass does. The local pass's
+watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says so and the
+preview reports them skipped.
 
-Exactness: ids, class values and timestamps go through the local engine's own functions (``normalise_ids``,
-``parse_timestamps``, ``CategoricalBins.counts_and_unseen``) in pandas UDFs; numeric bins are counted either by
-``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same edges
-(``native``: value in bin i iff edges[i] <= value < edges[i+1], the last bin closed, which is what ``np.histogram``
-does with ``np.linspace`` edges). Counts are integers, so every drift value equals the local engine's.
+Speed: the window is read and projected once (``spark_read.read_window``: native file index, probe flags and id
+keys, the timestamp UDF only in the edge files), cached (``cache=True``, memory then disk) and shared by the scan's
+jobs (totals, bin counts, join-rate matches, the join); a session built here for a local master uses as many shuffle
+partitions as cores (Spark's default, 200, is 200 tasks per aggregation).
+
+Exactness: ids and probe flags follow the local rules (``spark_read``), timestamps and class values go through the
+local engine's own functions (``parse_timestamps``, ``CategoricalBins.counts_and_unseen``); numeric bins are counted
+either by ``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same
+edges (``native``: value in bin i iff edges[i] <= value < edges[i+1], the last bin closed, which is what
+``np.histogram`` does with ``np.linspace`` edges). Counts are integers, so every drift value equals the local
+engine's.
 
 Domino's on-demand Spark clusters run in standalone mode with the workspace or Job as the driver, and mount the
 project's datasets on every node under the same path (docs.dominodatalab.com/en/latest/user_guide/482ec5 and
@@ -42,7 +48,7 @@ import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.engine import WATCHERS_NOT_RUN
-from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window, with_keys, with_probe_flags
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window
 from dmm.analysis.spark_read import lacking as files_lacking
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
@@ -78,6 +84,9 @@ def spark_session() -> Any:
         .config("spark.sql.session.timeZone", "UTC")
     if master:
         builder = builder.master(master)
+    cores = _local_cores(master)
+    if cores:  # 200 shuffle partitions (Spark's default) are 200 tasks per aggregation on a few local cores
+        builder = builder.config("spark.sql.shuffle.partitions", str(cores))
     try:
         session = builder.getOrCreate()
     except Exception as error:
@@ -88,13 +97,21 @@ def spark_session() -> Any:
     return session
 
 
-def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None) -> WindowScan:
+def _local_cores(master: str | None) -> int:
+    """The cores of a local master (``local``, ``local[N]``, ``local[*]``, ``local[N,F]``); 0 for a cluster's."""
+    if not master or not master.startswith("local"):
+        return 0
+    inside = master[len("local["):-1].split(",")[0] if master.startswith("local[") else "1"
+    return os.cpu_count() or 1 if inside == "*" else int(inside) if inside.isdigit() else 0
+
+
+def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None,
+                   cache: bool = True) -> WindowScan:
     """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``).
 
     As locally, probe rows (``dmm.checks.probes``) are counted apart (``scan.probes`` in the window,
     ``scan.listed_probes`` in every row of the files) and fed to no consumer; watchers (``plan.watchers``) are not
     run: ``scan.engine["watchers"]`` says so and the preview skips what they feed."""
-    from pyspark.sql import functions as F
 
     from dmm.analysis.join import LabelIndex
 
@@ -113,32 +130,48 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
         spark = session or spark_session()
         scan.engine["master"] = spark.sparkContext.master
         quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
-        frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end)
-        has_ids = ID_COLUMN in frame.columns
-        frame = with_probe_flags(frame)
-        if has_ids and index is not None:
-            frame = with_keys(frame)
-        joining = joiner is not None and has_ids and prediction in frame.columns
-        skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
-        totals = _totals(frame, skipped if joining else None)
-        scan.listed_probes, scan.probes = totals[0], totals[1]
-        if drift is not None:
-            try:
-                _drift_counts(frame.where(~F.col(PROBE)), drift, columns, files_columns, counting, plan.batch_rows)
-            except Exception as error:
-                scan.errors["drift"] = error
-        if counter is not None and index is not None and has_ids:
-            _join_statistics(spark, frame, counter, index, edges)
-        if joining and index is not None:
-            try:
-                scan.joined = _join(spark, frame, joiner, index, totals[2:], skipped, prediction)
-            except Exception as error:
-                scan.errors["quality"] = error
+        frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end,
+                                                  keys=index is not None)
+        if cache:  # read, projected and keyed once: the jobs below (totals, counts, join) share it
+            from pyspark import StorageLevel
+
+            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            _jobs(spark, scan, frame, files_columns, edges, counting, plan, drift, columns, counter, index, joiner,
+                  prediction)
+        finally:
+            if cache:
+                frame.unpersist()
     scan.join = counter.statistics() if counter is not None else None
     scan.drift = drift
     if joiner is not None and scan.joined is None and "quality" not in scan.errors:
         scan.joined = joiner.result()
     return scan
+
+
+def _jobs(spark: Any, scan: WindowScan, frame: Any, files_columns: list[list[str]], edges: list[int], counting: str,
+          plan: ScanPlan, drift: Any, columns: dict[str, str], counter: Any, index: Any, joiner: Any,
+          prediction: str) -> None:
+    """Every Spark job of the scan, over the one (cached) frame."""
+    from pyspark.sql import functions as F
+
+    has_ids = ID_COLUMN in frame.columns
+    joining = joiner is not None and has_ids and prediction in frame.columns
+    skipped = sorted(set(files_lacking(files_columns, prediction)) | set(files_lacking(files_columns, ID_COLUMN)))
+    totals = _totals(frame, skipped if joining else None)
+    scan.listed_probes, scan.probes = totals[0], totals[1]
+    if drift is not None:
+        try:
+            _drift_counts(frame.where(~F.col(PROBE)), drift, columns, files_columns, counting, plan.batch_rows)
+        except Exception as error:
+            scan.errors["drift"] = error
+    if counter is not None and index is not None and has_ids:
+        _join_statistics(spark, frame, counter, index, edges)
+    if joining and index is not None:
+        try:
+            scan.joined = _join(spark, frame, joiner, index, totals[2:], skipped, prediction)
+        except Exception as error:
+            scan.errors["quality"] = error
 
 
 def _totals(frame: Any, skipped: list[int] | None) -> list[int]:
@@ -163,10 +196,8 @@ def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns
     window = frame.where(F.col(INSIDE))
     names = [name for name in columns if name in frame.columns]
     lacking = {name: files_lacking(files_columns, name) for name in names}
-    rows_per_file: dict[int, int] = {}
     if counting == "native":
-        rows_per_file = {row[0]: row[1] for row in window.groupBy(FILE).count().collect()}
-        _native_counts(window, drift, names, lacking)
+        rows_per_file = _native_counts(window, drift, names, lacking)
     else:
         rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
     drifting = [f for f in range(len(files_columns)) if any(f not in lacking[name] for name in names)]
@@ -254,31 +285,41 @@ def _native_bin(column: Any, bins: NumericBins) -> Any:
     return expression.otherwise(n - 1)
 
 
-def _native_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]]) -> None:
-    """Numeric columns: one aggregation of count-when expressions; others: one ``groupBy`` of distinct values each,
-    keyed on the driver by ``class_key`` (a function of the value alone, so the tallies add up exactly)."""
+STRIDE = 1 << 10  # numeric column i's bin j is key i * STRIDE + j (bins: at most MAX_NUMERIC_BINS + 2 guards)
+
+
+def _native_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]]) -> dict[int, int]:
+    """Numeric columns: each row's bin index per column (a column expression on the same edges), exploded into one
+    key per (column, bin) with the row's file as a negative key, and counted in one ``groupBy`` (one count-when
+    aggregate per bin was hundreds of aggregates over one huge CASE, past Java's method size for generated code);
+    others: one ``groupBy`` of distinct values each, keyed on the driver by ``class_key`` (a function of the value
+    alone, so the tallies add up exactly). Returns the window's rows per file."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, DecimalType, NumericType
 
     types = {field.name: field.dataType for field in window.schema.fields}
-    aggregates, numeric = [], []
+    keys: list[Any] = [-(F.col(FILE) + 1)]
+    numeric: list[str] = []
     for name in names:
         bins = drift.bins[name]
         keep = ~F.col(FILE).isin(lacking[name]) if lacking[name] else F.lit(True)
         native = isinstance(bins, NumericBins) and isinstance(types[name], (NumericType, BooleanType)) \
             and not isinstance(types[name], DecimalType)
         if native:
-            index = F.when(keep, _native_bin(F.col(f"`{name}`"), bins))
-            aggregates += [F.count(F.when(index == j, 1)) for j in range(bins.trained_bin_count + 2)]
+            keys.append(F.when(keep, _native_bin(F.col(f"`{name}`"), bins) + len(numeric) * STRIDE))
             numeric.append(name)
             continue
         tallies = window.where(keep).groupBy(F.col(f"`{name}`")).count().collect()
         _add_tallies(drift, name, [row[0] for row in tallies], [int(row[1]) for row in tallies])
-    if aggregates:
-        values = iter(window.agg(*aggregates).collect()[0])
-        for name in numeric:
-            drift.production_counts[name] += np.array([next(values) for _ in drift.production_counts[name]],
-                                                      dtype=np.int64)
+    rows_per_file: dict[int, int] = {}
+    counted = window.select(F.explode(F.array(*keys)).alias("k")).where(F.col("k").isNotNull()) \
+        .groupBy("k").count().collect()
+    for key, n in counted:
+        if key < 0:
+            rows_per_file[-key - 1] = int(n)
+        else:
+            drift.production_counts[numeric[key // STRIDE]][key % STRIDE] += int(n)
+    return rows_per_file
 
 
 def _add_tallies(drift: Any, name: str, values: list[Any], tallies: list[int]) -> None:

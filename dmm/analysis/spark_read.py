@@ -1,7 +1,10 @@
 """Reading step 6's window with PySpark (``dmm.analysis.spark_engine``'s first half): the listed files as one
 DataFrame with each row's file, row index, whether it is inside the window, its normalised event id and whether it
-is one of the toolkit's probe rows. Each of these goes through the local engine's own function (``parse_timestamps``,
-``normalise_ids``, ``probe_row_mask``) in a pandas UDF, so a row is in or out, matched or not, exactly as locally.
+is one of the toolkit's probe rows, exactly as the local engine decides each: the file index, the probe flag and
+the id key are native Spark expressions that restate the local rules (``binning.class_key``, ``probe_row_mask``;
+tests/test_spark_engine.py checks them against those functions on awkward values), ids the plain rule does not
+cover are keyed by ``normalise_ids`` itself on the driver, and only the files filtered by row (the window's edge
+hours) go through ``parse_timestamps`` in a pandas UDF. No Python round trip for the other rows.
 
 Imported only with ``spark_engine``; nothing else imports PySpark.
 """
@@ -20,7 +23,7 @@ import pandas as pd
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import TIMESTAMP_COLUMNS, parse_timestamps
 
-FILE, ROW, KEY, INSIDE, PATH, PROBE = "_dmm_file", "_dmm_row", "_dmm_key", "_dmm_inside", "_dmm_path", "_dmm_probe"
+FILE, ROW, KEY, INSIDE, PROBE = "_dmm_file", "_dmm_row", "_dmm_key", "_dmm_inside", "_dmm_probe"
 
 
 def _local_path(uri: str) -> str:
@@ -34,7 +37,7 @@ def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from pyspark.sql.pandas.types import from_arrow_type
-    from pyspark.sql.types import DoubleType, StructField, StructType
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
     schemas = [pq.read_schema(path) for path in paths]
     types: dict[str, list[Any]] = {}
@@ -46,6 +49,8 @@ def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
         numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in seen)
         if numeric and len(set(seen)) > 1:
             fields.append(StructField(name, DoubleType()))
+        elif len(set(seen)) > 1:  # e.g. ids written as text in one file and as numbers in another
+            fields.append(StructField(name, StringType()))
         else:
             fields.append(StructField(name, from_arrow_type(seen[0])))
     return [list(schema.names) for schema in schemas], StructType(fields), [str(schema) for schema in schemas]
@@ -56,47 +61,36 @@ def lacking(files_columns: list[list[str]], name: str) -> list[int]:
     return [i for i, names in enumerate(files_columns) if name not in names]
 
 
-def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: datetime
+def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: datetime, *, keys: bool = True
                 ) -> tuple[Any, list[list[str]], list[int]]:
-    """The listed files as one DataFrame: wanted columns, file and row index, whether the row is in the window;
-    each file's column names; the files filtered row by row (an edge hour, or outside the hourly layout, with a
-    timestamp column: the local engine counts every row of those for the join-rate check)."""
+    """The listed files as one DataFrame: wanted columns, file and row index, whether the row is in the window,
+    whether it is a probe row (``PROBE``), and (``keys``) its normalised id (``KEY``); each file's column names;
+    the files filtered row by row (an edge hour, or outside the hourly layout, with a timestamp column: the local
+    engine counts every row of those for the join-rate check).
+
+    Files are read in groups of one layout (the same columns and types) and one kind (taken whole, or filtered by
+    row). Each group gets its own ``PROBE`` and ``KEY`` from its own id column type before the groups are put
+    together, as the local engine keys each file's chunks by their own type: ids that are text in one file and
+    numbers in another are not cast to the first file's type (which gave nulls), and the id column of the union is
+    text whenever the files disagree on a type that is not numeric. Only the filtered groups run the timestamp UDF;
+    the file index, probe flags and most ids are native expressions (no Python round trip)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType, IntegerType
+    from pyspark.sql.types import BooleanType
 
     files = list(ctx.prediction_files)
     files_columns, schema, layouts = _file_schemas([item.path for item in files])
-    groups: dict[str, tuple[list[str], list[str]]] = {}
-    for item, names, layout in zip(files, files_columns, layouts, strict=True):
-        groups.setdefault(layout, (names, []))[1].append(str(item.path))
-    frame = None
-    for names, paths in groups.values():  # files of one layout read together, columns cast to the common type
-        part = spark.read.parquet(*paths)
-        part = part.select(*[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields
-                             if f.name in names], F.col("_metadata.file_path").alias(PATH),
-                           F.col("_metadata.row_index").alias(ROW))
-        frame = part if frame is None else frame.unionByName(part, allowMissingColumns=True)
     choices = []  # per file: -2 taken whole, -1 no timestamp column, else the index in TIMESTAMP_COLUMNS
     for item, names in zip(files, files_columns, strict=True):
         whole = item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
         choices.append(-2 if whole else next((i for i, c in enumerate(TIMESTAMP_COLUMNS) if c in names), -1))
-    index_of = {os.path.realpath(item.path): i for i, item in enumerate(files)}
-    present = [c for c in dict.fromkeys(wanted) if c in frame.columns]  # type: ignore[union-attr]
-    times = [c for c in TIMESTAMP_COLUMNS if c in frame.columns]  # type: ignore[union-attr]
-    frame = frame.select(*[F.col(f"`{c}`") for c in dict.fromkeys(present + times)], PATH, ROW)  # type: ignore
-
-    def file_index(paths: pd.Series) -> pd.Series:
-        """The file's position in ctx.prediction_files, from the path Spark read it by (a file: URI)."""
-        codes, distinct = pd.factorize(paths)
-        found = np.array([index_of.get(_local_path(str(path)), -1) for path in distinct], dtype=np.int32)
-        if (found < 0).any():  # never guess: a row of an unknown file would land in another file's window
-            raise ValueError(f"Spark read {distinct[found < 0][0]}, which is not one of the listed files")
-        return pd.Series(found[codes] if len(distinct) else np.zeros(len(paths), dtype=np.int32))
-
-    frame = frame.withColumn(FILE, F.pandas_udf(file_index, IntegerType())(F.col(PATH))).drop(PATH)  # type: ignore
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for i, layout in enumerate(layouts):
+        groups.setdefault((layout, choices[i] >= 0), []).append(i)
+    names_all = [field.name for field in schema.fields]
+    present = [c for c in dict.fromkeys(wanted) if c in names_all]
+    times = [c for c in TIMESTAMP_COLUMNS if c in names_all]
     zone = spark.conf.get("spark.sql.session.timeZone")
     bounds = (pd.Timestamp(start), pd.Timestamp(end))
-
     choice_of = np.asarray(choices, dtype=np.int32)
 
     def inside(file: pd.Series, *moments: pd.Series) -> pd.Series:
@@ -115,42 +109,110 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
         return pd.Series(result)
 
     in_window = F.pandas_udf(inside, BooleanType())  # type: ignore[call-overload]
-    frame = frame.withColumn(INSIDE, in_window(F.col(FILE), *[F.col(f"`{c}`") for c in times]))
+    frame = None
+    for (_, filtered), members in groups.items():
+        names = files_columns[members[0]]
+        part = spark.read.parquet(*[str(files[i].path) for i in members])
+        part = part.withColumn(FILE, _file_index(part, {os.path.realpath(files[i].path): i for i in members}))
+        part = part.withColumn(ROW, F.col("_metadata.row_index"))
+        own = {field.name: field.dataType for field in part.schema.fields}
+        if filtered:
+            part = part.withColumn(INSIDE, in_window(F.col(FILE), *[
+                F.col(f"`{c}`") if c in names else F.lit(None).cast(schema[c].dataType) for c in times]))
+        else:
+            part = part.withColumn(INSIDE, F.lit(True))
+        part = part.withColumn(PROBE, probe_flags(F.col(f"`{ID_COLUMN}`"), own[ID_COLUMN])
+                               if ID_COLUMN in names else F.lit(False))
+        if keys and ID_COLUMN in names:
+            part = with_keys(spark, part, own[ID_COLUMN])
+        kept = [F.col(f"`{c}`").cast(schema[c].dataType).alias(c) for c in present if c in names]
+        part = part.select(*kept, FILE, ROW, INSIDE, PROBE, *([KEY] if KEY in part.columns else []))
+        frame = part if frame is None else frame.unionByName(part, allowMissingColumns=True)
     return frame, files_columns, [i for i, choice in enumerate(choices) if choice >= 0]
 
 
-def with_keys(frame: Any) -> Any:
-    """The normalised event id (``normalise_ids``, the local engine's own function) as ``KEY``."""
+def _file_index(part: Any, index_of: dict[str, int]) -> Any:
+    """The row's file as its position in ctx.prediction_files: a native map from the paths Spark lists for the read
+    (``inputFiles``, a driver call) to positions; a row of a file not in the map stops the job (never guess: it
+    would land in another file's window). Spark writes the same file as ``file:///p`` in ``inputFiles`` and
+    ``file:/p`` in ``_metadata.file_path``: both spellings are keys."""
+    from pyspark.sql import functions as F
+
+    pairs: list[Any] = []
+    for uri in part.inputFiles():
+        found = index_of.get(_local_path(uri))
+        if found is None:
+            raise ValueError(f"Spark lists {uri}, which is not one of the listed files")
+        for spelling in dict.fromkeys([uri, uri.replace("file:///", "file:/", 1)]):
+            pairs += [F.lit(spelling), F.lit(found)]
+    path = F.col("_metadata.file_path")
+    return F.coalesce(F.create_map(*pairs)[path],
+                      F.raise_error(F.concat(F.lit("Spark read a file that is not listed: "), path))).cast("int")
+
+
+def _whitespace_class() -> str:
+    """A Java regex class of the characters Python's ``str.strip`` removes (``str.isspace``); Arrow's
+    ``utf8_ltrim_whitespace`` (``probe_row_mask``) follows the same definition, so native expressions trim as the
+    local engine does."""
+    return "[" + "".join(f"\\x{{{code:x}}}" for code in range(0x110000) if chr(code).isspace()) + "]"
+
+
+SPACE = _whitespace_class()
+# text the local key keeps as written: no surrounding whitespace and not a plain decimal (binning._DECIMAL)
+AS_WRITTEN = rf"(?s)\A(?!{SPACE})(?!.*{SPACE}\z)(?![+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\z).+\z"
+SMALL_INTEGER = r"\A[+-]?(?:0|[1-9][0-9]{0,14})\z"  # below 2**53: its key is the integer's plain digits
+EXACT = float(2 ** 53)  # binning.WHOLE_LIMIT
+
+
+def probe_flags(ids: Any, kind: Any) -> Any:
+    """Whether the id marks one of the toolkit's probes (``dmm.checks.probes.probe_row_mask``: text that starts
+    with ``PROBE_EVENT_PREFIX`` after leading whitespace), as a native expression; False for a non-text id column
+    (the probes' ids are text, so a numeric id column holds none, as locally)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
+    from dmm.checks.probes import PROBE_EVENT_PREFIX
+
+    if not isinstance(kind, StringType):
+        return F.lit(False)
+    return F.coalesce(ids.rlike(rf"\A{SPACE}*\Q{PROBE_EVENT_PREFIX}\E"), F.lit(False))
+
+
+def with_keys(spark: Any, part: Any, kind: Any) -> Any:
+    """``KEY``: the normalised event id (``normalise_ids``' rule, ``binning.class_key``) of one group's id column.
+    Native where the rule is plain: text kept as written, small integers (text or integer type) as their digits,
+    whole floats below 2**53 as integers, booleans, missing and blank ids as null. The rest (text with surrounding
+    whitespace or a decimal point, large or fractional numbers, other types) is keyed by ``normalise_ids`` itself
+    on the driver, once per distinct value (one job reading the id column), and joined back by broadcast."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, DoubleType, FloatType, IntegralType, StringType
+
     from dmm.analysis.join import normalise_ids
 
-    def keys(ids: pd.Series) -> pd.Series:
-        return pd.Series(normalise_ids(ids).to_numpy(dtype=object), dtype=object)
-
-    return frame.withColumn(KEY, F.pandas_udf(keys, StringType())(F.col(ID_COLUMN)))  # type: ignore[call-overload]
-
-
-def with_probe_flags(frame: Any) -> Any:
-    """``PROBE``: whether the row's event id marks one of the toolkit's probes (``dmm.checks.probes``), decided by
-    ``probe_row_mask`` as the local pass decides it; False throughout when there is no text id column (the probes'
-    ids are text, so a numeric id column holds none, as locally)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType, StringType
-
-    if ID_COLUMN not in frame.columns or not isinstance(frame.schema[ID_COLUMN].dataType, StringType):
-        return frame.withColumn(PROBE, F.lit(False))
-
-    def flags(ids: pd.Series) -> pd.Series:
-        import pyarrow as pa
-
-        from dmm.checks.probes import probe_row_mask
-
-        table = pa.table({ID_COLUMN: pa.array(ids, type=pa.string(), from_pandas=True)})
-        mask = probe_row_mask(table, ID_COLUMN)
-        if mask is None:
-            return pd.Series(np.zeros(len(ids), dtype=bool))
-        return pd.Series(mask.to_numpy(zero_copy_only=False), dtype=bool)
-
-    return frame.withColumn(PROBE, F.pandas_udf(flags, BooleanType())(F.col(ID_COLUMN)))  # type: ignore[call-overload]
+    ids = F.col(f"`{ID_COLUMN}`")
+    if isinstance(kind, StringType):
+        blank = F.regexp_replace(ids, f"{SPACE}+", "") == ""
+        small = ids.rlike(SMALL_INTEGER)
+        digits = F.regexp_replace(F.regexp_replace(ids, r"\A\+", ""), r"\A-0\z", "0")
+        native = F.when(ids.isNull() | blank, None).when(ids.rlike(AS_WRITTEN), ids).when(small, digits)
+        hard = ids.isNotNull() & ~blank & ~ids.rlike(AS_WRITTEN) & ~small
+    elif isinstance(kind, BooleanType):
+        native, hard = F.when(ids, "True").when(~ids, "False"), F.lit(False)
+    elif isinstance(kind, IntegralType):
+        small = F.abs(ids.cast("double")) < EXACT
+        native, hard = F.when(small, ids.cast("string")), ids.isNotNull() & ~small
+    elif isinstance(kind, (DoubleType, FloatType)):
+        x = ids.cast("double")
+        whole = F.when(F.abs(x) < EXACT, x == F.floor(x)).otherwise(False)  # floor of a huge value overflows
+        native, hard = F.when(whole, x.cast("long").cast("string")), ids.isNotNull() & ~F.isnan(x) & ~whole
+    else:
+        native, hard = F.lit(None).cast("string"), ids.isNotNull()
+    part = part.withColumn(KEY, native.cast("string"))
+    values = [row[0] for row in part.where(hard).select(ids).distinct().collect()]
+    if not values:
+        return part
+    raw = pd.Series(values, dtype=object)
+    lookup = spark.createDataFrame(pd.DataFrame({"_dmm_raw": raw, "_dmm_looked_up": normalise_ids(raw)}),
+                                   schema=f"_dmm_raw {kind.simpleString()}, _dmm_looked_up string")
+    joined = part.join(F.broadcast(lookup), ids.eqNullSafe(F.col("_dmm_raw")) & hard, "left")
+    return joined.withColumn(KEY, F.coalesce(F.col(KEY), F.col("_dmm_looked_up"))).drop("_dmm_raw", "_dmm_looked_up")
