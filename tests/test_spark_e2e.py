@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,11 +27,9 @@ def test_step6_with_spark_reports_the_local_engines_values(e2e_path, tmp_path):
     reports, codes = {}, {}
     for engine in ("local", "spark"):
         out = tmp_path / engine
-        done = subprocess.run(
-            [sys.executable, str(PROJECT_ROOT / "6_check_monitoring.py"), "--engine", engine, "--output-dir", out,
-             "--start", "2020-01-01", "--end", end],
-            cwd=demo.work_dir, env={**demo.env, "DMM_SPARK_MASTER": "local[2]"}, capture_output=True, text=True,
-            timeout=900)
+        done = demo.steps.run(  # forked from the step server, as the shared path's later steps are
+            [PROJECT_ROOT / "6_check_monitoring.py", "--engine", engine, "--output-dir", out, "--start", "2020-01-01",
+             "--end", end], cwd=demo.work_dir, env={**demo.env, "DMM_SPARK_MASTER": "local[2]"}, timeout=900)
         # 1 is allowed: earlier tests of the shared path (its xdist group) leave labels that join no prediction, and
         # the join-rate check fails on them; both engines must then agree on it
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stdout + done.stderr
