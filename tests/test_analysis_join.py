@@ -110,15 +110,12 @@ def test_memory_follows_the_labels_not_the_predictions():
 
 @SETTINGS
 @given(batches=st.lists(st.lists(st.integers(0, 2 ** 64 - 1) | st.sampled_from([0, 1, 2 ** 63, 2 ** 64 - 1]),
-                                 max_size=30), max_size=12), merge=st.integers(1, 20))
-def test_distinct_prediction_ids_are_counted_exactly_across_merges(batches, merge):
+                                 max_size=30), max_size=12))
+def test_distinct_prediction_ids_are_counted_exactly_across_batches(batches):
     from dmm.analysis import join_slots
 
-    saved, join_slots.MERGE_HASHES = join_slots.MERGE_HASHES, merge  # merges after every few hashes
-    try:
-        distinct = join_slots.DistinctHashes()
-        for batch in batches:
-            distinct.add(np.unique(np.asarray(batch, dtype=np.uint64)))
-        assert distinct.count() == len({value for batch in batches for value in batch})
-    finally:
-        join_slots.MERGE_HASHES = saved
+    distinct = join_slots.DistinctHashes()
+    for batch in batches:
+        distinct.add(np.unique(np.asarray(batch, dtype=np.uint64)))
+    assert distinct.count() == len({value for batch in batches for value in batch})
+    assert distinct.files == []  # the temporary files are closed (and so removed) once counted

@@ -1,59 +1,56 @@
 """The quality join's state between chunks (dmm/analysis/join.py): the latest matched prediction of each label in
-slots of numpy arrays, and the distinct prediction ids as 64-bit hashes in sorted buckets."""
+slots of numpy arrays, and the distinct prediction ids as 64-bit hashes in temporary files by bucket."""
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-MERGE_HASHES = 1_000_000
 MOMENTS = pd.DatetimeTZDtype("ns", "UTC")  # the dtype of a moment column (GroundTruthJoiner(moment_columns=))
 BUCKET_BITS = 4
 BUCKETS = 2 ** BUCKET_BITS
 
 
 class DistinctHashes:
-    """How many distinct 64-bit hashes were added: 16 sorted arrays (by the top 4 bits), merged with what arrives
-    in batches, so a merge copies one sixteenth of the set at a time."""
+    """How many distinct 64-bit hashes were added, in memory flat in their number: each batch's hashes are appended
+    to one of 16 anonymous temporary files by their top 4 bits (a hash lands in the same file every time), and
+    ``count`` reads one file at a time and counts its distinct values. Disk: 8 bytes per hash added; memory: one
+    file's hashes at the end (a sixteenth of them)."""
 
     def __init__(self) -> None:
-        self.buckets = [np.zeros(0, dtype=np.uint64) for _ in range(BUCKETS)]
-        self.size = 0
-        self.pending: list[np.ndarray] = []
-        self.pending_size = 0
+        self.files: list[Any] = []
+        self.added = 0
 
     def add(self, hashes: np.ndarray) -> None:
-        self.pending.append(hashes)
-        self.pending_size += len(hashes)
-        if self.pending_size >= max(MERGE_HASHES, self.size // 8):
-            self._merge()
-
-    def _merge(self) -> None:
-        if not self.pending:
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        if not len(hashes):
             return
-        new = np.concatenate(self.pending)
-        self.pending, self.pending_size = [], 0
-        if not len(new):
-            return
-        new.sort()
-        new = new[np.r_[True, new[1:] != new[:-1]]]
-        bounds = np.searchsorted(new >> np.uint64(64 - BUCKET_BITS), np.arange(BUCKETS + 1, dtype=np.uint64))
-        for bucket in range(BUCKETS):
-            part = new[bounds[bucket]:bounds[bucket + 1]]
-            old = self.buckets[bucket]
-            if not len(part):
-                continue
-            where = np.searchsorted(old, part)
-            known = where < len(old)
-            known[known] = old[where[known]] == part[known]
-            self.buckets[bucket] = np.insert(old, where[~known], part[~known])
-            self.size += int(np.count_nonzero(~known))
+        if not self.files:
+            self.files = [tempfile.TemporaryFile(prefix="dmm-ids-") for _ in range(BUCKETS)]
+        hashes = np.sort(hashes)
+        bounds = np.searchsorted(hashes >> np.uint64(64 - BUCKET_BITS), np.arange(BUCKETS + 1, dtype=np.uint64))
+        for bucket, handle in enumerate(self.files):
+            part = hashes[bounds[bucket]:bounds[bucket + 1]]
+            if len(part):
+                handle.write(part.tobytes())
+        self.added += len(hashes)
 
     def count(self) -> int:
-        self._merge()
-        return self.size
+        size = 0
+        for handle in self.files:
+            handle.seek(0)
+            values = np.frombuffer(handle.read(), dtype=np.uint64)
+            size += len(np.unique(values))
+        self.close()
+        return size
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+        self.files = []
 
 
 class Slots:
