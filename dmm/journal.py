@@ -51,20 +51,27 @@ def journal_folder(ledger_path: str | os.PathLike[str]) -> Path:
     return Path(ledger_path).parent / JOURNAL_FOLDER
 
 
-def _try_lock(handle: Any) -> bool:
-    """Take ``handle``'s exclusive lock without waiting: False when another open file (a live process) holds it."""
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock of the open file ``fd`` without waiting: False when another open file (a live
+    process) holds it; True also where the file system offers no lock at all (as before locks existed)."""
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:
+        return True
     return True
 
 
 @contextmanager
 def claimed(path: Path) -> Iterator[bool]:
-    """Hold ``path``'s lock for the block (True), or False at once when a live writer or finisher holds it."""
-    with open(path, encoding="utf-8") as handle:
-        yield _try_lock(handle)  # closing the handle lets the lock go
+    """Hold ``path``'s lock for the block (True), or False at once when a live writer or finisher holds it. Opened
+    for writing (never created, never written): on NFS ``flock`` of a read-only file fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        yield _try_lock(fd)
+    finally:
+        os.close(fd)  # lets the lock go
 
 
 class LabelJournal:
@@ -83,7 +90,7 @@ class LabelJournal:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{run_id}.jsonl"
         handle = open(path, "x", encoding="utf-8")  # noqa: SIM115 - closed by .release()
-        _try_lock(handle)  # a new file: nobody else can hold it yet
+        _try_lock(handle.fileno())  # a new file: nobody else can hold it yet
         journal = cls(path, handle)
         journal._append({"t": "run", "run_id": run_id, "model_id": model_id, "datasource": datasource, "key": key,
                          "label_column": label_column, "created_at": _now()}, sync=True)
@@ -110,12 +117,6 @@ class LabelJournal:
         """Close the file, letting its lock go: recovery may now finish this journal."""
         with self._lock:
             self._handle.close()
-
-    def __enter__(self) -> LabelJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     def _append(self, record: dict[str, Any], sync: bool = False) -> None:
         line = json.dumps(record, default=str, allow_nan=False) + "\n"
@@ -273,8 +274,7 @@ def finish_journals(folder: Path, datasources: Any, ledger: Any, datasource: str
                 done.append(Finished(contents.path, contents.key, len(contents.labels()), "busy"))
                 continue
             latest = read_journal(contents.path)  # its writer may have added lines since it was read
-            if hasattr(ledger, "refresh"):
-                ledger.refresh()  # another step may have finished it just before the lock was free
+            ledger.refresh()  # another step may have finished it just before the lock was free
             done.append(finish_journal(latest or contents, datasources, ledger))
     return done
 

@@ -3,8 +3,8 @@
 Kept as ``monitoring_ledger.json`` next to the config; written atomically (temp file, then rename).
 
 Steps 4 and 5 can run at once (step 4 holds its ledger for the whole of its sending). ``save`` therefore re-reads
-the file under an exclusive ``flock`` on the ledger's folder and writes what is there plus what this process changed
-since it read the ledger, so one step never saves a stale ledger over another's records.
+the file under an exclusive ``flock`` (on ``monitoring_ledger.json.lock``) and writes what is there plus what this
+process changed since it read the ledger, so one step never saves a stale ledger over another's records.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Ledger:
 
     def save(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _folder_locked(self.path.parent):
+        with _locked(self.path):
             self._merge_saved()
             document = {"ledger_version": LEDGER_FORMAT_VERSION, "uploads": self.uploads,
                         "registrations": self.registrations, "labels": self.labels}
@@ -74,7 +74,7 @@ class Ledger:
 
     def refresh(self) -> None:
         """Take in what other steps saved since this ledger was read, keeping this process's own changes."""
-        with _folder_locked(self.path.parent):
+        with _locked(self.path):
             self._merge_saved()
 
     def _snapshot(self) -> dict[str, Any]:
@@ -134,15 +134,20 @@ class Ledger:
 
 
 @contextmanager
-def _folder_locked(folder: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on the ledger's folder (the ledger file itself is replaced on every save)."""
+def _locked(ledger: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<ledger>.lock`` beside the ledger (the ledger itself is replaced on every save),
+    opened for writing: on NFS (a Domino dataset on EFS) ``flock`` of a read-only file fails. Where no lock can be
+    taken at all, the save goes on unlocked, as before locks existed; the write itself says what is wrong."""
     try:
-        fd: int | None = os.open(folder, os.O_RDONLY)
+        fd: int | None = os.open(f"{ledger}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError:
-        fd = None  # a folder that cannot be opened: the write itself says what is wrong
+        fd = None
     try:
         if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                pass
         yield
     finally:
         if fd is not None:

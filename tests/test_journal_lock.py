@@ -109,3 +109,25 @@ def test_a_stale_ledger_saved_later_keeps_the_other_steps_records(config):  # no
     step5.save()
     assert Ledger.load(config.ledger_path).registered_label("m1", "e2") == (True, "yes")
     assert set(step5.uploads) == {"gt/a.csv", "gt/b.csv"}  # a save also takes in the others' records
+
+
+def test_a_file_system_without_locks_goes_on_unlocked(tmp_path, monkeypatch):
+    """On NFS ``flock`` can fail outright (EBADF, ENOLCK): journals count as free and the ledger still saves, as
+    before locks existed; only a lock held by another process (EWOULDBLOCK) means busy."""
+    import errno
+    import fcntl
+
+    journal = tmp_path / "run-1.jsonl"
+    journal.write_text("{}\n")
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with claimed(journal) as mine:
+        assert mine
+    assert journal.read_text() == "{}\n"  # opened for writing, never written
+    ledger = Ledger.load(tmp_path / "monitoring_ledger.json")
+    ledger.uploads["gt/a.csv"] = {"datasource": "gt-store", "rows": 1}
+    ledger.save()
+    assert "gt/a.csv" in Ledger.load(tmp_path / "monitoring_ledger.json").uploads
