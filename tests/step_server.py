@@ -76,6 +76,7 @@ def _run_child(request: Mapping) -> None:
         code = 1
     finally:
         try:
+            threading._shutdown()  # type: ignore[attr-defined]  # as the interpreter waits for non-daemon threads
             atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()

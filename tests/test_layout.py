@@ -48,10 +48,18 @@ def module_level_environment_reads(path: Path) -> list[int]:
 
     found: list[int] = []
 
+    names = ("environ", "getenv", "environb")
+
     def visit(node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            # the body runs when called; decorators and default values run at import
+            at_import = [*getattr(node, "decorator_list", []), *node.args.defaults,
+                         *(d for d in node.args.kw_defaults if d is not None)]
+            for child in at_import:
+                visit(child)
             return
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        if name in names:
             found.append(node.lineno)
         for child in ast.iter_child_nodes(node):
             visit(child)
@@ -64,9 +72,9 @@ def test_the_library_reads_no_environment_at_import(tmp_path):
     """tests/step_server.py imports ``dmm`` once and forks every step from it; a step's environment is set after the
     fork, so a module that read it at import would see the server's instead (a plain ``python step.py`` would not)."""
     sample = tmp_path / "sample.py"
-    sample.write_text("import os\nA = os.environ.get('A')\n\ndef f():\n    return os.getenv('B')\n"
-                      "class C:\n    D = os.getenv('D')\n")
-    assert module_level_environment_reads(sample) == [2, 7]
+    sample.write_text("import os\nA = os.environ.get('A')\n\ndef f(e=os.getenv('E')):\n    return os.getenv('B')\n"
+                      "class C:\n    D = os.getenv('D')\nfrom os import environ\nF = environ['F']\n")
+    assert module_level_environment_reads(sample) == [2, 4, 7, 9]
     offenders = {str(p.relative_to(ROOT)): lines for p in (ROOT / "dmm").rglob("*.py")
                  if (lines := module_level_environment_reads(p))}
     assert offenders == {}
