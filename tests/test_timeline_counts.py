@@ -96,3 +96,15 @@ def test_numeric_codes_place_each_value_where_counts_counts_it(values, training)
     np.testing.assert_array_equal(counted, bins.counts(np.asarray(values, dtype="float64")))
     for value, code in zip(values, codes, strict=True):  # and value by value
         assert bins.counts(np.asarray([value], dtype="float64"))[code] == 1
+
+
+def test_a_moment_past_pandas_nanosecond_range_is_missing_not_wrapped():
+    """pandas 3 keeps a year-2608 timestamp in seconds; converted to nanoseconds it would wrap into the window."""
+    import pyarrow as pa
+
+    from dmm.analysis.moments import NAT, moments
+
+    day = pd.Timestamp("2024-01-01T00:00:00Z").value
+    for values in (pa.array(["2608-07-22T23:34:33+00:00", "2024-01-01T00:00:00+00:00"]),
+                   pd.Series(["2608-07-22T23:34:33+00:00", "2024-01-01T00:00:00"])):
+        assert moments(values).tolist() == [NAT, day]

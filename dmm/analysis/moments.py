@@ -49,4 +49,7 @@ def moments(values: Any) -> np.ndarray:
                 pass  # text the cast refuses (no offset, another form): pandas parses it
         values = values.to_pandas()
     parsed = parse_timestamps(pd.Series(values).reset_index(drop=True))
-    return parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+    # pandas 3 keeps moments past 2262 in a coarser unit; in nanoseconds they would wrap around, so they are missing
+    # (pandas 2 coerces them to NaT when parsing)
+    representable = (parsed >= pd.Timestamp.min.tz_localize("UTC")) & (parsed <= pd.Timestamp.max.tz_localize("UTC"))
+    return parsed.where(representable).to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
