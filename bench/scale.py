@@ -14,7 +14,8 @@ subprocess and its descendants (the JVM and the Python workers for Spark), sampl
 
 Printed: time and peak memory of each, the ratio Spark/local (goal: within 3x at 50M on 2 cores), rows per second,
 whether every value is identical (drift counts and values, join counts, quality metrics to 1e-9), and a PROJECTION
-of the time on a cluster from the measured per-core throughput of Spark's counting jobs (not a measurement).
+of the time on a cluster from the measured rows per CPU second of Spark's whole process tree, start-up included
+(not a measurement).
 
 Measured (issue 13, second round) on the shared 2-core machine, 1M rows (980k in the window), load average ~3:
 local 3.9 s, 6.8 CPU s, 382 MB peak; Spark local[2] kernel 70.5 s, 105 CPU s, 2.4 GB (18x the wall time, 15x the
@@ -248,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # per core: rows per CPU second of the whole process tree (JVM start-up included: conservative)
                 per_core = spark["rows_read"] / spark["cpu_s"]
                 executors, cores = CLUSTER
-                billion = spark["startup_s"] + 1e9 / (per_core * executors * cores)
+                billion = spark["startup_s"] + 1e9 / (per_core * executors * cores)  # start-up counted twice: cautious
                 print(f"{'':>6} PROJECTION (not measured): {per_core:,.0f} rows per CPU second; 1e9 rows on "
                       f"{executors} executors x {cores} cores ~ {billion / 60:.0f} min after a "
                       f"{spark['startup_s']:.0f} s start, if throughput scales with cores and files split evenly",

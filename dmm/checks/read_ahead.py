@@ -1,7 +1,8 @@
 """Step 6's pass reads its files on a reader thread a few batches ahead of the counting (issue 14).
 
 Reading parquet releases the GIL, so the next batch is decoded while this one is counted; memory holds at most
-``depth`` more batches. ``dmm/checks/scan.py`` uses ``prefetched(reading(), read_ahead(plan))``.
+``depth`` + 1 more batches (the queue, and one the reader waits to put). ``dmm/checks/scan.py`` uses
+``prefetched(reading(), read_ahead(plan))``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def read_ahead(plan: Any) -> int:
 def prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
     """``items`` produced on a reader thread at most ``depth`` ahead of the consumer (``depth`` 0: in this thread).
     Reading parquet releases the GIL, so the next batch is decoded while this one is counted; memory holds at most
-    ``depth`` more batches. An error in the reader is raised here; a consumer that stops early stops the reader."""
+    ``depth`` + 1 more batches. An error in the reader is raised here; a consumer that stops early stops the reader."""
     if depth <= 0:
         yield from items
         return
@@ -58,6 +59,10 @@ def prefetched(items: Iterator[Any], depth: int) -> Iterator[Any]:
             put(("end", None))
         except BaseException as error:  # handed to the consumer, raised there
             put(("error", error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator stopped early closes its open file here, not in a later collection
 
     reader = threading.Thread(target=work, name="dmm-scan-reader", daemon=True)
     reader.start()

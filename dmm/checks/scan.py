@@ -261,8 +261,9 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         frame = window.select(wanted).to_pandas() if wanted else None
         scan.batch_counts = None
         if drift is not None and present and frame is not None:
-            before = [drift.production_counts[name].copy() for name in present]
-            if _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present]):
+            before = [drift.production_counts[name].copy() for name in present] if plan.watchers else None
+            fed = _feed(scan, "drift", drift.update, frame if len(wanted) == len(present) else frame[present])
+            if fed and before is not None:  # the time view takes this batch's own counts
                 scan.batch_counts = {name: drift.production_counts[name] - counts
                                      for name, counts in zip(present, before, strict=True)}
         if joiner is not None and ids is not None and prediction in names:
