@@ -84,8 +84,8 @@ class Ledger:
         """The file as saved now, with every entry this process changed since it read the file laid over it."""
         if not self.path.is_file():
             return
-        saved = Ledger.load(self.path)
-        base, disk = self._base, saved._snapshot()
+        saved = Ledger.load(self.path)  # thrown away after: its parts are taken over as they are, not copied
+        base, disk = self._base, {part: getattr(saved, part) for part in _PARTS}
         for part in ("uploads", "registrations"):
             mine = getattr(self, part)
             disk[part].update({k: v for k, v in mine.items() if base[part].get(k) != v or k not in disk[part]})
@@ -94,7 +94,7 @@ class Ledger:
             theirs.update({e: v for e, v in events.items() if known.get(e) != v or e not in theirs})
         for part in _PARTS:
             setattr(self, part, disk[part])
-        self._base = saved._snapshot()
+        self._base = saved._base  # its own copy of what the file held
 
     def record_upload(self, key: str, datasource: str, rows: int, run_id: str, digest: str | None = None) -> None:
         """``digest``: the sha256 of the uploaded bytes, so step 5 can tell if the object was changed afterwards."""
