@@ -199,7 +199,7 @@ class NumericBins:
         low, high = float(self.edges[0]), float(self.edges[-1])
         if low == high:
             result[0] = int(np.count_nonzero(numbers == low))
-        elif _histogram_safe(n, low, high):
+        elif histogram_safe(n, low, high):
             # the edges are np.linspace(low, high, n + 1), exactly the ones np.histogram's fast path uses
             result[:n] = np.histogram(numbers, bins=n, range=(low, high))[0]
         else:  # numpy's fast path would overflow (a range wider than the largest float, or so narrow that
@@ -290,7 +290,8 @@ class CategoricalBins:
         name = self._lookup(key)
         return self._positions.get(name, n), name
 
-    def _bin_of_text(self, text: str | None) -> tuple[int, str]:
+    def bin_of_text(self, text: str | None) -> tuple[int, str]:
+        """``(bin position, class name)`` of one raw value, by ``class_key`` (remembered for ``MEMO_LIMIT`` values)."""
         found = self._memo.get(text)
         if found is None:
             found = self._bin_of_key(class_key(text))
@@ -311,7 +312,7 @@ class CategoricalBins:
         import pyarrow.compute as pc
 
         distinct = pc.value_counts(arrow)  # nulls are one entry, tallied like the rest
-        found = [self._bin_of_text(text) for text in distinct.field("values").to_pylist()]
+        found = [self.bin_of_text(text) for text in distinct.field("values").to_pylist()]
         return self._tally_bins(found, distinct.field("counts").to_numpy(zero_copy_only=False).astype(np.int64), 0)
 
     def _tally(self, keys: np.ndarray, tallies: np.ndarray, missing_rows: int) -> tuple[np.ndarray, Counter]:
@@ -347,7 +348,7 @@ class CategoricalBins:
         }
 
 
-def _histogram_safe(n: int, low: float, high: float) -> bool:
+def histogram_safe(n: int, low: float, high: float) -> bool:
     """Whether np.histogram's equal-width fast path can bin [low, high] into n bins: it scales by n / width."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         width = np.float64(high) - np.float64(low)

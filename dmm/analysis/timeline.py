@@ -36,7 +36,7 @@ def numeric_codes(bins: Any, values: Any) -> np.ndarray:
     with the last bin closed. Where ``counts`` uses ``np.histogram``'s equal-width fast path, values are placed
     as that path places them (an estimate corrected against ``np.linspace(low, high, n + 1)``); elsewhere by
     searching ``bins.edges``, as ``counts`` does."""
-    from dmm.analysis.binning import as_numbers
+    from dmm.analysis.binning import histogram_safe, as_numbers
 
     numbers = as_numbers(values)
     n = bins.trained_bin_count
@@ -48,15 +48,13 @@ def numeric_codes(bins: Any, values: Any) -> np.ndarray:
     if low == high:
         codes[numbers == low] = 0
         return codes
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        width = np.float64(high) - np.float64(low)
-        fast = bool(np.isfinite(width) and np.isfinite(np.float64(n) / width))
+    fast = histogram_safe(n, low, high)
     inside = (numbers >= low) & (numbers <= high)
     kept = numbers[inside]
     if not fast:
         codes[inside] = np.clip(np.searchsorted(bins.edges, kept, side="right") - 1, 0, n - 1)
         return codes
-    edges = np.linspace(low, high, n + 1)
+    edges, width = np.linspace(low, high, n + 1), np.float64(high) - np.float64(low)
     # np.histogram's own placement (numpy/lib/_histograms_impl.py): an estimate, corrected against the edges
     index = ((kept - low) / width * n).astype(np.intp)
     index[index == n] -= 1
@@ -88,7 +86,7 @@ class _CategoricalCodes:
         for position, value in enumerate(distinct):
             found = self.memo.get(value)
             if found is None:
-                found = int(np.argmax(self.bins.counts(pd.Series([value], dtype=object))))
+                found = self.bins.bin_of_text(value)[0]
                 if len(self.memo) >= CODES_MEMO:
                     return None
                 self.memo[value] = found
