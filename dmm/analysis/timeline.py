@@ -36,7 +36,7 @@ def numeric_codes(bins: Any, values: Any) -> np.ndarray:
     with the last bin closed. Where ``counts`` uses ``np.histogram``'s equal-width fast path, values are placed
     as that path places them (an estimate corrected against ``np.linspace(low, high, n + 1)``); elsewhere by
     searching ``bins.edges``, as ``counts`` does."""
-    from dmm.analysis.binning import histogram_safe, as_numbers
+    from dmm.analysis.binning import as_numbers, histogram_safe
 
     numbers = as_numbers(values)
     n = bins.trained_bin_count
