@@ -3,8 +3,8 @@
 Kept as ``monitoring_ledger.json`` next to the config; written atomically (temp file, then rename).
 
 Steps 4 and 5 can run at once (step 4 holds its ledger for the whole of its sending). ``save`` therefore re-reads
-the file under an exclusive ``flock`` (on ``monitoring_ledger.json.lock``) and writes what is there plus what this
-process changed since it read the ledger, so one step never saves a stale ledger over another's records.
+the file under an exclusive ``flock`` on the ledger's folder and writes what is there plus what this process
+changed since it read the ledger, so one step never saves a stale ledger over another's records.
 """
 
 from __future__ import annotations
@@ -135,13 +135,13 @@ class Ledger:
 
 @contextmanager
 def _locked(ledger: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``<ledger>.lock`` beside the ledger (the ledger itself is replaced on every save),
-    opened for writing: on NFS (a Domino dataset on EFS) ``flock`` of a read-only file fails. Where no lock can be
-    taken at all, the save goes on unlocked, as before locks existed; the write itself says what is wrong."""
+    """An exclusive ``flock`` on the ledger's folder (the ledger itself is replaced on every save, and a lock file
+    beside it would be one more file in the user's folder). Where the folder cannot be locked (NFS, as a Domino
+    dataset on EFS, refuses ``flock`` on a read-only descriptor), the save goes on unlocked, as before locks existed."""
     try:
-        fd: int | None = os.open(f"{ledger}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd: int | None = os.open(ledger.parent, os.O_RDONLY)
     except OSError:
-        fd = None
+        fd = None  # a folder that cannot be opened: the write itself says what is wrong
     try:
         if fd is not None:
             try:

@@ -7,6 +7,7 @@ Session fixtures are made once per worker.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -17,6 +18,10 @@ from step_server import StepServer
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
 # loaded by path with sandbox.testing.load_script.
 from sandbox.testing import RunningSandbox
+
+# MLflow 3 starts a telemetry sender thread that posts to the internet; these machines have none, and a background
+# thread that retries would meet tests that patch time.sleep (its documented switch: mlflow/telemetry/utils.py).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,9 +59,18 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 def waits(monkeypatch) -> list[float]:
-    """The waits the policy chose, instead of sleeping them."""
+    """The waits the policy chose in the test's thread, instead of sleeping them (``time.sleep`` is patched for the
+    whole process: other threads, such as a library's background sender, still sleep for real)."""
     chosen: list[float] = []
-    monkeypatch.setattr(transport.time, "sleep", chosen.append)
+    test_thread, real_sleep = threading.current_thread(), time.sleep
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is test_thread:
+            chosen.append(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(transport.time, "sleep", sleep)
     return chosen
 
 
