@@ -44,6 +44,11 @@ def moments(values: Any) -> np.ndarray:
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
             try:
                 cast = pc.cast(values, pa.timestamp("ns", tz="UTC"))
+                # older Arrow (15) wraps a year past 2262 around silently: such a moment lands centuries from the
+                # year it is written with (a time-zone offset moves it one year at most), and is missing instead
+                written = pc.cast(pc.utf8_slice_codeunits(values, 0, 4), pa.int64())
+                wrapped = pc.greater(pc.abs(pc.subtract(written, pc.year(cast))), 1)
+                cast = pc.if_else(wrapped, pa.scalar(None, cast.type), cast)
                 return cast.cast(pa.int64()).fill_null(NAT).to_numpy()
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass  # text the cast refuses (no offset, another form): pandas parses it
