@@ -7,6 +7,7 @@ names what to check: the model id on 404, the API key on 401/403.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -40,8 +41,11 @@ def model_id_from(response: Any) -> str:
                    code="monitor-no-model-id")
 
 
-def _epoch_seconds(value: datetime | int | float) -> int:
-    return int(value.timestamp()) if isinstance(value, datetime) else int(value)
+def _epoch_seconds(value: datetime | int | float, up: bool = False) -> int:
+    """Whole epoch seconds, as Model Monitor takes them; ``up`` for a window's end, so that a prediction made in the
+    window's last second (step 6 run right after step 4) is not left out of the count the files include."""
+    seconds = value.timestamp() if isinstance(value, datetime) else float(value)
+    return math.ceil(seconds) if up else math.floor(seconds)
 
 
 class ModelMonitorClient:
@@ -176,7 +180,7 @@ class ModelMonitorClient:
                           f"Reading the prediction traffic of model {model_id!r}",
                           not_found=self._model_advice(model_id),
                           params={"model_ids": model_id, "start_date": _epoch_seconds(start),
-                                  "end_date": _epoch_seconds(end)})
+                                  "end_date": _epoch_seconds(end, up=True)})
 
     def reported_prediction_count(self, model_id: str, start: datetime | int | float,
                                   end: datetime | int | float) -> int | None:
@@ -192,7 +196,8 @@ class ModelMonitorClient:
         return self._call(self.api, "GET", f"/model/{model_id}/traffic/ground-truth",
                           f"Reading the ground-truth traffic of model {model_id!r}",
                           not_found=self._model_advice(model_id),
-                          params={"startTimestamp": _epoch_seconds(start), "endTimestamp": _epoch_seconds(end)})
+                          params={"startTimestamp": _epoch_seconds(start),
+                                  "endTimestamp": _epoch_seconds(end, up=True)})
 
     # --- analyses -----------------------------------------------------------------------------------------
 

@@ -137,6 +137,16 @@ def test_traffic_query_parameters(client, mocked):
     assert client.ground_truth_traffic("m1", 100, 200) == {}
 
 
+def test_a_window_end_inside_a_second_is_rounded_up(client, mocked):
+    """Model Monitor takes whole seconds: a prediction made in the window's last second (step 6 right after step 4)
+    stays inside [start, end) when the end is rounded up and the start down."""
+    start = datetime(2024, 5, 1, 0, 0, 0, 700000, tzinfo=timezone.utc)
+    end = datetime(2024, 5, 2, 0, 0, 30, 400000, tzinfo=timezone.utc)
+    mocked.get(f"{API}/model/get-prediction-traffic", json=[], match=[matchers.query_param_matcher(
+        {"model_ids": "m1", "start_date": str(int(start.timestamp())), "end_date": str(int(end.timestamp()) + 1)})])
+    assert client.prediction_traffic("m1", start, end) == []
+
+
 def test_analyses_and_scheduler_paths(client, mocked):
     body = {"pagination": {"sortOrder": 1, "sortOn": "column_name"}}
     mocked.post(f"{API}/model/m1/analyse-drift", json={"ok": 1}, match=[matchers.json_params_matcher(body)])
