@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from dmm.analysis.binning import class_keys
 from dmm.analysis.join_slots import MOMENTS, DistinctHashes, Slots, column_values
-from dmm.analysis.moments import moments
+from dmm.analysis.moments import NAT, moments  # NAT: a missing timestamp sorts first, any dated row is later
 from dmm.errors import UsageError
 
 ID_RULE = ("ids are compared as text after normalisation, as one id column that is integer in one file and float "
@@ -36,7 +36,6 @@ ID_RULE = ("ids are compared as text after normalisation, as one id column that 
 LATEST_RULE = ("the latest label wins on duplicate ids (by timestamp when given, else by row order), and the latest "
                "prediction wins on duplicate prediction ids, across all chunks and files (by timestamp when given, "
                "else by the order the predictions were read)")
-NAT = np.iinfo(np.int64).min  # a missing timestamp sorts first: any dated row is later
 
 
 def _hash(keys: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ class DistinctHashes:
 
     def __init__(self) -> None:
         self.files: list[Any] = []
-        self.added = 0
 
     def add(self, hashes: np.ndarray) -> None:
         hashes = np.asarray(hashes, dtype=np.uint64)
@@ -36,7 +35,6 @@ class DistinctHashes:
             part = hashes[bounds[bucket]:bounds[bucket + 1]]
             if len(part):
                 handle.write(part.tobytes())
-        self.added += len(hashes)
 
     def count(self) -> int:
         size = 0
