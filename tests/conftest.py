@@ -8,11 +8,13 @@ Session fixtures are made once per worker.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from demos import CachedDemo, SharedPath, TrainedModel, ground_truth_datasets
+from demos import MLFLOW_DB, CachedDemo, SharedPath, TrainedModel, empty_mlflow_store, ground_truth_datasets
 from step_server import StepServer
 
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
@@ -63,21 +65,38 @@ def sandbox_factory(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_models(tmp_path_factory, worker_id) -> Callable[[str], TrainedModel]:
+def trained_models(shared_temp) -> Callable[[str], TrainedModel]:
     """``trained_models(task)``: the example data and model of a task, made on first use by the same commands as a
     demo's ``prepare_model``; demos get copies (tests/demos.py). The xdist workers share one per task: the first
     makes it in the session's common temporary folder while the others wait on its lock."""
-    common = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
-        common = common.parent
     made: dict[str, TrainedModel] = {}
 
     def trained(task: str) -> TrainedModel:
         if task not in made:
-            made[task] = TrainedModel.shared(common / f"trained-{task}", task)
+            made[task] = TrainedModel.shared(shared_temp / f"trained-{task}", task)
         return made[task]
 
     return trained
+
+
+@pytest.fixture(scope="session")
+def shared_temp(tmp_path_factory, worker_id) -> Path:
+    """The session's temporary folder common to every xdist worker (each worker's own is inside it)."""
+    common = tmp_path_factory.getbasetemp()
+    return common.parent if worker_id != "master" else common
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(shared_temp) -> Callable[[Path], str]:
+    """``mlflow_store(folder)``: the tracking URI of a new MLflow sqlite store in ``folder``, its migrations already
+    applied (a copy of one made once per session: tests/demos.py ``empty_mlflow_store``)."""
+
+    def fresh(folder: Path) -> str:
+        database = Path(folder) / MLFLOW_DB
+        shutil.copyfile(empty_mlflow_store(shared_temp / "mlflow-empty"), database)
+        return f"sqlite:///{database}"
+
+    return fresh
 
 
 @pytest.fixture(scope="session")

@@ -54,10 +54,10 @@ def test_evaluate_names_each_tasks_metrics():
     assert 0 < scores["mae"] <= scores["rmse"] and scores["r2"] > 0.5  # fitted on these rows
 
 
-def test_train_and_log_regression_logs_metrics_and_a_loadable_regressor(tmp_path, monkeypatch):
+def test_train_and_log_regression_logs_metrics_and_a_loadable_regressor(tmp_path, monkeypatch, mlflow_store):
     import mlflow
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(tmp_path))
     data.write_dataset(tmp_path / "data", n_rows=300, task="regression")
     trained = train_and_log(tmp_path / "data", "spend-test", n_estimators=3, task="regression")
     assert set(trained.metrics) == {"rmse", "mae", "r2"}

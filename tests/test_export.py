@@ -21,11 +21,11 @@ step2 = load_script("2_export_model")
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, mlflow_store):
     """Two runs of the example model (different forests) and one registered version with an alias."""
     folder = tmp_path_factory.mktemp("mlflow")
     patch = pytest.MonkeyPatch()
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    patch.setenv("MLFLOW_TRACKING_URI", mlflow_store(folder))
     patch.setenv("TMPDIR", str(folder))
     patch.chdir(folder)  # sqlite stores put artifacts under ./mlruns
     import tempfile

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import respx
+from step_server import Finished, StepServer
 
 from dmm.cli import run
 from dmm.schema import MonitoringSchema
@@ -22,6 +23,11 @@ step1 = load_script("1_register_training_set")
 def run_script(*args: str, env=None, cwd=None, stdin=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env,
                           cwd=cwd or ROOT, stdin=stdin, timeout=120)
+
+
+def run_forked(steps: StepServer, *args: str, env, cwd) -> Finished:
+    """The script as its own process, forked from the worker's preloaded interpreter (tests/step_server.py)."""
+    return steps.run([SCRIPT, *args], cwd=cwd, env=env, timeout=120)
 
 
 def test_help_documents_every_flag():
@@ -74,19 +80,20 @@ def test_schema_goes_next_to_an_existing_config(churn_csv, tmp_path, monkeypatch
 
 
 @pytest.mark.sandbox
-def test_yes_registers_against_the_sandbox_and_only_changed_data_adds_a_version(sandbox, churn_csv, tmp_path):
+def test_yes_registers_against_the_sandbox_and_only_changed_data_adds_a_version(sandbox, churn_csv, tmp_path,
+                                                                                 step_server):
     name = "step1-cli-churn"  # unique to this test within the session's sandbox
     args = ("--name", name, "--target", TARGET, "--yes", "--schema-out", str(tmp_path / "monitoring_schema.json"))
-    first = run_script("--file", str(churn_csv), *args, env=sandbox.env, cwd=tmp_path)
+    first = run_forked(step_server, "--file", str(churn_csv), *args, env=sandbox.env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert f"Registered training set '{name}' version 1." in first.stdout
-    same = run_script("--file", str(churn_csv), *args, env=sandbox.env, cwd=tmp_path)
+    same = run_forked(step_server, "--file", str(churn_csv), *args, env=sandbox.env, cwd=tmp_path)
     assert same.returncode == 0, same.stderr
     assert f"'{name}' version 1 already holds this data" in same.stdout and "nothing new" in same.stdout
     changed = tmp_path / "changed.csv"
     lines = churn_csv.read_text().splitlines(keepends=True)
     changed.write_text("".join(lines[:-3]))
-    second = run_script("--file", str(changed), *args, env=sandbox.env, cwd=tmp_path)
+    second = run_forked(step_server, "--file", str(changed), *args, env=sandbox.env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert f"'{name}' version 2," in second.stdout and "still uses version 1" in second.stdout
 
@@ -106,12 +113,12 @@ def test_yes_registers_against_the_sandbox_and_only_changed_data_adds_a_version(
 @pytest.mark.sandbox
 @pytest.mark.parametrize("status", [409, 400])
 def test_a_name_taken_by_another_project_is_a_plain_message_proposing_a_qualified_name(sandbox, churn_csv, tmp_path,
-                                                                                         status):
+                                                                                         status, step_server):
     name = f"taken-elsewhere-{status}"
     sandbox.admin("monitor-options", training_set_names_of_other_projects=[name], training_set_name_taken_status=status)
     try:
-        result = run_script("--file", str(churn_csv), "--name", name, "--target", TARGET, "--yes", "--schema-out",
-                            str(tmp_path / "monitoring_schema.json"), env=sandbox.env, cwd=tmp_path)
+        result = run_forked(step_server, "--file", str(churn_csv), "--name", name, "--target", TARGET, "--yes",
+                            "--schema-out", str(tmp_path / "monitoring_schema.json"), env=sandbox.env, cwd=tmp_path)
     finally:
         sandbox.admin("monitor-options", training_set_names_of_other_projects=[], training_set_name_taken_status=409)
     project = sandbox.env["DOMINO_PROJECT_NAME"]

@@ -7,8 +7,6 @@ Model Monitor; the ground truth carries ids the endpoint never returned.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import uuid
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from step_server import Finished, StepServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "churned"
@@ -42,9 +41,9 @@ MODEL_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def run_script(name: str, args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / name), *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+def run_script(steps: StepServer, name: str, args: list[str], env: dict, cwd: Path) -> Finished:
+    """The script as its own process, forked from the worker's preloaded interpreter (tests/step_server.py)."""
+    return steps.run([ROOT / name, *args], cwd=cwd, env=env, timeout=300)
 
 
 @dataclass
@@ -54,10 +53,11 @@ class Chain:
     endpoint: dict
     dmm_model_id: str
     event_ids: list[str]
+    steps: StepServer
 
-    def check(self, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    def check(self, *args: str) -> tuple[Finished, dict]:
         out = self.work / f"out-{uuid.uuid4().hex[:6]}"
-        done = run_script("6_check_monitoring.py", ["--output-dir", out, *args], self.env, self.work)
+        done = run_script(self.steps, "6_check_monitoring.py", ["--output-dir", out, *args], self.env, self.work)
         report_file = out / "monitoring_report.json"
         assert report_file.is_file(), done.stdout + done.stderr
         return done, json.loads(report_file.read_text())
@@ -68,7 +68,7 @@ def statuses(report: dict) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def training_set(sandbox, tmp_path_factory):
+def training_set(sandbox, tmp_path_factory, step_server):
     """One training set for every chain: age (numerical), plan (categorical), churned (target)."""
     work = tmp_path_factory.mktemp("step6-training")
     rng = np.random.default_rng(3)
@@ -76,9 +76,9 @@ def training_set(sandbox, tmp_path_factory):
     frame[TARGET] = np.where((frame["age"] > 45) | (frame["plan"] == "pro"), "1", "0")
     frame.to_csv(work / "train.csv", index=False)
     name = f"step6-{uuid.uuid4().hex[:8]}"
-    done = run_script("1_register_training_set.py", ["--file", work / "train.csv", "--name", name, "--target", TARGET,
-                                                     "--model-type", "classification", "--categorical", "plan",
-                                                     "--yes"], sandbox.env, work)
+    done = run_script(step_server, "1_register_training_set.py",
+                      ["--file", work / "train.csv", "--name", name, "--target", TARGET, "--model-type",
+                       "classification", "--categorical", "plan", "--yes"], sandbox.env, work)
     assert done.returncode == 0, done.stdout + done.stderr
     schema = json.loads((work / "monitoring_schema.json").read_text())
     for datasource in (DATASOURCE, DOMINO_ONLY_DATASOURCE):
@@ -90,8 +90,8 @@ def training_set(sandbox, tmp_path_factory):
     return work, schema
 
 
-def build_chain(sandbox, training_set, tmp_path_factory, captured: list[str], datasource: str = DATASOURCE,
-                predictions: int = 30) -> Chain:
+def build_chain(sandbox, training_set, tmp_path_factory, steps: StepServer, captured: list[str],
+                datasource: str = DATASOURCE, predictions: int = 30) -> Chain:
     source, schema = training_set
     work = tmp_path_factory.mktemp("step6-chain")
     (work / "monitoring_schema.json").write_text((source / "monitoring_schema.json").read_text())
@@ -126,14 +126,14 @@ def build_chain(sandbox, training_set, tmp_path_factory, captured: list[str], da
     labels = pd.DataFrame({"event_id": event_ids, TARGET: rows})
     labels.loc[::4, TARGET] = labels.loc[::4, TARGET].map({"0": "1", "1": "0"})  # some wrong predictions
     labels.to_csv(work / "labels.csv", index=False)
-    return Chain(work, env, endpoint, attached["dmmModelId"], event_ids)
+    return Chain(work, env, endpoint, attached["dmmModelId"], event_ids, steps)
 
 
 @pytest.fixture(scope="module")
-def good_chain(sandbox, training_set, tmp_path_factory) -> Chain:
-    chain = build_chain(sandbox, training_set, tmp_path_factory, ["age", "plan"])
-    done = run_script("5_upload_ground_truth.py", ["--file", chain.work / "labels.csv", "--label-column", TARGET],
-                      chain.env, chain.work)
+def good_chain(sandbox, training_set, tmp_path_factory, step_server) -> Chain:
+    chain = build_chain(sandbox, training_set, tmp_path_factory, step_server, ["age", "plan"])
+    done = run_script(step_server, "5_upload_ground_truth.py",
+                      ["--file", chain.work / "labels.csv", "--label-column", TARGET], chain.env, chain.work)
     assert done.returncode == 0, done.stdout + done.stderr
     return chain
 
@@ -169,8 +169,8 @@ def test_ground_truth_with_foreign_ids_fails_the_join(good_chain):
     assert "FAIL  join rate — " in done.stdout and "event_id the endpoint returned" in done.stdout
 
 
-def test_a_wrong_feature_name_in_the_capture_fails_with_the_names(sandbox, training_set, tmp_path_factory):
-    chain = build_chain(sandbox, training_set, tmp_path_factory, ["age", "plan_type"], predictions=5)
+def test_a_wrong_feature_name_in_the_capture_fails_with_the_names(sandbox, training_set, tmp_path_factory, step_server):
+    chain = build_chain(sandbox, training_set, tmp_path_factory, step_server, ["age", "plan_type"], predictions=5)
     done, report = chain.check()
     capture = statuses(report)["capture names"]
     assert done.returncode == 1
@@ -179,9 +179,10 @@ def test_a_wrong_feature_name_in_the_capture_fails_with_the_names(sandbox, train
     assert "fix: In predict(), capture features under the training set's names" in done.stdout
 
 
-def test_a_data_source_missing_in_model_monitor_fails_with_the_ui_step(sandbox, training_set, tmp_path_factory):
-    chain = build_chain(sandbox, training_set, tmp_path_factory, ["age", "plan"], datasource=DOMINO_ONLY_DATASOURCE,
-                        predictions=3)
+def test_a_data_source_missing_in_model_monitor_fails_with_the_ui_step(sandbox, training_set, tmp_path_factory,
+                                                                        step_server):
+    chain = build_chain(sandbox, training_set, tmp_path_factory, step_server, ["age", "plan"],
+                        datasource=DOMINO_ONLY_DATASOURCE, predictions=3)
     done, report = chain.check("--no-preview")
     source = statuses(report)["data source"]
     assert done.returncode == 1

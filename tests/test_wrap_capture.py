@@ -53,11 +53,11 @@ def test_signature_types_follow_the_training_columns():
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory):
+def registered(tmp_path_factory, mlflow_store):
     """The example model in a sqlite store, wrapped and registered by step 2 --wrap-capture."""
     folder = tmp_path_factory.mktemp("wrap")
     patch = pytest.MonkeyPatch()
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    patch.setenv("MLFLOW_TRACKING_URI", mlflow_store(folder))
     patch.chdir(folder)
     from example.train import train_and_log
 
