@@ -65,15 +65,16 @@ def sandbox_factory(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_models(shared_temp) -> Callable[[str], TrainedModel]:
+def trained_models(shared_temp, step_server) -> Callable[[str], TrainedModel]:
     """``trained_models(task)``: the example data and model of a task, made on first use by the same commands as a
-    demo's ``prepare_model``; demos get copies (tests/demos.py). The xdist workers share one per task: the first
-    makes it in the session's common temporary folder while the others wait on its lock."""
+    demo's ``prepare_model`` (forked from the worker's step server); demos get copies (tests/demos.py). The xdist
+    workers share one per task: the first makes it in the session's common temporary folder while the others wait on
+    its lock."""
     made: dict[str, TrainedModel] = {}
 
     def trained(task: str) -> TrainedModel:
         if task not in made:
-            made[task] = TrainedModel.shared(shared_temp / f"trained-{task}", task)
+            made[task] = TrainedModel.shared(shared_temp / f"trained-{task}", task, step_server)
         return made[task]
 
     return trained

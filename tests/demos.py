@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from step_server import StepServer
@@ -77,6 +77,8 @@ class TrainedModel:
 
     folder: Path
     task: str
+    # Where the commands run: forked from a preloaded interpreter (tests/step_server.py), else fresh ones.
+    steps: StepServer | None = field(default=None, compare=False)
 
     @property
     def data_dir(self) -> Path:
@@ -87,9 +89,9 @@ class TrainedModel:
         return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{self.folder / MLFLOW_DB}"}
 
     @classmethod
-    def make(cls, folder: Path, task: str) -> TrainedModel:
+    def make(cls, folder: Path, task: str, steps: StepServer | None = None) -> TrainedModel:
         """Write the example data and train the example model, with the commands of ``Demo.prepare_model``."""
-        made = cls(Path(folder).resolve(), task)
+        made = cls(Path(folder).resolve(), task, steps)
         made.folder.mkdir(parents=True, exist_ok=True)
         made._run("-m", "example.data", "--out", made.data_dir, "--drifted", "--task", task)
         made._run("-m", "example.train", "--data-dir", made.data_dir, "--experiment", TASK_SETUPS[task].experiment,
@@ -97,9 +99,9 @@ class TrainedModel:
         return made
 
     @classmethod
-    def shared(cls, folder: Path, task: str) -> TrainedModel:
+    def shared(cls, folder: Path, task: str, steps: StepServer | None = None) -> TrainedModel:
         """``make`` once for every process that asks for ``folder`` (``shared_once``)."""
-        return cls(shared_once(folder, lambda made: cls.make(made, task)).resolve(), task)
+        return cls(shared_once(folder, lambda made: cls.make(made, task, steps)), task, steps)
 
     def exported(self) -> Path:
         """The folder where step 2 (``2_export_model.py``, the demo's own arguments) wrote this model's ``model.pkl``
@@ -124,7 +126,11 @@ class TrainedModel:
 
     def _run(self, *args: object) -> None:
         command = [sys.executable, *map(str, args)]
-        result = subprocess.run(command, cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=600)
+        if self.steps is None:
+            result = subprocess.run(command, cwd=self.folder, env=self.env, capture_output=True, text=True,
+                                    timeout=600)
+        else:
+            result = self.steps.run(args, cwd=self.folder, env=self.env)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
 
