@@ -90,8 +90,9 @@ def existing_version(registered_name: str, model_uri: str, schema_digest: str) -
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
-    found = []
-    for version in client.search_model_versions(f"name='{registered_name}'"):
+    versions = client.search_model_versions(f"name='{registered_name}'")
+    # Newest first, and one run read per version until one matches: a retry finds its version with one call.
+    for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
         status = str(getattr(version, "status", "READY") or "READY")
         if not version.run_id or status != "READY":
             continue
@@ -100,11 +101,8 @@ def existing_version(registered_name: str, model_uri: str, schema_digest: str) -
         except MlflowException:  # its run was deleted for good: it wraps nothing we can tell
             continue
         if tags.get("dmm.wrapped_model") == model_uri and tags.get("dmm.schema_sha256") == schema_digest:
-            found.append((int(version.version), version.run_id))
-    if not found:
-        return None
-    number, run_id = max(found)
-    return str(number), run_id
+            return str(version.version), version.run_id
+    return None
 
 
 def wrap_capture(choice: ModelChoice, schema_path: Path, registered_name: str) -> WrappedModel:
