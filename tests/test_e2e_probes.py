@@ -1,5 +1,10 @@
-"""End to end on the sandbox: the probes of steps 3 and 6 are captured like any prediction (as in Domino), and step 6
-counts what step 4 sent, with the probes apart; a Job-style run of step 6 exits by ``--fail-on``."""
+"""End to end on the sandbox, one demo for three concerns (each full path costs ~10 s of CPU):
+- Domino's data source and Model Monitor's carry different names, and Domino's data source keeps its keys under a
+  subfolder of the bucket: step 5 registers the bucket-relative path under Model Monitor's name, and the sandbox's
+  Model Monitor reads only that (a key relative to the Domino data source is not found);
+- the probes of steps 3 and 6 are captured like any prediction (as in Domino), and step 6 counts what step 4 sent,
+  with the probes apart;
+- a Job-style run of step 6 exits by ``--fail-on`` (last: it writes the report again)."""
 
 from __future__ import annotations
 
@@ -8,21 +13,54 @@ import json
 import pytest
 
 from dmm.checks.probes import PROBE_EVENT_PREFIX
+from dmm.errors import DmmError
 
 pytestmark = [pytest.mark.e2e]
 
 SENT = 40
+MONITOR_NAME = "se-monitoring-ground-truth"
+SUBFOLDER = "teams/churn"
 
 
 @pytest.fixture(scope="module")
 def drifted(start_demo):
-    """Steps 1-4 with drifted traffic, ingestion, step 5 and step 6 (no flags), as ``make demo`` runs them."""
+    """Steps 1-4 with drifted traffic, ingestion, step 5 and step 6 (no flags), as ``make demo`` runs them, with
+    Model Monitor's name for the bucket and the subfolder of Domino's data source set."""
     with start_demo("probes", reuse_export=True) as demo:
+        demo.monitor_datasource, demo.subfolder = MONITOR_NAME, SUBFOLDER
         demo.path_to_traffic(count=SENT, drifted=True)
         demo.ingest()
         demo.upload_ground_truth()
         demo.check_monitoring()
         yield demo
+
+
+def test_different_names_and_a_subfolder_run_end_to_end(drifted):
+    demo = drifted
+    model = demo.monitor.get_model(demo.dmm_model_id)
+    dataset = model["groundTruthDatasets"][0]
+    with pytest.raises(DmmError, match="not found"):  # the key as the Domino data source knows it
+        key = dataset["path"][len(SUBFOLDER) + 1:]
+        demo.monitor.register_dataset(demo.dmm_model_id, "ground_truth", {"datasetDetails": {
+            "name": "relative-to-the-domino-data-source", "datasetType": "file",
+            "datasetConfig": {"path": key, "fileFormat": "csv"}, "datasourceName": MONITOR_NAME,
+            "datasourceType": "s3"}})
+
+    assert dataset["path"].startswith(f"{SUBFOLDER}/ground_truth/") and model["groundTruthRowCount"] > 0
+    config = json.loads((demo.work_dir / "monitoring_config.json").read_text())
+    assert config["data_sources"]["model_monitor_name"] == MONITOR_NAME
+    step5 = next(r for r in demo.runs if r.name == "step 5")
+    assert f"under the subfolder {SUBFOLDER}/ of its bucket" in step5.stdout
+    report = json.loads((demo.work_dir / "monitoring_report.json").read_text())
+    source = next(c for c in report["checks"] if c["name"] == "data source")
+    assert source["status"] == "PASS" and f"'{MONITOR_NAME}' in Model Monitor" in source["detail"]
+    step3 = next(r for r in demo.runs if r.name == "step 3")  # issue 8: each service says whether it worked
+    assert "Access: Model Monitor accepted the user API key from $DOMINO_USER_API_KEY; custom metrics accepted" \
+        in step3.stdout
+    access = next(c for c in report["checks"] if c["name"] == "api key")
+    assert access["status"] == "PASS" and "custom metrics accepted the user API key" in access["detail"]
+    assert access["facts"]["access"] == {"Model Monitor": "accepted", "custom metrics": "accepted"}
+    assert all(c["status"] != "FAIL" for c in report["checks"]), [c for c in report["checks"] if c["status"] == "FAIL"]
 
 
 def test_step6_counts_what_step4_sent_and_reports_the_probes_apart(drifted):
