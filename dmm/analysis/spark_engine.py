@@ -130,6 +130,13 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
     if files:
         spark = session or spark_session()
         scan.engine["master"] = spark.sparkContext.master
+        if counting == "kernel":  # one read, the local engine's own functions in each task (spark_pass)
+            from dmm.analysis.spark_pass import run_pass
+
+            run_pass(spark, ctx, scan, drift, columns, counter, index, joiner, prediction, start, end,
+                     plan.batch_rows)
+            files = []
+    if files:
         quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
         frame, files_columns, edges = read_window(spark, ctx, [*columns, *quality_columns, ID_COLUMN], start, end,
                                                   keys=index is not None)
