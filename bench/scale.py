@@ -136,7 +136,7 @@ def worker(folder: str, engine: str, counting: str) -> dict:
         from dmm.analysis.spark_engine import run_spark_scan, spark_session
 
         os.environ.setdefault("DMM_SPARK_MASTER", "local[2]")
-        session = spark_session()
+        session = spark_session({"spark.ui.showConsoleProgress": "false"})
         timings["startup_s"] = time.perf_counter() - began
         way, _, cached = counting.partition("-")  # "kernel-nocache": without caching the read frame
         scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=cached != "nocache")
