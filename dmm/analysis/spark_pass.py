@@ -43,7 +43,7 @@ from dmm.analysis.spark_read import FILE, ROW, _file_index, _file_schemas
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import PROBABILITY_COLUMN, TIMESTAMP_COLUMNS, parse_timestamps
 
-ROWS, LISTED_PROBES, WINDOW_PROBES, FED, FED_WITHOUT_ID, SEEN = -1, -2, -3, -4, -5, -6  # count codes (``c``)
+ROWS, LISTED_PROBES, WINDOW_PROBES, FED, FED_WITHOUT_ID, SEEN, DRIFT_FAILED = -1, -2, -3, -4, -5, -6, -7  # codes (c)
 COUNTS, HASHES, MATCHED = 0, 1, 2  # output kinds (``k``)
 OUT = "k int, c int, b long, s string, n long"
 PAYLOAD = "_dmm_q{}"  # the i-th quality column, cast to its type across files
@@ -96,16 +96,19 @@ def _kernel(drift_names: list[str], column_of: dict[str, int], bins: dict[str, A
             if drift_names:
                 files, per_file = np.unique(file[window], return_counts=True)
                 counts += [(ROWS, int(f), None, int(n)) for f, n in zip(files, per_file, strict=True)]
-                frame = batch.select(drift_names).filter(pa.array(window)).to_pandas()
-                for name in drift_names:
-                    column_bins = bins[name]
-                    if isinstance(column_bins, CategoricalBins):
-                        found, unseen = column_bins.counts_and_unseen(frame[name])
-                        counts += [(column_of[name], column_bins.trained_bin_count, str(key), int(n))
-                                   for key, n in unseen.items()]
-                    else:
-                        found = column_bins.counts(frame[name])
-                    counts += [(column_of[name], j, None, int(n)) for j, n in enumerate(found.tolist()) if n]
+                try:  # a consumer's error is kept for its reader, as the local pass's _feed keeps it
+                    frame = batch.select(drift_names).filter(pa.array(window)).to_pandas()
+                    for name in drift_names:
+                        column_bins = bins[name]
+                        if isinstance(column_bins, CategoricalBins):
+                            found, unseen = column_bins.counts_and_unseen(frame[name])
+                            counts += [(column_of[name], column_bins.trained_bin_count, str(key), int(n))
+                                       for key, n in unseen.items()]
+                        else:
+                            found = column_bins.counts(frame[name])
+                        counts += [(column_of[name], j, None, int(n)) for j, n in enumerate(found.tolist()) if n]
+                except Exception as error:
+                    counts.append((DRIFT_FAILED, 0, f"{type(error).__name__}: {error}", 1))
             out = [_counts(counts, schema)]
             if index is not None and has_id:
                 keys = normalise_ids(batch.column(ID_COLUMN).to_pandas()).to_numpy(dtype=object, na_value=None)
@@ -212,7 +215,10 @@ def run_pass(spark: Any, ctx: Any, scan: Any, drift: Any, columns: dict[str, str
             if joined_any and joiner is not None and index is not None:
                 distinct = output.where(F.col("k") == HASHES).select("b").distinct().count()
                 matched = output.where(F.col("k") == MATCHED).select("c", "b", "s", "n", *payload).toPandas()
-                scan.joined = _joined(joiner, index, matched, quality, payload, totals, distinct)
+                try:
+                    scan.joined = _joined(joiner, index, matched, quality, payload, totals, distinct)
+                except Exception as error:
+                    scan.errors["quality"] = error
         finally:
             if joined_any:
                 output.unpersist()
@@ -239,6 +245,8 @@ def _add_counts(scan: Any, drift: Any, columns: dict[str, str], files_columns: l
             rows_per_file[int(b)] = int(n)
         elif c == SEEN:
             seen.append(int(b))
+        elif c == DRIFT_FAILED:
+            scan.errors.setdefault("drift", RuntimeError(s))
         elif c >= 0 and s is not None:
             unseen[drift_names[c]][s] += int(n)
         elif c >= 0:
