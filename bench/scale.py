@@ -17,14 +17,26 @@ whether every value is identical (drift counts and values, join counts, quality 
 of the time on a cluster from the measured rows per CPU second of Spark's whole process tree, start-up included
 (not a measurement).
 
-Measured (issue 13, second round) on the shared 2-core machine, 1M rows (980k in the window), load average ~3:
-local 3.9 s, 6.8 CPU s, 382 MB peak; Spark local[2] kernel 70.5 s, 105 CPU s, 2.4 GB (18x the wall time, 15x the
-CPU); native 104.7 s, 150 CPU s, 2.3 GB (27x, 22x); every value identical in both. The previous code (four reads
-of the files with Python UDFs for the file index, ids and probe flags) ran the kernel case in 61 s at 3.3 GB on the
-same data minutes later: reading once into a cached frame with native expressions did NOT make it faster at 1M
-(lower peak memory only); most of Spark's CPU here is start-up, JIT and the cache. Under a load average of ~20 the
-wall ratios were 1.3x to 29x (noise), which is why the CPU columns are printed. 10M and 50M were not run (the
-machine was saturated by the other engineers' runs); the 3x goal at 50M is NOT shown.
+Measured (issue 13, third round: ``kernel`` is one read with the local engine's functions in each task,
+dmm/analysis/spark_pass.py) on the shared 2-core machine, the other engineers' runs keeping the load average at 4
+to 11 (wall times are inflated by that load; the CPU columns are the steadier figure):
+
+    rows  engine         time s  CPU s  peak MB  vs local  CPU vs  identical   load
+    1M    local             3.1    6.0      366      1.00    1.00              4-10
+    1M    spark/kernel    140.8   79.0        -     45       13     yes        8-10  (22 s start)
+    1M    spark/native    390.3  155.0        -    126       26     yes        8-10  (36 s start)
+    10M   local           283.9   44.0      729      1.00    1.00              9-11
+    10M   spark/kernel    522.2  252.5     4036      1.84    5.74   yes        9-11  (90 s start)
+
+(1M's Spark rows were printed on a line the progress bar overwrote: the times are from the result files, the CPU
+from the printed projection; the progress bar is now off.) The second round's ``kernel`` (a cached, natively keyed
+frame and five jobs) took 105 CPU s at 1M. Cost per row from these two sizes: local ~4.2 CPU s per million rows,
+Spark ~19 CPU s per million over a fixed ~60 CPU s (start-up, JIT, Python workers). 50M was NOT run (about 10 GB of
+data and ~25 minutes of Spark on a machine saturated by other runs); extrapolated from the two sizes (a
+PROJECTION, not a measurement): Spark ~1,000 CPU s against local ~210 CPU s, i.e. ~4.8x the CPU, and with Spark's
+two cores busy and the local engine on one, ~2.4x the wall time on an idle machine: the 3x goal at 50M is plausible
+but NOT shown. Spark's peak memory (4 GB at 10M: the JVM, its persisted output and two Python workers) was not
+measured at 50M.
 """
 
 from __future__ import annotations
@@ -136,7 +148,7 @@ def worker(folder: str, engine: str, counting: str) -> dict:
         from dmm.analysis.spark_engine import run_spark_scan, spark_session
 
         os.environ.setdefault("DMM_SPARK_MASTER", "local[2]")
-        session = spark_session()
+        session = spark_session({"spark.ui.showConsoleProgress": "false"})
         timings["startup_s"] = time.perf_counter() - began
         way, _, cached = counting.partition("-")  # "kernel-nocache": without caching the read frame
         scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=cached != "nocache")
