@@ -143,29 +143,3 @@ def e2e_path(start_demo, step_server) -> Iterator[SharedPath]:
         demo.check_monitoring()
         demo.steps = step_server
         yield SharedPath(demo, early_step5, early_datasets)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """One local[2] Spark session for a module of Spark tests, stopped after it: an active session makes step 6's
-    ``--engine auto`` choose Spark, so it must not outlive the module into the worker's other tests. Skipped where
-    PySpark or Java is missing (the floor venv does not install requirements-spark.txt)."""
-    import os
-    import shutil
-    import sys
-
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("no Java runtime for Spark (make test installs openjdk-17-jre-headless)")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from dmm.analysis.spark_engine import spark_session
-
-    previous = os.environ.get("DMM_SPARK_MASTER")
-    os.environ["DMM_SPARK_MASTER"] = "local[2]"
-    session = spark_session()
-    yield session
-    session.stop()
-    if previous is None:
-        os.environ.pop("DMM_SPARK_MASTER", None)
-    else:
-        os.environ["DMM_SPARK_MASTER"] = previous

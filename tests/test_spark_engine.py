@@ -33,7 +33,7 @@ def spark():
     """One local[2] session for this module, which holds every test that uses one (its xdist group keeps them on
     one worker: one JVM per run), stopped after it: an active session makes step 6's ``--engine auto`` choose Spark,
     so it must not outlive the module into the worker's other tests. Skipped where PySpark or Java is missing (the
-    floor venv does not install requirements-spark.txt). Overrides conftest's ``spark`` with the test settings."""
+    floor venv does not install requirements-spark.txt)."""
     import os
     import shutil
     import sys
