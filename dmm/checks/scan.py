@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from dmm.checks.context import CheckContext
 
 BATCH_ROWS = 100_000
+COMBINE_CHUNKS = 8  # a fed table of more batches than this is made one chunk per column first
 THREADED_ROWS = 20_000  # a file with fewer rows is decoded on the reader's own thread, not Arrow's pool
 TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
 PROBABILITY_COLUMN = "prediction_probability"
@@ -254,9 +255,12 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         drift columns and the ids become pandas; the quality join takes its (labelled) rows from Arrow."""
         import pyarrow as pa
 
-        # one chunk per column: a batch gathers up to hundreds of small files' batches, and each step below (the
-        # ids' hashes, the moments, the frame) pays per chunk (bench/step6.py, 1M rows over 672 files)
-        window = pa.Table.from_batches(batches).combine_chunks()
+        # one chunk per column when a batch gathers many small files' batches: each step below (the ids' hashes,
+        # the moments, the frame) pays per chunk (bench/step6.py, 1M rows over 672 files); a few large chunks are
+        # not copied (the copy is ~20 MB more peak RSS at 100k rows)
+        window = pa.Table.from_batches(batches)
+        if len(batches) > COMBINE_CHUNKS:
+            window = window.combine_chunks()
         probes = probe_row_mask(window, ID_COLUMN)  # probes are counted apart and fed to no consumer
         if probes is not None:
             is_probe = probes.to_numpy(zero_copy_only=False)
@@ -295,12 +299,14 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     read = [*columns, *quality_columns, *watched]
 
     def reading() -> Iterator[tuple[list[tuple[Any, np.ndarray | None]], int]]:
-        """(batches with their edge keys, files finished) about ``batch_rows`` rows at a time: one handoff between
-        the threads for many small files, not two per file (1M rows over 672 files, bench/step6.py)."""
+        """(batches with their edge keys, files finished) about ``unit`` rows at a time: one handoff between the
+        threads for many small files, not two per file (1M rows over 672 files, bench/step6.py); a quarter batch,
+        so the read-ahead queue holds no more rows than one large file's batch per slot did."""
+        unit = max(plan.batch_rows // 4, 1)
         held: list[tuple[Any, np.ndarray | None]] = []
         rows = done = 0
         # always: the probe rows are counted even when nothing else is computed
-        for group in _groups(ctx.prediction_files, footers, start, end, plan.batch_rows):
+        for group in _groups(ctx.prediction_files, footers, start, end, unit):
             if isinstance(group, list):
                 pairs: Iterator[tuple[Any, np.ndarray | None]] = _read_group(group, footers, read)
             else:
@@ -308,7 +314,7 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             for pair in pairs:
                 held.append(pair)
                 rows += pair[0].num_rows
-                if rows >= plan.batch_rows:
+                if rows >= unit:
                     yield held, done
                     held, rows, done = [], 0, 0
             done += len(group) if isinstance(group, list) else 1  # the file is read
@@ -416,8 +422,8 @@ def _inside(item: PredictionFile, start: datetime, end: datetime) -> bool:
 
 
 def _groups(files: Sequence[PredictionFile], footers: dict[Any, Any], start: datetime, end: datetime,
-            batch_rows: int) -> Iterator[PredictionFile | list[PredictionFile]]:
-    """The files in order: consecutive small whole-hour files with one Arrow schema, up to about ``batch_rows`` rows,
+            unit: int) -> Iterator[PredictionFile | list[PredictionFile]]:
+    """The files in order: consecutive small whole-hour files with one Arrow schema, up to about ``unit`` rows,
     as lists (read together by ``_read_group``); any other file alone (read, and filtered, by ``_file_batches``)."""
     group: list[PredictionFile] = []
     schema: Any = None
@@ -431,7 +437,7 @@ def _groups(files: Sequence[PredictionFile], footers: dict[Any, Any], start: dat
             yield item
             continue
         own = footer.schema.to_arrow_schema()
-        if group and (rows >= batch_rows or not own.equals(schema)):
+        if group and (rows >= unit or not own.equals(schema)):
             yield group
             group, rows = [], 0
         if not group:
@@ -447,7 +453,7 @@ def _read_group(group: list[PredictionFile], footers: dict[Any, Any], columns: S
     """The rows of small whole-hour files with one schema, in file order, read by one call that holds the GIL
     once: read file by file, the reader thread waited for the GIL (up to the 5 ms switch interval) several times
     per file while the pass counted on the main thread, most of the extra time of 672 files over 168 for the same
-    rows (issue 14). One table of about ``batch_rows`` rows at most; decoded on this thread (``use_threads=False``)."""
+    rows (issue 14). One table of about a quarter batch; decoded on this thread (``use_threads=False``)."""
     import pyarrow.dataset as ds
     import pyarrow.fs as fs
 
