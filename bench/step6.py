@@ -22,6 +22,15 @@ files 41.5 / 37.4 s (1.11x). Before the one pass: 100k/168 25.7 s (11x).
 P2's pass (hash without factorising, joined timestamps as moments, the time view from the drift counts, read-ahead;
 load 14-19): 1M/168 58.2 s (2.06x the floor's 28.3 s) at 357 MB; 10M/168 230.4 s (1.85x the floor's 124.2 s) at
 685 MB peak RSS; 1M over 672 vs 168 files 1.01x; the time view 7-13% of step 6 (15.3 of 218.9 s at 10M).
+Quiet-machine runs of main before F (load 1-2): 1M/168 1.81-2.20x the floor; 672 vs 168 files 1.27-1.34x; 10M 1.95x
+at 583 MB. F's per-file cost (small whole-hour files read together by one Arrow call on the reader thread, handed
+over a quarter batch at a time; the pass no longer waits for scikit-learn's import): ``--cases 1M/168,1M/672,
+10M/168`` at load 5-7: 1M/168 8.0 s (2.63x the floor's 3.1 s) at 396 MB; 1M/672 8.1 s (1.82x) at 422 MB; 672 vs 168
+files 1.01x; 10M/168 69.8 s (1.58x the floor's 44.2 s) at 608 MB peak RSS. The default cases at load 13-15 (before
+the quarter-batch handoff): 1M/168 1.75x the floor, 672 vs 168 files 1.49x with the floor itself 2.07x (the load
+moved between the cases). Alternating main and F on the same data (load 8-13, medians of 3): main 672/168 1.29x
+wall, 1.40x CPU; F (100k-row groups) 0.98x wall, 1.15x CPU. F's reports equal main's in every drift, quality and
+time-view number (only the run's own sandbox, paths and times differ).
 """
 
 from __future__ import annotations

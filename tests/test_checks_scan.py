@@ -38,11 +38,47 @@ def test_the_checks_and_the_preview_read_each_file_once(world, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
+    grouped = count_grouped_reads(monkeypatch)
     ctx = world.context()
     plan_scan(ctx, ScanPlan(preview=True))
     report = preview.build_report(ctx, run_checks(ctx))
     assert report["drift"]["status"] == "ok" and report["quality"]["status"] == "ok"
-    assert len(reads) == len(ctx.prediction_files) == 3
+    assert len(reads) + len(grouped) == len(ctx.prediction_files) == 3
+    assert grouped and len(set(grouped)) == len(grouped)  # the whole-hour file went with the small files' read
+
+
+def count_grouped_reads(monkeypatch) -> list[str]:
+    """The files ``scan._read_group`` reads (small whole-hour files, read together), in the order read."""
+    from dmm.checks import scan
+
+    read: list[str] = []
+    original = scan._read_group
+
+    def counting(group, *args, **kwargs):
+        read.extend(str(item.path) for item in group)
+        return original(group, *args, **kwargs)
+
+    monkeypatch.setattr(scan, "_read_group", counting)
+    return read
+
+
+def test_small_whole_hour_files_read_together_give_the_same_report(world, monkeypatch):
+    """Issue 14: small whole-hour files are read by one call (``_read_group``); with every file read alone the
+    report is the same."""
+    from dmm import preview
+    from dmm.checks import scan
+
+    reports = []
+    for threaded_rows in (scan.THREADED_ROWS, 0):  # 0: no file is small, each is read alone
+        monkeypatch.setattr(scan, "THREADED_ROWS", threaded_rows)
+        grouped = count_grouped_reads(monkeypatch)
+        ctx = world.context()
+        plan_scan(ctx, ScanPlan(preview=True, batch_rows=7))
+        report = preview.build_report(ctx, run_checks(ctx))
+        reports.append((report["drift"], report["quality"], report["checks"]))
+        assert bool(grouped) == bool(threaded_rows)
+    assert reports[0] == reports[1]
+    assert reports[0][0]["production_rows"] > 0 and reports[0][1]["matched_rows"] > 0
 
 
 def test_each_footer_is_read_once_for_the_summary_and_the_pass(world, monkeypatch):
@@ -60,13 +96,16 @@ def test_each_footer_is_read_once_for_the_summary_and_the_pass(world, monkeypatc
         original_init(self, source, *args, metadata=metadata, **kwargs)
 
     monkeypatch.setattr(pq.ParquetFile, "__init__", init)
+    grouped = count_grouped_reads(monkeypatch)
     ctx = world.context()
     plan_scan(ctx, ScanPlan(preview=True))
     report = preview.build_report(ctx, run_checks(ctx))
     files = len(ctx.prediction_files)
     assert report["drift"]["status"] == "ok"
     assert sorted(footers) == sorted(str(item.path) for item in ctx.prediction_files)
-    assert opened.count(True) == files  # the pass opens each file with the footer the summary read
+    # the pass opens each file it reads alone with the footer the summary read; the small whole-hour files read
+    # together are opened by Arrow's dataset, which parses their footers again in C++ (not pq.read_metadata)
+    assert opened.count(True) + len(grouped) == files
 
 
 def test_a_preview_after_checks_only_reads_again_with_the_preview(world):

@@ -14,7 +14,8 @@ see its ``data_capture_client.py``), falling back to pandas' mixed parsing only 
 Labels are normalised and indexed once (one ``LabelIndex``, shared by ``JoinCounter`` here and ``GroundTruthJoiner``
 for the quality join); each batch's ids are looked up once, so the cost is linear in rows and independent of the
 number of files. Memory holds the labels, one slot per label for its latest matched prediction, 8 bytes per distinct
-prediction id, bin counts and one batch; Arrow decodes a batch's columns on its own thread pool.
+prediction id, bin counts and one batch; Arrow decodes a large file's columns on its own thread pool, runs of small
+whole-hour files on the reader thread in one call (``_groups``, ``_read_group``).
 
 The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
 step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from dmm.checks.context import CheckContext
 
 BATCH_ROWS = 100_000
+COMBINE_CHUNKS = 8  # a fed table of more batches than this is made one chunk per column first
+THREADED_ROWS = 20_000  # a file with fewer rows is decoded on the reader's own thread, not Arrow's pool
 TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
 PROBABILITY_COLUMN = "prediction_probability"
 PLAN_KEY = "scan_plan"
@@ -73,27 +76,41 @@ class ScanPlan:
 def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
     """Say, before the checks run, what the one pass should also compute (step 6 does; default: checks only).
 
-    With the preview, the engine's imports (scikit-learn and scipy, seconds on a busy machine) start on a thread
-    while the first checks wait on Domino; ``engine_ready`` joins it before anything uses the engine."""
+    With the preview, the engine's imports start on a thread while the first checks wait on Domino: the drift
+    engine's (scipy.special) first, then the quality metrics' (scikit-learn, which loads scipy.stats: seconds on a
+    busy machine). The pass waits for the drift engine only (``engine_ready(ctx, drift_only=True)``), so
+    scikit-learn loads while the files are read; the preview's quality waits for all of it."""
     ctx.memo.get(PLAN_KEY, lambda: plan)
     if plan.preview and ctx.memo.peek(PREFETCH_KEY) is None:
-        thread = threading.Thread(target=_import_engine, name="dmm-engine-import", daemon=True)
-        ctx.memo.put(PREFETCH_KEY, thread)
+        drift_loaded = threading.Event()
+        thread = threading.Thread(target=_import_engine, args=(drift_loaded,), name="dmm-engine-import", daemon=True)
+        ctx.memo.put(PREFETCH_KEY, (thread, drift_loaded))
         thread.start()
 
 
-def _import_engine() -> None:
+def _import_engine(drift_loaded: threading.Event) -> None:
     try:
         import dmm.analysis.drift  # noqa: F401
-        import dmm.analysis.quality  # noqa: F401
     except Exception:  # the main thread's own import reports any problem
+        pass
+    finally:
+        drift_loaded.set()
+    try:
+        import dmm.analysis.quality  # noqa: F401
+    except Exception:
         pass
 
 
-def engine_ready(ctx: CheckContext) -> None:
-    """Wait for the engine's imports started by ``plan_scan``, so no module is imported by two threads at once."""
-    thread = ctx.memo.peek(PREFETCH_KEY)
-    if thread is not None:
+def engine_ready(ctx: CheckContext, *, drift_only: bool = False) -> None:
+    """Wait for the engine's imports started by ``plan_scan`` (``drift_only``: the drift engine's), so the pass
+    does not import a module the import thread is importing."""
+    started = ctx.memo.peek(PREFETCH_KEY)
+    if started is None:
+        return
+    thread, drift_loaded = started
+    if drift_only:
+        drift_loaded.wait()
+    else:
         thread.join()
 
 
@@ -174,7 +191,7 @@ def drift_columns(ctx: CheckContext) -> dict[str, str]:
 
 def _consumers(ctx: CheckContext, scan: WindowScan, truth: GroundTruth | None, index: LabelIndex | None
                ) -> tuple[DriftCalculator | None, dict[str, str], GroundTruthJoiner | None]:
-    engine_ready(ctx)
+    engine_ready(ctx, drift_only=True)
     from dmm.analysis.drift import DriftCalculator
     from dmm.analysis.join import GroundTruthJoiner
 
@@ -217,7 +234,7 @@ def use_returning_pool() -> None:
 def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     """One read of each file of the window, feeding every consumer the plan asks for."""
     scan = WindowScan(plan)
-    engine_ready(ctx)
+    engine_ready(ctx, drift_only=True)
     use_returning_pool()
     from dmm.analysis.join import LabelIndex, normalise_ids
 
@@ -239,7 +256,12 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         drift columns and the ids become pandas; the quality join takes its (labelled) rows from Arrow."""
         import pyarrow as pa
 
+        # one chunk per column when a batch gathers many small files' batches: each step below (the ids' hashes,
+        # the moments, the frame) pays per chunk (bench/step6.py, 1M rows over 672 files); a few large chunks are
+        # not copied (the copy is ~20 MB more peak RSS at 100k rows)
         window = pa.Table.from_batches(batches)
+        if len(batches) > COMBINE_CHUNKS:
+            window = window.combine_chunks()
         probes = probe_row_mask(window, ID_COLUMN)  # probes are counted apart and fed to no consumer
         if probes is not None:
             is_probe = probes.to_numpy(zero_copy_only=False)
@@ -277,23 +299,41 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
     read = [*columns, *quality_columns, *watched]
 
-    def reading() -> Iterator[tuple[Any, np.ndarray | None]]:
-        for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
-            yield from _file_batches(item, read, start, end, plan.batch_rows, True, footers.get(item.path))
-            yield None, None  # the file is read
+    def reading() -> Iterator[tuple[list[tuple[Any, np.ndarray | None]], int]]:
+        """(batches with their edge keys, files finished) about ``unit`` rows at a time: one handoff between the
+        threads for many small files, not two per file (1M rows over 672 files, bench/step6.py); a quarter batch,
+        so the read-ahead queue holds no more rows than one large file's batch per slot did."""
+        unit = max(plan.batch_rows // 4, 1)
+        held: list[tuple[Any, np.ndarray | None]] = []
+        rows = done = 0
+        # always: the probe rows are counted even when nothing else is computed
+        for group in _groups(ctx.prediction_files, footers, start, end, unit):
+            if isinstance(group, list):
+                pairs: Iterator[tuple[Any, np.ndarray | None]] = _read_group(group, footers, read)
+            else:
+                pairs = _file_batches(group, read, start, end, plan.batch_rows, True, footers.get(group.path))
+            for pair in pairs:
+                held.append(pair)
+                rows += pair[0].num_rows
+                if rows >= unit:
+                    yield held, done
+                    held, rows, done = [], 0, 0
+            done += len(group) if isinstance(group, list) else 1  # the file is read
+        if held or done:
+            yield held, done
 
     try:
-        for batch, edge_keys in prefetched(reading(), read_ahead(plan)):
-            if batch is None:
-                if progress is not None:
+        for pairs, done in prefetched(reading(), read_ahead(plan)):
+            for batch, edge_keys in pairs:
+                if edge_keys is not None:
+                    scan.listed_probes += count_probe_ids(edge_keys)
+                if counter is not None and index is not None and edge_keys is not None:
+                    counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
+                if batch.num_rows:
+                    pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
+            if progress is not None:
+                for _ in range(done):
                     progress.update()
-                continue
-            if edge_keys is not None:
-                scan.listed_probes += count_probe_ids(edge_keys)
-            if counter is not None and index is not None and edge_keys is not None:
-                counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
-            if batch.num_rows:
-                pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
         pending.flush(feed)
     finally:
         if progress is not None:
@@ -358,10 +398,12 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
     wanted = [c for c in dict.fromkeys([*columns, *([ID_COLUMN] if with_ids else [])]) if c in names]
     if not wanted:
         return
-    inside_hour = item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
-    time_column = None if inside_hour else next((c for c in TIMESTAMP_COLUMNS if c in names), None)
+    time_column = None if _inside(item, start, end) else next((c for c in TIMESTAMP_COLUMNS if c in names), None)
     read = wanted + ([time_column] if time_column and time_column not in wanted else [])
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
+    # a small file is decoded on this thread: Arrow's pool costs more per column than it saves on a few thousand
+    # rows (1M rows over 672 files: ~0.8 s less CPU, bench/step6.py); a large one is decoded on the pool
+    threads = footer is None or footer.num_rows >= THREADED_ROWS
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read, use_threads=threads):
         if batch.num_rows == 0:
             continue
         if time_column is None:
@@ -373,3 +415,57 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
         moments = parse_timestamps(batch.column(time_column).to_pandas())
         inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
         yield batch.select(wanted).filter(pa.array(inside)), keys
+
+
+def _inside(item: PredictionFile, start: datetime, end: datetime) -> bool:
+    """The file's partition hour lies wholly inside [start, end): every row of it is in the window."""
+    return item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
+
+
+def _groups(files: Sequence[PredictionFile], footers: dict[Any, Any], start: datetime, end: datetime,
+            unit: int) -> Iterator[PredictionFile | list[PredictionFile]]:
+    """The files in order: consecutive small whole-hour files with one Arrow schema, up to about ``unit`` rows,
+    as lists (read together by ``_read_group``); any other file alone (read, and filtered, by ``_file_batches``)."""
+    group: list[PredictionFile] = []
+    schema: Any = None
+    rows = 0
+    for item in files:
+        footer = footers.get(item.path)
+        if footer is None or footer.num_rows >= THREADED_ROWS or not _inside(item, start, end):
+            if group:
+                yield group
+            group, rows = [], 0
+            yield item
+            continue
+        own = footer.schema.to_arrow_schema()
+        if group and (rows >= unit or not own.equals(schema)):
+            yield group
+            group, rows = [], 0
+        if not group:
+            schema = own
+        group.append(item)
+        rows += footer.num_rows
+    if group:
+        yield group
+
+
+def _read_group(group: list[PredictionFile], footers: dict[Any, Any], columns: Sequence[str]
+                ) -> Iterator[tuple[Any, None]]:
+    """The rows of small whole-hour files with one schema, in file order, read by one call that holds the GIL
+    once: read file by file, the reader thread waited for the GIL (up to the 5 ms switch interval) several times
+    per file while the pass counted on the main thread, most of the extra time of 672 files over 168 for the same
+    rows (issue 14). One table of about a quarter batch; decoded on this thread (``use_threads=False``)."""
+    import pyarrow.dataset as ds
+    import pyarrow.fs as fs
+
+    schema = footers[group[0].path].schema.to_arrow_schema()
+    wanted = [c for c in dict.fromkeys([*columns, ID_COLUMN]) if c in schema.names]
+    if not wanted:
+        return
+    parquet = ds.ParquetFileFormat()
+    local = fs.LocalFileSystem()
+    dataset = ds.FileSystemDataset([parquet.make_fragment(str(item.path), filesystem=local) for item in group],
+                                   schema, parquet, local)
+    for batch in dataset.to_table(columns=wanted, use_threads=False).to_batches():
+        if batch.num_rows:
+            yield batch, None
