@@ -75,6 +75,40 @@ def test_per_period_counts_equal_the_bins_counts_of_each_period():
         assert timeline.counts["x"].sum() > 0
 
 
+def test_a_frame_mostly_in_one_period_bins_only_its_other_rows_and_counts_the_same():
+    """Timeline.add's two ways with the drift pass's counts: a frame nearly all in one period (the others binned
+    again, the rest from the counts) and a frame spread over periods (every row binned once); same counts."""
+    from dmm.analysis.timeline import OTHERS_SHARE
+
+    rng = np.random.default_rng(5)
+    training = pd.DataFrame({"x": rng.normal(0, 1, 2000), "k": rng.choice(["a", "b", "c", "1"], 2000),
+                             "t": rng.choice(["a", "zz", "true"], 2000)})
+    calculator = DriftCalculator().fit(training, {"x": "numerical", "k": "categorical", "t": "categorical"})
+    timeline = Timeline(START, START + timedelta(days=6))
+    frames = []
+    for spread in (0.02, 0.5, 1.0):  # the share of rows outside the busiest day: below and above 1 / OTHERS_SHARE
+        frame = _frame(rng, 4000, 6)
+        inside = rng.uniform(size=len(frame)) >= spread
+        day = [(START + timedelta(days=2, seconds=float(s))).isoformat() for s in rng.uniform(0, 86400, len(frame))]
+        frame["timestamp"] = np.where(inside, np.asarray(day, dtype=object), frame["timestamp"].to_numpy())
+        assert (spread < 1 / OTHERS_SHARE) == (spread == 0.02)
+        frames.append(frame)
+        timeline.add(frame, _fed(calculator, frame))
+    expected = _reference(timeline, frames, calculator)
+    for name in calculator.bins:
+        np.testing.assert_array_equal(timeline.counts[name], expected[name], err_msg=name)
+
+
+def test_a_files_part_is_the_period_its_partition_hour_lies_in():
+    for days in (1.5, 6):  # hours, days
+        timeline = Timeline(START + timedelta(minutes=30), START + timedelta(days=days))
+        for hours in (0, 1, 5, 23, 24, 35):
+            hour = START + timedelta(hours=hours)
+            moments = pd.Series([(hour + timedelta(minutes=59)).isoformat()])
+            assert timeline.part_of(hour) == timeline.period_index(moments)[0], (days, hours)
+        assert timeline.part_of(None) is None
+
+
 def test_the_time_of_a_row_is_its_parsed_timestamp():
     timeline = Timeline(START, START + timedelta(days=1))
     stamps = pd.Series(["2026-01-05T00:59:59.999999+00:00", "2026-01-05T01:00:00Z", "2026-01-05T03:30:00+02:00",

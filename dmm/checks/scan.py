@@ -239,7 +239,9 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         drift columns and the ids become pandas; the quality join takes its (labelled) rows from Arrow."""
         import pyarrow as pa
 
-        window = pa.Table.from_batches(batches)
+        # one chunk per column: the small files' batches, joined once, cost every later step its per-chunk work
+        window = pa.Table.from_batches(batches).combine_chunks()
+        batches.clear()  # the copies alone are held from here on (peak RSS)
         probes = probe_row_mask(window, ID_COLUMN)  # probes are counted apart and fed to no consumer
         if probes is not None:
             is_probe = probes.to_numpy(zero_copy_only=False)
@@ -277,13 +279,19 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
     read = [*columns, *quality_columns, *watched]
 
-    def reading() -> Iterator[tuple[Any, np.ndarray | None]]:
+    depth = read_ahead(plan)
+    parts = next((w.part_of for w in plan.watchers if hasattr(w, "part_of")), None)
+
+    def reading() -> Iterator[tuple[Any, np.ndarray | None, Any]]:
         for item in ctx.prediction_files:  # always: the probe rows are counted even when nothing else is computed
-            yield from _file_batches(item, read, start, end, plan.batch_rows, True, footers.get(item.path))
-            yield None, None  # the file is read
+            part = parts(item.hour) if parts is not None else None
+            for batch, edge_keys in _file_batches(item, read, start, end, plan.batch_rows, True,
+                                                  footers.get(item.path), threads=depth <= 0):
+                yield batch, edge_keys, part
+            yield None, None, None  # the file is read
 
     try:
-        for batch, edge_keys in prefetched(reading(), read_ahead(plan)):
+        for batch, edge_keys, part in prefetched(reading(), depth):
             if batch is None:
                 if progress is not None:
                     progress.update()
@@ -293,7 +301,7 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             if counter is not None and index is not None and edge_keys is not None:
                 counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
             if batch.num_rows:
-                pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
+                pending.add(batch, edge_keys is not None, plan.batch_rows, feed, part)
         pending.flush(feed)
     finally:
         if progress is not None:
@@ -306,16 +314,23 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
 
 
 class _Pending:
-    """Window batches with one Arrow schema, in file order, until about ``batch_rows`` rows are held."""
+    """Window batches with one Arrow schema and one part, in file order, until about ``batch_rows`` rows are held.
+
+    A part is what a watcher's ``part_of(hour)`` says of a file's partition hour: the report's time view gives the
+    period the hour lies in, so that a batch fed holds one period's files and the time view takes the drift pass's
+    counts of it whole instead of binning each row again (timeline.py)."""
 
     def __init__(self) -> None:
         self.batches: list[Any] = []
         self.counted: list[bool] = []
         self.rows = 0
+        self.part: Any = None
 
-    def add(self, batch: Any, counted: bool, batch_rows: int, feed: Callable[[list[Any], np.ndarray], None]) -> None:
-        if self.batches and not batch.schema.equals(self.batches[0].schema):
+    def add(self, batch: Any, counted: bool, batch_rows: int, feed: Callable[[list[Any], np.ndarray], None],
+            part: Any = None) -> None:
+        if self.batches and (part != self.part or not batch.schema.equals(self.batches[0].schema)):
             self.flush(feed)  # a file with other columns or types: never mixed into one frame
+        self.part = part
         self.batches.append(batch)
         self.counted.append(counted)
         self.rows += batch.num_rows
@@ -323,10 +338,11 @@ class _Pending:
             self.flush(feed)
 
     def flush(self, feed: Callable[[list[Any], np.ndarray], None]) -> None:
-        if self.batches:
-            counted = np.repeat(np.asarray(self.counted, dtype=bool), [b.num_rows for b in self.batches])
-            feed(self.batches, counted)
-        self.batches, self.counted, self.rows = [], [], 0
+        batches, self.batches = self.batches, []  # feed's list alone: it lets the batches go once joined
+        if batches:
+            counted = np.repeat(np.asarray(self.counted, dtype=bool), [b.num_rows for b in batches])
+            feed(batches, counted)
+        self.counted, self.rows = [], 0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -345,9 +361,13 @@ def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any,
 
 
 def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
-                  with_ids: bool, footer: Any = None) -> Iterator[tuple[Any, np.ndarray | None]]:
+                  with_ids: bool, footer: Any = None, *, threads: bool = True
+                  ) -> Iterator[tuple[Any, np.ndarray | None]]:
     """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row);
-    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again)."""
+    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again).
+    ``threads``: decode a batch's columns on Arrow's thread pool; off under the read-ahead thread, which already
+    decodes beside the counting (read_ahead.py: less CPU on every file size measured, and on small files less
+    time too, as each file's columns were handed to the pool and back)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -361,7 +381,7 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
     inside_hour = item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
     time_column = None if inside_hour else next((c for c in TIMESTAMP_COLUMNS if c in names), None)
     read = wanted + ([time_column] if time_column and time_column not in wanted else [])
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read):
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read, use_threads=threads):
         if batch.num_rows == 0:
             continue
         if time_column is None:
