@@ -142,3 +142,21 @@ def test_a_moment_past_pandas_nanosecond_range_is_missing_not_wrapped():
     for values in (pa.array(["2608-07-22T23:34:33+00:00", "2024-01-01T00:00:00+00:00"]),
                    pd.Series(["2608-07-22T23:34:33+00:00", "2024-01-01T00:00:00"])):
         assert moments(values).tolist() == [NAT, day]
+
+
+def test_the_year_wrap_check_is_skipped_only_where_it_could_find_nothing(monkeypatch):
+    """``moments`` skips Arrow 15's year-wrap check on an Arrow that refuses such years (``arrow_wraps_years``):
+    with or without the check, the same moments."""
+    import pyarrow as pa
+
+    from dmm.analysis import moments as module
+
+    values = pa.array(["2026-01-05T00:59:59.999999+00:00", None, "2608-07-22T23:34:33+00:00", "2262-04-11T23:47:16Z",
+                       "1677-09-21T00:12:44+00:00", "2026-01-05 05:00:00", "not a time", "2024-02-29T12:00:00-05:00"])
+    found = []
+    for wraps in (False, True):
+        monkeypatch.setattr(module, "arrow_wraps_years", lambda wraps=wraps: wraps)
+        found.append(module.moments(values).tolist())
+        found.append(module.moments(values.slice(0, 2)).tolist())
+    assert found[0] == found[2] and found[1] == found[3]
+    assert found[0][2] == module.NAT and found[1] == [pd.Timestamp("2026-01-05T00:59:59.999999Z").value, module.NAT]
