@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/step6.py                                # 100k over 168 files; 1M over 168 and 672 files
     .venv/bin/python bench/step6.py --cases 100k/168,1M/168,10M/168,1M/672   # the issue's whole table (slow)
+    .venv/bin/python bench/step6.py --cases 1M/168,1M/672 --repeat 3        # medians of 3 (a busy machine)
 
 A sandbox (python -m sandbox) stands in for Domino: step 1 registers a small training set, an endpoint is deployed and
 a DMM model attached, a data source created. Then, per case, ``rows`` predictions are written straight into the
@@ -22,6 +23,12 @@ files 41.5 / 37.4 s (1.11x). Before the one pass: 100k/168 25.7 s (11x).
 P2's pass (hash without factorising, joined timestamps as moments, the time view from the drift counts, read-ahead;
 load 14-19): 1M/168 58.2 s (2.06x the floor's 28.3 s) at 357 MB; 10M/168 230.4 s (1.85x the floor's 124.2 s) at
 685 MB peak RSS; 1M over 672 vs 168 files 1.01x; the time view 7-13% of step 6 (15.3 of 218.9 s at 10M).
+Before F2 (quiet machine, load 1-2): 1M/168 1.81-2.20x the floor; 1M over 672 vs 168 files 1.27x and 1.34x (7.0-7.7
+vs 5.3-6.1 s). F2's pass (one time-view period's files fed together, one chunk per fed window, no Arrow decode pool
+under the reader thread; load 5-10, so ratios only): default cases 1M/168 1.76x the floor, 1M/672 1.66x, 672 vs 168
+files 1.23x (single runs); --cases 1M/168,1M/672 --repeat 3: 1.93x and 1.36x the floor, 672 vs 168 files 0.79x;
+10M/168 1.91x the floor at 585 MB peak RSS. CPU seconds of step 6 (wait4, two runs each, same load): 168 files
+7.3/6.7, 672 files 7.6/6.3 (before: 8.0 and 10.7); the time view at 672 files 0.3 s (before: 1.3 s).
 """
 
 from __future__ import annotations
