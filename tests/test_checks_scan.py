@@ -270,6 +270,35 @@ def test_reading_ahead_on_a_thread_gives_the_same_report(world):
     assert reports[0][0]["production_rows"] > 0 and reports[0][1]["matched_rows"] > 0
 
 
+def test_files_of_one_part_are_fed_together_and_apart_from_other_parts(world):
+    """A watcher's ``part_of(hour)`` (the time view's period of a file's partition hour) keeps files of different
+    parts out of one fed frame; what each consumer computes is the same with or without it."""
+    from dmm import preview
+
+    class Parts:
+        name, columns = "parts", ("timestamp",)
+
+        def __init__(self, split: bool) -> None:
+            self.hours: list[set[int]] = []
+            if split:
+                self.part_of = lambda hour: None if hour is None else hour.hour % 2
+
+        def add(self, frame, scan) -> None:
+            self.hours.append(set(parse_timestamps(frame["timestamp"]).dt.hour))
+
+    reports, watchers = [], []
+    for split in (False, True):
+        ctx = world.context()
+        watchers.append(Parts(split))
+        plan_scan(ctx, ScanPlan(preview=True, batch_rows=10_000, watchers=(watchers[-1],)))
+        report = preview.build_report(ctx, run_checks(ctx))
+        reports.append((report["drift"], report["quality"]))
+    hours = {8, 9, 10}  # the world's three partition hours
+    assert watchers[0].hours == [hours]  # one frame: every file has the same columns
+    assert sorted(map(sorted, watchers[1].hours)) == [[8], [9], [10]]  # parts 0, 1, 0: three frames
+    assert reports[0] == reports[1] and reports[0][0]["production_rows"] > 0
+
+
 def test_read_ahead_keeps_order_raises_the_readers_error_and_stops_the_reader():
     import threading
 

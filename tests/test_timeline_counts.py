@@ -75,6 +75,40 @@ def test_per_period_counts_equal_the_bins_counts_of_each_period():
         assert timeline.counts["x"].sum() > 0
 
 
+def test_a_frame_mostly_in_one_period_bins_only_its_other_rows_and_counts_the_same():
+    """Timeline.add's two ways with the drift pass's counts: a frame nearly all in one period (the others binned
+    again, the rest from the counts) and a frame spread over periods (every row binned once); same counts."""
+    from dmm.analysis.timeline import OTHERS_SHARE
+
+    rng = np.random.default_rng(5)
+    training = pd.DataFrame({"x": rng.normal(0, 1, 2000), "k": rng.choice(["a", "b", "c", "1"], 2000),
+                             "t": rng.choice(["a", "zz", "true"], 2000)})
+    calculator = DriftCalculator().fit(training, {"x": "numerical", "k": "categorical", "t": "categorical"})
+    timeline = Timeline(START, START + timedelta(days=6))
+    frames = []
+    for spread in (0.02, 0.5, 1.0):  # the share of rows outside the busiest day: below and above 1 / OTHERS_SHARE
+        frame = _frame(rng, 4000, 6)
+        inside = rng.uniform(size=len(frame)) >= spread
+        day = [(START + timedelta(days=2, seconds=float(s))).isoformat() for s in rng.uniform(0, 86400, len(frame))]
+        frame["timestamp"] = np.where(inside, np.asarray(day, dtype=object), frame["timestamp"].to_numpy())
+        assert (spread < 1 / OTHERS_SHARE) == (spread == 0.02)
+        frames.append(frame)
+        timeline.add(frame, _fed(calculator, frame))
+    expected = _reference(timeline, frames, calculator)
+    for name in calculator.bins:
+        np.testing.assert_array_equal(timeline.counts[name], expected[name], err_msg=name)
+
+
+def test_a_files_part_is_the_period_its_partition_hour_lies_in():
+    for days in (1.5, 6):  # hours, days
+        timeline = Timeline(START + timedelta(minutes=30), START + timedelta(days=days))
+        for hours in (0, 1, 5, 23, 24, 35):
+            hour = START + timedelta(hours=hours)
+            moments = pd.Series([(hour + timedelta(minutes=59)).isoformat()])
+            assert timeline.part_of(hour) == timeline.period_index(moments)[0], (days, hours)
+        assert timeline.part_of(None) is None
+
+
 def test_the_time_of_a_row_is_its_parsed_timestamp():
     timeline = Timeline(START, START + timedelta(days=1))
     stamps = pd.Series(["2026-01-05T00:59:59.999999+00:00", "2026-01-05T01:00:00Z", "2026-01-05T03:30:00+02:00",
@@ -108,3 +142,21 @@ def test_a_moment_past_pandas_nanosecond_range_is_missing_not_wrapped():
     for values in (pa.array(["2608-07-22T23:34:33+00:00", "2024-01-01T00:00:00+00:00"]),
                    pd.Series(["2608-07-22T23:34:33+00:00", "2024-01-01T00:00:00"])):
         assert moments(values).tolist() == [NAT, day]
+
+
+def test_the_year_wrap_check_is_skipped_only_where_it_could_find_nothing(monkeypatch):
+    """``moments`` skips Arrow 15's year-wrap check on an Arrow that refuses such years (``arrow_wraps_years``):
+    with or without the check, the same moments."""
+    import pyarrow as pa
+
+    from dmm.analysis import moments as module
+
+    values = pa.array(["2026-01-05T00:59:59.999999+00:00", None, "2608-07-22T23:34:33+00:00", "2262-04-11T23:47:16Z",
+                       "1677-09-21T00:12:44+00:00", "2026-01-05 05:00:00", "not a time", "2024-02-29T12:00:00-05:00"])
+    found = []
+    for wraps in (False, True):
+        monkeypatch.setattr(module, "arrow_wraps_years", lambda wraps=wraps: wraps)
+        found.append(module.moments(values).tolist())
+        found.append(module.moments(values.slice(0, 2)).tolist())
+    assert found[0] == found[2] and found[1] == found[3]
+    assert found[0][2] == module.NAT and found[1] == [pd.Timestamp("2026-01-05T00:59:59.999999Z").value, module.NAT]

@@ -27,6 +27,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+# a frame whose rows lie this many times more in its busiest period than elsewhere has only the others binned again
+OTHERS_SHARE = 4
 CODES_MEMO = 10_000  # distinct values of a categorical column whose bin a Timeline remembers
 
 
@@ -124,6 +126,14 @@ class Timeline:
     def starts(self) -> list[str]:
         return [(self.first + i * self.step).isoformat(timespec="minutes") for i in range(self.n)]
 
+    def part_of(self, hour: datetime | None) -> int | None:
+        """The period a file of partition ``hour`` belongs to (None: a file outside the hourly layout), which step
+        6's pass feeds apart from other periods' files (dmm/checks/scan.py): rows are still placed by their own
+        timestamps, so this only decides which rows arrive together."""
+        if hour is None:
+            return None
+        return int((_aware(hour) - self.first) // self.step)
+
     def period_index(self, moments: pd.Series) -> np.ndarray:
         """The period of each moment, -1 where it is missing, unparseable or outside the window. Text is parsed
         once, as ``dmm.analysis.moments.moments`` reads it (Arrow's ISO 8601 cast, pandas for anything else)."""
@@ -180,21 +190,33 @@ class Timeline:
                 if not rest.size:
                     table[major] += counted
                     continue
-                others, periods_of = values.iloc[rest].reset_index(drop=True), index[rest]
-                keep = periods_of >= 0
-                codes = self._codes(name, bins, others)
-                if codes is None:
-                    table[major] += counted - bins.counts(others)
-                    self._count(table, name, bins, others[keep].reset_index(drop=True), periods_of[keep])
+                if rest.size * OTHERS_SHARE <= len(values):  # else binning every row once costs less (below)
+                    self._add_others(table, name, bins, values, index, rest, major, counted)
                     continue
-                table[major] += counted - np.bincount(codes, minlength=width)
-                table += np.bincount(periods_of[keep] * width + codes[keep],
-                                     minlength=self.n * width).reshape(self.n, width)
-                continue
+            whole = rows.size == len(values)  # no copy of a frame whose rows are all in the window
             if len(distinct) == 1:
-                table[distinct[0]] += bins.counts(values.iloc[rows])
+                table[distinct[0]] += bins.counts(values if whole else values.iloc[rows])
                 continue
-            self._count(table, name, bins, values.iloc[rows].reset_index(drop=True), periods)
+            codes = self._codes(name, bins, values)
+            if codes is None:
+                self._by_period(table, bins, values if whole else values.iloc[rows].reset_index(drop=True), periods)
+                continue
+            table += np.bincount(periods * width + codes[rows], minlength=self.n * width).reshape(self.n, width)
+
+    def _add_others(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, index: np.ndarray,
+                    rest: np.ndarray, major: int, counted: np.ndarray) -> None:
+        """``counted`` (the drift counts of every row of ``values``) less the rows ``rest`` (not of period
+        ``major``) to ``major``; the rows ``rest`` in their own periods, or in none (index -1)."""
+        width = table.shape[1]
+        others, periods_of = values.iloc[rest].reset_index(drop=True), index[rest]
+        keep = periods_of >= 0
+        codes = self._codes(name, bins, others)
+        if codes is None:
+            table[major] += counted - bins.counts(others)
+            self._count(table, name, bins, others[keep].reset_index(drop=True), periods_of[keep])
+            return
+        table[major] += counted - np.bincount(codes, minlength=width)
+        table += np.bincount(periods_of[keep] * width + codes[keep], minlength=self.n * width).reshape(self.n, width)
 
     def _count(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, periods: np.ndarray) -> None:
         """Add ``values`` (each in its period, all known) to ``table``."""
@@ -205,12 +227,16 @@ class Timeline:
             table[distinct[0]] += bins.counts(values)
             return
         codes = self._codes(name, bins, values)
-        if codes is None:  # counted period by period
-            for period in distinct:
-                table[period] += bins.counts(values[periods == period])
+        if codes is None:
+            self._by_period(table, bins, values, periods)
             return
         width = table.shape[1]
         table += np.bincount(periods * width + codes, minlength=self.n * width).reshape(self.n, width)
+
+    def _by_period(self, table: np.ndarray, bins: Any, values: pd.Series, periods: np.ndarray) -> None:
+        """``values`` (each in its period, all known) counted period by period, for bins without codes."""
+        for period in np.flatnonzero(np.bincount(periods, minlength=self.n)):
+            table[period] += bins.counts(values[periods == period])
 
     def _codes(self, name: str, bins: Any, values: pd.Series) -> np.ndarray | None:
         if bins.value_type == "numerical":

@@ -14,8 +14,9 @@ see its ``data_capture_client.py``), falling back to pandas' mixed parsing only 
 Labels are normalised and indexed once (one ``LabelIndex``, shared by ``JoinCounter`` here and ``GroundTruthJoiner``
 for the quality join); each batch's ids are looked up once, so the cost is linear in rows and independent of the
 number of files. Memory holds the labels, one slot per label for its latest matched prediction, 8 bytes per distinct
-prediction id, bin counts and one batch; Arrow decodes a large file's columns on its own thread pool, runs of small
-whole-hour files on the reader thread in one call (``_groups``, ``_read_group``).
+prediction id, bin counts and one batch. A reader thread decodes the next batches while one is counted
+(read_ahead.py): runs of small whole-hour files in one call (``_groups``, ``_read_group``), any other file alone;
+files of one period of the report's time view are fed together (``_Pending``).
 
 The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
 step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
@@ -47,8 +48,7 @@ if TYPE_CHECKING:
     from dmm.checks.context import CheckContext
 
 BATCH_ROWS = 100_000
-COMBINE_CHUNKS = 8  # a fed table of more batches than this is made one chunk per column first
-THREADED_ROWS = 20_000  # a file with fewer rows is decoded on the reader's own thread, not Arrow's pool
+THREADED_ROWS = 20_000  # whole-hour files with fewer rows are read in runs (``_groups``), not alone
 TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
 PROBABILITY_COLUMN = "prediction_probability"
 PLAN_KEY = "scan_plan"
@@ -256,12 +256,9 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         drift columns and the ids become pandas; the quality join takes its (labelled) rows from Arrow."""
         import pyarrow as pa
 
-        # one chunk per column when a batch gathers many small files' batches: each step below (the ids' hashes,
-        # the moments, the frame) pays per chunk (bench/step6.py, 1M rows over 672 files); a few large chunks are
-        # not copied (the copy is ~20 MB more peak RSS at 100k rows)
-        window = pa.Table.from_batches(batches)
-        if len(batches) > COMBINE_CHUNKS:
-            window = window.combine_chunks()
+        # one chunk per column: the small files' batches, joined once, cost every later step its per-chunk work
+        window = pa.Table.from_batches(batches).combine_chunks()
+        batches.clear()  # the copies alone are held from here on (peak RSS)
         probes = probe_row_mask(window, ID_COLUMN)  # probes are counted apart and fed to no consumer
         if probes is not None:
             is_probe = probes.to_numpy(zero_copy_only=False)
@@ -299,22 +296,31 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     progress = plan.progress(len(ctx.prediction_files)) if plan.progress and ctx.prediction_files else None
     read = [*columns, *quality_columns, *watched]
 
-    def reading() -> Iterator[tuple[list[tuple[Any, np.ndarray | None]], int]]:
-        """(batches with their edge keys, files finished) about ``unit`` rows at a time: one handoff between the
-        threads for many small files, not two per file (1M rows over 672 files, bench/step6.py); a quarter batch,
+    depth = read_ahead(plan)
+    parts = next((w.part_of for w in plan.watchers if hasattr(w, "part_of")), None)
+
+    def part_of(item: PredictionFile) -> Any:
+        return parts(item.hour) if parts is not None else None
+
+    def reading() -> Iterator[tuple[list[tuple[Any, np.ndarray | None, Any]], int]]:
+        """(batches with their edge keys and part, files finished) about ``unit`` rows at a time: one handoff between
+        the threads for many small files, not two per file (1M rows over 672 files, bench/step6.py); a quarter batch,
         so the read-ahead queue holds no more rows than one large file's batch per slot did."""
         unit = max(plan.batch_rows // 4, 1)
-        held: list[tuple[Any, np.ndarray | None]] = []
+        held: list[tuple[Any, np.ndarray | None, Any]] = []
         rows = done = 0
         # always: the probe rows are counted even when nothing else is computed
-        for group in _groups(ctx.prediction_files, footers, start, end, unit):
+        for group in _groups(ctx.prediction_files, footers, start, end, unit, part_of):
             if isinstance(group, list):
+                part = part_of(group[0])
                 pairs: Iterator[tuple[Any, np.ndarray | None]] = _read_group(group, footers, read)
             else:
-                pairs = _file_batches(group, read, start, end, plan.batch_rows, True, footers.get(group.path))
-            for pair in pairs:
-                held.append(pair)
-                rows += pair[0].num_rows
+                part = part_of(group)
+                pairs = _file_batches(group, read, start, end, plan.batch_rows, True, footers.get(group.path),
+                                      threads=depth <= 0)
+            for batch, edge_keys in pairs:
+                held.append((batch, edge_keys, part))
+                rows += batch.num_rows
                 if rows >= unit:
                     yield held, done
                     held, rows, done = [], 0, 0
@@ -323,14 +329,14 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
             yield held, done
 
     try:
-        for pairs, done in prefetched(reading(), read_ahead(plan)):
-            for batch, edge_keys in pairs:
+        for pairs, done in prefetched(reading(), depth):
+            for batch, edge_keys, part in pairs:
                 if edge_keys is not None:
                     scan.listed_probes += count_probe_ids(edge_keys)
                 if counter is not None and index is not None and edge_keys is not None:
                     counter.add(index.look_up(edge_keys).positions)  # the check counts every row of the file
                 if batch.num_rows:
-                    pending.add(batch, edge_keys is not None, plan.batch_rows, feed)
+                    pending.add(batch, edge_keys is not None, plan.batch_rows, feed, part)
             if progress is not None:
                 for _ in range(done):
                     progress.update()
@@ -346,16 +352,23 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
 
 
 class _Pending:
-    """Window batches with one Arrow schema, in file order, until about ``batch_rows`` rows are held."""
+    """Window batches with one Arrow schema and one part, in file order, until about ``batch_rows`` rows are held.
+
+    A part is what a watcher's ``part_of(hour)`` says of a file's partition hour: the report's time view gives the
+    period the hour lies in, so that a batch fed holds one period's files and the time view takes the drift pass's
+    counts of it whole instead of binning each row again (timeline.py)."""
 
     def __init__(self) -> None:
         self.batches: list[Any] = []
         self.counted: list[bool] = []
         self.rows = 0
+        self.part: Any = None
 
-    def add(self, batch: Any, counted: bool, batch_rows: int, feed: Callable[[list[Any], np.ndarray], None]) -> None:
-        if self.batches and not batch.schema.equals(self.batches[0].schema):
+    def add(self, batch: Any, counted: bool, batch_rows: int, feed: Callable[[list[Any], np.ndarray], None],
+            part: Any = None) -> None:
+        if self.batches and (part != self.part or not batch.schema.equals(self.batches[0].schema)):
             self.flush(feed)  # a file with other columns or types: never mixed into one frame
+        self.part = part
         self.batches.append(batch)
         self.counted.append(counted)
         self.rows += batch.num_rows
@@ -363,10 +376,11 @@ class _Pending:
             self.flush(feed)
 
     def flush(self, feed: Callable[[list[Any], np.ndarray], None]) -> None:
-        if self.batches:
-            counted = np.repeat(np.asarray(self.counted, dtype=bool), [b.num_rows for b in self.batches])
-            feed(self.batches, counted)
-        self.batches, self.counted, self.rows = [], [], 0
+        batches, self.batches = self.batches, []  # feed's list alone: it lets the batches go once joined
+        if batches:
+            counted = np.repeat(np.asarray(self.counted, dtype=bool), [b.num_rows for b in batches])
+            feed(batches, counted)
+        self.counted, self.rows = [], 0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -385,9 +399,13 @@ def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any,
 
 
 def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
-                  with_ids: bool, footer: Any = None) -> Iterator[tuple[Any, np.ndarray | None]]:
+                  with_ids: bool, footer: Any = None, *, threads: bool = True
+                  ) -> Iterator[tuple[Any, np.ndarray | None]]:
     """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row);
-    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again)."""
+    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again).
+    ``threads``: decode a batch's columns on Arrow's thread pool; off under the read-ahead thread, which already
+    decodes beside the counting (read_ahead.py: less CPU on every file size measured, and on small files less
+    time too, as each file's columns were handed to the pool and back)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -400,9 +418,6 @@ def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime,
         return
     time_column = None if _inside(item, start, end) else next((c for c in TIMESTAMP_COLUMNS if c in names), None)
     read = wanted + ([time_column] if time_column and time_column not in wanted else [])
-    # a small file is decoded on this thread: Arrow's pool costs more per column than it saves on a few thousand
-    # rows (1M rows over 672 files: ~0.8 s less CPU, bench/step6.py); a large one is decoded on the pool
-    threads = footer is None or footer.num_rows >= THREADED_ROWS
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=read, use_threads=threads):
         if batch.num_rows == 0:
             continue
@@ -423,11 +438,13 @@ def _inside(item: PredictionFile, start: datetime, end: datetime) -> bool:
 
 
 def _groups(files: Sequence[PredictionFile], footers: dict[Any, Any], start: datetime, end: datetime,
-            unit: int) -> Iterator[PredictionFile | list[PredictionFile]]:
-    """The files in order: consecutive small whole-hour files with one Arrow schema, up to about ``unit`` rows,
-    as lists (read together by ``_read_group``); any other file alone (read, and filtered, by ``_file_batches``)."""
+            unit: int, part_of: Callable[[PredictionFile], Any]) -> Iterator[PredictionFile | list[PredictionFile]]:
+    """The files in order: consecutive small whole-hour files with one Arrow schema and one part (``_Pending``), up
+    to about ``unit`` rows, as lists (read together by ``_read_group``); any other file alone (read, and filtered,
+    by ``_file_batches``)."""
     group: list[PredictionFile] = []
     schema: Any = None
+    part: Any = None
     rows = 0
     for item in files:
         footer = footers.get(item.path)
@@ -437,12 +454,12 @@ def _groups(files: Sequence[PredictionFile], footers: dict[Any, Any], start: dat
             group, rows = [], 0
             yield item
             continue
-        own = footer.schema.to_arrow_schema()
-        if group and (rows >= unit or not own.equals(schema)):
+        own, own_part = footer.schema.to_arrow_schema(), part_of(item)
+        if group and (rows >= unit or not own.equals(schema) or own_part != part):
             yield group
             group, rows = [], 0
         if not group:
-            schema = own
+            schema, part = own, own_part
         group.append(item)
         rows += footer.num_rows
     if group:
