@@ -10,10 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from test_checks import NOW, World, write_predictions
 
+from dmm.analysis.moments import parse_timestamps
 from dmm.checks.chain import run_checks
 from dmm.checks.context import CheckInputs
 from dmm.checks.ground_truth import join_statistics
-from dmm.checks.scan import ScanPlan, parse_timestamps, plan_scan, window_scan
+from dmm.checks.scan import ScanPlan, plan_scan, window_scan
 
 
 @pytest.fixture
@@ -48,35 +49,35 @@ def test_the_checks_and_the_preview_read_each_file_once(world, monkeypatch):
 
 
 def count_grouped_reads(monkeypatch) -> list[str]:
-    """The files ``scan._read_group`` reads (small whole-hour files, read together), in the order read."""
-    from dmm.checks import scan
+    """The files ``scan_files.read_run`` reads (small whole-hour files, read together), in the order read."""
+    from dmm.checks import scan_files
 
     read: list[str] = []
-    original = scan._read_group
+    original = scan_files.read_run
 
-    def counting(group, *args, **kwargs):
-        read.extend(str(item.path) for item in group)
-        return original(group, *args, **kwargs)
+    def counting(run, *args, **kwargs):
+        read.extend(str(item.path) for item in run.files)
+        return original(run, *args, **kwargs)
 
-    monkeypatch.setattr(scan, "_read_group", counting)
+    monkeypatch.setattr(scan_files, "read_run", counting)
     return read
 
 
 def test_small_whole_hour_files_read_together_give_the_same_report(world, monkeypatch):
-    """Issue 14: small whole-hour files are read by one call (``_read_group``); with every file read alone the
+    """Issue 14: small whole-hour files are read by one call (``read_run``); with every file read alone the
     report is the same."""
     from dmm import preview
-    from dmm.checks import scan
+    from dmm.checks import scan_files
 
     reports = []
-    for threaded_rows in (scan.THREADED_ROWS, 0):  # 0: no file is small, each is read alone
-        monkeypatch.setattr(scan, "THREADED_ROWS", threaded_rows)
+    for small_rows in (scan_files.SMALL_FILE_ROWS, 0):  # 0: no file is small, each is read alone
+        monkeypatch.setattr(scan_files, "SMALL_FILE_ROWS", small_rows)
         grouped = count_grouped_reads(monkeypatch)
         ctx = world.context()
         plan_scan(ctx, ScanPlan(preview=True, batch_rows=7))
         report = preview.build_report(ctx, run_checks(ctx))
         reports.append((report["drift"], report["quality"], report["checks"]))
-        assert bool(grouped) == bool(threaded_rows)
+        assert bool(grouped) == bool(small_rows)
     assert reports[0] == reports[1]
     assert reports[0][0]["production_rows"] > 0 and reports[0][1]["matched_rows"] > 0
 

@@ -39,9 +39,11 @@ import numpy as np
 import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins
+from dmm.analysis.moments import parse_timestamps
 from dmm.analysis.spark_read import FILE, ROW, _file_index, _file_schemas
 from dmm.checks.ground_truth import ID_COLUMN
-from dmm.checks.scan import PROBABILITY_COLUMN, TIMESTAMP_COLUMNS, parse_timestamps
+from dmm.checks.scan import PROBABILITY_COLUMN
+from dmm.checks.scan_files import TIMESTAMP_COLUMNS
 
 ROWS, LISTED_PROBES, WINDOW_PROBES, FED, FED_WITHOUT_ID, SEEN, DRIFT_FAILED = -1, -2, -3, -4, -5, -6, -7  # codes (c)
 COUNTS, HASHES, MATCHED = 0, 1, 2  # output kinds (``k``)

@@ -20,8 +20,9 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pandas as pd
 
+from dmm.analysis.moments import parse_timestamps
 from dmm.checks.ground_truth import ID_COLUMN
-from dmm.checks.scan import TIMESTAMP_COLUMNS, parse_timestamps
+from dmm.checks.scan_files import TIMESTAMP_COLUMNS
 
 FILE, ROW, KEY, INSIDE, PROBE = "_dmm_file", "_dmm_row", "_dmm_key", "_dmm_inside", "_dmm_probe"
 

@@ -15,8 +15,7 @@ Labels are normalised and indexed once (one ``LabelIndex``, shared by ``JoinCoun
 for the quality join); each batch's ids are looked up once, so the cost is linear in rows and independent of the
 number of files. Memory holds the labels, one slot per label for its latest matched prediction, 8 bytes per distinct
 prediction id, bin counts and one batch. A reader thread decodes the next batches while one is counted
-(read_ahead.py): runs of small whole-hour files in one call (``_groups``, ``_read_group``), any other file alone;
-files of one period of the report's time view are fed together (``_Pending``).
+(read_ahead.py), and which rows it reads, in which runs and parts, is scan_files.py's.
 
 The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
 step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
@@ -26,20 +25,19 @@ reader only, so a drift problem cannot fail the join-rate check.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from dmm.analysis.engine import backend_for
-from dmm.analysis.moments import parse_timestamps
 from dmm.checks.ground_truth import ID_COLUMN, LISTED_IDS, GroundTruth, JoinStatistics
 from dmm.checks.names import CheckName
 from dmm.checks.probes import count_probe_ids, probe_row_mask
 from dmm.checks.read_ahead import prefetched, read_ahead
+from dmm.checks.scan_files import TIMESTAMP_COLUMNS, Pending, window_batches
 from dmm.prediction_files import PredictionFile
 
 if TYPE_CHECKING:
@@ -48,8 +46,6 @@ if TYPE_CHECKING:
     from dmm.checks.context import CheckContext
 
 BATCH_ROWS = 100_000
-THREADED_ROWS = 20_000  # whole-hour files with fewer rows are read in runs (``_groups``), not alone
-TIMESTAMP_COLUMNS = ("timestamp", "__domino_timestamp")
 PROBABILITY_COLUMN = "prediction_probability"
 PLAN_KEY = "scan_plan"
 SCAN_KEY = "window_scan"
@@ -249,7 +245,7 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     # the timestamps ride along, for the report's quality over time (dmm/analysis/timeline.py)
     quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
     start, end = _aware(ctx.start), _aware(ctx.end)
-    pending = _Pending()
+    pending = Pending()
 
     def feed(batches: list[Any], counted: np.ndarray) -> None:
         """Consumers fed once per ~batch_rows rows, however many files they came from (counts add up). Only the
@@ -302,34 +298,9 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     def part_of(item: PredictionFile) -> Any:
         return parts(item.hour) if parts is not None else None
 
-    def reading() -> Iterator[tuple[list[tuple[Any, np.ndarray | None, Any]], int]]:
-        """(batches with their edge keys and part, files finished) about ``unit`` rows at a time: one handoff between
-        the threads for many small files, not two per file (1M rows over 672 files, bench/step6.py); a quarter batch,
-        so the read-ahead queue holds no more rows than one large file's batch per slot did."""
-        unit = max(plan.batch_rows // 4, 1)
-        held: list[tuple[Any, np.ndarray | None, Any]] = []
-        rows = done = 0
-        # always: the probe rows are counted even when nothing else is computed
-        for group in _groups(ctx.prediction_files, footers, start, end, unit, part_of):
-            if isinstance(group, list):
-                part = part_of(group[0])
-                pairs: Iterator[tuple[Any, np.ndarray | None]] = _read_group(group, footers, read)
-            else:
-                part = part_of(group)
-                pairs = _file_batches(group, read, start, end, plan.batch_rows, True, footers.get(group.path),
-                                      threads=depth <= 0)
-            for batch, edge_keys in pairs:
-                held.append((batch, edge_keys, part))
-                rows += batch.num_rows
-                if rows >= unit:
-                    yield held, done
-                    held, rows, done = [], 0, 0
-            done += len(group) if isinstance(group, list) else 1  # the file is read
-        if held or done:
-            yield held, done
-
+    reading = window_batches(ctx.prediction_files, footers, read, start, end, plan.batch_rows, depth <= 0, part_of)
     try:
-        for pairs, done in prefetched(reading(), depth):
+        for pairs, done in prefetched(reading, depth):
             for batch, edge_keys, part in pairs:
                 if edge_keys is not None:
                     scan.listed_probes += count_probe_ids(edge_keys)
@@ -351,38 +322,6 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
     return scan
 
 
-class _Pending:
-    """Window batches with one Arrow schema and one part, in file order, until about ``batch_rows`` rows are held.
-
-    A part is what a watcher's ``part_of(hour)`` says of a file's partition hour: the report's time view gives the
-    period the hour lies in, so that a batch fed holds one period's files and the time view takes the drift pass's
-    counts of it whole instead of binning each row again (timeline.py)."""
-
-    def __init__(self) -> None:
-        self.batches: list[Any] = []
-        self.counted: list[bool] = []
-        self.rows = 0
-        self.part: Any = None
-
-    def add(self, batch: Any, counted: bool, batch_rows: int, feed: Callable[[list[Any], np.ndarray], None],
-            part: Any = None) -> None:
-        if self.batches and (part != self.part or not batch.schema.equals(self.batches[0].schema)):
-            self.flush(feed)  # a file with other columns or types: never mixed into one frame
-        self.part = part
-        self.batches.append(batch)
-        self.counted.append(counted)
-        self.rows += batch.num_rows
-        if self.rows >= batch_rows:
-            self.flush(feed)
-
-    def flush(self, feed: Callable[[list[Any], np.ndarray], None]) -> None:
-        batches, self.batches = self.batches, []  # feed's list alone: it lets the batches go once joined
-        if batches:
-            counted = np.repeat(np.asarray(self.counted, dtype=bool), [b.num_rows for b in batches])
-            feed(batches, counted)
-        self.counted, self.rows = [], 0
-
-
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -396,93 +335,3 @@ def _feed(scan: WindowScan, what: str, function: Callable[..., Any], *args: Any,
     except Exception as error:
         scan.errors[what] = error
         return None
-
-
-def _file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, end: datetime, batch_rows: int,
-                  with_ids: bool, footer: Any = None, *, threads: bool = True
-                  ) -> Iterator[tuple[Any, np.ndarray | None]]:
-    """(Arrow batch of the window's rows, normalised ids of every row read when the file was filtered by row);
-    ``footer``: the file's parquet metadata, read already for the summary (the file is not asked for it again).
-    ``threads``: decode a batch's columns on Arrow's thread pool; off under the read-ahead thread, which already
-    decodes beside the counting (read_ahead.py: less CPU on every file size measured, and on small files less
-    time too, as each file's columns were handed to the pool and back)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from dmm.analysis.join import normalise_ids
-
-    parquet = pq.ParquetFile(item.path, metadata=footer)
-    names = parquet.schema_arrow.names
-    wanted = [c for c in dict.fromkeys([*columns, *([ID_COLUMN] if with_ids else [])]) if c in names]
-    if not wanted:
-        return
-    time_column = None if _inside(item, start, end) else next((c for c in TIMESTAMP_COLUMNS if c in names), None)
-    read = wanted + ([time_column] if time_column and time_column not in wanted else [])
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read, use_threads=threads):
-        if batch.num_rows == 0:
-            continue
-        if time_column is None:
-            yield batch, None
-            continue
-        keys = None
-        if with_ids and ID_COLUMN in wanted:
-            keys = normalise_ids(batch.column(ID_COLUMN).to_pandas()).to_numpy(dtype=object)
-        moments = parse_timestamps(batch.column(time_column).to_pandas())
-        inside = (moments.notna() & (moments >= pd.Timestamp(start)) & (moments < pd.Timestamp(end))).to_numpy()
-        yield batch.select(wanted).filter(pa.array(inside)), keys
-
-
-def _inside(item: PredictionFile, start: datetime, end: datetime) -> bool:
-    """The file's partition hour lies wholly inside [start, end): every row of it is in the window."""
-    return item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
-
-
-def _groups(files: Sequence[PredictionFile], footers: dict[Any, Any], start: datetime, end: datetime,
-            unit: int, part_of: Callable[[PredictionFile], Any]) -> Iterator[PredictionFile | list[PredictionFile]]:
-    """The files in order: consecutive small whole-hour files with one Arrow schema and one part (``_Pending``), up
-    to about ``unit`` rows, as lists (read together by ``_read_group``); any other file alone (read, and filtered,
-    by ``_file_batches``)."""
-    group: list[PredictionFile] = []
-    schema: Any = None
-    part: Any = None
-    rows = 0
-    for item in files:
-        footer = footers.get(item.path)
-        if footer is None or footer.num_rows >= THREADED_ROWS or not _inside(item, start, end):
-            if group:
-                yield group
-            group, rows = [], 0
-            yield item
-            continue
-        own, own_part = footer.schema.to_arrow_schema(), part_of(item)
-        if group and (rows >= unit or not own.equals(schema) or own_part != part):
-            yield group
-            group, rows = [], 0
-        if not group:
-            schema, part = own, own_part
-        group.append(item)
-        rows += footer.num_rows
-    if group:
-        yield group
-
-
-def _read_group(group: list[PredictionFile], footers: dict[Any, Any], columns: Sequence[str]
-                ) -> Iterator[tuple[Any, None]]:
-    """The rows of small whole-hour files with one schema, in file order, read by one call that holds the GIL
-    once: read file by file, the reader thread waited for the GIL (up to the 5 ms switch interval) several times
-    per file while the pass counted on the main thread, most of the extra time of 672 files over 168 for the same
-    rows (issue 14). One table of about a quarter batch; decoded on this thread (``use_threads=False``)."""
-    import pyarrow.dataset as ds
-    import pyarrow.fs as fs
-
-    schema = footers[group[0].path].schema.to_arrow_schema()
-    wanted = [c for c in dict.fromkeys([*columns, ID_COLUMN]) if c in schema.names]
-    if not wanted:
-        return
-    parquet = ds.ParquetFileFormat()
-    local = fs.LocalFileSystem()
-    dataset = ds.FileSystemDataset([parquet.make_fragment(str(item.path), filesystem=local) for item in group],
-                                   schema, parquet, local)
-    for batch in dataset.to_table(columns=wanted, use_threads=False).to_batches():
-        if batch.num_rows:
-            yield batch, None
