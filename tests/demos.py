@@ -59,13 +59,16 @@ def empty_mlflow_store(folder: Path) -> Path:
 
     MLflow applies its ~60 alembic migrations to a new sqlite file on first use (~4 s of CPU); it skips them for a
     file whose tables exist (``SqlAlchemyStore.__init__``), so a test that copies this one starts where a new store
-    would after its first call."""
+    would after its first call, but for one thing: the Default experiment's artifacts would go to this folder's
+    ``mlruns/0``, shared by every copy (the tests log to named experiments only)."""
 
     def make(made: Path) -> None:
         code = ("import sys\nfrom mlflow import MlflowClient\n"
                 "MlflowClient(f'sqlite:///{sys.argv[1]}').search_experiments()\n")
-        subprocess.run([sys.executable, "-c", code, str(made / MLFLOW_DB)], cwd=made, check=True, timeout=600,
-                       capture_output=True, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        done = subprocess.run([sys.executable, "-c", code, str(made / MLFLOW_DB)], cwd=made, timeout=600, text=True,
+                              capture_output=True, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        if done.returncode != 0:
+            raise RuntimeError(f"An empty MLflow store could not be made ({done.returncode}):\n{done.stderr}")
 
     return shared_once(folder, make) / MLFLOW_DB
 
@@ -106,16 +109,10 @@ class TrainedModel:
     def exported(self) -> Path:
         """The folder where step 2 (``2_export_model.py``, the demo's own arguments) wrote this model's ``model.pkl``
         and ``model_manifest.json``: run once for every process that asks, under the folder's lock."""
-        export = self.folder / "export"
-        with open(self.folder / "export.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not (export / ".made").exists():
-                setup = TASK_SETUPS[self.task]
-                export.mkdir(exist_ok=True)
-                self._run(PROJECT_ROOT / "2_export_model.py", "--experiment", setup.experiment, "--metric",
-                          setup.metric, "--mode", setup.mode, "--output-dir", export)
-                (export / ".made").touch()
-        return export
+        setup = TASK_SETUPS[self.task]
+        return shared_once(self.folder / "export", lambda export: self._run(
+            PROJECT_ROOT / "2_export_model.py", "--experiment", setup.experiment, "--metric", setup.metric, "--mode",
+            setup.mode, "--output-dir", export))
 
     def copy_into(self, data_dir: Path, tracking_uri: str) -> None:
         """The data into ``data_dir``, the MLflow database to the file of ``tracking_uri``."""

@@ -1,4 +1,4 @@
-"""End to end on the sandbox, one demo for three concerns (each full path costs ~10 s of CPU):
+"""End to end on the sandbox, one demo for four concerns (each full path costs ~10 s of CPU):
 - Domino's data source and Model Monitor's carry different names, and Domino's data source keeps its keys under a
   subfolder of the bucket: step 5 registers the bucket-relative path under Model Monitor's name, and the sandbox's
   Model Monitor reads only that (a key relative to the Domino data source is not found);
@@ -79,7 +79,7 @@ def test_step6_counts_what_step4_sent_and_reports_the_probes_apart(drifted):
     assert predictions["facts"]["monitor_rows"] == SENT + 1  # Model Monitor counts the probe as a prediction
     assert report["drift"]["production_rows"] == SENT and report["drift"]["probe_rows"] == 1
     assert report["probes"]["sent"] and report["probes"]["event_id"].startswith(PROBE_EVENT_PREFIX)
-    out = drifted.runs[-1].stdout
+    out = next(run for run in drifted.runs if run.name == "step 6").stdout  # the fixture's own
     assert f"{SENT} predictions (and 1 probe prediction(s)" in out
     assert f"over {SENT} prediction(s) (1 probe prediction(s) left out)" in out
 

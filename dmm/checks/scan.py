@@ -60,7 +60,8 @@ class ScanPlan:
     drift_config: dict | None = None
     batch_rows: int = BATCH_ROWS
     # more consumers of the window's rows (the report's timeline, the rows --metric functions get): each has
-    # ``name``, ``columns`` (read besides the others when a file has them) and ``add(frame, scan)``
+    # ``name``, ``columns`` (read besides the others when a file has them), ``add(frame, scan)`` and, optionally,
+    # ``part_of(hour)`` (files of two parts are never fed in one frame: scan_files.py)
     watchers: tuple[Any, ...] = ()
     engine: str = "local"  # dmm.analysis.engine: "local" (run_scan), "spark", or "auto"
     # ``progress(total_files)`` -> an object with ``update()`` (once per file read) and ``close()``: step 6's
@@ -254,7 +255,7 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
 
         # one chunk per column: the small files' batches, joined once, cost every later step its per-chunk work
         window = pa.Table.from_batches(batches).combine_chunks()
-        batches.clear()  # the copies alone are held from here on (peak RSS)
+        batches.clear()  # the pending list lets its batches go (the reader's current hand-off may still hold some)
         probes = probe_row_mask(window, ID_COLUMN)  # probes are counted apart and fed to no consumer
         if probes is not None:
             is_probe = probes.to_numpy(zero_copy_only=False)
