@@ -255,7 +255,7 @@ def run_scan(ctx: CheckContext, plan: ScanPlan) -> WindowScan:
         import pyarrow as pa
 
         # one chunk per column when many small files' batches came together: each later step pays per chunk; a few
-        # large batches are not copied (at 10M rows over 168 files the copy was the peak RSS's last ~25 MB)
+        # large batches are not copied (at 10M rows over 168 files the copy added ~10 MB of peak RSS)
         window = pa.Table.from_batches(batches)
         if len(batches) > COMBINE_CHUNKS:
             window = window.combine_chunks()
