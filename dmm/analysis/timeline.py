@@ -193,15 +193,8 @@ class Timeline:
                 if rest.size * OTHERS_SHARE <= len(values):  # else binning every row once costs less (below)
                     self._add_others(table, name, bins, values, index, rest, major, counted)
                     continue
-            whole = rows.size == len(values)  # no copy of a frame whose rows are all in the window
-            if len(distinct) == 1:
-                table[distinct[0]] += bins.counts(values if whole else values.iloc[rows])
-                continue
-            codes = self._codes(name, bins, values)
-            if codes is None:
-                self._by_period(table, bins, values if whole else values.iloc[rows].reset_index(drop=True), periods)
-                continue
-            table += np.bincount(periods * width + codes[rows], minlength=self.n * width).reshape(self.n, width)
+            # no copy of a frame whose rows are all in the window
+            self._count(table, name, bins, values, periods, None if rows.size == len(values) else rows)
 
     def _add_others(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, index: np.ndarray,
                     rest: np.ndarray, major: int, counted: np.ndarray) -> None:
@@ -218,20 +211,24 @@ class Timeline:
         table[major] += counted - np.bincount(codes, minlength=width)
         table += np.bincount(periods_of[keep] * width + codes[keep], minlength=self.n * width).reshape(self.n, width)
 
-    def _count(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, periods: np.ndarray) -> None:
-        """Add ``values`` (each in its period, all known) to ``table``."""
-        if not len(values):
+    def _count(self, table: np.ndarray, name: str, bins: Any, values: pd.Series, periods: np.ndarray,
+               rows: np.ndarray | None = None) -> None:
+        """Add ``values`` (each in its period, all known) to ``table``; with ``rows``, only those positions of
+        ``values`` (``periods`` are theirs), coded over the whole of ``values`` and then picked."""
+        if not len(periods):
             return
+        chosen = values if rows is None else values.iloc[rows].reset_index(drop=True)
         distinct = np.flatnonzero(np.bincount(periods, minlength=self.n))
         if len(distinct) == 1:
-            table[distinct[0]] += bins.counts(values)
+            table[distinct[0]] += bins.counts(chosen)
             return
         codes = self._codes(name, bins, values)
         if codes is None:
-            self._by_period(table, bins, values, periods)
+            self._by_period(table, bins, chosen, periods)
             return
         width = table.shape[1]
-        table += np.bincount(periods * width + codes, minlength=self.n * width).reshape(self.n, width)
+        picked = codes if rows is None else codes[rows]
+        table += np.bincount(periods * width + picked, minlength=self.n * width).reshape(self.n, width)
 
     def _by_period(self, table: np.ndarray, bins: Any, values: pd.Series, periods: np.ndarray) -> None:
         """``values`` (each in its period, all known) counted period by period, for bins without codes."""
