@@ -116,6 +116,6 @@ def test_distinct_prediction_ids_are_counted_exactly_across_batches(batches):
 
     distinct = join_slots.DistinctHashes()
     for batch in batches:
-        distinct.add(np.unique(np.asarray(batch, dtype=np.uint64)))
+        distinct.add(np.asarray(batch + batch[:3], dtype=np.uint64))  # repeats within a batch too
     assert distinct.count() == len({value for batch in batches for value in batch})
     assert distinct.files == []  # the temporary files are closed (and so removed) once counted

@@ -292,7 +292,7 @@ class GroundTruthJoiner:
         self.prediction_rows += len(ids.has_id)
         self.prediction_rows_without_id += int(np.count_nonzero(~ids.has_id))
         if len(ids.hashes):
-            self._distinct.add(pd.unique(ids.hashes))
+            self._distinct.add(ids.hashes)
         found = ids.positions
         rows = np.flatnonzero(found >= 0)
         if not rows.size:

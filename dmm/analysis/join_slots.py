@@ -14,6 +14,13 @@ BUCKET_BITS = 4
 BUCKETS = 2 ** BUCKET_BITS
 
 
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: a sort and a neighbour comparison. numpy 2.4's ``np.unique`` hashes integers
+    instead, ~50x slower at these sizes (0.8 s against 0.02 s for 625,000 hashes; 16 of the 10M bench's 40 s)."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 class DistinctHashes:
     """How many distinct 64-bit hashes were added, in memory flat in their number: each batch's hashes are appended
     to one of 16 anonymous temporary files by their top 4 bits (a hash lands in the same file every time), and
@@ -29,7 +36,7 @@ class DistinctHashes:
             return
         if not self.files:
             self.files = [tempfile.TemporaryFile(prefix="dmm-ids-") for _ in range(BUCKETS)]
-        hashes = np.sort(hashes)
+        hashes = _distinct_sorted(hashes)
         bounds = np.searchsorted(hashes >> np.uint64(64 - BUCKET_BITS), np.arange(BUCKETS + 1, dtype=np.uint64))
         for bucket, handle in enumerate(self.files):
             part = hashes[bounds[bucket]:bounds[bucket + 1]]
@@ -40,8 +47,7 @@ class DistinctHashes:
         size = 0
         for handle in self.files:
             handle.seek(0)
-            values = np.frombuffer(handle.read(), dtype=np.uint64)
-            size += len(np.unique(values))
+            size += len(_distinct_sorted(np.frombuffer(handle.read(), dtype=np.uint64)))
         self.close()
         return size
 
