@@ -111,11 +111,15 @@ SCALE_FREE = ("KL", "PSI", "CHI_SQUARE", "KS", "WASSERSTEIN", "ENERGY", "JS")
        production=st.lists(st.floats(-2e6, 2e6), min_size=1, max_size=40), power=st.integers(-30, 30))
 @example(training=[0.0, 7.18e-163], production=[0.0], power=3)  # the std's squares underflowed at one scale only
 @example(training=[0.0, 0.0], production=[5e-324], power=-1)  # halved, the smallest subnormal rounds to 0
+@example(training=[0.0, 0.0, 1.1125369292536007e-308], production=[0.0], power=-21)  # a subnormal bin width
 def test_scale_free_distances_ignore_a_positive_scale(training, production, power):
     scale = 2.0 ** power  # a power of two scales every normal float exactly, so the bins scale exactly too
     training, production = np.asarray(training), np.asarray(production)
-    # ... but not a subnormal one: its last bits fall off (5e-324 / 2 == 0), and the data itself changes
-    assume(all(np.array_equal(values * scale / scale, values) for values in (training, production)))
+    # ... but not a subnormal one: its last bits fall off (5e-324 / 2 == 0), and neither do the bin widths and
+    # centres derived from the data (a span over up to a billion bins), so the data stay this far above them
+    floor = np.finfo(float).tiny * 2.0 ** 30
+    assume(all(np.all((values == 0) | (np.abs(values) * min(scale, 1.0) >= floor))
+               for values in (training, production)))
     bins, scaled_bins = fit_numeric_bins(training), fit_numeric_bins(training * scale)
     for name in SCALE_FREE:
         plain = run_test(name, bins.counts(training), bins.counts(production), bins, DriftConfig())
@@ -214,3 +218,17 @@ def test_column_keys_follow_the_one_value_rule(values):
     natural = pd.Series(values) if values else pd.Series([], dtype=object)
     got = class_keys(natural).astype(object).where(lambda s: s.notna(), None).tolist()
     assert got == [class_key(value) for value in natural.tolist()]
+
+
+
+@SETTINGS
+@given(values=st.lists(st.one_of(st.text(alphabet=" 0123456789.-+aeE", max_size=6), st.none()), min_size=1,
+                       max_size=12), text_dtype=st.booleans())
+def test_long_columns_of_repeated_text_are_keyed_by_the_one_value_rule(values, text_dtype):
+    """Past ``SAMPLE_ROWS`` rows, a column that repeats its values is keyed once per distinct value."""
+    from dmm.analysis.binning import SAMPLE_ROWS, class_keys
+
+    rows = values * (SAMPLE_ROWS // len(values) + 2)
+    series = pd.Series(rows, dtype="string" if text_dtype else object)
+    got = class_keys(series).astype(object).where(lambda s: s.notna(), None).tolist()
+    assert got == [class_key(value) for value in series.astype(object).where(series.notna(), None).tolist()]

@@ -43,6 +43,7 @@ CLASS_KEY_RULE = ("class values and ids are compared as text after one rule appl
                   "shortest round-trip form ('2.5', '1e+300', 'inf'); booleans are 'True'/'False'; other text "
                   "is kept as written")
 WHOLE_LIMIT = 2 ** 53  # whole floats below this are exact integers
+SAMPLE_ROWS = 4096  # rows class_keys looks at to choose how to key a column of text
 _DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
@@ -111,12 +112,30 @@ def _text_keys(series: pd.Series) -> np.ndarray:
     return values
 
 
+def _few_distinct(series: pd.Series) -> bool:
+    """Whether a column of text repeats its values (labels, classes) rather than naming each row (ids), judged on
+    its first rows: keying each distinct value once then costs a third of keying every row, and the keys share
+    their strings (issue 14: the two label columns of a million matched rows held ~120 MB of copies)."""
+    head = series.iloc[:SAMPLE_ROWS]
+    return len(series) > SAMPLE_ROWS and len(pd.unique(head)) <= len(head) // 4
+
+
+def _text_keys_by_distinct(series: pd.Series) -> np.ndarray:
+    codes, distinct = pd.factorize(series, use_na_sentinel=True)
+    keys = _text_keys(pd.Series(distinct))
+    out = np.full(len(codes), None, dtype=object)
+    known = codes >= 0
+    out[known] = keys[codes[known]]
+    return out
+
+
 def class_keys(values: Any) -> pd.Series:
     """Each value's ``class_key`` in the input's order, as an object Series of str (None where missing)."""
     series = (values if isinstance(values, pd.Series) else pd.Series(values)).reset_index(drop=True)
     if (series.dtype == object or isinstance(series.dtype, pd.StringDtype)) \
             and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        return pd.Series(_text_keys(series), dtype=object)
+        keyed = _text_keys_by_distinct(series) if _few_distinct(series) else _text_keys(series)
+        return pd.Series(keyed, dtype=object)
     codes, keys, _ = _distinct_keys(series)
     out = np.empty(len(codes), dtype=object)
     out[:] = None
