@@ -37,13 +37,17 @@ def _reached_model(error: BaseException) -> bool:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a Job stopped, ``kill``) stops sending the way Ctrl-C does; only the main thread can set it."""
+def _sigterm_as_interrupt(stop: threading.Event | None = None) -> Iterator[None]:
+    """SIGTERM (a Job stopped, ``kill``) stops sending the way Ctrl-C does; only the main thread can set it.
+    ``stop`` is set first: an exception raised by a signal handler is lost when it lands in a finaliser
+    (``__del__``, a weakref callback), so the caller also checks ``stop`` when its loop ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        if stop is not None:
+            stop.set()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)

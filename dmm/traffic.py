@@ -186,13 +186,15 @@ def send_all(predict: Callable[[Mapping[str, Any]], Any], payloads: Sequence[Map
     outcomes: list[Outcome] = []
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="traffic")
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(stop):
             futures = [pool.submit(one, i) for i in range(len(payloads))]
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes.append(outcome)
                 if on_result:
                     on_result(outcome)
+            if stop.is_set():  # SIGTERM came, and its KeyboardInterrupt was lost in a finaliser
+                raise KeyboardInterrupt
     except BaseException:  # AuthError, Ctrl-C, SIGTERM: nothing new is sent
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)

@@ -199,6 +199,36 @@ def test_sigterm_stops_sending_at_once_and_keeps_every_sent_label(config, tmp_pa
     assert ground_truth_csv(contents.labels(), "churned_gt").count(b"\n") == model.calls + 1
 
 
+class LostSignalModel(SlowModel):
+    """SIGTERM's handler runs on the 5th call and its KeyboardInterrupt is lost, as when the signal lands in a
+    finaliser (``__del__``): the handler is called here and its exception swallowed."""
+
+    def predict(self, data):
+        with self.lock:
+            self.calls += 1
+            calls = self.calls
+        if calls == 5:
+            handler = signal.getsignal(signal.SIGTERM)
+            try:
+                handler(signal.SIGTERM, None)
+            except KeyboardInterrupt:
+                pass
+        return Prediction({"churned": "no", "event_id": data["event_id"], "timestamp": "t"}, data["event_id"],
+                          None, 0.01)
+
+
+def test_sigterm_whose_interrupt_is_lost_still_stops_sending(config, tmp_path):
+    (tmp_path / "test.csv").write_text("age,plan,churned\n" + "".join(f"{i},a,no\n" for i in range(50)))
+    model = LostSignalModel()
+    services = FakeServices(monitor=FakeMonitor(), datasources=FakeDataSources(),
+                            ledger=Ledger.load(config.ledger_path))
+    services.model_api = lambda **kwargs: model  # type: ignore[method-assign]
+    with pytest.raises(Interrupted):
+        generate_traffic(config, TrafficOptions(count=200, file=str(tmp_path / "test.csv"), concurrency=1),
+                         services)
+    assert model.calls < 50
+
+
 def test_step4_output_folder_that_cannot_hold_files_stops_before_sending(config, tmp_path):
     (tmp_path / "test.csv").write_text("age,plan,churned\n1,a,yes\n")
     model = SlowModel()
