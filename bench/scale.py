@@ -57,6 +57,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
@@ -96,14 +99,21 @@ def write_data(folder: Path, rows: int, seed: int = 3) -> None:
         part.mkdir(parents=True, exist_ok=True)
         ids = np.arange(written, written + n)
         ids[rng.random(n) < 0.01] -= 1  # about 1% of predictions repeat an id
-        frame = pd.DataFrame(features(n, rng, 0.2))
+        columns = features(n, rng, 0.2)  # built in Arrow, in the column order and types pandas would give
         proba = rng.random(n)
-        frame[TARGET] = np.where(proba > 0.5, "yes", "no").astype(object)
-        frame["prediction_probability"] = list(np.column_stack([1 - proba, proba]))
-        frame["event_id"] = [f"e{i}" for i in ids]
+        columns[TARGET] = np.where(proba > 0.5, "yes", "no").astype(object)
         seconds = rng.integers(0, 3600, n)
-        frame["timestamp"] = [(moment + timedelta(seconds=int(s))).isoformat() for s in seconds]
-        frame.to_parquet(part / "predictions_0.parquet", index=False)
+        table = pa.table({name: pa.array(values, type=pa.large_string() if values.dtype == object else None)
+                          for name, values in columns.items()})
+        pairs = pa.FixedSizeListArray.from_arrays(np.column_stack([1 - proba, proba]).ravel(), 2)
+        table = table.append_column("prediction_probability", pairs.cast(pa.list_(pa.float64())))
+        table = table.append_column("event_id", pc.binary_join_element_wise(
+            pa.scalar("e", pa.large_string()), pc.cast(pa.array(ids), pa.large_string()),
+            pa.scalar("", pa.large_string())))
+        when = pa.array(np.datetime64(moment.replace(tzinfo=None), "s") + seconds.astype("timedelta64[s]"))
+        table = table.append_column("timestamp", pc.cast(  # moment.isoformat() per row
+            pc.strftime(when, format="%Y-%m-%dT%H:%M:%S+00:00"), pa.large_string()))
+        pq.write_table(table, part / "predictions_0.parquet")
         labelled.append(ids[rng.random(n) < 0.10])
         written += n
     ids = np.concatenate(labelled)
