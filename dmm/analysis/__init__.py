@@ -1,5 +1,6 @@
-"""The drift and quality engine shared by step 6 and the sandbox: numpy/scipy/scikit-learn kernels with no I/O
-(binning, drift tests, divergence, drift, quality, the ground-truth join) and the readers that stream data into them.
+"""The drift and quality engine shared by step 6 and the sandbox: numpy/scipy kernels with no I/O (binning, drift
+tests, divergence, drift, quality with scikit-learn's metrics mirrored in numpy, the ground-truth join) and the
+readers that stream data into them.
 
 Importing this package loads none of numpy, pandas, scipy or scikit-learn: each name below is imported from its
 module the first time it is used (``dmm.analysis.DriftCalculator``), so a script's usage error prints at once.
@@ -24,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "GroundTruthJoiner": "join", "JoinResult": "join", "join_ground_truth": "join", "normalise_ids": "join",
     "count_parquet_rows": "readers", "iter_parquet_batches": "readers", "read_table_file": "readers",
 }
-_MODULES = ("binning", "thresholds", "drift_tests", "divergence", "drift", "quality", "join", "readers")
+_MODULES = ("binning", "thresholds", "drift_tests", "divergence", "drift", "metrics", "quality", "join", "readers")
 
 __all__ = sorted(_EXPORTS)
 

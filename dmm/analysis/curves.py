@@ -1,4 +1,5 @@
-"""What the report draws for quality, computed with scikit-learn on the matched rows the quality join holds.
+"""What the report draws for quality, computed with scikit-learn's algorithms in numpy (``dmm.analysis.metrics``)
+on the matched rows the quality join holds.
 
 Classification: precision, recall, F1 and support per class; ROC and precision-recall curves (binary: the positive
 class, the last label; multiclass: one-vs-rest per class, up to ``MAX_CURVE_CLASSES``) and the distribution of
@@ -13,14 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
+
+from dmm.analysis import metrics
 
 MAX_POINTS = 200
 MAX_CURVE_CLASSES = 6
 BINS = 20
 SCATTER_POINTS = 400
-CURVE_RULE = (f"computed with scikit-learn on the matched rows; curves thinned to at most {MAX_POINTS} points, "
-              f"distributions in {BINS} equal-width bins")
+CURVE_RULE = (f"computed as scikit-learn computes them, on the matched rows; curves thinned to at most "
+              f"{MAX_POINTS} points, distributions in {BINS} equal-width bins")
 
 
 def _thin(*arrays: np.ndarray) -> list[list[float]]:
@@ -37,10 +39,7 @@ def class_scores(true: np.ndarray, pred: np.ndarray, classes: list[str]) -> Scor
     """(precision, recall, F1, support) per class (codes ``0..len(classes)-1``), zero_division=0: computed once, for
     the report's table and the weighted metrics (scikit-learn's "weighted" average is ``np.average`` of these by
     support)."""
-    codes = list(range(len(classes)))
-    precision, recall, f1, support = skm.precision_recall_fscore_support(true, pred, labels=codes, average=None,
-                                                                         zero_division=0)
-    return precision, recall, f1, support
+    return metrics.f_scores(true, pred, len(classes))
 
 
 def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str],
@@ -53,8 +52,8 @@ def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str],
 def roc(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(fpr, tpr, area) of one class against the rest: the area is ``roc_auc_score``'s binary value, which
     scikit-learn computes as ``auc`` of this same ``roc_curve``; computed once for the metric and the chart."""
-    fpr, tpr, _ = skm.roc_curve(positive, score)
-    return fpr, tpr, float(skm.auc(fpr, tpr))
+    fpr, tpr, _ = metrics.roc_curve(positive, score)
+    return fpr, tpr, metrics.auc(fpr, tpr)
 
 
 def _curves_for(positive: np.ndarray, score: np.ndarray, label: str,
@@ -62,7 +61,7 @@ def _curves_for(positive: np.ndarray, score: np.ndarray, label: str,
     if positive.all() or not positive.any():
         return None
     fpr, tpr, area = known_roc if known_roc is not None else roc(positive, score)
-    precision, recall, _ = skm.precision_recall_curve(positive, score)
+    precision, recall, _ = metrics.precision_recall_curve(positive, score)
     # average_precision_score's binary value, from the same curve: -sum(diff(recall) * precision[:-1])
     average_precision = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
     roc_x, roc_y = _thin(fpr, tpr)

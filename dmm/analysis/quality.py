@@ -1,4 +1,5 @@
-"""Model quality over matched rows, the metrics DMM documents, computed with scikit-learn.
+"""Model quality over matched rows, the metrics DMM documents, computed with scikit-learn's algorithms in numpy
+(``dmm.analysis.metrics``: no scikit-learn import on step 6's path).
 
 ``quality_metrics`` returns a ``QualityResult`` (``.to_dict()`` is JSON-able): every metric has a value or ``None``
 with a reason, its passing condition (a validated ``Threshold``; defaults as data in
@@ -9,15 +10,14 @@ labels to predictions lives in ``dmm.analysis.join``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
+from dmm.analysis import metrics
 from dmm.analysis.binning import CLASS_KEY_RULE, class_keys
 from dmm.analysis.curves import class_scores, classification_details, regression_details, roc
 from dmm.analysis.thresholds import Threshold
@@ -145,7 +145,8 @@ class QualityResult:
 
 
 def _guarded(fn: Callable[[], Any]) -> tuple[Any, str]:
-    """Value and reason: scikit-learn's refusal becomes the reason instead of an exception."""
+    """Value and reason: a metric's refusal (scikit-learn's message, dmm.analysis.metrics) becomes the reason
+    instead of an exception."""
     try:
         return fn(), ""
     except (ValueError, ZeroDivisionError, IndexError) as error:
@@ -217,8 +218,7 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     else:
         labels = list(class_keys(pd.Series(list(labels))).dropna())
     classes = labels + _label_order(seen - set(labels))
-    # integer codes: scikit-learn's checks sort the labels, which is slow on strings
-    codes = list(range(len(classes)))
+    # integer codes 0..len(classes)-1, what dmm.analysis.metrics takes
     position = {name: i for i, name in enumerate(classes)}
     true = np.array([position[name] for name in true_seen.tolist()], dtype=np.int64)[true_codes]
     pred = np.array([position[name] for name in pred_seen.tolist()], dtype=np.int64)[pred_codes]
@@ -227,7 +227,7 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     # zero_division=0, and the matched rows give some class a support)
     precision, recall, f1 = (float(np.average(values, weights=scores[3])) for values in scores[:3])
     averaged = "weighted average over classes by support"
-    results = [_metric("accuracy", skm.accuracy_score(true, pred), "", thresholds),
+    results = [_metric("accuracy", metrics.accuracy(true, pred), "", thresholds),
                _metric("precision", precision, "", thresholds, averaged),
                _metric("recall", recall, "", thresholds, averaged), _metric("f1", f1, "", thresholds, averaged)]
     matrix, why = (None, "no prediction probabilities were given") if proba is None else \
@@ -236,7 +236,7 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
     why_auc = log_why = why
     positive_roc = None
     if matrix is not None:
-        log_loss, log_why = _guarded(lambda: skm.log_loss(true, matrix, labels=codes))
+        log_loss, log_why = _guarded(lambda: metrics.log_loss(true, matrix))
         if np.count_nonzero(np.bincount(true, minlength=len(classes))) < 2:
             why_auc = "only one class in the labels: AUC-ROC and Gini are undefined"
         elif len(classes) == 2:
@@ -245,20 +245,16 @@ def _classification(y_true: pd.Series, y_pred: pd.Series, proba: Any, labels: Se
             positive_roc, why_auc = _guarded(lambda: roc(positive, matrix[:, 1]))
             auc = None if positive_roc is None else positive_roc[2]
             weighted_auc = auc if sample_weight is None else \
-                _guarded(lambda: skm.roc_auc_score(positive, matrix[:, 1], sample_weight=sample_weight))[0]
+                _guarded(lambda: metrics.roc_auc(positive, matrix[:, 1], sample_weight))[0]
         else:
-            auc, why_auc = _guarded(lambda: skm.roc_auc_score(true, matrix, multi_class="ovr", average="weighted",
-                                                              labels=codes))
+            auc, why_auc = _guarded(lambda: metrics.ovr_weighted_auc(true, matrix))
             # without weights the weighted AUC is the same call on the same inputs: computed once
             weighted_auc = auc if sample_weight is None else \
-                _guarded(lambda: skm.roc_auc_score(true, matrix, multi_class="ovr", average="weighted",
-                                                   labels=codes, sample_weight=sample_weight))[0]
+                _guarded(lambda: metrics.ovr_weighted_auc(true, matrix, sample_weight))[0]
     gini = None if weighted_auc is None else 2.0 * weighted_auc - 1.0
     results += [_metric("auc_roc", auc, why_auc, thresholds), _metric("log_loss", log_loss, log_why, thresholds),
                 _metric("gini_norm", gini, why_auc, thresholds)]
-    with warnings.catch_warnings():  # one class is a 1 x 1 matrix, and we pass every label already
-        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
-        matrix_of_counts = skm.confusion_matrix(true, pred, labels=codes).tolist()
+    matrix_of_counts = metrics.confusion_matrix(true, pred, len(classes)).tolist()
     confusion = {"labels": classes, "rows": "true label", "columns": "predicted label", "matrix": matrix_of_counts}
     return results, confusion, classification_details(true, pred, classes, matrix, positive_roc, scores)
 
@@ -281,9 +277,9 @@ def _regression(actual: np.ndarray, predicted: np.ndarray, sample_weight: Any,
     gini = normalized_gini(actual, predicted, sample_weight)
     mape, mape_reason, mape_note = _mape(actual, predicted)
     with np.errstate(over="ignore", invalid="ignore"):
-        mse = skm.mean_squared_error(actual, predicted)
-        mae = skm.mean_absolute_error(actual, predicted)
-        r2 = None if constant else skm.r2_score(actual, predicted)
+        mse = metrics.mean_squared_error(actual, predicted)
+        mae = metrics.mean_absolute_error(actual, predicted)
+        r2 = None if constant else metrics.r2_score(actual, predicted)
     return [
         _metric("mse", mse, "", thresholds),
         _metric("mae", mae, "", thresholds),
