@@ -1,8 +1,8 @@
 """Step 6 as one call: check the chain, preview drift and quality, write the report, optionally publish.
 
 ``Step6Options.validated`` checks the cheap inputs (window, flags, output folder) with the standard library only;
-``check_monitoring`` then imports the engine (pandas, pyarrow, scipy, scikit-learn) and does the work. A script
-that validates first reports a usage error in a fraction of a second.
+``check_monitoring`` then imports the engine (pandas, pyarrow, scipy.special; not scikit-learn) and does the work.
+A script that validates first reports a usage error in a fraction of a second.
 """
 
 from __future__ import annotations
