@@ -69,7 +69,8 @@ def f_scores(true: np.ndarray, pred: np.ndarray,
 # --- ranking: curves and areas ---------------------------------------------------------------------------------
 
 
-def _weights(weight: Any, size: int) -> np.ndarray | None:
+def _weights(weight: Any, size: int, allow_all_zero: bool = False) -> np.ndarray | None:
+    """``_check_sample_weight``: one finite weight per row, not all 0 (scikit-learn 1.9 refuses those; 1.3 did not)."""
     if weight is None:
         return None
     weight = np.asarray(weight, dtype=np.float64).reshape(-1)
@@ -77,6 +78,8 @@ def _weights(weight: Any, size: int) -> np.ndarray | None:
         raise ValueError(f"sample_weight.shape == ({weight.size},), expected ({size},)!")
     if not np.isfinite(weight).all():
         raise ValueError("Input sample_weight contains NaN or infinity.")
+    if not allow_all_zero and size and not np.any(weight):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return weight
 
 
@@ -166,7 +169,7 @@ def ovr_weighted_auc(true: np.ndarray, proba: np.ndarray, sample_weight: Any = N
     n_classes = proba.shape[1]
     true = np.asarray(true, dtype=np.int64)
     onehot = (true[:, None] == np.arange(n_classes)[None, :]).astype(np.int64)  # label_binarize
-    weight = _weights(sample_weight, true.size)
+    weight = _weights(sample_weight, true.size, allow_all_zero=True)  # all 0: the weighted average is 0 below
     if weight is None:
         average_weight = np.sum(onehot, axis=0)
     else:
