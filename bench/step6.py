@@ -38,9 +38,9 @@ under the reader thread; load 5-10, so ratios only): default cases 1M/168 1.76x 
 files 1.23x (single runs); --cases 1M/168,1M/672 --repeat 3: 1.93x and 1.36x the floor, 672 vs 168 files 0.79x;
 10M/168 1.91x the floor at 585 MB peak RSS. CPU seconds of step 6 (wait4, two runs each, same load): 168 files
 7.3/6.7, 672 files 7.6/6.3 (before: 8.0 and 10.7); the time view at 672 files 0.3 s (before: 1.3 s).
-Q's quality metrics in numpy (no scikit-learn import; /work/notes/s6/run6.sh, main and Q alternating, 6 pairs at load
-5-10, medians): 1M/168 step 6 CPU 6.54 s vs main's 7.59 s, 1.92x the floor's CPU vs 2.22x; wall 9.4 vs 10.9 s, wall
-ratio 2.00x vs 1.77x (the floor itself took 3.8-7.1 s: wall ratios are noise at this load); peak RSS 303 vs 364 MB.
+Q's quality metrics in numpy (no scikit-learn import; /work/notes/s6/run6.sh 1M/168, main and Q alternating on the
+same base, 3 pairs at load 6.5-9.6, medians): step 6 wall 6.6 s vs main's 9.9 s, 1.58x the floor vs 1.95x; CPU 6.7
+vs 8.6 s (1.75x vs 2.25x the floor's CPU); peak RSS 302 vs 363 MB; the reports' drift and quality numbers identical.
 """
 
 from __future__ import annotations
