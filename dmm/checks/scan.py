@@ -75,9 +75,9 @@ def plan_scan(ctx: CheckContext, plan: ScanPlan) -> None:
     """Say, before the checks run, what the one pass should also compute (step 6 does; default: checks only).
 
     With the preview, the engine's imports start on a thread while the first checks wait on Domino: the drift
-    engine's (scipy.special) first, then the quality metrics' (scikit-learn, which loads scipy.stats: seconds on a
-    busy machine). The pass waits for the drift engine only (``engine_ready(ctx, drift_only=True)``), so
-    scikit-learn loads while the files are read; the preview's quality waits for all of it."""
+    engine's (scipy.special) first, then the quality metrics' (numpy only since they no longer use scikit-learn,
+    so little is left to load). The pass waits for the drift engine only (``engine_ready(ctx, drift_only=True)``);
+    the preview's quality waits for all of it."""
     ctx.memo.get(PLAN_KEY, lambda: plan)
     if plan.preview and ctx.memo.peek(PREFETCH_KEY) is None:
         drift_loaded = threading.Event()
