@@ -27,6 +27,7 @@ from typing import Any
 
 from dmm.cli import run
 from dmm.errors import UsageError
+from sandbox.pids import alive
 
 REQUEST_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -125,25 +126,10 @@ def make_handler(predict: Callable[..., Any] | None, release: dict[str, Any],
     return ModelHandler
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel whether the pid exists
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-
 def _exit_with_parent(parent_pid: int, forked: bool = False) -> None:
     """A model process never outlives the sandbox that started it, even when the sandbox is killed. A process forked
     by ``sandbox.model_zygote`` is not the sandbox's child: it watches the sandbox's pid (``--parent-pid``)."""
-    while (_alive(parent_pid) if forked else os.getppid() == parent_pid):
+    while (alive(parent_pid) if forked else os.getppid() == parent_pid):
         time.sleep(1)
     os._exit(0)
 

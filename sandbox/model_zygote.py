@@ -9,8 +9,8 @@ the child's pid. The child is still a process of its own, serving real HTTP on i
 skipped. A sandbox uses a zygote only when ``ZYGOTE_ENV`` names its socket (the tests set it; ``make demo`` and
 Domino itself start each model fresh), and passes its own pid (``--parent-pid``) so the model still exits with it.
 
-The zygote ignores SIGCHLD, so its children are reaped by the kernel as they exit (the sandbox, not their parent,
-watches them by pid: ``ZygoteProcess``); each child puts SIGCHLD back to the default before running the model.
+The zygote reaps its children as they exit (on SIGCHLD; their CPU time is counted as its children's, as a fresh
+process's would be counted as the sandbox's); the sandbox, not their parent, watches them by pid (``ZygoteProcess``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from sandbox.pids import alive
 
 # The environment variable naming a running zygote's socket (read by sandbox.model_processes).
 ZYGOTE_ENV = "DMM_SANDBOX_MODEL_ZYGOTE"
@@ -69,10 +71,19 @@ def _become(request: Mapping[str, Any]) -> None:
             os._exit(code)
 
 
+def _reap(signum: int, frame: Any) -> None:
+    """Collect every child that has exited (SIGCHLD may stand for several)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def serve(socket_path: Path) -> None:
     for name in PRELOAD:
         __import__(name)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, _reap)
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
@@ -123,11 +134,8 @@ class ZygoteProcess:
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = -1  # its exit status went to the kernel, not to us
+        if self.returncode is None and not alive(self.pid):
+            self.returncode = -1  # its exit status went to the zygote, its parent, not to us
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:

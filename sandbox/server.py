@@ -25,6 +25,7 @@ import requests
 from dmm.errors import ApiError, UsageError
 from dmm.http import ApiClient, api_key_headers, make_session
 from sandbox.listeners import start_extra_listeners
+from sandbox.pids import alive
 from sandbox.profiles import SERVICE_ACCOUNT_TOKEN_ENV, access_token
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxState
@@ -229,19 +230,6 @@ def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], por
     raise ApiError(f"The sandbox did not answer within {timeout:.0f} s", f"See {state_dir / LOG_FILE}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) counts as stopped
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _terminate(pid: int, timeout: float) -> bool:
     """SIGTERM, wait; SIGKILL the process group only if it ignores that. True if it stopped on SIGTERM."""
     try:
@@ -250,7 +238,7 @@ def _terminate(pid: int, timeout: float) -> bool:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.05)
     try:

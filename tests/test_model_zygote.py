@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from sandbox import server
-from sandbox.model_host import _alive
 from sandbox.model_zygote import ZYGOTE_ENV
+from sandbox.pids import alive
 
 WHO_SCRIPT = textwrap.dedent('''
     import os
@@ -68,9 +68,9 @@ def test_a_forked_model_ends_with_its_sandbox_even_when_the_sandbox_is_killed(sa
                                                                               model_zygote):
     running = sandbox_factory()
     _, who = deploy_who(running, tmp_path)
-    assert who["ppid"] == zygote_pid(model_zygote) and _alive(who["pid"])
+    assert who["ppid"] == zygote_pid(model_zygote) and alive(who["pid"])
     os.kill(server.running_pid(running.state_dir), signal.SIGKILL)
     deadline = time.monotonic() + 30  # the model looks for its sandbox once a second
-    while _alive(who["pid"]) and time.monotonic() < deadline:
+    while alive(who["pid"]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(who["pid"])
+    assert not alive(who["pid"])
