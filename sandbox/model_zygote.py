@@ -1,4 +1,5 @@
-"""A preloaded interpreter that forks the sandbox's Model API processes (``sandbox.model_host``) on request.
+"""A preloaded interpreter that forks the sandbox's Model API processes (``sandbox.model_host``) on request, and the
+sandbox servers themselves (``python -m sandbox serve``, ~1.2 s of Flask, pandas and pyarrow imports each).
 
 A model process spends ~2.5 s of CPU importing pandas and scikit-learn (MLflow for a registered model) before it
 loads its model; the test suite starts a few dozen. ``python -m sandbox.model_zygote SOCKET`` imports those
@@ -29,10 +30,14 @@ from sandbox.pids import alive
 
 # The environment variable naming a running zygote's socket (read by sandbox.model_processes).
 ZYGOTE_ENV = "DMM_SANDBOX_MODEL_ZYGOTE"
-# What a model process imports before its first answer: the example model's pipeline, the registry's pyfunc.
+# What a model process imports before its first answer: the example model's pipeline, the registry's pyfunc; then
+# what a sandbox server imports (its routes, ingestion, the monitor's analysis).
 PRELOAD = ("numpy", "pandas", "pyarrow", "sklearn.ensemble", "sklearn.pipeline", "sklearn.compose",
            "sklearn.impute", "sklearn.preprocessing", "joblib", "mlflow.pyfunc", "sandbox.model_host",
-           "sandbox.registry_model")
+           "sandbox.registry_model", "sandbox.server", "sandbox.app", "sandbox.ingest", "sandbox.monitor_analysis",
+           "dmm.analysis")
+ZYGOTE_MODULE = "sandbox.model_zygote"  # its command line's module, which its children keep
+SERVER_MODULE = "sandbox"  # ``python -m sandbox serve ...``; any other request is a model host
 
 
 def _become(request: Mapping[str, Any]) -> None:
@@ -52,11 +57,18 @@ def _become(request: Mapping[str, Any]) -> None:
         sys.stdout = open(1, "w", closefd=False, buffering=1)
         sys.stderr = open(2, "w", closefd=False, buffering=1)
         sys.path[0] = os.getcwd()  # as ``python -m`` puts the working folder first
-        from dmm.cli import run
-        from sandbox import model_host
+        if request.get("module") == SERVER_MODULE:
+            import runpy
 
-        sys.argv = [str(model_host.__file__), *request["argv"]]
-        code = run(model_host.main, list(request["argv"]))
+            sys.argv = ["-m", *request["argv"]]  # runpy puts the module's file first, as ``python -m`` does
+            runpy.run_module(SERVER_MODULE, run_name="__main__", alter_sys=True)
+            code = 0
+        else:
+            from dmm.cli import run
+            from sandbox import model_host
+
+            sys.argv = [str(model_host.__file__), *request["argv"]]
+            code = run(model_host.main, list(request["argv"]))
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     except BaseException:  # noqa: BLE001 - the child reports and leaves; the zygote must not go on in it
@@ -106,9 +118,10 @@ def serve(socket_path: Path) -> None:
             connection.sendall((json.dumps({"pid": pid}) + "\n").encode())
 
 
-def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: Path) -> int:
-    """Ask the zygote at ``socket_path`` for a model process; its pid. A zygote still importing (its socket not yet
-    bound) is waited for, up to a minute."""
+def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: Path,
+           module: str = "sandbox.model_host") -> int:
+    """Ask the zygote at ``socket_path`` for a model process (or, ``module=SERVER_MODULE``, a sandbox server); its
+    pid. A zygote still importing (its socket not yet bound) is waited for, up to a minute."""
     deadline = time.monotonic() + 60
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(60)
@@ -120,7 +133,7 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "log": str(log)}
+        request = {"module": module, "argv": list(argv), "cwd": cwd, "env": dict(env), "log": str(log)}
         client.sendall((json.dumps(request) + "\n").encode())
         return int(json.loads(client.makefile("r").readline())["pid"])
 

@@ -25,6 +25,7 @@ import requests
 from dmm.errors import ApiError, UsageError
 from dmm.http import ApiClient, api_key_headers, make_session
 from sandbox.listeners import start_extra_listeners
+from sandbox.model_zygote import SERVER_MODULE, ZYGOTE_ENV, ZYGOTE_MODULE, ZygoteProcess, launch
 from sandbox.pids import alive
 from sandbox.profiles import SERVICE_ACCOUNT_TOKEN_ENV, access_token
 from sandbox.settings import SandboxSettings
@@ -192,7 +193,8 @@ def running_pid(state_dir: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if b"sandbox" in cmdline and b"serve" in cmdline else None
+    # A sandbox forked by the tests' zygote (sandbox/model_zygote.py) keeps the zygote's command line.
+    return pid if (b"sandbox" in cmdline and b"serve" in cmdline) or ZYGOTE_MODULE.encode() in cmdline else None
 
 
 def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], port: int | None = None,
@@ -209,9 +211,14 @@ def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], por
     command = [sys.executable, "-m", "sandbox", "serve", "--state", str(state_dir), "--host", host,
                "--port", str(port), *serve_args]
     child_env = {**os.environ, API_KEYS_ENV: "\n".join(api_keys)}
-    with open(state_dir / LOG_FILE, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
-                                   start_new_session=True, cwd=state_dir)
+    process: subprocess.Popen | ZygoteProcess
+    if os.environ.get(ZYGOTE_ENV):  # the tests' preloaded interpreter forks it (sandbox/model_zygote.py)
+        process = ZygoteProcess(launch(os.environ[ZYGOTE_ENV], command[3:], str(state_dir), child_env,
+                                       state_dir / LOG_FILE, module=SERVER_MODULE))
+    else:
+        with open(state_dir / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
+                                       start_new_session=True, cwd=state_dir)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

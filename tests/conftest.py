@@ -21,7 +21,7 @@ from step_server import StepServer
 
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
 # loaded by path with sandbox.testing.load_script.
-from sandbox.model_zygote import ZYGOTE_ENV
+from sandbox.model_zygote import ZYGOTE_ENV, ZYGOTE_MODULE
 from sandbox.testing import RunningSandbox
 
 # MLflow 3 starts a telemetry sender thread that posts to the internet; these machines have none, and a background
@@ -50,7 +50,7 @@ def model_zygote(tmp_path_factory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("zygote")
     socket_path = folder / "models.sock"
     with open(folder / "zygote.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "sandbox.model_zygote", str(socket_path)], cwd=folder,
+        process = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], cwd=folder,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
     previous = os.environ.get(ZYGOTE_ENV)
