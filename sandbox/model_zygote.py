@@ -121,8 +121,10 @@ def serve(socket_path: Path) -> None:
 def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: Path,
            module: str = "sandbox.model_host") -> int:
     """Ask the zygote at ``socket_path`` for a model process (or, ``module=SERVER_MODULE``, a sandbox server); its
-    pid. A zygote still importing (its socket not yet bound) is waited for, up to a minute."""
-    deadline = time.monotonic() + 60
+    pid. A zygote still importing (its socket not yet bound) is waited for while it lives (its pid in
+    ``<socket>.pid``, written by whoever started it) and for at most ten minutes."""
+    deadline = time.monotonic() + 600
+    pid_file = Path(f"{socket_path}.pid")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(60)
         while True:
@@ -130,7 +132,7 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
                 client.connect(socket_path)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or (pid_file.exists() and not alive(int(pid_file.read_text()))):
                     raise
                 time.sleep(0.05)
         request = {"module": module, "argv": list(argv), "cwd": cwd, "env": dict(env), "log": str(log)}

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,14 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None and item.get_closest_marker("spark") is None)
 
 
+@dataclass(frozen=True)
+class ModelZygote:
+    socket: Path
+    pid: int
+
+
 @pytest.fixture(scope="session", autouse=True)
-def model_zygote(tmp_path_factory) -> Iterator[Path]:
+def model_zygote(tmp_path_factory) -> Iterator[ModelZygote]:
     """One ``sandbox.model_zygote`` per worker, named to every sandbox the worker starts
     (``$DMM_SANDBOX_MODEL_ZYGOTE``): their Model API processes are forked from it instead of importing pandas and
     scikit-learn again (~2.5 s each). It is started without waiting: a sandbox's first deploy waits for its socket."""
@@ -53,10 +60,11 @@ def model_zygote(tmp_path_factory) -> Iterator[Path]:
         process = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], cwd=folder,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    Path(f"{socket_path}.pid").write_text(str(process.pid))  # launch() stops waiting if it is gone
     previous = os.environ.get(ZYGOTE_ENV)
     os.environ[ZYGOTE_ENV] = str(socket_path)
     try:
-        yield socket_path
+        yield ModelZygote(socket_path, process.pid)
     finally:
         if previous is None:
             os.environ.pop(ZYGOTE_ENV, None)

@@ -1,5 +1,6 @@
 """Model API processes forked from the tests' preloaded ``sandbox.model_zygote`` (tests/conftest.py ``model_zygote``)
-are still processes of their own, serving real HTTP, and still end with the sandbox that asked for them."""
+are still processes of their own, serving real HTTP, and still end with the sandbox that asked for them. (The
+zygote's pid is the fixture's: its children keep its command line, so /proc cannot tell them apart.)"""
 
 from __future__ import annotations
 
@@ -35,20 +36,6 @@ def deploy_who(running, folder):
     return script, answer.json()["result"]
 
 
-def zygote_pid(socket_path) -> int:
-    """The pid of the process listening on the zygote's socket (the one whose command line names it)."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    words = handle.read().split(b"\0")
-            except OSError:
-                continue
-            if b"sandbox.model_zygote" in words and str(socket_path).encode() in words:
-                return int(entry)
-    raise AssertionError(f"no zygote process serves {socket_path}")
-
-
 @pytest.mark.parametrize("forked", [True, False], ids=["zygote", "fresh"])
 def test_a_model_is_a_process_of_its_own_either_way(sandbox_factory, tmp_path, model_zygote, monkeypatch, forked):
     if not forked:
@@ -59,7 +46,7 @@ def test_a_model_is_a_process_of_its_own_either_way(sandbox_factory, tmp_path, m
     assert who["x"] == 3 and who["cwd"] == str(script.parent) and who["hostname"].startswith("model-")
     assert who["pid"] not in (os.getpid(), sandbox_pid)
     if forked:
-        assert who["ppid"] == zygote_pid(model_zygote)
+        assert who["ppid"] == model_zygote.pid
     else:
         assert who["ppid"] == sandbox_pid
 
@@ -68,7 +55,7 @@ def test_a_forked_model_ends_with_its_sandbox_even_when_the_sandbox_is_killed(sa
                                                                               model_zygote):
     running = sandbox_factory()
     _, who = deploy_who(running, tmp_path)
-    assert who["ppid"] == zygote_pid(model_zygote) and alive(who["pid"])
+    assert who["ppid"] == model_zygote.pid and alive(who["pid"])
     os.kill(server.running_pid(running.state_dir), signal.SIGKILL)
     deadline = time.monotonic() + 30  # the model looks for its sandbox once a second
     while alive(who["pid"]) and time.monotonic() < deadline:
