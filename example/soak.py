@@ -42,8 +42,10 @@ from sandbox.testing import RunningSandbox
 DOMINO_GROUPS = ("core", "trainingset", "datasource", "objectstore", "monitor", "modelapi", "metrics")
 
 
-def fault_kinds(rate: float) -> dict[str, dict[str, Any]]:
-    return {"503": {"failRate": rate}, "429": {"throttleRate": rate, "retryAfterS": 1},
+def fault_kinds(rate: float, retry_after_s: int = 1) -> dict[str, dict[str, Any]]:
+    """The fault of each kind; ``retry_after_s`` is the 429s' ``Retry-After`` (0, "retry at once", in the tests: the
+    throttled requests are still refused and retried, without the wall-clock wait)."""
+    return {"503": {"failRate": rate}, "429": {"throttleRate": rate, "retryAfterS": retry_after_s},
             "act-then-fail": {"actThenFailRate": rate}, "jitter": {"latencyMs": 5, "jitterMs": 60}}
 
 
@@ -207,8 +209,10 @@ def find_secrets(demo: Demo, secrets: Sequence[str]) -> list[str]:
 
 
 def run_soak(work: Path, seeds: int, count: int, rate: float, kinds: Sequence[str], budget: float, tries: int,
-             echo: bool = False, make_demo: Callable[[RunningSandbox, Path], Demo] | None = None) -> Figures:
-    """``make_demo(sandbox, work_dir)`` builds the demo (the tests pass one whose model is already trained)."""
+             echo: bool = False, make_demo: Callable[[RunningSandbox, Path], Demo] | None = None,
+             retry_after_s: int = 1) -> Figures:
+    """``make_demo(sandbox, work_dir)`` builds the demo (the tests pass one whose model is already trained);
+    ``retry_after_s``: see ``fault_kinds``."""
     started = time.monotonic()
     figures = Figures()
     with RunningSandbox(work / "sandbox", extra_args=["--seed", "11"]) as running:
@@ -219,7 +223,7 @@ def run_soak(work: Path, seeds: int, count: int, rate: float, kinds: Sequence[st
         demo.deploy_and_attach()
         demo.setup_monitoring()
         soak = Soak(demo, figures, random.Random(seeds), tries)
-        every = fault_kinds(rate)
+        every = fault_kinds(rate, retry_after_s)
         for seed in range(seeds):
             soak.rng.seed(seed)
             for number, kind in enumerate(kinds):

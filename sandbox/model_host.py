@@ -27,6 +27,7 @@ from typing import Any
 
 from dmm.cli import run
 from dmm.errors import UsageError
+from sandbox.pids import alive
 
 REQUEST_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -125,9 +126,10 @@ def make_handler(predict: Callable[..., Any] | None, release: dict[str, Any],
     return ModelHandler
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """A model process never outlives the sandbox that started it, even when the sandbox is killed."""
-    while os.getppid() == parent_pid:
+def _exit_with_parent(parent_pid: int, forked: bool = False) -> None:
+    """A model process never outlives the sandbox that started it, even when the sandbox is killed. A process forked
+    by ``sandbox.model_zygote`` is not the sandbox's child: it watches the sandbox's pid (``--parent-pid``)."""
+    while (alive(parent_pid) if forked else os.getppid() == parent_pid):
         time.sleep(1)
     os._exit(0)
 
@@ -138,7 +140,8 @@ class ModelServer(ThreadingHTTPServer):
 
 
 def serve(script: Path | None, port: int, ready_file: Path, function: str, version_id: str, version_number: int,
-          host: str = "127.0.0.1", model_uri: str | None = None, rows_as_records: bool = False) -> None:
+          host: str = "127.0.0.1", model_uri: str | None = None, rows_as_records: bool = False,
+          parent_pid: int | None = None) -> None:
     release = {"harness_version": "0.1", "model_version": version_id, "model_version_number": version_number}
     if model_uri:
         from sandbox.registry_model import load_registered, make_registry_predict
@@ -148,7 +151,8 @@ def serve(script: Path | None, port: int, ready_file: Path, function: str, versi
         assert script is not None
         handler = make_handler(load_function(script.resolve(), function), release)
     server = ModelServer((host, port), handler)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    watched = (parent_pid, True) if parent_pid else (os.getppid(), False)
+    threading.Thread(target=_exit_with_parent, args=watched, daemon=True).start()
     pending = ready_file.with_suffix(".tmp")
     pending.write_text(str(server.server_address[1]))
     pending.replace(ready_file)
@@ -170,12 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--function", default="predict")
     parser.add_argument("--version-id", default=None, help="default: the second part of HOSTNAME")
     parser.add_argument("--version-number", type=int, default=1)
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process ends (default: when the parent process ends)")
     args = parser.parse_args(argv)
     hostname = os.environ.get("HOSTNAME", "")
     version_id = args.version_id or (hostname.split("-")[1] if hostname.count("-") >= 1 else "")
     args.ready_file = args.ready_file.resolve()
     serve(args.script, args.port, args.ready_file, args.function, version_id, args.version_number,
-          model_uri=args.model_uri, rows_as_records=args.rows_as_records)
+          model_uri=args.model_uri, rows_as_records=args.rows_as_records, parent_pid=args.parent_pid)
     return 0
 
 

@@ -5,7 +5,9 @@ A version record (kept by the ``deploy`` admin verb in ``model_apis``) is
 ``{versionId, number, source: "Registry", registeredModelName, registeredModelVersion, trackingUri, rowsAsRecords,
 workdir, env}`` for a model deployed from the Model Registry (served by ``sandbox.registry_model``).
 Each process gets a fresh ``HOSTNAME=model-<versionId>-<5 chars>``, like a restarted Domino model pod, and
-``PREDICTION_DATA_DIRECTORY``.
+``PREDICTION_DATA_DIRECTORY``. It is a fresh interpreter, unless ``$DMM_SANDBOX_MODEL_ZYGOTE`` names the socket of a
+``sandbox.model_zygote`` (the tests start one per worker): then it is forked from that preloaded interpreter, a
+process of its own all the same, which exits with this sandbox.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox.model_zygote import ZYGOTE_ENV, ZygoteProcess, launch
 from sandbox.state import SandboxState
 
 STOP_GRACE_S = 5
@@ -28,7 +31,7 @@ STOP_GRACE_S = 5
 
 @dataclass
 class RunningModel:
-    process: subprocess.Popen
+    process: subprocess.Popen | ZygoteProcess
     ready_file: Path
     hostname: str
     port: int | None = None
@@ -66,9 +69,14 @@ class ModelProcesses:
         else:
             command += ["--script", version["script"], "--function", version.get("function", "predict")]
             workdir = version.get("workdir") or str(Path(version["script"]).parent)
-        with open(folder / "process.log", "ab") as log:
-            process = subprocess.Popen(command, cwd=workdir,
-                                       env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process: subprocess.Popen | ZygoteProcess
+        if os.environ.get(ZYGOTE_ENV):
+            process = ZygoteProcess(launch(os.environ[ZYGOTE_ENV], [*command[3:], "--parent-pid", str(os.getpid())],
+                                           workdir, env, folder / "process.log"))
+        else:
+            with open(folder / "process.log", "ab") as log:
+                process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL)
         running = RunningModel(process, ready_file, hostname)
         with self._lock:
             self._running[version_id] = running

@@ -25,6 +25,8 @@ import requests
 from dmm.errors import ApiError, UsageError
 from dmm.http import ApiClient, api_key_headers, make_session
 from sandbox.listeners import start_extra_listeners
+from sandbox.model_zygote import SERVER_MODULE, ZYGOTE_ENV, ZYGOTE_MODULE, ZygoteProcess, launch
+from sandbox.pids import alive
 from sandbox.profiles import SERVICE_ACCOUNT_TOKEN_ENV, access_token
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxState
@@ -191,7 +193,8 @@ def running_pid(state_dir: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if b"sandbox" in cmdline and b"serve" in cmdline else None
+    # A sandbox forked by the tests' zygote (sandbox/model_zygote.py) keeps the zygote's command line.
+    return pid if (b"sandbox" in cmdline and b"serve" in cmdline) or ZYGOTE_MODULE.encode() in cmdline else None
 
 
 def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], port: int | None = None,
@@ -208,9 +211,14 @@ def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], por
     command = [sys.executable, "-m", "sandbox", "serve", "--state", str(state_dir), "--host", host,
                "--port", str(port), *serve_args]
     child_env = {**os.environ, API_KEYS_ENV: "\n".join(api_keys)}
-    with open(state_dir / LOG_FILE, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
-                                   start_new_session=True, cwd=state_dir)
+    process: subprocess.Popen | ZygoteProcess
+    if os.environ.get(ZYGOTE_ENV):  # the tests' preloaded interpreter forks it (sandbox/model_zygote.py)
+        process = ZygoteProcess(launch(os.environ[ZYGOTE_ENV], command[3:], str(state_dir), child_env,
+                                       state_dir / LOG_FILE, module=SERVER_MODULE))
+    else:
+        with open(state_dir / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,
+                                       start_new_session=True, cwd=state_dir)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -229,19 +237,6 @@ def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], por
     raise ApiError(f"The sandbox did not answer within {timeout:.0f} s", f"See {state_dir / LOG_FILE}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) counts as stopped
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _terminate(pid: int, timeout: float) -> bool:
     """SIGTERM, wait; SIGKILL the process group only if it ignores that. True if it stopped on SIGTERM."""
     try:
@@ -250,7 +245,7 @@ def _terminate(pid: int, timeout: float) -> bool:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.05)
     try:

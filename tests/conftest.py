@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from step_server import StepServer
 
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
 # loaded by path with sandbox.testing.load_script.
+from sandbox.model_zygote import ZYGOTE_ENV, ZYGOTE_MODULE
 from sandbox.testing import RunningSandbox
 
 # MLflow 3 starts a telemetry sender thread that posts to the internet; these machines have none, and a background
@@ -37,6 +41,41 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None and item.get_closest_marker("spark") is None)
+
+
+@dataclass(frozen=True)
+class ModelZygote:
+    socket: Path
+    pid: int
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_zygote(tmp_path_factory) -> Iterator[ModelZygote]:
+    """One ``sandbox.model_zygote`` per worker, named to every sandbox the worker starts
+    (``$DMM_SANDBOX_MODEL_ZYGOTE``): their Model API processes are forked from it instead of importing pandas and
+    scikit-learn again (~2.5 s each). It is started without waiting: a sandbox's first deploy waits for its socket."""
+    folder = tmp_path_factory.mktemp("zygote")
+    socket_path = folder / "models.sock"
+    with open(folder / "zygote.log", "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], cwd=folder,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    Path(f"{socket_path}.pid").write_text(str(process.pid))  # launch() stops waiting if it is gone
+    previous = os.environ.get(ZYGOTE_ENV)
+    os.environ[ZYGOTE_ENV] = str(socket_path)
+    try:
+        yield ModelZygote(socket_path, process.pid)
+    finally:
+        if previous is None:
+            os.environ.pop(ZYGOTE_ENV, None)
+        else:
+            os.environ[ZYGOTE_ENV] = previous
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="session")
