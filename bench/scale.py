@@ -148,10 +148,12 @@ def worker(folder: str, engine: str, counting: str) -> dict:
         from dmm.analysis.spark_engine import run_spark_scan, spark_session
 
         os.environ.setdefault("DMM_SPARK_MASTER", "local[2]")
-        session = spark_session({"spark.ui.showConsoleProgress": "false"})
+        extra = json.loads(os.environ.get("DMM_BENCH_SPARK_CONF", "{}"))  # --spark-conf
+        session = spark_session({"spark.ui.showConsoleProgress": "false", **extra})
         timings["startup_s"] = time.perf_counter() - began
-        way, _, cached = counting.partition("-")  # "kernel-nocache": without caching the read frame
-        scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=cached != "nocache")
+        way, _, option = counting.partition("-")  # "native-nocache": without caching the read frame
+        read = "spark" if option == "jvmread" else "python"  # "kernel-jvmread": Spark's parquet reader
+        scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=option != "nocache", read=read)
     else:
         scan = run_scan(ctx, plan)
     joined = scan.result("quality")
@@ -163,7 +165,7 @@ def worker(folder: str, engine: str, counting: str) -> dict:
             "quality": json_safe(metrics.to_dict()), "rows_read": scan.result("drift").rows_seen}
 
 
-def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> int:
+def tree_rss(pid: int, cpu: dict[int, float] | None = None, names: dict[int, str] | None = None) -> int:
     """Total resident memory of a process and all its descendants, from /proc (bytes); ``cpu``: each one's CPU
     seconds so far (user + system), updated."""
     total, stack = 0, [pid]
@@ -177,6 +179,8 @@ def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> int:
             if cpu is not None:
                 fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu[current] = max(cpu.get(current, 0.0), (int(fields[11]) + int(fields[12])) / tick)
+                if names is not None:  # read each time: a child is named "python" until it execs the JVM
+                    names[current] = Path(f"/proc/{current}/comm").read_text().strip()
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -190,10 +194,11 @@ def measure(folder: Path, engine: str, counting: str) -> dict:
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     peak = [0]
     cpu: dict[int, float] = {}
+    names: dict[int, str] = {}
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid, cpu))
+            peak[0] = max(peak[0], tree_rss(process.pid, cpu, names))
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -201,7 +206,9 @@ def measure(folder: Path, engine: str, counting: str) -> dict:
     if process.wait() != 0:
         raise SystemExit(f"the {engine} run failed (exit {process.returncode})")
     sampler.join()
-    return {**json.loads(out.read_text()), "peak_bytes": peak[0], "cpu_s": sum(cpu.values())}
+    jvm = sum(seconds for pid, seconds in cpu.items() if names.get(pid) == "java")
+    return {**json.loads(out.read_text()), "peak_bytes": peak[0], "cpu_s": sum(cpu.values()), "jvm_cpu_s": jvm,
+            "driver_cpu_s": cpu.get(process.pid, 0.0)}
 
 
 def same(a, b, path="") -> list[str]:
@@ -226,11 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,10M", help="captured rows per case, e.g. 1M,10M,50M")
     parser.add_argument("--counting", default="native,kernel",
-                        help="Spark's ways of counting bins: native,kernel (a -nocache suffix: the read frame not "
-                             "cached)")
+                        help="Spark's ways of counting bins: native,kernel (native-nocache: the read frame not "
+                             "cached; kernel-jvmread: Spark's parquet reader, not pyarrow in the tasks)")
     parser.add_argument("--data", type=Path, help="keep the generated data in DATA/<rows> and reuse it next time")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the Spark session (repeatable), e.g. spark.driver.extraJavaOptions=...")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.spark_conf:
+        os.environ["DMM_BENCH_SPARK_CONF"] = json.dumps(dict(item.split("=", 1) for item in args.spark_conf))
     if args.worker:
         folder, engine, counting, out = args.worker
         Path(out).write_text(json.dumps(worker(folder, engine, counting)))
@@ -258,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{spark['cpu_s'] / local['cpu_s']:7.2f}  "
                       f"{'yes' if not differ else 'NO: ' + ', '.join(differ[:5])}"
                       + (f"   (goal at 50M: <= {GOAL:g}x)" if rows >= 50_000_000 else ""), flush=True)
+                print(f"{'':>6} CPU split: JVM {spark['jvm_cpu_s']:.1f} s, driver {spark['driver_cpu_s']:.1f} s, "
+                      f"Python workers {spark['cpu_s'] - spark['jvm_cpu_s'] - spark['driver_cpu_s']:.1f} s; "
+                      f"start-up {spark['startup_s']:.1f} s wall", flush=True)
                 # per core: rows per CPU second of the whole process tree (JVM start-up included: conservative)
                 per_core = spark["rows_read"] / spark["cpu_s"]
                 executors, cores = CLUSTER

@@ -52,7 +52,7 @@ import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.engine import WATCHERS_NOT_RUN
-from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, add_rows, read_window
 from dmm.analysis.spark_read import lacking as files_lacking
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
@@ -113,7 +113,7 @@ def _local_cores(master: str | None) -> int:
 
 
 def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None,
-                   cache: bool = True) -> WindowScan:
+                   cache: bool = True, read: str = "python") -> WindowScan:
     """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``).
 
     As locally, probe rows (``dmm.checks.probes``) are counted apart (``scan.probes`` in the window,
@@ -131,6 +131,8 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
     files = list(ctx.prediction_files)  # always read: the probe rows are counted even when nothing else is computed
     start, end = _aware(ctx.start), _aware(ctx.end)
     scan.engine = {"name": "spark", "counting": counting, "files": len(files)}
+    if counting == "kernel":
+        scan.engine["read"] = read
     if plan.watchers:
         scan.engine["watchers"] = WATCHERS_NOT_RUN
     if files:
@@ -140,7 +142,7 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
             from dmm.analysis.spark_pass import run_pass
 
             run_pass(spark, ctx, scan, drift, columns, counter, index, joiner, prediction, start, end,
-                     plan.batch_rows)
+                     plan.batch_rows, read=read)
             files = []
     if files:
         quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
@@ -214,11 +216,7 @@ def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns
         rows_per_file = _native_counts(window, drift, names, lacking)
     else:
         rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
-    drifting = [f for f in range(len(files_columns)) if any(f not in lacking[name] for name in names)]
-    drift.rows_seen += sum(n for file, n in rows_per_file.items() if file in drifting)  # locally: rows fed to it
-    for name in columns:
-        missing = set(lacking.get(name, range(len(files_columns))))
-        drift.rows_with_column[name] += sum(n for file, n in rows_per_file.items() if file not in missing)
+    add_rows(drift, columns, files_columns, names, rows_per_file)
 
 
 def _kernel_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]],
