@@ -134,7 +134,8 @@ def _kernel(drift_names: list[str], column_of: dict[str, int], bins: dict[str, A
             for f, n in zip(files.tolist(), per_file.tolist(), strict=True):
                 counts[(ROWS, f, None)] += n
             try:  # a consumer's error is kept for its reader, as the local pass's _feed keeps it
-                frame = batch.select(drift_names).filter(pa.array(window)).to_pandas()
+                chosen = batch.select(drift_names)  # whole hours without probes: every row, no copy
+                frame = (chosen if window.all() else chosen.filter(pa.array(window))).to_pandas()
                 for name in drift_names:
                     column_bins = bins[name]
                     if isinstance(column_bins, CategoricalBins):
