@@ -17,26 +17,32 @@ whether every value is identical (drift counts and values, join counts, quality 
 of the time on a cluster from the measured rows per CPU second of Spark's whole process tree, start-up included
 (not a measurement).
 
-Measured (issue 13, third round: ``kernel`` is one read with the local engine's functions in each task,
-dmm/analysis/spark_pass.py) on the shared 2-core machine, the other engineers' runs keeping the load average at 4
-to 11 (wall times are inflated by that load; the CPU columns are the steadier figure):
+Measured (issue 13, fourth round: ``kernel`` with the tasks reading their files with pyarrow, sums per task, the
+fed-id hashes and matched rows as Arrow blobs, dmm/analysis/spark_pass.py) on the shared 2-core machine, the other
+engineers' test runs keeping the load average at 5 to 16 (wall times are inflated by that load; the CPU columns are
+the steadier figure; "JVM / workers / driver" is the CPU split of Spark's process tree, printed by this script):
 
-    rows  engine         time s  CPU s  peak MB  vs local  CPU vs  identical   load
-    1M    local             3.1    6.0      366      1.00    1.00              4-10
-    1M    spark/kernel    140.8   79.0        -     45       13     yes        8-10  (22 s start)
-    1M    spark/native    390.3  155.0        -    126       26     yes        8-10  (36 s start)
-    10M   local           283.9   44.0      729      1.00    1.00              9-11
-    10M   spark/kernel    522.2  252.5     4036      1.84    5.74   yes        9-11  (90 s start)
+    rows  engine                time s  CPU s  peak MB  vs local  CPU vs  identical  JVM/workers/driver CPU s  load
+    1M    local                    6.4    6.7      391      1.00    1.00                                       14-16
+    1M    spark/kernel           141.1   56.5     1737     22       8.4     yes        41.8 / 9.6 / 5.2        14-16
+    4M    local                   32.2   16.3      571      1.00    1.00                                       14
+    4M    spark/kernel           239.3   84.7     2573      7.4     5.2     yes        48.1 / 27.1 / 9.4       14
+    10M   local                   55.0   38.8      775      1.00    1.00                                       11-15
+    10M   spark/kernel           269.1  132.7     3597      4.9     3.4     yes        57.6 / 54.1 / 21.0      7-15
 
-(1M's Spark rows were printed on a line the progress bar overwrote: the times are from the result files, the CPU
-from the printed projection; the progress bar is now off.) The second round's ``kernel`` (a cached, natively keyed
-frame and five jobs) took 105 CPU s at 1M. Cost per row from these two sizes: local ~4.2 CPU s per million rows,
-Spark ~19 CPU s per million over a fixed ~60 CPU s (start-up, JIT, Python workers). 50M was NOT run (about 10 GB of
-data and ~25 minutes of Spark on a machine saturated by other runs); extrapolated from the two sizes (a
-PROJECTION, not a measurement): Spark ~1,000 CPU s against local ~210 CPU s, i.e. ~4.8x the CPU, and with Spark's
-two cores busy and the local engine on one, ~2.4x the wall time on an idle machine: the 3x goal at 50M is plausible
-but NOT shown. Spark's peak memory (4 GB at 10M: the JVM, its persisted output and two Python workers) was not
-measured at 50M.
+Same-run comparisons at 4M (load ~8-10): the Python read took 88.7 CPU s (JVM 52.3) against 125.3 (JVM 97.0) for
+Spark's own parquet reader (``--counting kernel-jvmread``); at 1M 46.6 against 57.1. The third round (Spark's reader,
+a row per batch count and per fed id) took 79 CPU s at 1M and 252.5 at 10M (load 4-11). At 1M, the driver JVM with
+``-XX:TieredStopAtLevel=1 -XX:+UseSerialGC`` (``--spark-conf spark.driver.extraJavaOptions=...``) took 20.8 JVM CPU s
+against 34.6 with its defaults, measured one after the other (load ~5-9): its JIT is most of its fixed cost.
+
+Cost per row from 1M to 10M: local ~3.6 CPU s per million rows, Spark ~8.5 (was ~19: JVM ~1.8, Python workers
+~4.9, driver ~1.8 collecting and joining the labelled rows) over a fixed ~45-50 CPU s (start-up, JIT). 50M was NOT
+run (about 10 GB of data; the lead runs it on a quiet machine: ``.venv/bin/python bench/scale.py --sizes 50M
+--counting kernel``). Extrapolated from these sizes (a PROJECTION, not a measurement): Spark ~470 CPU s against
+local ~190, i.e. ~2.4x the CPU; with both engines' processes using the 2 cores, ~2.4x the wall time on an idle
+machine, less where the local engine leaves a core idle: within the 3x goal, NOT shown. Spark's peak memory was
+3.6 GB at 10M (the JVM, two Python workers and the driver's labelled rows); not measured at 50M.
 """
 
 from __future__ import annotations
