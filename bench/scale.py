@@ -30,19 +30,28 @@ the steadier figure; "JVM / workers / driver" is the CPU split of Spark's proces
     10M   local                   55.0   38.8      775      1.00    1.00                                       11-15
     10M   spark/kernel           269.1  132.7     3597      4.9     3.4     yes        57.6 / 54.1 / 21.0      7-15
 
+With the driver JVM's C1-only JIT and serial GC (``spark_engine.LOCAL_JVM``, now the default of a local master; the
+10M run shared the machine with a Spark test run, load 5-9):
+
+    1M    spark/kernel+C1         71.6   36.6     1432     11       5.5     yes        20.8 / 10.6 / 5.1       5-9
+    4M    local                   25.2   17.9      572      1.00    1.00                                       5-8
+    4M    spark/kernel+C1         86.9   56.1     2196      3.4     3.1     yes        24.2 / 23.4 / 8.5       5-8
+    10M   local                  115.6   41.0      762      1.00    1.00                                       5-9
+    10M   spark/kernel+C1        187.4  117.5     3442      1.6     2.9     yes        36.6 / 64.3 / 16.6      2-9
+
 Same-run comparisons at 4M (load ~8-10): the Python read took 88.7 CPU s (JVM 52.3) against 125.3 (JVM 97.0) for
 Spark's own parquet reader (``--counting kernel-jvmread``); at 1M 46.6 against 57.1. The third round (Spark's reader,
 a row per batch count and per fed id) took 79 CPU s at 1M and 252.5 at 10M (load 4-11). At 1M, the driver JVM with
 ``-XX:TieredStopAtLevel=1 -XX:+UseSerialGC`` (``--spark-conf spark.driver.extraJavaOptions=...``) took 20.8 JVM CPU s
 against 34.6 with its defaults, measured one after the other (load ~5-9): its JIT is most of its fixed cost.
 
-Cost per row from 1M to 10M: local ~3.6 CPU s per million rows, Spark ~8.5 (was ~19: JVM ~1.8, Python workers
-~4.9, driver ~1.8 collecting and joining the labelled rows) over a fixed ~45-50 CPU s (start-up, JIT). 50M was NOT
-run (about 10 GB of data; the lead runs it on a quiet machine: ``.venv/bin/python bench/scale.py --sizes 50M
---counting kernel``). Extrapolated from these sizes (a PROJECTION, not a measurement): Spark ~470 CPU s against
-local ~190, i.e. ~2.4x the CPU; with both engines' processes using the 2 cores, ~2.4x the wall time on an idle
-machine, less where the local engine leaves a core idle: within the 3x goal, NOT shown. Spark's peak memory was
-3.6 GB at 10M (the JVM, two Python workers and the driver's labelled rows); not measured at 50M.
+Cost per row from 1M to 10M (C1 rows): local ~3.9 CPU s per million rows, Spark ~6.5 to 9 (was ~19; at 10M: Python
+workers ~6.4, JVM ~1.6, driver ~1.6 collecting and joining the labelled rows) over a fixed ~30 CPU s (start-up,
+JIT). 50M was NOT run (about 10 GB of data; the lead runs it on a quiet machine: ``.venv/bin/python bench/scale.py
+--sizes 50M --counting kernel``). Extrapolated (a PROJECTION, not a measurement): Spark ~360 to ~480 CPU s against
+local ~200, i.e. ~1.9x to 2.4x the CPU; with both engines' processes using the 2 cores, about that ratio in wall
+time on an idle machine, less where the local engine leaves a core idle: within the 3x goal, NOT shown. Spark's
+peak memory was 3.4 GB at 10M (the JVM, two Python workers and the driver's labelled rows); not measured at 50M.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ output). With ``native`` counting it is read and projected once (``spark_read.re
 probe flags and id keys, the timestamp UDF only in the edge files), cached (``cache=True``, memory then disk) and
 shared by the scan's jobs (totals, bin counts, join-rate matches, the join). A session built here for a local
 master uses as many shuffle partitions as cores. Measured (bench/scale.py, 1M rows, 2 shared cores, load 4 to 10):
-``kernel`` 79 CPU s, ``native`` 155 CPU s, the local engine 6 CPU s; the earlier ``kernel`` over the cached frame
-took 105 CPU s on the same data (its read, keying and caching were ~50 of its ~70 s).
+``kernel`` 79 CPU s (37 s since its tasks read the files in Python, bench/scale.py's fourth round), ``native`` 155
+CPU s, the local engine 6 CPU s; the earlier ``kernel`` over the cached frame took 105 CPU s on the same data.
 
 Exactness: ids and probe flags follow the local rules (``spark_read``), timestamps and class values go through the
 local engine's own functions (``parse_timestamps``, ``CategoricalBins.counts_and_unseen``); numeric bins are counted
