@@ -34,7 +34,7 @@ schema (``OUT``):
 
 With the join, the output is persisted (memory, then disk) for its three readers; without, one job does it all.
 Files are grouped by layout (the same columns and types); each is read in its own types, as the local engine reads
-each file; the quality columns are cast to one type across files (``spark_read._file_schemas``, ``_cast``).
+each file; the quality columns are cast to one type across files (``spark_read._file_schemas``, ``cast_shared``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins
 from dmm.analysis.moments import parse_timestamps
-from dmm.analysis.spark_read import FILE, ROW, _file_index, _file_schemas, add_rows, file_choices
+from dmm.analysis.spark_read import FILE, ROW, _file_index, _file_schemas, add_rows, cast_shared, file_choices
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import PROBABILITY_COLUMN
 from dmm.checks.scan_files import TIMESTAMP_COLUMNS
@@ -209,7 +209,7 @@ def _over_files(kernels: dict[int, tuple[Any, list[str]]], paths: list[str], qua
                     extra = [pa.array(np.full(n, f, dtype=np.int32)), pa.array(np.arange(offset, offset + n))]
                     for q, column in zip(payload, quality_of[f], strict=True):
                         kind = payload_schema.field(q).type
-                        extra.append(pa.nulls(n, kind) if column is None else _cast(batch.column(column), kind))
+                        extra.append(pa.nulls(n, kind) if column is None else cast_shared(batch.column(column), kind))
                     offset += n
                     yield from kernel(pa.RecordBatch.from_arrays(
                         [*batch.columns, *extra], names=[*batch.schema.names, FILE, ROW, *payload]), task)
@@ -327,19 +327,6 @@ def _matched(rows: list[Any], schema: Any) -> pd.DataFrame:
 
     tables = [pa.ipc.open_stream(row[0]).read_all() for row in rows]
     return pa.concat_tables([schema.empty_table(), *tables]).to_pandas()
-
-
-def _cast(values: Any, kind: Any) -> Any:
-    """A file's quality column in the type shared across files. Numbers written as text where another file holds
-    text are spelled as the local engine's joined frame shows them (``str`` of the pandas value: 45.0 -> "45.0",
-    where Arrow's cast writes "45")."""
-    import pyarrow as pa
-
-    if values.type == kind:
-        return values
-    if pa.types.is_string(kind) and not pa.types.is_string(values.type):
-        return pa.array([None if pd.isna(v) else str(v) for v in values.to_pandas().tolist()], kind)
-    return values.cast(kind)
 
 
 def _distinct(blobs: Any) -> int:

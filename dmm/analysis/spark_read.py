@@ -66,6 +66,19 @@ def file_choices(files: list[Any], files_columns: list[list[str]], start: dateti
                        for item, names in zip(files, files_columns, strict=True)], dtype=np.int32)
 
 
+def cast_shared(values: Any, kind: Any) -> Any:
+    """A file's quality column in the type shared across files. Numbers written as text where another file holds
+    text are spelled as the local engine's joined frame shows them (``str`` of the pandas value: 45.0 -> "45.0",
+    where Arrow's cast writes "45")."""
+    import pyarrow as pa
+
+    if values.type == kind:
+        return values
+    if pa.types.is_string(kind) and not pa.types.is_string(values.type):
+        return pa.array([None if pd.isna(v) else str(v) for v in values.to_pandas().tolist()], kind)
+    return values.cast(kind)
+
+
 def lacking(files_columns: list[list[str]], name: str) -> list[int]:
     """Indices of the files that do not hold ``name`` (the local engine feeds a consumer only the files that do)."""
     return [i for i, names in enumerate(files_columns) if name not in names]
