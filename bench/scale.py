@@ -17,26 +17,41 @@ whether every value is identical (drift counts and values, join counts, quality 
 of the time on a cluster from the measured rows per CPU second of Spark's whole process tree, start-up included
 (not a measurement).
 
-Measured (issue 13, third round: ``kernel`` is one read with the local engine's functions in each task,
-dmm/analysis/spark_pass.py) on the shared 2-core machine, the other engineers' runs keeping the load average at 4
-to 11 (wall times are inflated by that load; the CPU columns are the steadier figure):
+Measured (issue 13, fourth round: ``kernel`` with the tasks reading their files with pyarrow, sums per task, the
+fed-id hashes and matched rows as Arrow blobs, dmm/analysis/spark_pass.py) on the shared 2-core machine, the other
+engineers' test runs keeping the load average at 5 to 16 (wall times are inflated by that load; the CPU columns are
+the steadier figure; "JVM / workers / driver" is the CPU split of Spark's process tree, printed by this script):
 
-    rows  engine         time s  CPU s  peak MB  vs local  CPU vs  identical   load
-    1M    local             3.1    6.0      366      1.00    1.00              4-10
-    1M    spark/kernel    140.8   79.0        -     45       13     yes        8-10  (22 s start)
-    1M    spark/native    390.3  155.0        -    126       26     yes        8-10  (36 s start)
-    10M   local           283.9   44.0      729      1.00    1.00              9-11
-    10M   spark/kernel    522.2  252.5     4036      1.84    5.74   yes        9-11  (90 s start)
+    rows  engine                time s  CPU s  peak MB  vs local  CPU vs  identical  JVM/workers/driver CPU s  load
+    1M    local                    6.4    6.7      391      1.00    1.00                                       14-16
+    1M    spark/kernel           141.1   56.5     1737     22       8.4     yes        41.8 / 9.6 / 5.2        14-16
+    4M    local                   32.2   16.3      571      1.00    1.00                                       14
+    4M    spark/kernel           239.3   84.7     2573      7.4     5.2     yes        48.1 / 27.1 / 9.4       14
+    10M   local                   55.0   38.8      775      1.00    1.00                                       11-15
+    10M   spark/kernel           269.1  132.7     3597      4.9     3.4     yes        57.6 / 54.1 / 21.0      7-15
 
-(1M's Spark rows were printed on a line the progress bar overwrote: the times are from the result files, the CPU
-from the printed projection; the progress bar is now off.) The second round's ``kernel`` (a cached, natively keyed
-frame and five jobs) took 105 CPU s at 1M. Cost per row from these two sizes: local ~4.2 CPU s per million rows,
-Spark ~19 CPU s per million over a fixed ~60 CPU s (start-up, JIT, Python workers). 50M was NOT run (about 10 GB of
-data and ~25 minutes of Spark on a machine saturated by other runs); extrapolated from the two sizes (a
-PROJECTION, not a measurement): Spark ~1,000 CPU s against local ~210 CPU s, i.e. ~4.8x the CPU, and with Spark's
-two cores busy and the local engine on one, ~2.4x the wall time on an idle machine: the 3x goal at 50M is plausible
-but NOT shown. Spark's peak memory (4 GB at 10M: the JVM, its persisted output and two Python workers) was not
-measured at 50M.
+With the driver JVM's C1-only JIT and serial GC (``spark_engine.LOCAL_JVM``, now the default of a local master; the
+10M run shared the machine with a Spark test run, load 5-9):
+
+    1M    spark/kernel+C1         71.6   36.6     1432     11       5.5     yes        20.8 / 10.6 / 5.1       5-9
+    4M    local                   25.2   17.9      572      1.00    1.00                                       5-8
+    4M    spark/kernel+C1         86.9   56.1     2196      3.4     3.1     yes        24.2 / 23.4 / 8.5       5-8
+    10M   local                  115.6   41.0      762      1.00    1.00                                       5-9
+    10M   spark/kernel+C1        187.4  117.5     3442      1.6     2.9     yes        36.6 / 64.3 / 16.6      2-9
+
+Same-run comparisons at 4M (load ~8-10): the Python read took 88.7 CPU s (JVM 52.3) against 125.3 (JVM 97.0) for
+Spark's own parquet reader (``--counting kernel-jvmread``); at 1M 46.6 against 57.1. The third round (Spark's reader,
+a row per batch count and per fed id) took 79 CPU s at 1M and 252.5 at 10M (load 4-11). At 1M, the driver JVM with
+``-XX:TieredStopAtLevel=1 -XX:+UseSerialGC`` (``--spark-conf spark.driver.extraJavaOptions=...``) took 20.8 JVM CPU s
+against 34.6 with its defaults, measured one after the other (load ~5-9): its JIT is most of its fixed cost.
+
+Cost per row from 1M to 10M (C1 rows): local ~3.9 CPU s per million rows, Spark ~6.5 to 9 (was ~19; at 10M: Python
+workers ~6.4, JVM ~1.6, driver ~1.6 collecting and joining the labelled rows) over a fixed ~30 CPU s (start-up,
+JIT). 50M was NOT run (about 10 GB of data; the lead runs it on a quiet machine: ``.venv/bin/python bench/scale.py
+--sizes 50M --counting kernel``). Extrapolated (a PROJECTION, not a measurement): Spark ~360 to ~480 CPU s against
+local ~200, i.e. ~1.9x to 2.4x the CPU; with both engines' processes using the 2 cores, about that ratio in wall
+time on an idle machine, less where the local engine leaves a core idle: within the 3x goal, NOT shown. Spark's
+peak memory was 3.4 GB at 10M (the JVM, two Python workers and the driver's labelled rows); not measured at 50M.
 """
 
 from __future__ import annotations
@@ -158,10 +173,12 @@ def worker(folder: str, engine: str, counting: str) -> dict:
         from dmm.analysis.spark_engine import run_spark_scan, spark_session
 
         os.environ.setdefault("DMM_SPARK_MASTER", "local[2]")
-        session = spark_session({"spark.ui.showConsoleProgress": "false"})
+        extra = json.loads(os.environ.get("DMM_BENCH_SPARK_CONF", "{}"))  # --spark-conf
+        session = spark_session({"spark.ui.showConsoleProgress": "false", **extra})
         timings["startup_s"] = time.perf_counter() - began
-        way, _, cached = counting.partition("-")  # "kernel-nocache": without caching the read frame
-        scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=cached != "nocache")
+        way, _, option = counting.partition("-")  # "native-nocache": without caching the read frame
+        read = "spark" if option == "jvmread" else "python"  # "kernel-jvmread": Spark's parquet reader
+        scan = run_spark_scan(ctx, plan, counting=way, session=session, cache=option != "nocache", read=read)
     else:
         scan = run_scan(ctx, plan)
     joined = scan.result("quality")
@@ -173,7 +190,7 @@ def worker(folder: str, engine: str, counting: str) -> dict:
             "quality": json_safe(metrics.to_dict()), "rows_read": scan.result("drift").rows_seen}
 
 
-def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> int:
+def tree_rss(pid: int, cpu: dict[int, float] | None = None, names: dict[int, str] | None = None) -> int:
     """Total resident memory of a process and all its descendants, from /proc (bytes); ``cpu``: each one's CPU
     seconds so far (user + system), updated."""
     total, stack = 0, [pid]
@@ -187,6 +204,8 @@ def tree_rss(pid: int, cpu: dict[int, float] | None = None) -> int:
             if cpu is not None:
                 fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu[current] = max(cpu.get(current, 0.0), (int(fields[11]) + int(fields[12])) / tick)
+                if names is not None:  # read each time: a child is named "python" until it execs the JVM
+                    names[current] = Path(f"/proc/{current}/comm").read_text().strip()
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -200,10 +219,11 @@ def measure(folder: Path, engine: str, counting: str) -> dict:
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     peak = [0]
     cpu: dict[int, float] = {}
+    names: dict[int, str] = {}
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid, cpu))
+            peak[0] = max(peak[0], tree_rss(process.pid, cpu, names))
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -211,7 +231,9 @@ def measure(folder: Path, engine: str, counting: str) -> dict:
     if process.wait() != 0:
         raise SystemExit(f"the {engine} run failed (exit {process.returncode})")
     sampler.join()
-    return {**json.loads(out.read_text()), "peak_bytes": peak[0], "cpu_s": sum(cpu.values())}
+    jvm = sum(seconds for pid, seconds in cpu.items() if names.get(pid) == "java")
+    return {**json.loads(out.read_text()), "peak_bytes": peak[0], "cpu_s": sum(cpu.values()), "jvm_cpu_s": jvm,
+            "driver_cpu_s": cpu.get(process.pid, 0.0)}
 
 
 def same(a, b, path="") -> list[str]:
@@ -236,11 +258,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,10M", help="captured rows per case, e.g. 1M,10M,50M")
     parser.add_argument("--counting", default="native,kernel",
-                        help="Spark's ways of counting bins: native,kernel (a -nocache suffix: the read frame not "
-                             "cached)")
+                        help="Spark's ways of counting bins: native,kernel (native-nocache: the read frame not "
+                             "cached; kernel-jvmread: Spark's parquet reader, not pyarrow in the tasks)")
     parser.add_argument("--data", type=Path, help="keep the generated data in DATA/<rows> and reuse it next time")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the Spark session (repeatable), e.g. spark.driver.extraJavaOptions=...")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.spark_conf:
+        os.environ["DMM_BENCH_SPARK_CONF"] = json.dumps(dict(item.split("=", 1) for item in args.spark_conf))
     if args.worker:
         folder, engine, counting, out = args.worker
         Path(out).write_text(json.dumps(worker(folder, engine, counting)))
@@ -268,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{spark['cpu_s'] / local['cpu_s']:7.2f}  "
                       f"{'yes' if not differ else 'NO: ' + ', '.join(differ[:5])}"
                       + (f"   (goal at 50M: <= {GOAL:g}x)" if rows >= 50_000_000 else ""), flush=True)
+                print(f"{'':>6} CPU split: JVM {spark['jvm_cpu_s']:.1f} s, driver {spark['driver_cpu_s']:.1f} s, "
+                      f"Python workers {spark['cpu_s'] - spark['jvm_cpu_s'] - spark['driver_cpu_s']:.1f} s; "
+                      f"start-up {spark['startup_s']:.1f} s wall", flush=True)
                 # per core: rows per CPU second of the whole process tree (JVM start-up included: conservative)
                 per_core = spark["rows_read"] / spark["cpu_s"]
                 executors, cores = CLUSTER

@@ -123,7 +123,8 @@ def assert_same_scan(local, remote):
 
 
 def test_both_ways_of_counting_bins_give_the_local_counts(generated, spark):
-    """One local scan against Spark's two ways of counting (native expressions, mapInPandas over the kernels)."""
+    """One local scan against Spark's two ways of counting (native expressions, mapInArrow over the kernels), the
+    kernels' files read by the tasks with pyarrow or by Spark's parquet reader."""
     from dmm.analysis.spark_engine import run_spark_scan
     from dmm.checks.scan import run_scan
 
@@ -132,9 +133,9 @@ def test_both_ways_of_counting_bins_give_the_local_counts(generated, spark):
     plan = ScanPlan(preview=True)
     local = run_scan(ctx, plan)
     assert local.probes > 0
-    for counting in ("native", "kernel"):
-        remote = run_spark_scan(ctx, plan, counting=counting, session=spark)
-        assert remote.engine["counting"] == counting
+    for counting, read in (("native", None), ("kernel", "python"), ("kernel", "spark")):
+        remote = run_spark_scan(ctx, plan, counting=counting, session=spark, read=read or "python")
+        assert remote.engine["counting"] == counting and remote.engine.get("read") == read
         assert_same_scan(local, remote)
         assert not any(str(v).strip().startswith(PROBE_EVENT_PREFIX) for v in remote.joined.frame["event_id"])
 
@@ -220,6 +221,7 @@ def test_ids_written_as_numbers_in_one_file_and_text_in_another_join_as_locally(
     folder = world.prediction_dir.parent / "prediction_data"
     write_predictions(folder, list(range(40)), hour=NOW - timedelta(hours=5))  # int64 ids, written first
     write_predictions(folder, [f"e{i}" for i in range(30)] + [" 42", "45.0", None], hour=NOW - timedelta(hours=3))
+    write_predictions(folder, [42.0, 48.0, 7.5], hour=NOW - timedelta(hours=4))  # float ids: 42 as " 42", 48 new
     labels = pd.DataFrame({"event_id": [str(i) for i in range(0, 50, 3)] + [f"e{i}" for i in range(0, 30, 4)],
                            "label": [i % 2 for i in range(17)] + [i % 2 for i in range(8)]})
     labels.to_csv(tmp_path / "labels.csv", index=False)
@@ -228,6 +230,8 @@ def test_ids_written_as_numbers_in_one_file_and_text_in_another_join_as_locally(
     run_checks(ctx)
     plan = ScanPlan(preview=True)
     local = run_scan(ctx, plan)
-    assert local.joined.matched_rows == 14 + 8 + 2  # 0..39 step 3, e0..e28 step 4, " 42" and "45.0"
-    for counting in ("native", "kernel"):  # native keys per group; the kernel reads each group in its own types
-        assert_same_scan(local, run_spark_scan(ctx, plan, counting=counting, session=spark))
+    # 0..39 step 3, e0..e28 step 4, " 42" and "45.0", 48.0 (42.0 is " 42" again: the latest prediction wins)
+    assert local.joined.matched_rows == 14 + 8 + 2 + 1
+    for counting, read in (("native", "python"), ("kernel", "python"), ("kernel", "spark")):
+        # native keys per group; the kernel's files in their own types (pyarrow in the task, or Spark's reader)
+        assert_same_scan(local, run_spark_scan(ctx, plan, counting=counting, session=spark, read=read))

@@ -22,8 +22,8 @@ output). With ``native`` counting it is read and projected once (``spark_read.re
 probe flags and id keys, the timestamp UDF only in the edge files), cached (``cache=True``, memory then disk) and
 shared by the scan's jobs (totals, bin counts, join-rate matches, the join). A session built here for a local
 master uses as many shuffle partitions as cores. Measured (bench/scale.py, 1M rows, 2 shared cores, load 4 to 10):
-``kernel`` 79 CPU s, ``native`` 155 CPU s, the local engine 6 CPU s; the earlier ``kernel`` over the cached frame
-took 105 CPU s on the same data (its read, keying and caching were ~50 of its ~70 s).
+``kernel`` 79 CPU s (37 s since its tasks read the files in Python, bench/scale.py's fourth round), ``native`` 155
+CPU s, the local engine 6 CPU s; the earlier ``kernel`` over the cached frame took 105 CPU s on the same data.
 
 Exactness: ids and probe flags follow the local rules (``spark_read``), timestamps and class values go through the
 local engine's own functions (``parse_timestamps``, ``CategoricalBins.counts_and_unseen``); numeric bins are counted
@@ -52,7 +52,7 @@ import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.engine import WATCHERS_NOT_RUN
-from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, read_window
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, add_rows, read_window
 from dmm.analysis.spark_read import lacking as files_lacking
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
@@ -69,6 +69,7 @@ from dmm.errors import DmmError
 
 ROWS = -1  # the kernel's "rows per file" records
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
+LOCAL_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # a local master's JVM: quick JIT, one-thread GC
 
 
 def spark_session(settings: dict[str, str] | None = None) -> Any:
@@ -92,6 +93,9 @@ def spark_session(settings: dict[str, str] | None = None) -> Any:
     cores = _local_cores(master)
     if cores:  # Spark's default is 200 shuffle partitions, sized for clusters, not a few local cores
         builder = builder.config("spark.sql.shuffle.partitions", str(cores))
+        # the driver JVM is the whole local cluster and, with the tasks reading the files in Python, does little per
+        # row: its JIT was most of its CPU (bench/scale.py at 1M: 20.8 JVM CPU s with these, 34.6 without)
+        builder = builder.config("spark.driver.extraJavaOptions", LOCAL_JVM)
     for key, value in (settings or {}).items():
         builder = builder.config(key, value)
     try:
@@ -113,7 +117,7 @@ def _local_cores(master: str | None) -> int:
 
 
 def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", session: Any = None,
-                   cache: bool = True) -> WindowScan:
+                   cache: bool = True, read: str = "python") -> WindowScan:
     """The local engine's ``run_scan`` contract, computed by Spark (``counting``: ``kernel`` or ``native``).
 
     As locally, probe rows (``dmm.checks.probes``) are counted apart (``scan.probes`` in the window,
@@ -131,6 +135,8 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
     files = list(ctx.prediction_files)  # always read: the probe rows are counted even when nothing else is computed
     start, end = _aware(ctx.start), _aware(ctx.end)
     scan.engine = {"name": "spark", "counting": counting, "files": len(files)}
+    if counting == "kernel":
+        scan.engine["read"] = read
     if plan.watchers:
         scan.engine["watchers"] = WATCHERS_NOT_RUN
     if files:
@@ -140,7 +146,7 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
             from dmm.analysis.spark_pass import run_pass
 
             run_pass(spark, ctx, scan, drift, columns, counter, index, joiner, prediction, start, end,
-                     plan.batch_rows)
+                     plan.batch_rows, read=read)
             files = []
     if files:
         quality_columns = [ID_COLUMN, prediction, PROBABILITY_COLUMN, *TIMESTAMP_COLUMNS] if joiner is not None else []
@@ -214,11 +220,7 @@ def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns
         rows_per_file = _native_counts(window, drift, names, lacking)
     else:
         rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
-    drifting = [f for f in range(len(files_columns)) if any(f not in lacking[name] for name in names)]
-    drift.rows_seen += sum(n for file, n in rows_per_file.items() if file in drifting)  # locally: rows fed to it
-    for name in columns:
-        missing = set(lacking.get(name, range(len(files_columns))))
-        drift.rows_with_column[name] += sum(n for file, n in rows_per_file.items() if file not in missing)
+    add_rows(drift, columns, files_columns, names, rows_per_file)
 
 
 def _kernel_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]],

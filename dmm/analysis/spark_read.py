@@ -12,7 +12,7 @@ Imported only with ``spark_engine``; nothing else imports PySpark.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -23,6 +23,7 @@ import pandas as pd
 from dmm.analysis.moments import parse_timestamps
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan_files import TIMESTAMP_COLUMNS
+from dmm.checks.scan_files import inside as hour_inside
 
 FILE, ROW, KEY, INSIDE, PROBE = "_dmm_file", "_dmm_row", "_dmm_key", "_dmm_inside", "_dmm_probe"
 
@@ -57,9 +58,41 @@ def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
     return [list(schema.names) for schema in schemas], StructType(fields), [str(schema) for schema in schemas]
 
 
+def file_choices(files: list[Any], files_columns: list[list[str]], start: datetime, end: datetime) -> np.ndarray:
+    """Per file: -2 taken whole (its hour inside the window, ``scan_files.inside``), -1 no timestamp column (taken
+    whole, as locally), else the index in ``TIMESTAMP_COLUMNS`` of the column its rows are filtered by."""
+    return np.asarray([-2 if hour_inside(item, start, end) else
+                       next((i for i, c in enumerate(TIMESTAMP_COLUMNS) if c in names), -1)
+                       for item, names in zip(files, files_columns, strict=True)], dtype=np.int32)
+
+
+def cast_shared(values: Any, kind: Any) -> Any:
+    """A file's quality column in the type shared across files. Numbers written as text where another file holds
+    text are spelled as the local engine's joined frame shows them (``str`` of the pandas value: 45.0 -> "45.0",
+    where Arrow's cast writes "45")."""
+    import pyarrow as pa
+
+    if values.type == kind:
+        return values
+    if pa.types.is_string(kind) and not pa.types.is_string(values.type):
+        return pa.array([None if pd.isna(v) else str(v) for v in values.to_pandas().tolist()], kind)
+    return values.cast(kind)
+
+
 def lacking(files_columns: list[list[str]], name: str) -> list[int]:
     """Indices of the files that do not hold ``name`` (the local engine feeds a consumer only the files that do)."""
     return [i for i, names in enumerate(files_columns) if name not in names]
+
+
+def add_rows(drift: Any, columns: Any, files_columns: list[list[str]], names: list[str],
+             rows_per_file: dict[int, int]) -> None:
+    """The drift calculator's row counts from the window's rows per file, as the local engine feeds it: a file is
+    fed when it holds one of the counted columns (``names``), and a column counts the rows of the files holding it."""
+    missing = {name: set(lacking(files_columns, name)) for name in columns}
+    drifting = {f for f in range(len(files_columns)) if any(f not in missing[name] for name in names)}
+    drift.rows_seen += sum(n for file, n in rows_per_file.items() if file in drifting)
+    for name in columns:
+        drift.rows_with_column[name] += sum(n for file, n in rows_per_file.items() if file not in missing[name])
 
 
 def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: datetime, *, keys: bool = True
@@ -80,10 +113,8 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
 
     files = list(ctx.prediction_files)
     files_columns, schema, layouts = _file_schemas([item.path for item in files])
-    choices = []  # per file: -2 taken whole, -1 no timestamp column, else the index in TIMESTAMP_COLUMNS
-    for item, names in zip(files, files_columns, strict=True):
-        whole = item.hour is not None and start <= item.hour and item.hour + timedelta(hours=1) <= end
-        choices.append(-2 if whole else next((i for i, c in enumerate(TIMESTAMP_COLUMNS) if c in names), -1))
+    choice_of = file_choices(files, files_columns, start, end)
+    choices = choice_of.tolist()
     groups: dict[tuple[str, bool], list[int]] = {}
     for i, layout in enumerate(layouts):
         groups.setdefault((layout, choices[i] >= 0), []).append(i)
@@ -92,7 +123,6 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
     times = [c for c in TIMESTAMP_COLUMNS if c in names_all]
     zone = spark.conf.get("spark.sql.session.timeZone")
     bounds = (pd.Timestamp(start), pd.Timestamp(end))
-    choice_of = np.asarray(choices, dtype=np.int32)
 
     def inside(file: pd.Series, *moments: pd.Series) -> pd.Series:
         choice = pd.Series(choice_of[file.to_numpy()])
