@@ -266,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.spark_conf:
+        if any("=" not in item for item in args.spark_conf):
+            parser.error("--spark-conf takes KEY=VALUE")
         os.environ["DMM_BENCH_SPARK_CONF"] = json.dumps(dict(item.split("=", 1) for item in args.spark_conf))
     if args.worker:
         folder, engine, counting, out = args.worker

@@ -95,7 +95,8 @@ def spark_session(settings: dict[str, str] | None = None) -> Any:
         builder = builder.config("spark.sql.shuffle.partitions", str(cores))
         # the driver JVM is the whole local cluster and, with the tasks reading the files in Python, does little per
         # row: its JIT was most of its CPU (bench/scale.py at 1M: 20.8 JVM CPU s with these, 34.6 without)
-        builder = builder.config("spark.driver.extraJavaOptions", LOCAL_JVM)
+        # Spark puts these before extraJavaOptions, so a user's own JVM options (spark-defaults.conf) still apply
+        builder = builder.config("spark.driver.defaultJavaOptions", LOCAL_JVM)
     for key, value in (settings or {}).items():
         builder = builder.config(key, value)
     try:
@@ -125,7 +126,10 @@ def run_spark_scan(ctx: Any, plan: ScanPlan, *, counting: str = "kernel", sessio
     run: ``scan.engine["watchers"]`` says so and the preview skips what they feed."""
 
     from dmm.analysis.join import LabelIndex
+    from dmm.analysis.spark_pass import READS
 
+    if counting == "kernel" and read not in READS:
+        raise ValueError(f"read={read!r}: expected one of {', '.join(READS)}")
     scan = WindowScan(plan)
     truth = _truth(ctx)
     index = LabelIndex(truth.frame[truth.id_column]) if truth is not None else None  # normalised once, on the driver

@@ -74,7 +74,8 @@ def cast_shared(values: Any, kind: Any) -> Any:
 
     if values.type == kind:
         return values
-    if pa.types.is_string(kind) and not pa.types.is_string(values.type):
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    if pa.types.is_string(kind) and not any(is_text(values.type) for is_text in text):  # large_string: cast
         return pa.array([None if pd.isna(v) else str(v) for v in values.to_pandas().tolist()], kind)
     return values.cast(kind)
 
