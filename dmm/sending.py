@@ -37,7 +37,7 @@ def _reached_model(error: BaseException) -> bool:
 
 
 @contextmanager
-def _sigterm_as_interrupt(stop: threading.Event | None = None) -> Iterator[None]:
+def _sigterm_as_interrupt(stop: threading.Event) -> Iterator[None]:
     """SIGTERM (a Job stopped, ``kill``) stops sending the way Ctrl-C does; only the main thread can set it.
     ``stop`` is set first: an exception raised by a signal handler is lost when it lands in a finaliser
     (``__del__``, a weakref callback), so the caller also checks ``stop`` when its loop ends."""
@@ -46,8 +46,7 @@ def _sigterm_as_interrupt(stop: threading.Event | None = None) -> Iterator[None]
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        if stop is not None:
-            stop.set()
+        stop.set()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)

@@ -157,6 +157,17 @@ def test_log_loss_equals_sklearns(k, data):
     same(metrics.log_loss(true, proba), expected, exact=SKLEARN >= (1, 5), atol=1e-15)
 
 
+def test_log_loss_refuses_one_class_as_sklearn_does():
+    """One class with one probability column: scikit-learn (labels=[0]) refuses it, and so the metric is None."""
+    true, proba = np.array([0, 0]), np.array([[0.9], [1.0]])
+    with pytest.raises(ValueError) as expected:
+        skm.log_loss(true, proba, labels=[0])
+    with pytest.raises(ValueError) as got:
+        metrics.log_loss(true, proba)
+    assert "needs to contain at least two labels" in str(expected.value)  # 1.3 adds "for log_loss"
+    assert "needs to contain at least two labels" in str(got.value)
+
+
 def test_log_loss_refuses_probabilities_above_one():
     with pytest.raises(ValueError, match="greater than 1"):
         metrics.log_loss(np.array([0, 1]), np.array([[0.5, 0.5], [-0.5, 1.5]]))

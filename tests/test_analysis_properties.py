@@ -220,7 +220,6 @@ def test_column_keys_follow_the_one_value_rule(values):
     assert got == [class_key(value) for value in natural.tolist()]
 
 
-
 @SETTINGS
 @given(values=st.lists(st.one_of(st.text(alphabet=" 0123456789.-+aeE", max_size=6), st.none()), min_size=1,
                        max_size=12), text_dtype=st.booleans())

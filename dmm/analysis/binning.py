@@ -19,7 +19,6 @@ import pandas as pd
 from dmm.analysis.keys import (  # noqa: F401 - the class keys' public names, also reached from here
     CLASS_KEY_RULE,
     SAMPLE_ROWS,
-    WHOLE_LIMIT,
     _distinct_keys,
     as_class_text,
     class_key,

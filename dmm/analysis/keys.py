@@ -95,13 +95,17 @@ def _few_distinct(series: pd.Series) -> bool:
     return len(series) > SAMPLE_ROWS and len(pd.unique(head)) <= len(head) // 4
 
 
-def _text_keys_by_distinct(series: pd.Series) -> np.ndarray:
-    codes, distinct = pd.factorize(series, use_na_sentinel=True)
-    keys = _text_keys(pd.Series(distinct))
+def _keyed(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Each row's key from its code (a position in ``keys``; -1: missing, None)."""
     out = np.full(len(codes), None, dtype=object)
     known = codes >= 0
     out[known] = keys[codes[known]]
     return out
+
+
+def _text_keys_by_distinct(series: pd.Series) -> np.ndarray:
+    codes, distinct = pd.factorize(series, use_na_sentinel=True)
+    return _keyed(codes, _text_keys(pd.Series(distinct)))
 
 
 def class_keys(values: Any) -> pd.Series:
@@ -112,11 +116,7 @@ def class_keys(values: Any) -> pd.Series:
         keyed = _text_keys_by_distinct(series) if _few_distinct(series) else _text_keys(series)
         return pd.Series(keyed, dtype=object)
     codes, keys, _ = _distinct_keys(series)
-    out = np.empty(len(codes), dtype=object)
-    out[:] = None
-    known = codes >= 0
-    out[known] = keys[codes[known]]
-    return pd.Series(out, dtype=object)
+    return pd.Series(_keyed(codes, keys), dtype=object)
 
 
 as_class_text = class_keys  # the older name

@@ -150,8 +150,8 @@ def auc(x: np.ndarray, y: np.ndarray) -> float:
 def roc_auc(positive: np.ndarray, score: np.ndarray, sample_weight: Any = None) -> float:
     """``roc_auc_score`` of one class against the rest (``_binary_roc_auc_score``): NaN when ``positive`` holds
     one value only (1.6+; 1.3 raises)."""
-    # as floats: numpy 2.4's np.unique hashes bool and integer arrays, ~20x slower than its sort of floats
-    if len(np.unique(np.asarray(positive, dtype=np.float64))) != 2:
+    positives = np.count_nonzero(positive)
+    if positives in (0, np.size(positive)):  # one class only (callers pass bool or 0/1)
         return float("nan")
     fpr, tpr, _ = roc_curve(positive, score, sample_weight)
     return auc(fpr, tpr)
@@ -201,15 +201,13 @@ def log_loss(true: np.ndarray, proba: np.ndarray) -> float:
     """``log_loss(labels=range(k))`` with ``proba`` (n, k), k >= 2: the mean of -log(probability of the true
     class), probabilities clipped to [eps, 1 - eps] (float64 eps) and not renormalised (1.5+)."""
     proba = np.asarray(proba, dtype=np.float64)
-    if proba.ndim == 1:
-        proba = proba[:, None]
     if proba.size and proba.max() > 1:
         raise ValueError(f"y_prob contains values greater than 1: {proba.max()}")
     if proba.size and proba.min() < 0:
         raise ValueError(f"y_prob contains values lower than 0: {proba.min()}")
-    if proba.shape[1] == 1:
-        proba = np.concatenate([1 - proba, proba], axis=1)
-    n_classes = proba.shape[1]
+    if proba.ndim == 1:  # the positive class's probability of two classes
+        proba = np.column_stack([1 - proba, proba])
+    n_classes = proba.shape[1]  # one column is one class (labels=[0]): refused, as scikit-learn refuses it
     if n_classes < 2:
         raise ValueError(f"The labels array needs to contain at least two labels, got {list(range(n_classes))}.")
     true = np.asarray(true, dtype=np.int64)
