@@ -45,6 +45,7 @@ def _become(request: Mapping[str, Any]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -92,30 +93,51 @@ def _reap(signum: int, frame: Any) -> None:
         pass
 
 
+def _exit(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def serve(socket_path: Path) -> None:
+    """Fork a child per request until the process that started the zygote is gone (or SIGTERM); then end every
+    child still running (each leads its own session: its models go with it), so an interrupted test run leaves
+    no sandbox behind."""
     for name in PRELOAD:
         __import__(name)
     signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGTERM, _exit)
     parent = os.getppid()
+    children: list[int] = []
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
     listener.listen(16)
     listener.settimeout(1.0)
     print("ready", flush=True)
-    while os.getppid() == parent:  # the zygote never outlives the process that started it
-        try:
-            connection, _ = listener.accept()
-        except TimeoutError:
-            continue
-        with connection:
-            connection.settimeout(None)
-            request = json.loads(connection.makefile("r").readline())
-            pid = os.fork()
-            if pid == 0:
-                listener.close()
-                connection.close()
-                _become(request)
-            connection.sendall((json.dumps({"pid": pid}) + "\n").encode())
+    try:
+        while os.getppid() == parent:  # the zygote never outlives the process that started it
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                try:  # one client that went away, or a failed fork, must not end the zygote
+                    connection.settimeout(None)
+                    request = json.loads(connection.makefile("r").readline())
+                    pid = os.fork()
+                    if pid == 0:
+                        listener.close()
+                        connection.close()
+                        _become(request)
+                    children.append(pid)
+                    connection.sendall((json.dumps({"pid": pid}) + "\n").encode())
+                except Exception as error:
+                    print(f"request failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+    finally:
+        for pid in children:
+            if alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except OSError:
+                    pass
 
 
 def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, str], log: Path,

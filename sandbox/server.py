@@ -193,8 +193,15 @@ def running_pid(state_dir: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    # A sandbox forked by the tests' zygote (sandbox/model_zygote.py) keeps the zygote's command line.
-    return pid if (b"sandbox" in cmdline and b"serve" in cmdline) or ZYGOTE_MODULE.encode() in cmdline else None
+    if b"sandbox" in cmdline and b"serve" in cmdline:
+        return pid
+    # A sandbox forked by the tests' zygote (sandbox/model_zygote.py) keeps the zygote's command line, as do the
+    # zygote and its models: of those, only this folder's server works in it
+    try:
+        ours = ZYGOTE_MODULE.encode() in cmdline and os.readlink(f"/proc/{pid}/cwd") == str(Path(state_dir).resolve())
+    except OSError:
+        return None
+    return pid if ours else None
 
 
 def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], port: int | None = None,
@@ -224,7 +231,8 @@ def start(state_dir: Path, serve_args: list[str], api_keys: tuple[str, ...], por
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = (state_dir / LOG_FILE).read_text(errors="replace").strip().splitlines()[-3:]
-            raise ApiError(f"The sandbox exited at start with code {process.returncode}: {' | '.join(tail)}",
+            code = "" if isinstance(process, ZygoteProcess) else f" with code {process.returncode}"  # zygote's child
+            raise ApiError(f"The sandbox exited at start{code}: {' | '.join(tail)}",
                            f"See {state_dir / LOG_FILE}")
         try:
             requests.get(f"{url}/health", timeout=2)  # any HTTP answer (even an injected fault) means it is up

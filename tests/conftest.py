@@ -58,7 +58,7 @@ def model_zygote(tmp_path_factory) -> Iterator[ModelZygote]:
     socket_path = folder / "models.sock"
     with open(folder / "zygote.log", "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], cwd=folder,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                    env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
     Path(f"{socket_path}.pid").write_text(str(process.pid))  # launch() stops waiting if it is gone
     previous = os.environ.get(ZYGOTE_ENV)

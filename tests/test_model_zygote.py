@@ -61,3 +61,40 @@ def test_a_forked_model_ends_with_its_sandbox_even_when_the_sandbox_is_killed(sa
     while alive(who["pid"]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(who["pid"])
+
+
+def test_a_stopped_zygote_ends_the_sandboxes_it_forked(tmp_path, monkeypatch):
+    """A test run interrupted before its sandboxes are stopped must not leave them running: the zygote ends the
+    children it forked when it is stopped. A stale pid file naming the zygote is not taken for a sandbox."""
+    import subprocess
+    import sys
+
+    from sandbox.model_zygote import ZYGOTE_MODULE
+    from sandbox.testing import RunningSandbox
+
+    socket_path = tmp_path / "own.sock"
+    with open(tmp_path / "zygote.log", "ab") as log:
+        zygote = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], stdin=subprocess.DEVNULL,
+                                  stdout=log, stderr=log, start_new_session=True)
+    (tmp_path / "own.sock.pid").write_text(str(zygote.pid))
+    monkeypatch.setenv(ZYGOTE_ENV, str(socket_path))
+    running = RunningSandbox(tmp_path / "state")
+    try:
+        running.start()
+        pid = server.running_pid(running.state_dir)
+        assert pid is not None and alive(pid)
+        stale = tmp_path / "stale"
+        stale.mkdir()
+        (stale / server.PID_FILE).write_text(str(zygote.pid))
+        assert server.running_pid(stale) is None  # the zygote's command line, but not a server of that folder
+        zygote.terminate()
+        zygote.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(pid)
+    finally:
+        zygote.kill()
+        zygote.wait(timeout=30)
+        if server.running_pid(running.state_dir) is not None:
+            running.stop()

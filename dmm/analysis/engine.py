@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from dmm.checks.scan import ScanPlan, WindowScan
 
 ENGINES = ("auto", "local", "spark")
-COUNTING = ("native", "kernel")  # Spark: column expressions, or mapInPandas over the numpy kernels
+COUNTING = ("native", "kernel")  # Spark: column expressions, or the numpy kernels in each task (mapInArrow)
 DEFAULT_COUNTING = "kernel"  # measured faster on this machine's bench (bench/scale.py prints both)
 WATCHERS_NOT_RUN = "not run by the Spark executor"  # the scan's watchers (report timeline, --metric rows): local only
 SPARK_INSTALL = "pip install -r requirements-spark.txt (PySpark) and a Java runtime 17 or newer"

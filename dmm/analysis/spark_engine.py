@@ -9,12 +9,13 @@ What runs where:
   loss and Gini included, computed exactly as the local engine does, on the same rows);
 - Spark: reading the listed ``prediction_data`` files (``ctx.prediction_files``: the ``$$date$$``/``$$hour$$``
   partitions already pruned to the window), the row filter of the edge hours, the bin counts, the id
-  normalisation and the label join (latest prediction by read order: file order, then ``_metadata.row_index``).
+  normalisation and the label join (latest prediction by read order: file order, then the row's position in its
+  file: counted by the task that reads it, or ``_metadata.row_index`` with Spark's reader).
 
 Probe rows (event ids starting with ``dmm.checks.probes.PROBE_EVENT_PREFIX``) are marked by ``probe_row_mask``'s
-rule (a native expression), counted apart and left out of every consumer, as the local pass does. The local pass's
-watchers (the report's timeline, ``--metric``'s rows) are not run here: ``engine["watchers"]`` says so and the
-preview reports them skipped.
+rule (``probe_row_mask`` in the kernel's tasks, a native expression with ``native``), counted apart and left out
+of every consumer, as the local pass does. The local pass's watchers (the report's timeline, ``--metric``'s rows)
+are not run here: ``engine["watchers"]`` says so and the preview reports them skipped.
 
 Reading: with ``kernel`` counting (the default) the window is read once and every task runs the local engine's
 per-batch functions on its Arrow batches (``spark_pass``: one job over the files, then small jobs over its persisted
@@ -22,15 +23,15 @@ output). With ``native`` counting it is read and projected once (``spark_read.re
 probe flags and id keys, the timestamp UDF only in the edge files), cached (``cache=True``, memory then disk) and
 shared by the scan's jobs (totals, bin counts, join-rate matches, the join). A session built here for a local
 master uses as many shuffle partitions as cores. Measured (bench/scale.py, 1M rows, 2 shared cores, load 4 to 10):
-``kernel`` 79 CPU s (37 s since its tasks read the files in Python, bench/scale.py's fourth round), ``native`` 155
-CPU s, the local engine 6 CPU s; the earlier ``kernel`` over the cached frame took 105 CPU s on the same data.
+``kernel`` 79 CPU s with Spark's parquet reader, 36.6 s since its tasks read the files with pyarrow (bench/scale.py's
+fourth round, the local JVM flags included), ``native`` 155 CPU s, the local engine 6 CPU s.
 
 Exactness: ids and probe flags follow the local rules (``spark_read``), timestamps and class values go through the
 local engine's own functions (``parse_timestamps``, ``CategoricalBins.counts_and_unseen``); numeric bins are counted
-either by ``mapInPandas`` over the same numpy kernel (``kernel``) or by column expressions comparing with the same
-edges (``native``: value in bin i iff edges[i] <= value < edges[i+1], the last bin closed, which is what
-``np.histogram`` does with ``np.linspace`` edges). Counts are integers, so every drift value equals the local
-engine's.
+either by the same numpy kernel in each task (``kernel``: ``mapInArrow``, ``spark_pass``) or by column
+expressions comparing with the same edges (``native``: value in bin i iff edges[i] <= value < edges[i+1], the last
+bin closed, which is what ``np.histogram`` does with ``np.linspace`` edges). Counts are integers, so every drift
+value equals the local engine's.
 
 Domino's on-demand Spark clusters run in standalone mode with the workspace or Job as the driver, and mount the
 project's datasets on every node under the same path (docs.dominodatalab.com/en/latest/user_guide/482ec5 and
@@ -43,7 +44,6 @@ import os
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -72,6 +72,14 @@ PANDAS_WARNING = "PySpark does not yet fully support pandas"
 LOCAL_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # a local master's JVM: quick JIT, one-thread GC
 
 
+def local_driver_memory() -> str:
+    """The heap of a local master's JVM, which is the whole cluster: a quarter of the machine's memory (1 to 8 GB).
+    Spark's default of 1 GB lost the matched rows' results at 50M rows (bench/scale.py: OutOfMemoryError, then
+    TaskResultLost)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{min(max(total // 4 // 2 ** 30, 1), 8)}g"
+
+
 def spark_session(settings: dict[str, str] | None = None) -> Any:
     """The active session (a cluster-attached run's), else one built from ``$DMM_SPARK_MASTER`` or Spark's defaults
     (and ``settings``, e.g. the tests' lowest ones).
@@ -97,6 +105,7 @@ def spark_session(settings: dict[str, str] | None = None) -> Any:
         # row: its JIT was most of its CPU (bench/scale.py at 1M: 20.8 JVM CPU s with these, 34.6 without)
         # Spark puts these before extraJavaOptions, so a user's own JVM options (spark-defaults.conf) still apply
         builder = builder.config("spark.driver.defaultJavaOptions", LOCAL_JVM)
+        builder = builder.config("spark.driver.memory", local_driver_memory())
     for key, value in (settings or {}).items():
         builder = builder.config(key, value)
     try:
@@ -220,56 +229,8 @@ def _drift_counts(frame: Any, drift: Any, columns: dict[str, str], files_columns
     window = frame.where(F.col(INSIDE))
     names = [name for name in columns if name in frame.columns]
     lacking = {name: files_lacking(files_columns, name) for name in names}
-    if counting == "native":
-        rows_per_file = _native_counts(window, drift, names, lacking)
-    else:
-        rows_per_file = _kernel_counts(window, drift, names, lacking, batch_rows)
+    rows_per_file = _native_counts(window, drift, names, lacking)  # kernel counting runs in spark_pass
     add_rows(drift, columns, files_columns, names, rows_per_file)
-
-
-def _kernel_counts(window: Any, drift: Any, names: list[str], lacking: dict[str, list[int]],
-                   batch_rows: int) -> dict[int, int]:
-    """``mapInPandas`` over the local engine's own counting kernels; the per-batch counts are summed by Spark."""
-    from pyspark.sql import functions as F
-
-    bins = {name: drift.bins[name] for name in names}
-
-    def count(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            out: list[tuple[int, int, str | None, int]] = []
-            files = batch[FILE].to_numpy()
-            for file, rows in pd.Series(files).value_counts().items():
-                out.append((ROWS, int(file), None, int(rows)))
-            for i, name in enumerate(names):
-                values = batch[name]
-                if lacking[name]:
-                    values = values[~np.isin(files, lacking[name])]
-                column_bins = bins[name]
-                if isinstance(column_bins, CategoricalBins):
-                    counts, unseen = column_bins.counts_and_unseen(values)
-                    out += [(i, column_bins.trained_bin_count, str(k), int(v)) for k, v in unseen.items()]
-                else:
-                    counts = column_bins.counts(values)
-                out += [(i, j, None, int(c)) for j, c in enumerate(counts.tolist()) if c]
-            yield pd.DataFrame(out, columns=["c", "b", "name", "n"])
-
-    schema = "c int, b long, name string, n long"
-    with _conf(window.sparkSession, "spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows)):
-        rows = window.select(FILE, *[F.col(f"`{n}`") for n in names]).mapInPandas(count, schema) \
-            .groupBy("c", "b", "name").agg(F.sum("n").alias("n")).collect()
-    rows_per_file: dict[int, int] = {}
-    unseen: dict[str, Counter] = {name: Counter() for name in names}
-    for c, b, name, n in rows:
-        if c == ROWS:
-            rows_per_file[b] = int(n)
-        elif name is not None:
-            unseen[names[c]][name] += int(n)
-        else:
-            drift.production_counts[names[c]][b] += int(n)
-    for name, tally in unseen.items():
-        if tally:
-            drift._remember_unseen(name, tally)
-    return rows_per_file
 
 
 class _conf:
