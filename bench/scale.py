@@ -53,7 +53,12 @@ JIT). 50M, measured on a quiet machine (load ~1-2; ``--sizes 50M --counting kern
     50M   local            97.7  129.1     2099      1.00    1.00
     50M   spark/kernel    246.7  379.7    12067      2.53    2.94  yes        100.2 / 84.4 / 195.1
 
-Within the 3x goal. Two runs before it failed in the driver's JVM, at Spark's default 1 GB heap: collect() of the
+Within the 3x goal. Then the tasks' sums took their distinct hashes by sort instead of np.unique (numpy 2.4 hashes
+integers, ~50x slower), on the same data and a quiet machine:
+
+    50M   local           112.0  150.6     2116      1.00    1.00
+    50M   spark/kernel    182.7  274.9    11808      1.63    1.83  yes        90.7 / 73.2 / 111.1
+ Two runs before it failed in the driver's JVM, at Spark's default 1 GB heap: collect() of the
 matched rows ran out of memory, then, streamed with toLocalIterator, a partition's result was lost from the block
 manager; a local master's driver now gets a quarter of the machine's memory (``local_driver_memory``: 5 GB here),
 which is most of Spark's 12 GB peak. The local engine's peak memory follows the labels (10% of the rows here: 5M
