@@ -11,7 +11,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from test_checks import NOW, TARGET, World, write_predictions
+from test_checks import NOW, TARGET, VERSION_ID, World, write_predictions
 
 from dmm.checks.chain import run_checks
 from dmm.checks.context import CheckContext, CheckInputs
@@ -235,3 +235,42 @@ def test_ids_written_as_numbers_in_one_file_and_text_in_another_join_as_locally(
     for counting, read in (("native", "python"), ("kernel", "python"), ("kernel", "spark")):
         # native keys per group; the kernel's files in their own types (pyarrow in the task, or Spark's reader)
         assert_same_scan(local, run_spark_scan(ctx, plan, counting=counting, session=spark, read=read))
+
+
+def test_zoned_timestamp_columns_join_as_locally_under_a_session_zone_that_is_not_utc(tmp_path, spark):
+    """Prediction files whose timestamp column is a parquet timestamp with a time zone (not text): the kernel's
+    matched rows need that zone in their Arrow schema (it raised an AssertionError), and Spark's ``toPandas`` gives
+    such a column as the session zone's wall time without the zone (the native join read it as UTC)."""
+    from dmm.analysis.spark_engine import run_spark_scan
+    from dmm.checks.scan import run_scan
+
+    world = World(tmp_path)
+    folder = world.prediction_dir.parent / "prediction_data"
+    for k, (hours_ago, zone) in enumerate(((5, "Europe/Berlin"), (3, "UTC"), (2, "Asia/Kolkata"))):
+        hour = NOW - timedelta(hours=hours_ago)
+        part = folder / VERSION_ID / f"$$date$$={hour:%Y-%m-%d}Z" / f"$$hour$$={hour:%H}Z"
+        part.mkdir(parents=True, exist_ok=True)
+        when = pd.Series([pd.Timestamp(hour) + timedelta(minutes=i, seconds=k) for i in range(30)])
+        pd.DataFrame({"age": np.arange(30) + 20.0, "plan": ["basic", "pro"] * 15, TARGET: [i % 2 for i in range(30)],
+                      "event_id": [f"e{k}-{i}" for i in range(30)], "timestamp": when.dt.tz_convert(zone)}) \
+            .to_parquet(part / "predictions_0.parquet", index=False)
+    labels = pd.DataFrame({"event_id": [f"e{k}-{i}" for k in range(3) for i in range(0, 30, 2)],
+                           "label": [i % 2 for i in range(45)]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    world.ground_truth_file = tmp_path / "labels.csv"
+    ctx = context(world)
+    run_checks(ctx)
+    plan = ScanPlan(preview=True)
+    local = run_scan(ctx, plan)
+    assert local.joined.matched_rows == 45
+    moments = local.joined.frame["timestamp"].tolist()
+    assert str(moments[0].tz) == "UTC" and moments[0] == pd.Timestamp(NOW - timedelta(hours=5))
+    before = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        for counting, read in (("native", "python"), ("kernel", "python"), ("kernel", "spark")):
+            remote = run_spark_scan(ctx, plan, counting=counting, session=spark, read=read)
+            assert_same_scan(local, remote)
+            assert remote.joined.frame["timestamp"].tolist() == moments, (counting, read)
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", before)

@@ -346,6 +346,7 @@ def _join(spark: Any, frame: Any, joiner: Any, index: Any, totals: list[int], sk
     the window's ``totals`` (rows fed, rows without an id, distinct ids)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
 
     rows, without_id, distinct = totals
     window = frame.where(F.col(INSIDE) & ~F.col(PROBE) & ~F.col(FILE).isin(skipped))
@@ -356,6 +357,10 @@ def _join(spark: Any, frame: Any, joiner: Any, index: Any, totals: list[int], sk
         .join(F.broadcast(_label_keys(spark, index)), KEY, "left_semi") \
         .withColumn("_dmm_rank", F.row_number().over(latest)).where(F.col("_dmm_rank") == 1) \
         .select(KEY, FILE, ROW, *[F.col(f"`{c}`") for c in columns]).toPandas()
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    for column in columns:  # toPandas gives a zoned timestamp as the session zone's wall time, without its zone
+        if isinstance(frame.schema[column].dataType, TimestampType) and matched[column].dt.tz is None:
+            matched[column] = matched[column].dt.tz_localize(zone)
     matched = matched.sort_values([FILE, ROW], kind="stable").reset_index(drop=True)
     joiner.add(matched[columns], ID_COLUMN, ids=index.look_up(matched[KEY].to_numpy(dtype=object)))
     result = joiner.result()

@@ -258,10 +258,10 @@ def run_pass(spark: Any, ctx: Any, scan: Any, drift: Any, columns: dict[str, str
                           StructField("s", StringType()), StructField("n", LongType())])  # a matched row
     for name, column in zip(payload, quality, strict=True):
         carried = carried.add(name, schema[column].dataType)
-    matched_schema = to_arrow_schema(carried)
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    matched_schema = to_arrow_schema(carried, timezone=zone)  # a zoned timestamp column needs one (Arrow's type)
     times = [c for c in TIMESTAMP_COLUMNS if c in names_all]
     bounds = (pd.Timestamp(start), pd.Timestamp(end))
-    zone = spark.conf.get("spark.sql.session.timeZone")
     joined_any = False
     output = None
     kernels: dict[int, tuple[Any, list[str]]] = {}

@@ -35,11 +35,13 @@ def _local_path(uri: str) -> str:
 
 def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
     """Each file's column names (footers only), and one Spark schema for all: a column that is integer in one file
-    and floating-point in another (JSON capture writes 1 for 1.0) is read as double, as pandas reads it locally."""
+    and floating-point in another (JSON capture writes 1 for 1.0) is read as double, as pandas reads it locally; a
+    timestamp with a zone in one file and another zone or unit in the next stays a timestamp (as text, an instant
+    would become the session zone's wall time without its zone); other mixes are read as text."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from pyspark.sql.pandas.types import from_arrow_type
-    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType, TimestampNTZType, TimestampType
 
     schemas = [pq.read_schema(path) for path in paths]
     types: dict[str, list[Any]] = {}
@@ -49,8 +51,13 @@ def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
     fields = []
     for name, seen in types.items():
         numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in seen)
+        moments = {t.tz is not None for t in seen} if all(pa.types.is_timestamp(t) for t in seen) else set()
         if numeric and len(set(seen)) > 1:
             fields.append(StructField(name, DoubleType()))
+        elif len(set(seen)) > 1 and moments == {True}:  # instants in different zones or units (as text: wall times)
+            fields.append(StructField(name, TimestampType()))
+        elif len(set(seen)) > 1 and moments == {False}:
+            fields.append(StructField(name, TimestampNTZType()))
         elif len(set(seen)) > 1:  # e.g. ids written as text in one file and as numbers in another
             fields.append(StructField(name, StringType()))
         else:
