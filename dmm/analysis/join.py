@@ -260,7 +260,10 @@ class GroundTruthJoiner:
         else:
             ranked = with_id
         last = _last_per(codes[ranked])  # per distinct id (in ``distinct`` order), its winning place in ``ranked``
-        self._label_values = labels[label_column].to_numpy()[ranked[last]]
+        values = labels[label_column]
+        # Arrow text stays Arrow (a few bytes a label), not a Python string per label (~60 bytes: issue 13)
+        arrow_text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+        self._label_values = values.array.take(ranked[last]) if arrow_text else values.to_numpy()[ranked[last]]
         self._label_listing = np.argsort(last, kind="stable")  # ids in the order of their winning label row
         self.ground_truth_rows = len(labels)
         self.label_rows_without_id = len(codes) - len(with_id)
