@@ -100,7 +100,7 @@ def file_batches(item: PredictionFile, columns: Sequence[str], start: datetime, 
 
     from dmm.analysis.join import normalise_ids
 
-    parquet = pq.ParquetFile(item.path, metadata=footer)
+    parquet = pq.ParquetFile(item.path, metadata=footer, buffer_size=1 << 20, pre_buffer=False)
     names = parquet.schema_arrow.names
     wanted = [c for c in dict.fromkeys([*columns, *([ID_COLUMN] if with_ids else [])]) if c in names]
     if not wanted:
@@ -136,7 +136,7 @@ def window_batches(files: Sequence[PredictionFile], footers: dict[Any, Any], col
             part, read, count = group.part, read_run(group, columns, threads), len(group.files)
         else:
             part, count = part_of(group), 1
-            read = file_batches(group, columns, start, end, batch_rows, True, footers.get(group.path), threads=threads)
+            read = file_batches(group, columns, start, end, unit, True, footers.get(group.path), threads=threads)
         for batch, edge_keys in read:
             held.append((batch, edge_keys, part))
             rows += batch.num_rows
