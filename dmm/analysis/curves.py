@@ -49,19 +49,22 @@ def per_class(true: np.ndarray, pred: np.ndarray, classes: list[str],
              "support": int(support[i])} for i in range(len(classes))]
 
 
-def roc(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(fpr, tpr, area) of one class against the rest: the area is ``roc_auc_score``'s binary value, which
-    scikit-learn computes as ``auc`` of this same ``roc_curve``; computed once for the metric and the chart."""
-    fpr, tpr, _ = metrics.roc_curve(positive, score)
-    return fpr, tpr, metrics.auc(fpr, tpr)
+def roc(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, metrics.Counts]:
+    """(fpr, tpr, area, counts) of one class against the rest: the area is ``roc_auc_score``'s binary value, which
+    scikit-learn computes as ``auc`` of this same ``roc_curve``; computed once for the metric and the chart, and
+    ``counts`` (``binary_clf_curve``) once for this curve and the precision-recall curve."""
+    counts = metrics.binary_clf_curve(positive, score)
+    fpr, tpr, _ = metrics.roc_curve(positive, score, counts=counts)
+    return fpr, tpr, metrics.auc(fpr, tpr), counts
 
 
 def _curves_for(positive: np.ndarray, score: np.ndarray, label: str,
-                known_roc: tuple[np.ndarray, np.ndarray, float] | None = None) -> dict[str, Any] | None:
+                known_roc: tuple[np.ndarray, np.ndarray, float, metrics.Counts] | None = None
+                ) -> dict[str, Any] | None:
     if positive.all() or not positive.any():
         return None
-    fpr, tpr, area = known_roc if known_roc is not None else roc(positive, score)
-    precision, recall, _ = metrics.precision_recall_curve(positive, score)
+    fpr, tpr, area, counts = known_roc if known_roc is not None else roc(positive, score)
+    precision, recall, _ = metrics.precision_recall_curve(positive, score, counts=counts)
     # average_precision_score's binary value, from the same curve: -sum(diff(recall) * precision[:-1])
     average_precision = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
     roc_x, roc_y = _thin(fpr, tpr)
@@ -76,7 +79,7 @@ def _histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
 
 
 def classification_details(true: np.ndarray, pred: np.ndarray, classes: list[str], proba: np.ndarray | None,
-                           positive_roc: tuple[np.ndarray, np.ndarray, float] | None = None,
+                           positive_roc: tuple[np.ndarray, np.ndarray, float, metrics.Counts] | None = None,
                            scores: Scores | None = None) -> dict[str, Any]:
     """``true``/``pred``: class codes (positions in ``classes``); ``proba``: one column per class, or None;
     ``positive_roc``: binary only, ``roc(true == 1, proba[:, 1])`` computed already for the AUC metric;
