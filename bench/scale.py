@@ -95,6 +95,7 @@ FIRST_HOUR = datetime(2026, 1, 5, tzinfo=timezone.utc)
 HOURS = 48
 GOAL = 3.0
 CLUSTER = (8, 4)  # executors x cores of the projected cluster
+LABELS_ENV = "DMM_BENCH_LABELS"
 
 
 def features(rows: int, rng: np.random.Generator, shift: float) -> dict[str, np.ndarray]:
@@ -149,6 +150,18 @@ def write_data(folder: Path, rows: int, seed: int = 3) -> None:
     labels.to_parquet(folder / "labels.parquet")
 
 
+def write_fixed_labels(folder: Path, rows: int, count: int, seed: int = 5) -> str:
+    """``count`` labels of ids drawn from the ``rows`` predicted (about 1% of them name an id that a repeated
+    prediction took, so they match nothing), for a run whose label count does not grow with the rows."""
+    name = f"labels-{count}.parquet"
+    if not (folder / name).exists():
+        rng = np.random.default_rng(seed)
+        ids = rng.choice(rows, size=min(count, rows), replace=False)
+        pd.DataFrame({"event_id": [f"e{i}" for i in ids],
+                      "label": rng.choice(np.array(["no", "yes"], dtype=object), len(ids))}).to_parquet(folder / name)
+    return name
+
+
 def context(folder: Path):
     """What ``run_scan`` reads from a ``CheckContext``, without Domino."""
     from dmm.checks.context import Memo
@@ -161,8 +174,9 @@ def context(folder: Path):
         training_set_name="bench", training_set_version=1, model_type="classification", target=TARGET,
         features=tuple(Feature(n, "numerical", "float64", 0.0) for n in NUMERIC)
         + tuple(Feature(n, "categorical", "str", "c0") for n in CATEGORICAL), class_labels=("no", "yes"))
-    truth = GroundTruth(frame=pd.read_parquet(folder / "labels.parquet"), id_column="event_id",
-                        label_column="label", sources=("labels.parquet",))
+    labels = os.environ.get(LABELS_ENV, "labels.parquet")  # --label-rows N: labels-N.parquet
+    truth = GroundTruth(frame=pd.read_parquet(folder / labels), id_column="event_id",
+                        label_column="label", sources=(labels,))
     files = list_prediction_files(folder / "prediction_data", start - timedelta(hours=1), end + timedelta(hours=1))
     return SimpleNamespace(schema=schema, training_frame=pd.read_parquet(folder / "training.parquet"),
                            ground_truth=truth, prediction_files=files, prediction_footers={}, start=start, end=end,
@@ -269,11 +283,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,10M", help="captured rows per case, e.g. 1M,10M,50M")
     parser.add_argument("--counting", default="native,kernel",
-                        help="Spark's ways of counting bins: native,kernel (native-nocache: the read frame not "
-                             "cached; kernel-jvmread: Spark's parquet reader, not pyarrow in the tasks)")
+                        help="Spark's ways of counting bins: native,kernel, or none: the local engine alone "
+                             "(native-nocache: the read frame not cached; kernel-jvmread: Spark's parquet reader, "
+                             "not pyarrow in the tasks)")
     parser.add_argument("--data", type=Path, help="keep the generated data in DATA/<rows> and reuse it next time")
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for the Spark session (repeatable), e.g. spark.driver.extraJavaOptions=...")
+    parser.add_argument("--label-rows", type=parse_size, metavar="N",
+                        help="N labels whatever the rows (default: 10%% of the predictions, 1%% of them twice): the "
+                             "local engine's memory follows the labels, so this shows how it grows with the rows alone")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.spark_conf:
@@ -293,11 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (folder / "labels.parquet").exists():  # written last
                 folder.mkdir(parents=True, exist_ok=True)
                 write_data(folder, rows)
+            if args.label_rows:
+                os.environ[LABELS_ENV] = write_fixed_labels(folder, rows, args.label_rows)
             local = measure(folder, "local", "-")
             print(f"{text:>6} {'local':<14} {local['seconds']:8.1f} {local['cpu_s']:8.1f} "
                   f"{local['peak_bytes'] / 1e6:8.0f} {local['rows_read'] / local['seconds']:10.0f} {1.0:8.2f} "
-                  f"{1.0:7.2f}", flush=True)
-            for counting in args.counting.split(","):
+                  f"{1.0:7.2f}   ({local['join']['ground_truth_rows']:,} label rows)", flush=True)
+            for counting in [] if args.counting == "none" else args.counting.split(","):
                 spark = measure(folder, "spark", counting)
                 ratio = spark["seconds"] / local["seconds"]
                 differ = same({k: local[k] for k in ("drift", "join", "quality")},
