@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from join_reference import GroundTruthJoiner as ReferenceJoiner
@@ -119,3 +120,18 @@ def test_distinct_prediction_ids_are_counted_exactly_across_batches(batches):
         distinct.add(np.asarray(batch + batch[:3], dtype=np.uint64))  # repeats within a batch too
     assert distinct.count() == len({value for batch in batches for value in batch})
     assert distinct.files == []  # the temporary files are closed (and so removed) once counted
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_text_slot_values_equal_arrows_own_conversion_with_one_string_per_distinct_value(kind):
+    """``column_values`` of a text column: the values and dtype ``to_pandas`` gives (missing as it gives them), built
+    from the column's distinct values, so a repeated value is one Python object however many rows hold it."""
+    from dmm.analysis.join_slots import column_values
+
+    table = pa.table({"p": pa.array(["yes", None, "no", "yes", "", "no", None, "yes"], kind)})
+    rows = np.array([7, 0, 1, 2, 3, 5, 6])
+    values, dtype = column_values(table, "p", rows)
+    expected = table.column("p").to_pandas()
+    assert dtype == expected.dtype
+    assert pd.Series(values, dtype=object).equals(pd.Series(expected.to_numpy()[rows], dtype=object))
+    assert values[0] is values[1] is values[4] and values[3] is values[5]  # "yes" three times, "no" twice

@@ -9,8 +9,8 @@ and so does the latest prediction, across every chunk and file of the window.
 The labels are normalised, de-duplicated and indexed once (``LabelIndex``, which step 6's join-rate count shares);
 each chunk is a lookup. The latest prediction of each labelled id is kept in one slot per label: numpy arrays of
 the labels' length (probability lists of one length as a float matrix), overwritten as later predictions arrive,
-so memory follows the labels and not the predictions, plus 8 bytes per distinct prediction id (a 64-bit hash, kept
-sorted, to count duplicate and unmatched predictions).
+so memory follows the labels and not the predictions; each distinct prediction id is a 64-bit hash, kept on disk by
+bucket (``DistinctHashes``) to count duplicate and unmatched predictions.
 """
 
 from __future__ import annotations

@@ -151,10 +151,11 @@ def column_values(chunk: Any, name: str, rows: np.ndarray) -> tuple[np.ndarray, 
             return flat.to_numpy(zero_copy_only=False).astype("float64").reshape(len(column), -1), None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         # one Python string per distinct value, not per row: a text prediction's slots hold two objects, not one per
-        # label (issue 13: ~260 MB of "yes" and "no" at 5M labels); a missing value is NaN, as ``to_numpy`` gives it
+        # label (issue 13: ~260 MB of "yes" and "no" at 5M labels); a missing value as ``to_pandas`` gives it
         encoded = column.dictionary_encode()
-        words = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), np.nan)
+        missing = pa.array([None], kind).to_pandas()
+        words = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), missing.to_numpy()[:1])
         codes = encoded.indices.fill_null(len(words) - 1).to_numpy(zero_copy_only=False)
-        return words[codes], column.slice(0, 0).to_pandas().dtype
+        return words[codes], missing.dtype
     series = column.to_pandas()
     return series.to_numpy(), series.dtype

@@ -13,9 +13,10 @@ see its ``data_capture_client.py``), falling back to pandas' mixed parsing only 
 
 Labels are normalised and indexed once (one ``LabelIndex``, shared by ``JoinCounter`` here and ``GroundTruthJoiner``
 for the quality join); each batch's ids are looked up once, so the cost is linear in rows and independent of the
-number of files. Memory holds the labels, one slot per label for its latest matched prediction, 8 bytes per distinct
-prediction id, bin counts and one batch. A reader thread decodes the next batches while one is counted
-(read_ahead.py), and which rows it reads, in which runs and parts, is scan_files.py's.
+number of files. Memory holds the labels, one slot per label for its latest matched prediction, bin counts and a
+few batches (the distinct prediction ids are counted from temporary files): flat in the predictions' rows. A reader
+thread decodes the next batches while one is counted (read_ahead.py), and which rows it reads, in which runs and
+parts, is scan_files.py's.
 
 The scan is memoised on the ``CheckContext``: the join-rate check runs it (with the preview's consumers attached when
 step 6 previews) and the preview reads the results. Errors in one consumer are kept and re-raised by that consumer's
