@@ -237,34 +237,54 @@ def test_ids_written_as_numbers_in_one_file_and_text_in_another_join_as_locally(
         assert_same_scan(local, run_spark_scan(ctx, plan, counting=counting, session=spark, read=read))
 
 
-def test_zoned_timestamp_columns_join_as_locally_under_a_session_zone_that_is_not_utc(tmp_path, spark):
-    """Prediction files whose timestamp column is a parquet timestamp with a time zone (not text): the kernel's
-    matched rows need that zone in their Arrow schema (it raised an AssertionError), and Spark's ``toPandas`` gives
-    such a column as the session zone's wall time without the zone (the native join read it as UTC)."""
+AMBIGUOUS = ["2024-11-03T05:30:00+00:00", "2024-11-03T06:30:00+00:00"]  # both 01:30 in New York (EDT, then EST)
+
+
+def write_timestamped(folder, hours_ago: int, k: int, kind: str) -> None:
+    """30 predictions in the hour ``hours_ago`` (one a minute, ids ``e{k}-{i}``) whose timestamp column is a parquet
+    timestamp in the zone ``kind``, a naive one (``"naive"``: TIMESTAMP_NTZ, UTC for the toolkit) or ISO text."""
+    hour = NOW - timedelta(hours=hours_ago)
+    part = folder / VERSION_ID / f"$$date$$={hour:%Y-%m-%d}Z" / f"$$hour$$={hour:%H}Z"
+    part.mkdir(parents=True, exist_ok=True)
+    when = pd.Series([pd.Timestamp(hour) + timedelta(minutes=2 * i, seconds=k) for i in range(30)])
+    if hours_ago == 3:  # carried, not filtered by (a whole hour): two instants with one New York wall time
+        when[[0, 2]] = pd.to_datetime(AMBIGUOUS, utc=True)  # both labelled
+    stamps = when.map(lambda t: t.isoformat()) if kind == "text" else when.dt.tz_localize(None) \
+        if kind == "naive" else when.dt.tz_convert(kind)
+    pd.DataFrame({"age": np.arange(30) + 20.0, "plan": ["basic", "pro"] * 15, TARGET: [i % 2 for i in range(30)],
+                  "event_id": [f"e{k}-{i}" for i in range(30)], "timestamp": stamps}) \
+        .to_parquet(part / "predictions_0.parquet", index=False)
+
+
+@pytest.mark.parametrize("kinds", [("Europe/Berlin", "UTC", "Asia/Kolkata", "Europe/Berlin"),
+                                   ("Europe/Berlin", "naive", "text", "naive")], ids=["zoned", "mixed"])
+def test_timestamp_columns_filter_and_join_as_locally_under_a_session_zone_that_is_not_utc(tmp_path, spark, kinds):
+    """Prediction files whose timestamp column is a parquet timestamp (with a zone, or naive), not text, read under
+    a New York session zone: the kernel's matched rows need the zone in their Arrow schema (it raised an
+    AssertionError); pandas gets a zoned column as the session's wall time, ambiguous in the repeated autumn hour
+    (the native join raised, or read it as UTC); files in different zones are one timestamp column, not text; a zoned
+    value shared as text keeps its offset; and a naive timestamp is UTC, as locally (the window's edge hour was
+    filtered in the session zone). The last file is the edge hour, filtered by row (the window ends at half past)."""
     from dmm.analysis.spark_engine import run_spark_scan
     from dmm.checks.scan import run_scan
 
     world = World(tmp_path)
     folder = world.prediction_dir.parent / "prediction_data"
-    for k, (hours_ago, zone) in enumerate(((5, "Europe/Berlin"), (3, "UTC"), (2, "Asia/Kolkata"))):
-        hour = NOW - timedelta(hours=hours_ago)
-        part = folder / VERSION_ID / f"$$date$$={hour:%Y-%m-%d}Z" / f"$$hour$$={hour:%H}Z"
-        part.mkdir(parents=True, exist_ok=True)
-        when = pd.Series([pd.Timestamp(hour) + timedelta(minutes=i, seconds=k) for i in range(30)])
-        pd.DataFrame({"age": np.arange(30) + 20.0, "plan": ["basic", "pro"] * 15, TARGET: [i % 2 for i in range(30)],
-                      "event_id": [f"e{k}-{i}" for i in range(30)], "timestamp": when.dt.tz_convert(zone)}) \
-            .to_parquet(part / "predictions_0.parquet", index=False)
-    labels = pd.DataFrame({"event_id": [f"e{k}-{i}" for k in range(3) for i in range(0, 30, 2)],
-                           "label": [i % 2 for i in range(45)]})
+    for k, (hours_ago, kind) in enumerate(zip((5, 3, 2, 1), kinds, strict=True)):
+        write_timestamped(folder, hours_ago, k, kind)
+    labels = pd.DataFrame({"event_id": [f"e{k}-{i}" for k in range(4) for i in range(0, 30, 2)],
+                           "label": [i % 2 for i in range(60)]})
     labels.to_csv(tmp_path / "labels.csv", index=False)
     world.ground_truth_file = tmp_path / "labels.csv"
     ctx = context(world)
     run_checks(ctx)
     plan = ScanPlan(preview=True)
     local = run_scan(ctx, plan)
-    assert local.joined.matched_rows == 45
+    assert local.drift.rows_seen == 3 * 30 + 15  # the edge hour's first half
+    assert local.joined.matched_rows == 45 + 8
     moments = local.joined.frame["timestamp"].tolist()
     assert str(moments[0].tz) == "UTC" and moments[0] == pd.Timestamp(NOW - timedelta(hours=5))
+    assert moments[15:17] == list(pd.to_datetime(AMBIGUOUS, utc=True))
     before = spark.conf.get("spark.sql.session.timeZone")
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     try:

@@ -52,7 +52,7 @@ import pandas as pd
 
 from dmm.analysis.binning import CategoricalBins, NumericBins
 from dmm.analysis.engine import WATCHERS_NOT_RUN
-from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, add_rows, read_window
+from dmm.analysis.spark_read import FILE, INSIDE, KEY, PROBE, ROW, add_rows, from_micros, moment_micros, read_window
 from dmm.analysis.spark_read import lacking as files_lacking
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan import (  # the local engine's own helpers, shared on purpose
@@ -356,11 +356,11 @@ def _join(spark: Any, frame: Any, joiner: Any, index: Any, totals: list[int], sk
     matched = window.where(F.col(KEY).isNotNull()) \
         .join(F.broadcast(_label_keys(spark, index)), KEY, "left_semi") \
         .withColumn("_dmm_rank", F.row_number().over(latest)).where(F.col("_dmm_rank") == 1) \
-        .select(KEY, FILE, ROW, *[F.col(f"`{c}`") for c in columns]).toPandas()
-    zone = spark.conf.get("spark.sql.session.timeZone")
-    for column in columns:  # toPandas gives a zoned timestamp as the session zone's wall time, without its zone
-        if isinstance(frame.schema[column].dataType, TimestampType) and matched[column].dt.tz is None:
-            matched[column] = matched[column].dt.tz_localize(zone)
+        .select(KEY, FILE, ROW, *[moment_micros(F.col(f"`{c}`"), frame.schema[c].dataType).alias(c)
+                                  for c in columns]).toPandas()
+    for column in columns:
+        if isinstance(frame.schema[column].dataType, TimestampType):
+            matched[column] = from_micros(matched[column])
     matched = matched.sort_values([FILE, ROW], kind="stable").reset_index(drop=True)
     joiner.add(matched[columns], ID_COLUMN, ids=index.look_up(matched[KEY].to_numpy(dtype=object)))
     result = joiner.result()

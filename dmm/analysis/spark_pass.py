@@ -98,11 +98,11 @@ class _Task:
 
 
 def _kernel(drift_names: list[str], column_of: dict[str, int], bins: dict[str, Any], has_id: bool, joining: bool,
-            index: Any, choice_of: np.ndarray, times: list[str], bounds: tuple[Any, Any], zone: str | None,
-            payload: list[str], schema: Any, matched_schema: Any) -> Any:
+            index: Any, choice_of: np.ndarray, times: list[str], bounds: tuple[Any, Any], payload: list[str],
+            schema: Any, matched_schema: Any) -> Any:
     """One batch's work (one layout's columns, ``FILE`` and ``ROW`` among them): its counts and hashes into the
-    task's ``_Task``, its matched predictions returned. ``zone``: the zone of naive timestamps Spark's reader
-    gives (its session's); None for the files' own values, as the local engine parses them (``file_batches``)."""
+    task's ``_Task``, its matched predictions returned. Timestamps are parsed as locally (``file_batches``): Spark's
+    reader gives Arrow a zoned one with its zone, a naive one (``TIMESTAMP_NTZ``, UTC as locally) as written."""
 
     def run(batch: Any, task: _Task) -> Iterator[Any]:
         import pyarrow as pa
@@ -120,8 +120,6 @@ def _kernel(drift_names: list[str], column_of: dict[str, int], bins: dict[str, A
             picked = choice == i
             if column in times and picked.any():
                 values = batch.column(column).to_pandas()[picked]
-                if zone is not None and pd.api.types.is_datetime64_any_dtype(values.dtype) and values.dt.tz is None:
-                    values = values.dt.tz_localize(zone)
                 moments = parse_timestamps(values)
                 inside[picked] = (moments.notna() & (moments >= bounds[0]) & (moments < bounds[1])).to_numpy()
         probes = probe_row_mask(pa.table({ID_COLUMN: batch.column(ID_COLUMN)})) if has_id else None
@@ -239,6 +237,7 @@ def run_pass(spark: Any, ctx: Any, scan: Any, drift: Any, columns: dict[str, str
     from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType
 
     from dmm.analysis.spark_engine import _conf
+    from dmm.analysis.spark_read import as_shared
 
     files = list(ctx.prediction_files)
     files_columns, schema, layouts = _file_schemas([item.path for item in files])
@@ -276,8 +275,7 @@ def run_pass(spark: Any, ctx: Any, scan: Any, drift: Any, columns: dict[str, str
         own = [c for c in dict.fromkeys([*[n for n in drift_names if n in names], *([ID_COLUMN] if has_id else []),
                                           *[t for t in times if t in names]])]
         kernel = _kernel([n for n in drift_names if n in names], column_of, bins, has_id, joining, index, choice_of,
-                         [t for t in times if t in names], bounds, zone if read == "spark" else None, payload,
-                         arrow_schema, matched_schema)
+                         [t for t in times if t in names], bounds, payload, arrow_schema, matched_schema)
         if read == "python":
             for i in members:
                 kernels[i] = (kernel, [*own, *[c for c in quality if c in names and c not in own]])
@@ -286,8 +284,8 @@ def run_pass(spark: Any, ctx: Any, scan: Any, drift: Any, columns: dict[str, str
             part = spark.read.parquet(*[str(files[i].path) for i in members])
         part = part.withColumn(FILE, _file_index(part, {_real(files[i].path): i for i in members})) \
             .withColumn(ROW, F.col("_metadata.row_index"))
-        cast = [(F.col(f"`{c}`").cast(schema[c].dataType) if c in names else F.lit(None).cast(schema[c].dataType))
-                .alias(q) for c, q in zip(quality, payload, strict=True)]
+        cast = [(as_shared(F.col(f"`{c}`"), part.schema[c].dataType, schema[c].dataType) if c in names
+                 else F.lit(None).cast(schema[c].dataType)).alias(q) for c, q in zip(quality, payload, strict=True)]
         part = part.select(*[F.col(f"`{c}`") for c in own], FILE, ROW, *cast)
         mapped = part.mapInArrow(_over_batches(kernel, arrow_schema), out_schema)
         output = mapped if output is None else output.unionByName(mapped)

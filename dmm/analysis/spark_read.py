@@ -65,6 +65,32 @@ def _file_schemas(paths: list[Path]) -> tuple[list[list[str]], Any, list[str]]:
     return [list(schema.names) for schema in schemas], StructType(fields), [str(schema) for schema in schemas]
 
 
+def moment_micros(column: Any, kind: Any) -> Any:
+    """A zoned timestamp (Spark's ``TimestampType``) as microseconds since the epoch, else ``column``: pandas gets
+    such a column as the session zone's wall time without the zone, which a non-UTC zone's repeated autumn hour
+    makes ambiguous (two instants, one wall time); ``from_micros`` turns it back into UTC moments."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
+
+    return F.unix_micros(column) if isinstance(kind, TimestampType) else column
+
+
+def from_micros(values: pd.Series) -> pd.Series:
+    """UTC moments of ``moment_micros``' numbers (NaN or None where missing)."""
+    return pd.to_datetime(pd.to_numeric(values), unit="us", utc=True)
+
+
+def as_shared(column: Any, own: Any, shared: Any) -> Any:
+    """One file's column in the files' shared type (``_file_schemas``); a zoned timestamp shared as text is written
+    with its offset (Spark's cast writes the session zone's wall time without it, which reads back as UTC)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, TimestampType
+
+    if isinstance(own, TimestampType) and isinstance(shared, StringType):
+        return F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+    return column.cast(shared)
+
+
 def file_choices(files: list[Any], files_columns: list[list[str]], start: datetime, end: datetime) -> np.ndarray:
     """Per file: -2 taken whole (its hour inside the window, ``scan_files.inside``), -1 no timestamp column (taken
     whole, as locally), else the index in ``TIMESTAMP_COLUMNS`` of the column its rows are filtered by."""
@@ -129,7 +155,6 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
     names_all = [field.name for field in schema.fields]
     present = [c for c in dict.fromkeys(wanted) if c in names_all]
     times = [c for c in TIMESTAMP_COLUMNS if c in names_all]
-    zone = spark.conf.get("spark.sql.session.timeZone")
     bounds = (pd.Timestamp(start), pd.Timestamp(end))
 
     def inside(file: pd.Series, *moments: pd.Series) -> pd.Series:
@@ -141,9 +166,10 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
             rows = (choice == i).to_numpy()
             if rows.any():
                 values = moments[times.index(column)][rows]
-                if pd.api.types.is_datetime64_any_dtype(values.dtype) and values.dt.tz is None:
-                    values = values.dt.tz_localize(zone)
-                parsed = parse_timestamps(values)
+                # numbers: a zoned timestamp's microseconds (moment_micros); naive ones (TIMESTAMP_NTZ) and text are
+                # parsed as the local engine parses them, naive as UTC
+                numbers = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+                parsed = from_micros(values) if numbers else parse_timestamps(values)
                 result[rows] = (parsed.notna() & (parsed >= bounds[0]) & (parsed < bounds[1])).to_numpy()
         return pd.Series(result)
 
@@ -157,14 +183,14 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
         own = {field.name: field.dataType for field in part.schema.fields}
         if filtered:
             part = part.withColumn(INSIDE, in_window(F.col(FILE), *[
-                F.col(f"`{c}`") if c in names else F.lit(None).cast(schema[c].dataType) for c in times]))
+                moment_micros(F.col(f"`{c}`"), own[c]) if c in names else F.lit(None).cast("long") for c in times]))
         else:
             part = part.withColumn(INSIDE, F.lit(True))
         part = part.withColumn(PROBE, probe_flags(F.col(f"`{ID_COLUMN}`"), own[ID_COLUMN])
                                if ID_COLUMN in names else F.lit(False))
         if keys and ID_COLUMN in names:
             part = with_keys(spark, part, own[ID_COLUMN])
-        kept = [F.col(f"`{c}`").cast(schema[c].dataType).alias(c) for c in present if c in names]
+        kept = [as_shared(F.col(f"`{c}`"), own[c], schema[c].dataType).alias(c) for c in present if c in names]
         part = part.select(*kept, FILE, ROW, INSIDE, PROBE, *([KEY] if KEY in part.columns else []))
         frame = part if frame is None else frame.unionByName(part, allowMissingColumns=True)
     return frame, files_columns, [i for i, choice in enumerate(choices) if choice >= 0]

@@ -125,9 +125,10 @@ def window_batches(files: Sequence[PredictionFile], footers: dict[Any, Any], col
                    end: datetime, batch_rows: int, threads: bool, part_of: Callable[[PredictionFile], Any]
                    ) -> Iterator[tuple[list[tuple[Any, np.ndarray | None, Any]], int]]:
     """(batches with their edge keys and part, files finished) about a quarter of ``batch_rows`` rows at a time: one
-    handoff between the reader thread and the pass for many small files, not two per file; a quarter batch, so the
-    read-ahead queue holds no more rows than one large file's batch per slot did. Every file is read, even when
-    nothing but the probe rows is counted."""
+    handoff between the reader thread and the pass for many small files, not two per file; a large file is read in
+    quarter batches too, so each read-ahead slot holds a quarter batch whatever the files' sizes (issue 13: full
+    batches of a large file added ~120 MB at 1M-row files). Every file is read, even when nothing but the probe rows
+    is counted."""
     unit = max(batch_rows // 4, 1)
     held: list[tuple[Any, np.ndarray | None, Any]] = []
     rows = done = 0
