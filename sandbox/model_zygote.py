@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dmm.errors import ApiError
 from sandbox.pids import alive
 
 # The environment variable naming a running zygote's socket (read by sandbox.model_processes).
@@ -46,6 +47,7 @@ def _become(request: Mapping[str, Any]) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by ``_fork`` until now
         os.setsid()
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -97,6 +99,24 @@ def _exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
+def _fork(children: list[int]) -> int:
+    """``os.fork()`` with SIGTERM blocked until the parent has recorded the child: a SIGTERM in between would
+    otherwise run the zygote's handler (``_exit``) in the child, before ``_become`` resets it, and that child would
+    end its siblings' sessions in ``serve``'s ``finally``; in the parent, a SIGTERM held back while forking ends the
+    new child too. The child unblocks it in ``_become``, once its handler is the default one."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    pid = -1
+    try:
+        pid = os.fork()
+        if pid == 0:
+            return 0
+        children.append(pid)
+        return pid
+    finally:
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def serve(socket_path: Path) -> None:
     """Fork a child per request until the process that started the zygote is gone (or SIGTERM); then end every
     child still running (each leads its own session: its models go with it), so an interrupted test run leaves
@@ -122,12 +142,11 @@ def serve(socket_path: Path) -> None:
                 try:  # one client that went away, or a failed fork, must not end the zygote
                     connection.settimeout(None)
                     request = json.loads(connection.makefile("r").readline())
-                    pid = os.fork()
+                    pid = _fork(children)
                     if pid == 0:
                         listener.close()
                         connection.close()
                         _become(request)
-                    children.append(pid)
                     connection.sendall((json.dumps({"pid": pid}) + "\n").encode())
                 except Exception as error:
                     print(f"request failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
@@ -144,7 +163,8 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
            module: str = "sandbox.model_host") -> int:
     """Ask the zygote at ``socket_path`` for a model process (or, ``module=SERVER_MODULE``, a sandbox server); its
     pid. A zygote still importing (its socket not yet bound) is waited for while it lives (its pid in
-    ``<socket>.pid``, written by whoever started it) and for at most ten minutes."""
+    ``<socket>.pid``, written by whoever started it) and for at most ten minutes; a zygote that is gone or never
+    answers is an ``ApiError`` (code ``zygote-stopped``) naming its log, ``<socket>.log`` (``log_path``)."""
     deadline = time.monotonic() + 600
     pid_file = Path(f"{socket_path}.pid")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
@@ -153,13 +173,26 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
             try:
                 client.connect(socket_path)
                 break
-            except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline or (pid_file.exists() and not alive(int(pid_file.read_text()))):
-                    raise
+            except (FileNotFoundError, ConnectionRefusedError) as error:
+                gone = pid_file.exists() and not alive(int(pid_file.read_text()))
+                if gone or time.monotonic() > deadline:
+                    raise _stopped(socket_path, "ended" if gone else "did not answer within ten minutes") from error
                 time.sleep(0.05)
         request = {"module": module, "argv": list(argv), "cwd": cwd, "env": dict(env), "log": str(log)}
         client.sendall((json.dumps(request) + "\n").encode())
         return int(json.loads(client.makefile("r").readline())["pid"])
+
+
+def log_path(socket_path: str | Path) -> Path:
+    """Where whoever starts a zygote on ``socket_path`` writes its output (tests/conftest.py does)."""
+    return Path(f"{socket_path}.log")
+
+
+def _stopped(socket_path: str, what: str) -> ApiError:
+    log = log_path(socket_path)
+    tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+    return ApiError(f"The model zygote at {socket_path} {what} before it took a request"
+                    + (f": {' | '.join(tail)}" if tail else ""), f"See its log {log}", code="zygote-stopped")
 
 
 class ZygoteProcess:
