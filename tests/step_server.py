@@ -17,6 +17,7 @@ import atexit
 import json
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,9 +94,16 @@ def serve() -> None:
     reply.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
+        if "wait" in request:  # a spawned child's exit code (it may have exited already: waitpid still has it)
+            _, status = os.waitpid(request["wait"], 0)
+            reply.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+            continue
         pid = os.fork()
         if pid == 0:
             _run_child(request)
+        if request.get("spawn"):  # answered at once: the client signals it, polls it, then asks to "wait"
+            reply.write(json.dumps({"pid": pid}) + "\n")
+            continue
         deadline = time.monotonic() + request.get("timeout", 600)
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -132,17 +140,36 @@ class StepServer:
             out, err = Path(folder) / "stdout", Path(folder) / "stderr"
             out.touch()
             err.touch()
-            process = self._started()
-            assert process.stdin is not None and process.stdout is not None
-            request = {"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
-                       "err": str(err), "timeout": timeout}
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            answer = process.stdout.readline()
-            if not answer:
-                raise RuntimeError("the step server stopped while running a step")
-            return Finished(json.loads(answer)["returncode"], out.read_text(errors="replace"),
-                            err.read_text(errors="replace"))
+            answer = self._ask({"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
+                                "err": str(err), "timeout": timeout})
+            return Finished(answer["returncode"], out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+    def spawn(self, args: Sequence[object], cwd: Path, env: Mapping[str, str]) -> Spawned:
+        """``subprocess.Popen([sys.executable, *args], ...)`` with piped text output, for a step a caller stops with
+        a signal mid-run (the soak): the forked child's pid at once; its exit code by ``Spawned.communicate``. Until
+        then the server takes no other request (the lock is held)."""
+        self._lock.acquire()
+        try:
+            folder = tempfile.mkdtemp(prefix="step-")
+            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+            out.touch()
+            err.touch()
+            answer = self._ask({"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
+                                "err": str(err), "spawn": True})
+            return Spawned(self, int(answer["pid"]), Path(folder))
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _ask(self, request: Mapping) -> dict:
+        process = self._started()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        answer = process.stdout.readline()
+        if not answer:
+            raise RuntimeError("the step server stopped while running a step")
+        return json.loads(answer)
 
     def close(self) -> None:
         if self._process is not None:
@@ -153,6 +180,50 @@ class StepServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
             self._process = None
+
+
+class Spawned:
+    """The part of ``subprocess.Popen`` the soak uses, for a child of the step server (not of this process): alive
+    is judged by ``sandbox.pids.alive`` (a zombie counts as gone), the exit code comes from the server."""
+
+    def __init__(self, server: StepServer, pid: int, folder: Path) -> None:
+        self.server, self.pid, self.folder = server, pid, folder
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        from sandbox.pids import alive
+
+        if self.returncode is None and not alive(self.pid):
+            self._collect()
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, number)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Wait for the exit (``timeout`` as ``subprocess``: killed and ``TimeoutExpired`` past it), then the output."""
+        from sandbox.pids import alive
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None and alive(self.pid):
+            if deadline is not None and time.monotonic() > deadline:
+                os.kill(self.pid, 9)
+                self._collect()
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(0.02)
+        self._collect()
+        output = ((self.folder / "stdout").read_text(errors="replace"),
+                  (self.folder / "stderr").read_text(errors="replace"))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return output
+
+    def _collect(self) -> None:
+        if self.returncode is None:
+            try:
+                self.returncode = int(self.server._ask({"wait": self.pid})["returncode"])
+            finally:
+                self.server._lock.release()
 
 
 if __name__ == "__main__":
