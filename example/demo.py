@@ -138,6 +138,12 @@ class Demo:
         """Start ``command`` in the work folder with the sandbox's environment, its output captured as text."""
         return subprocess.run(command, cwd=self.work_dir, env=self.env, capture_output=True, text=True, timeout=600)
 
+    def spawn(self, command: Sequence[str]) -> Any:
+        """Start ``command`` as ``execute`` would, without waiting: a ``subprocess.Popen`` with text pipes (the soak
+        signals it mid-run, then calls ``communicate``)."""
+        return subprocess.Popen(command, cwd=self.work_dir, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
     def script(self, file_name: str) -> Path:
         return PROJECT_ROOT / file_name
 

@@ -23,7 +23,6 @@ import argparse
 import json
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -117,8 +116,7 @@ class Soak:
         demo = self.demo
         journals = demo.work_dir / "label_journals"
         before = set(journals.glob("*.jsonl")) if journals.is_dir() else set()
-        process = subprocess.Popen([sys.executable, *map(str, args)], cwd=demo.work_dir, env=demo.env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = demo.spawn([sys.executable, *map(str, args)])
         if after_lines:
             deadline = time.monotonic() + 120
             while process.poll() is None and time.monotonic() < deadline:

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dmm.errors import ApiError
 from sandbox.pids import alive
 
 # The environment variable naming a running zygote's socket (read by sandbox.model_processes).
@@ -35,7 +36,13 @@ ZYGOTE_ENV = "DMM_SANDBOX_MODEL_ZYGOTE"
 PRELOAD = ("numpy", "pandas", "pyarrow", "sklearn.ensemble", "sklearn.pipeline", "sklearn.compose",
            "sklearn.impute", "sklearn.preprocessing", "joblib", "mlflow.pyfunc", "sandbox.model_host",
            "sandbox.registry_model", "sandbox.server", "sandbox.app", "sandbox.ingest", "sandbox.monitor_analysis",
-           "dmm.analysis")
+           "dmm.analysis",
+           # what tests/step_server.py imports (its PRELOAD), so that one forked from here (``module`` a ``.py`` file,
+           # run as a script) imports nothing more: one preloaded interpreter per test worker instead of two
+           "scipy.stats", "sklearn.metrics", "requests", "httpx", "urllib3", "domino",
+           "domino_data.training_sets.client", "domino_data.data_sources", "mlflow", "mlflow.sklearn",
+           "dmm.checks.step", "dmm.analysis.engine", "dmm.analysis.drift", "dmm.analysis.quality", "dmm.ground_truth",
+           "dmm.traffic", "dmm.training_set", "dmm.wizard")
 ZYGOTE_MODULE = "sandbox.model_zygote"  # its command line's module, which its children keep
 SERVER_MODULE = "sandbox"  # ``python -m sandbox serve ...``; any other request is a model host
 
@@ -46,6 +53,7 @@ def _become(request: Mapping[str, Any]) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by ``_fork`` until now
         os.setsid()
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -58,7 +66,14 @@ def _become(request: Mapping[str, Any]) -> None:
         sys.stdout = open(1, "w", closefd=False, buffering=1)
         sys.stderr = open(2, "w", closefd=False, buffering=1)
         sys.path[0] = os.getcwd()  # as ``python -m`` puts the working folder first
-        if request.get("module") == SERVER_MODULE:
+        if str(request.get("module", "")).endswith(".py"):  # a file run as a script: the tests' step server
+            import runpy
+
+            sys.argv = [request["module"], *request["argv"]]
+            sys.path[0] = os.path.dirname(request["module"])
+            runpy.run_path(request["module"], run_name="__main__")
+            code = 0
+        elif request.get("module") == SERVER_MODULE:
             import runpy
 
             sys.argv = ["-m", *request["argv"]]  # runpy puts the module's file first, as ``python -m`` does
@@ -97,6 +112,24 @@ def _exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
+def _fork(children: list[int]) -> int:
+    """``os.fork()`` with SIGTERM blocked until the parent has recorded the child: a SIGTERM in between would
+    otherwise run the zygote's handler (``_exit``) in the child, before ``_become`` resets it, and that child would
+    end its siblings' sessions in ``serve``'s ``finally``; in the parent, a SIGTERM held back while forking ends the
+    new child too. The child unblocks it in ``_become``, once its handler is the default one."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    pid = -1
+    try:
+        pid = os.fork()
+        if pid == 0:
+            return 0
+        children.append(pid)
+        return pid
+    finally:
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def serve(socket_path: Path) -> None:
     """Fork a child per request until the process that started the zygote is gone (or SIGTERM); then end every
     child still running (each leads its own session: its models go with it), so an interrupted test run leaves
@@ -122,12 +155,11 @@ def serve(socket_path: Path) -> None:
                 try:  # one client that went away, or a failed fork, must not end the zygote
                     connection.settimeout(None)
                     request = json.loads(connection.makefile("r").readline())
-                    pid = os.fork()
+                    pid = _fork(children)
                     if pid == 0:
                         listener.close()
                         connection.close()
                         _become(request)
-                    children.append(pid)
                     connection.sendall((json.dumps({"pid": pid}) + "\n").encode())
                 except Exception as error:
                     print(f"request failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
@@ -144,7 +176,8 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
            module: str = "sandbox.model_host") -> int:
     """Ask the zygote at ``socket_path`` for a model process (or, ``module=SERVER_MODULE``, a sandbox server); its
     pid. A zygote still importing (its socket not yet bound) is waited for while it lives (its pid in
-    ``<socket>.pid``, written by whoever started it) and for at most ten minutes."""
+    ``<socket>.pid``, written by whoever started it) and for at most ten minutes; a zygote that is gone or never
+    answers is an ``ApiError`` (code ``zygote-stopped``) naming its log, ``<socket>.log`` (``log_path``)."""
     deadline = time.monotonic() + 600
     pid_file = Path(f"{socket_path}.pid")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
@@ -153,13 +186,26 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
             try:
                 client.connect(socket_path)
                 break
-            except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline or (pid_file.exists() and not alive(int(pid_file.read_text()))):
-                    raise
+            except (FileNotFoundError, ConnectionRefusedError) as error:
+                gone = pid_file.exists() and not alive(int(pid_file.read_text()))
+                if gone or time.monotonic() > deadline:
+                    raise _stopped(socket_path, "ended" if gone else "did not answer within ten minutes") from error
                 time.sleep(0.05)
         request = {"module": module, "argv": list(argv), "cwd": cwd, "env": dict(env), "log": str(log)}
         client.sendall((json.dumps(request) + "\n").encode())
         return int(json.loads(client.makefile("r").readline())["pid"])
+
+
+def log_path(socket_path: str | Path) -> Path:
+    """Where whoever starts a zygote on ``socket_path`` writes its output (tests/conftest.py does)."""
+    return Path(f"{socket_path}.log")
+
+
+def _stopped(socket_path: str, what: str) -> ApiError:
+    log = log_path(socket_path)
+    tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+    return ApiError(f"The model zygote at {socket_path} {what} before it took a request"
+                    + (f": {' | '.join(tail)}" if tail else ""), f"See its log {log}", code="zygote-stopped")
 
 
 class ZygoteProcess:

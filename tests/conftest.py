@@ -22,7 +22,7 @@ from step_server import StepServer
 
 # dmm, sandbox and example come from the project's editable install (make install); the numbered scripts are
 # loaded by path with sandbox.testing.load_script.
-from sandbox.model_zygote import ZYGOTE_ENV, ZYGOTE_MODULE
+from sandbox.model_zygote import ZYGOTE_ENV, ZYGOTE_MODULE, log_path
 from sandbox.testing import RunningSandbox
 
 # MLflow 3 starts a telemetry sender thread that posts to the internet; these machines have none, and a background
@@ -56,7 +56,7 @@ def model_zygote(tmp_path_factory) -> Iterator[ModelZygote]:
     scikit-learn again (~2.5 s each). It is started without waiting: a sandbox's first deploy waits for its socket."""
     folder = tmp_path_factory.mktemp("zygote")
     socket_path = folder / "models.sock"
-    with open(folder / "zygote.log", "ab") as log:
+    with open(log_path(socket_path), "ab") as log:  # launch() names it if the zygote fails
         process = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], cwd=folder,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                    env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from step_server import StepServer
 
@@ -152,6 +153,13 @@ class CachedDemo(Demo):
             raise ValueError(f"The step server runs Python steps, not {command[0]}")
         finished = self.steps.run(command[1:], cwd=self.work_dir, env=self.env)
         return subprocess.CompletedProcess(list(command), finished.returncode, finished.stdout, finished.stderr)
+
+    def spawn(self, command: Sequence[str]) -> Any:
+        if self.steps is None:
+            return super().spawn(command)
+        if command[0] != sys.executable:
+            raise ValueError(f"The step server runs Python steps, not {command[0]}")
+        return self.steps.spawn(command[1:], cwd=self.work_dir, env=self.env)
 
     def prepare_model(self) -> None:
         if self.trained is None:

@@ -14,9 +14,12 @@ interpreter, so an import-time failure cannot hide here.
 from __future__ import annotations
 
 import atexit
+import io
 import json
 import os
 import runpy
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 # What the steps import, in the order a step would; mlflow for step 2 and the example's training.
 PRELOAD = ("numpy", "pandas", "pyarrow", "pyarrow.parquet", "scipy.stats", "sklearn.metrics", "sklearn.ensemble",
@@ -84,18 +88,27 @@ def _run_child(request: Mapping) -> None:
             os._exit(code)
 
 
-def serve() -> None:
-    """Import ``PRELOAD``, then fork one child per request line (JSON) and answer each with its exit code."""
+def serve(requests: TextIO | None = None, reply: TextIO | None = None) -> None:
+    """Import ``PRELOAD``, then fork one child per request line (JSON) and answer each with its exit code (on
+    standard input and output unless given)."""
     for name in PRELOAD:
         __import__(name)
-    reply = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a stray print of an import must not garble the replies
+    if reply is None:
+        reply = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # a stray print of an import must not garble the replies
     reply.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
+    for line in requests or sys.stdin:
         request = json.loads(line)
+        if "wait" in request:  # a spawned child's exit code (it may have exited already: waitpid still has it)
+            _, status = os.waitpid(request["wait"], 0)
+            reply.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+            continue
         pid = os.fork()
         if pid == 0:
             _run_child(request)
+        if request.get("spawn"):  # answered at once: the client signals it, polls it, then asks to "wait"
+            reply.write(json.dumps({"pid": pid}) + "\n")
+            continue
         deadline = time.monotonic() + request.get("timeout", 600)
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -109,45 +122,137 @@ def serve() -> None:
         reply.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
+def serve_socket(path: str) -> None:
+    """``serve`` for one client on the Unix socket ``path``: how the tests' zygote (sandbox/model_zygote.py) runs
+    this file in a child forked from its own preloaded interpreter, which has imported ``PRELOAD`` already."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        connection, _ = listener.accept()
+    with connection:
+        serve(connection.makefile("r"), io.TextIOWrapper(connection.makefile("wb"), line_buffering=True))
+
+
 class StepServer:
     """The client: ``run(args, cwd, env)`` is ``subprocess.run([sys.executable, *args], ...)`` with captured text
     output, served by a forked child of the preloaded server (started on first use, stopped by ``close``)."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
+        self._pid: int | None = None  # the server's pid when the zygote forked it (not this process's child)
+        self._channel: tuple[TextIO, TextIO] | None = None  # (replies, requests)
+        self._socket: socket.socket | None = None
         self._lock = threading.Lock()
 
-    def _started(self) -> subprocess.Popen:
-        if self._process is None or self._process.poll() is not None:
-            self._process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, text=True, bufsize=1)
-            assert self._process.stdout is not None
-            ready = self._process.stdout.readline()
-            if not ready:
-                raise RuntimeError("the step server stopped before it was ready; see the test's stderr")
-        return self._process
+    def _running(self) -> bool:
+        from sandbox.pids import alive
+
+        if self._channel is None:
+            return False
+        return alive(self._pid) if self._pid is not None else self._process is not None and self._process.poll() is None
+
+    def _started(self) -> tuple[TextIO, TextIO]:
+        """The server's (replies, requests): forked from the worker's zygote when there is one (``ZYGOTE_ENV``,
+        tests/conftest.py): it has imported ``PRELOAD`` already, and the suite keeps one preloaded interpreter per
+        worker rather than two; else a fresh interpreter that imports them."""
+        from sandbox.model_zygote import ZYGOTE_ENV
+
+        if not self._running():
+            self.close()
+            zygote = os.environ.get(ZYGOTE_ENV)
+            self._channel = self._fork_from(zygote) if zygote else self._start_fresh()
+            if not self._channel[0].readline():
+                raise RuntimeError(f"the step server stopped before it was ready; see {self._log or 'its stderr'}")
+        assert self._channel is not None
+        return self._channel
+
+    _log: Path | None = None
+
+    def _start_fresh(self) -> tuple[TextIO, TextIO]:
+        self._process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True, bufsize=1)
+        assert self._process.stdin is not None and self._process.stdout is not None
+        return self._process.stdout, self._process.stdin
+
+    def _fork_from(self, zygote: str) -> tuple[TextIO, TextIO]:
+        from sandbox.model_zygote import launch
+        from sandbox.pids import alive
+
+        folder = Path(tempfile.mkdtemp(prefix="steps-"))
+        path, self._log = folder / "steps.sock", folder / "steps.log"
+        self._pid = launch(zygote, [str(path)], str(Path(__file__).parent), dict(os.environ), self._log,
+                           module=str(Path(__file__).resolve()))
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                client.connect(str(path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if not alive(self._pid) or time.monotonic() > deadline:
+                    client.close()
+                    raise RuntimeError(f"the step server (pid {self._pid}) did not listen; see {self._log}") from None
+                time.sleep(0.02)
+        self._socket = client
+        return client.makefile("r"), client.makefile("w", buffering=1)
 
     def run(self, args: Sequence[object], cwd: Path, env: Mapping[str, str], timeout: float = 600) -> Finished:
         with self._lock, tempfile.TemporaryDirectory(prefix="step-") as folder:
             out, err = Path(folder) / "stdout", Path(folder) / "stderr"
             out.touch()
             err.touch()
-            process = self._started()
-            assert process.stdin is not None and process.stdout is not None
-            request = {"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
-                       "err": str(err), "timeout": timeout}
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            answer = process.stdout.readline()
-            if not answer:
-                raise RuntimeError("the step server stopped while running a step")
-            return Finished(json.loads(answer)["returncode"], out.read_text(errors="replace"),
-                            err.read_text(errors="replace"))
+            answer = self._ask({"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
+                                "err": str(err), "timeout": timeout})
+            return Finished(answer["returncode"], out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+    def spawn(self, args: Sequence[object], cwd: Path, env: Mapping[str, str]) -> Spawned:
+        """``subprocess.Popen([sys.executable, *args], ...)`` with piped text output, for a step a caller stops with
+        a signal mid-run (the soak): the forked child's pid at once; its exit code by ``Spawned.communicate``. Until
+        then the server takes no other request (the lock is held)."""
+        self._lock.acquire()
+        try:
+            folder = tempfile.mkdtemp(prefix="step-")
+            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+            out.touch()
+            err.touch()
+            answer = self._ask({"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
+                                "err": str(err), "spawn": True})
+            return Spawned(self, int(answer["pid"]), Path(folder))
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _ask(self, request: Mapping) -> dict:
+        replies, requests = self._started()
+        requests.write(json.dumps(request) + "\n")
+        requests.flush()
+        answer = replies.readline()
+        if not answer:
+            raise RuntimeError(f"the step server stopped while running a step; see {self._log or 'its stderr'}")
+        return json.loads(answer)
 
     def close(self) -> None:
+        """End the server (its requests end: it exits) and wait for it."""
+        from sandbox.pids import alive
+
+        if self._channel is not None:
+            for stream in (self._channel[1], self._channel[0]):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self._channel = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._pid is not None:
+            deadline = time.monotonic() + 30
+            while alive(self._pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if alive(self._pid):
+                os.kill(self._pid, 9)
+            self._pid = None
         if self._process is not None:
-            if self._process.stdin is not None:
-                self._process.stdin.close()
             try:
                 self._process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -155,5 +260,52 @@ class StepServer:
             self._process = None
 
 
+class Spawned:
+    """The part of ``subprocess.Popen`` the soak uses, for a child of the step server (not of this process): alive
+    is judged by ``sandbox.pids.alive`` (a zombie counts as gone), the exit code comes from the server."""
+
+    def __init__(self, server: StepServer, pid: int, folder: Path) -> None:
+        self.server, self.pid, self.folder = server, pid, folder
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        from sandbox.pids import alive
+
+        if self.returncode is None and not alive(self.pid):
+            self._collect()
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, number)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Wait for the exit (``timeout`` as ``subprocess``: killed and ``TimeoutExpired`` past it), then the output."""
+        from sandbox.pids import alive
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None and alive(self.pid):
+            if deadline is not None and time.monotonic() > deadline:
+                os.kill(self.pid, 9)
+                self._collect()
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(0.02)
+        self._collect()
+        output = ((self.folder / "stdout").read_text(errors="replace"),
+                  (self.folder / "stderr").read_text(errors="replace"))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return output
+
+    def _collect(self) -> None:
+        if self.returncode is None:
+            try:
+                self.returncode = int(self.server._ask({"wait": self.pid})["returncode"])
+            finally:
+                self.server._lock.release()
+
+
 if __name__ == "__main__":
-    serve()
+    if len(sys.argv) > 1:
+        serve_socket(sys.argv[1])
+    else:
+        serve()

@@ -69,11 +69,11 @@ def test_a_stopped_zygote_ends_the_sandboxes_it_forked(tmp_path, monkeypatch):
     import subprocess
     import sys
 
-    from sandbox.model_zygote import ZYGOTE_MODULE
+    from sandbox.model_zygote import ZYGOTE_MODULE, log_path
     from sandbox.testing import RunningSandbox
 
     socket_path = tmp_path / "own.sock"
-    with open(tmp_path / "zygote.log", "ab") as log:
+    with open(log_path(socket_path), "ab") as log:
         zygote = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], stdin=subprocess.DEVNULL,
                                   stdout=log, stderr=log, start_new_session=True)
     (tmp_path / "own.sock.pid").write_text(str(zygote.pid))
@@ -98,3 +98,41 @@ def test_a_stopped_zygote_ends_the_sandboxes_it_forked(tmp_path, monkeypatch):
         zygote.wait(timeout=30)
         if server.running_pid(running.state_dir) is not None:
             running.stop()
+
+
+def test_a_zygote_that_fails_while_importing_is_named_with_its_log(tmp_path):
+    """A zygote that dies importing its libraries: the first request says so and names its log, instead of a bare
+    ConnectionRefusedError."""
+    import subprocess
+    import sys
+
+    from dmm.errors import ApiError
+    from sandbox.model_zygote import ZYGOTE_MODULE, launch, log_path
+
+    (tmp_path / "numpy.py").write_text("raise ImportError('a numpy broken for this test')\n")  # first on its path
+    socket_path = tmp_path / "broken.sock"
+    with open(log_path(socket_path), "ab") as log:
+        zygote = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], cwd=tmp_path,
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    (tmp_path / "broken.sock.pid").write_text(str(zygote.pid))
+    assert zygote.wait(timeout=120) != 0
+    with pytest.raises(ApiError) as raised:
+        launch(str(socket_path), ["--help"], str(tmp_path), {}, tmp_path / "model.log")
+    assert raised.value.code == "zygote-stopped"
+    assert str(log_path(socket_path)) in str(raised.value) and "a numpy broken for this test" in str(raised.value)
+
+
+def test_a_forked_child_starts_with_sigterm_blocked_and_the_zygote_gets_it_back():
+    """``_fork`` blocks SIGTERM around ``os.fork()``: the child starts with it blocked (``_become`` unblocks it once
+    the zygote's handler is reset), the parent records the child, then has its own mask back."""
+    from sandbox.model_zygote import _fork
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    children: list[int] = []
+    pid = _fork(children)
+    if pid == 0:  # the child: report by exit code only
+        os._exit(0 if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert children == [pid]
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before and signal.SIGTERM not in before
