@@ -1,5 +1,6 @@
-"""A preloaded interpreter that forks the sandbox's Model API processes (``sandbox.model_host``) on request, and the
-sandbox servers themselves (``python -m sandbox serve``, ~1.2 s of Flask, pandas and pyarrow imports each).
+"""A preloaded interpreter that forks the sandbox's Model API processes (``sandbox.model_host``) on request, the
+sandbox servers themselves (``python -m sandbox serve``, ~1.2 s of Flask, pandas and pyarrow imports each), and
+(a request whose ``module`` is a ``.py`` file) that file run as a script: the tests' step server.
 
 A model process spends ~2.5 s of CPU importing pandas and scikit-learn (MLflow for a registered model) before it
 loads its model; the test suite starts a few dozen. ``python -m sandbox.model_zygote SOCKET`` imports those
@@ -39,7 +40,7 @@ PRELOAD = ("numpy", "pandas", "pyarrow", "sklearn.ensemble", "sklearn.pipeline",
            "dmm.analysis",
            # what tests/step_server.py imports (its PRELOAD), so that one forked from here (``module`` a ``.py`` file,
            # run as a script) imports nothing more: one preloaded interpreter per test worker instead of two
-           "scipy.stats", "sklearn.metrics", "requests", "httpx", "urllib3", "domino",
+           "pyarrow.parquet", "scipy.stats", "sklearn.metrics", "requests", "httpx", "urllib3", "domino",
            "domino_data.training_sets.client", "domino_data.data_sources", "mlflow", "mlflow.sklearn",
            "dmm.checks.step", "dmm.analysis.engine", "dmm.analysis.drift", "dmm.analysis.quality", "dmm.ground_truth",
            "dmm.traffic", "dmm.training_set", "dmm.wizard")
@@ -168,6 +169,8 @@ def serve(socket_path: Path) -> None:
             if alive(pid):
                 try:
                     os.killpg(pid, signal.SIGTERM)
+                except ProcessLookupError:  # forked just now, not yet its session's leader (``_become``'s setsid):
+                    os.kill(pid, signal.SIGTERM)  # held pending while blocked, it ends the child once unblocked
                 except OSError:
                     pass
 
@@ -189,11 +192,15 @@ def launch(socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, st
             except (FileNotFoundError, ConnectionRefusedError) as error:
                 gone = pid_file.exists() and not alive(int(pid_file.read_text()))
                 if gone or time.monotonic() > deadline:
-                    raise _stopped(socket_path, "ended" if gone else "did not answer within ten minutes") from error
+                    raise _stopped(socket_path, "ended before it took a request" if gone
+                                   else "did not answer within ten minutes") from error
                 time.sleep(0.05)
         request = {"module": module, "argv": list(argv), "cwd": cwd, "env": dict(env), "log": str(log)}
         client.sendall((json.dumps(request) + "\n").encode())
-        return int(json.loads(client.makefile("r").readline())["pid"])
+        answer = client.makefile("r").readline()
+        if not answer:  # a failed fork (in its log), or a zygote stopped while it took the request
+            raise _stopped(socket_path, "closed the request without an answer")
+        return int(json.loads(answer)["pid"])
 
 
 def log_path(socket_path: str | Path) -> Path:
@@ -204,7 +211,7 @@ def log_path(socket_path: str | Path) -> Path:
 def _stopped(socket_path: str, what: str) -> ApiError:
     log = log_path(socket_path)
     tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
-    return ApiError(f"The model zygote at {socket_path} {what} before it took a request"
+    return ApiError(f"The model zygote at {socket_path} {what}"
                     + (f": {' | '.join(tail)}" if tail else ""), f"See its log {log}", code="zygote-stopped")
 
 

@@ -1,14 +1,15 @@
 """Run the numbered scripts as processes forked from one that has already imported their libraries.
 
-A step run as ``python 6_check_monitoring.py`` spends ~2.5 s of CPU importing pandas, pyarrow, scipy,
-scikit-learn and Domino's clients before its first line of work; the end-to-end tests run about a hundred steps.
-``StepServer`` starts this file once per test worker: it imports those libraries, then serves requests on its
-standard input. Each request forks a child, which sets the step's argv, working folder, environment and standard
-streams, runs the script (or ``-m`` module) as ``__main__`` the way the interpreter would, and exits with its code.
-Each step is still its own process, with its own environment, files and exit code; what it skips is only the
-import of modules that read nothing at import time (``tests/test_layout.py`` keeps ``dmm`` so). One path of the
-suite (the shared classification path of tests/test_e2e.py) and ``make demo`` still start every step with a fresh
-interpreter, so an import-time failure cannot hide here.
+A step run as ``python 6_check_monitoring.py`` spends ~2.5 s of CPU importing pandas, pyarrow, scipy, scikit-learn
+and Domino's clients before its first line of work; the end-to-end tests run about a hundred steps. ``StepServer``
+starts this file once per test worker, forked from the worker's model zygote (which has imported those libraries
+already: sandbox/model_zygote.py) and serving requests on a Unix socket, or without a zygote as a fresh interpreter
+that imports them and serves requests on its standard input. Each request forks a child, which sets the step's argv,
+working folder, environment and standard streams, runs the script (or ``-m`` module) as ``__main__`` the way the
+interpreter would, and exits with its code. Each step is still its own process, with its own environment, files and
+exit code; what it skips is only the import of modules that read nothing at import time (``tests/test_layout.py``
+keeps ``dmm`` so). One path of the suite (the shared classification path of tests/test_e2e.py) and ``make demo``
+still start every step with a fresh interpreter, so an import-time failure cannot hide here.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class StepServer:
         self._pid: int | None = None  # the server's pid when the zygote forked it (not this process's child)
         self._channel: tuple[TextIO, TextIO] | None = None  # (replies, requests)
         self._socket: socket.socket | None = None
+        self._folder: Path | None = None  # the forked server's socket and log
         self._lock = threading.Lock()
 
     def _running(self) -> bool:
@@ -178,7 +180,7 @@ class StepServer:
         from sandbox.model_zygote import launch
         from sandbox.pids import alive
 
-        folder = Path(tempfile.mkdtemp(prefix="steps-"))
+        folder = self._folder = Path(tempfile.mkdtemp(prefix="steps-"))
         path, self._log = folder / "steps.sock", folder / "steps.log"
         self._pid = launch(zygote, [str(path)], str(Path(__file__).parent), dict(os.environ), self._log,
                            module=str(Path(__file__).resolve()))
@@ -197,7 +199,7 @@ class StepServer:
         return client.makefile("r"), client.makefile("w", buffering=1)
 
     def run(self, args: Sequence[object], cwd: Path, env: Mapping[str, str], timeout: float = 600) -> Finished:
-        with self._lock, tempfile.TemporaryDirectory(prefix="step-") as folder:
+        with tempfile.TemporaryDirectory(prefix="step-") as folder:
             out, err = Path(folder) / "stdout", Path(folder) / "stderr"
             out.touch()
             err.touch()
@@ -207,26 +209,27 @@ class StepServer:
 
     def spawn(self, args: Sequence[object], cwd: Path, env: Mapping[str, str]) -> Spawned:
         """``subprocess.Popen([sys.executable, *args], ...)`` with piped text output, for a step a caller stops with
-        a signal mid-run (the soak): the forked child's pid at once; its exit code by ``Spawned.communicate``. Until
-        then the server takes no other request (the lock is held)."""
-        self._lock.acquire()
+        a signal mid-run (the soak): the forked child's pid at once; its exit code by ``Spawned.communicate`` (the
+        server reaps it only when asked, so it takes other requests meanwhile)."""
+        folder = tempfile.mkdtemp(prefix="step-")
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        out.touch()
+        err.touch()
         try:
-            folder = tempfile.mkdtemp(prefix="step-")
-            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-            out.touch()
-            err.touch()
             answer = self._ask({"args": [str(a) for a in args], "cwd": str(cwd), "env": dict(env), "out": str(out),
                                 "err": str(err), "spawn": True})
-            return Spawned(self, int(answer["pid"]), Path(folder))
         except BaseException:
-            self._lock.release()
+            shutil.rmtree(folder, ignore_errors=True)
             raise
+        return Spawned(self, int(answer["pid"]), Path(folder))
 
     def _ask(self, request: Mapping) -> dict:
-        replies, requests = self._started()
-        requests.write(json.dumps(request) + "\n")
-        requests.flush()
-        answer = replies.readline()
+        """One request and its answer (the server takes one at a time: a step run is answered when it ends)."""
+        with self._lock:
+            replies, requests = self._started()
+            requests.write(json.dumps(request) + "\n")
+            requests.flush()
+            answer = replies.readline()
         if not answer:
             raise RuntimeError(f"the step server stopped while running a step; see {self._log or 'its stderr'}")
         return json.loads(answer)
@@ -252,6 +255,9 @@ class StepServer:
             if alive(self._pid):
                 os.kill(self._pid, 9)
             self._pid = None
+        if self._folder is not None:  # its socket and log
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
         if self._process is not None:
             try:
                 self._process.wait(timeout=30)
@@ -298,10 +304,7 @@ class Spawned:
 
     def _collect(self) -> None:
         if self.returncode is None:
-            try:
-                self.returncode = int(self.server._ask({"wait": self.pid})["returncode"])
-            finally:
-                self.server._lock.release()
+            self.returncode = int(self.server._ask({"wait": self.pid})["returncode"])
 
 
 if __name__ == "__main__":

@@ -122,6 +122,47 @@ def test_a_zygote_that_fails_while_importing_is_named_with_its_log(tmp_path):
     assert str(log_path(socket_path)) in str(raised.value) and "a numpy broken for this test" in str(raised.value)
 
 
+def test_a_zygote_that_closes_a_request_without_an_answer_is_named_with_its_log(tmp_path):
+    """A failed fork (logged by the zygote) or a zygote stopped mid-request closes the connection unanswered: an
+    ApiError naming the log, not a JSONDecodeError."""
+    import socket
+    import threading
+
+    from dmm.errors import ApiError
+    from sandbox.model_zygote import launch, log_path
+
+    socket_path = tmp_path / "silent.sock"
+    log_path(socket_path).write_text("request failed: OSError: [Errno 11] Resource temporarily unavailable\n")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen(1)
+
+    def take_and_close() -> None:
+        connection, _ = listener.accept()
+        connection.makefile("r").readline()
+        connection.close()
+
+    taker = threading.Thread(target=take_and_close, daemon=True)
+    taker.start()
+    try:
+        with pytest.raises(ApiError) as raised:
+            launch(str(socket_path), ["--help"], str(tmp_path), {}, tmp_path / "model.log")
+    finally:
+        taker.join(timeout=10)
+        listener.close()
+    assert raised.value.code == "zygote-stopped"
+    assert "without an answer" in str(raised.value) and "Resource temporarily unavailable" in str(raised.value)
+
+
+def test_the_zygote_preloads_what_the_step_server_would_import():
+    """The step server is forked from the zygote: whatever it would import itself is imported there already."""
+    from step_server import PRELOAD as STEP_SERVER_PRELOAD
+
+    from sandbox.model_zygote import PRELOAD
+
+    assert set(STEP_SERVER_PRELOAD) <= set(PRELOAD)
+
+
 def test_a_forked_child_starts_with_sigterm_blocked_and_the_zygote_gets_it_back():
     """``_fork`` blocks SIGTERM around ``os.fork()``: the child starts with it blocked (``_become`` unblocks it once
     the zygote's handler is reset), the parent records the child, then has its own mask back."""
