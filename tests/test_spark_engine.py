@@ -211,25 +211,31 @@ def test_native_id_keys_and_probe_flags_are_the_local_engines(spark):
             assert not any(row[1] for row in rows)
 
 
+def scanned(world: World, labels: pd.DataFrame):
+    """The world's checks and the local preview scan with ``labels`` as its ground truth: (context, plan, scan)."""
+    from dmm.checks.scan import run_scan
+
+    labels.to_csv(world.prediction_dir.parent / "labels.csv", index=False)
+    world.ground_truth_file = world.prediction_dir.parent / "labels.csv"
+    ctx = context(world)
+    run_checks(ctx)
+    plan = ScanPlan(preview=True)
+    return ctx, plan, run_scan(ctx, plan)
+
+
 def test_ids_written_as_numbers_in_one_file_and_text_in_another_join_as_locally(tmp_path, spark):
     """Spark took the id column's type from the first file, so text ids of a later file became nulls; each file
     is now keyed by its own type, as the local engine keys each chunk."""
     from dmm.analysis.spark_engine import run_spark_scan
-    from dmm.checks.scan import run_scan
 
     world = World(tmp_path)
     folder = world.prediction_dir.parent / "prediction_data"
     write_predictions(folder, list(range(40)), hour=NOW - timedelta(hours=5))  # int64 ids, written first
     write_predictions(folder, [f"e{i}" for i in range(30)] + [" 42", "45.0", None], hour=NOW - timedelta(hours=3))
     write_predictions(folder, [42.0, 48.0, 7.5], hour=NOW - timedelta(hours=4))  # float ids: 42 as " 42", 48 new
-    labels = pd.DataFrame({"event_id": [str(i) for i in range(0, 50, 3)] + [f"e{i}" for i in range(0, 30, 4)],
-                           "label": [i % 2 for i in range(17)] + [i % 2 for i in range(8)]})
-    labels.to_csv(tmp_path / "labels.csv", index=False)
-    world.ground_truth_file = tmp_path / "labels.csv"
-    ctx = context(world)
-    run_checks(ctx)
-    plan = ScanPlan(preview=True)
-    local = run_scan(ctx, plan)
+    ctx, plan, local = scanned(world, pd.DataFrame({
+        "event_id": [str(i) for i in range(0, 50, 3)] + [f"e{i}" for i in range(0, 30, 4)],
+        "label": [i % 2 for i in range(17)] + [i % 2 for i in range(8)]}))
     # 0..39 step 3, e0..e28 step 4, " 42" and "45.0", 48.0 (42.0 is " 42" again: the latest prediction wins)
     assert local.joined.matched_rows == 14 + 8 + 2 + 1
     for counting, read in (("native", "python"), ("kernel", "python"), ("kernel", "spark")):
@@ -266,20 +272,13 @@ def test_timestamp_columns_filter_and_join_as_locally_under_a_session_zone_that_
     value shared as text keeps its offset; and a naive timestamp is UTC, as locally (the window's edge hour was
     filtered in the session zone). The last file is the edge hour, filtered by row (the window ends at half past)."""
     from dmm.analysis.spark_engine import run_spark_scan
-    from dmm.checks.scan import run_scan
 
     world = World(tmp_path)
     folder = world.prediction_dir.parent / "prediction_data"
     for k, (hours_ago, kind) in enumerate(zip((5, 3, 2, 1), kinds, strict=True)):
         write_timestamped(folder, hours_ago, k, kind)
-    labels = pd.DataFrame({"event_id": [f"e{k}-{i}" for k in range(4) for i in range(0, 30, 2)],
-                           "label": [i % 2 for i in range(60)]})
-    labels.to_csv(tmp_path / "labels.csv", index=False)
-    world.ground_truth_file = tmp_path / "labels.csv"
-    ctx = context(world)
-    run_checks(ctx)
-    plan = ScanPlan(preview=True)
-    local = run_scan(ctx, plan)
+    ctx, plan, local = scanned(world, pd.DataFrame({
+        "event_id": [f"e{k}-{i}" for k in range(4) for i in range(0, 30, 2)], "label": [i % 2 for i in range(60)]}))
     assert local.drift.rows_seen == 3 * 30 + 15  # the edge hour's first half
     assert local.joined.matched_rows == 45 + 8
     moments = local.joined.frame["timestamp"].tolist()
