@@ -143,7 +143,7 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
     text whenever the files disagree on a type that is not numeric. Only the filtered groups run the timestamp UDF;
     the file index, probe flags and most ids are native expressions (no Python round trip)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType
+    from pyspark.sql.types import BooleanType, TimestampType
 
     files = list(ctx.prediction_files)
     files_columns, schema, layouts = _file_schemas([item.path for item in files])
@@ -157,23 +157,25 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
     times = [c for c in TIMESTAMP_COLUMNS if c in names_all]
     bounds = (pd.Timestamp(start), pd.Timestamp(end))
 
-    def inside(file: pd.Series, *moments: pd.Series) -> pd.Series:
-        choice = pd.Series(choice_of[file.to_numpy()])
-        result = choice.to_numpy() < 0
-        for i, column in enumerate(TIMESTAMP_COLUMNS):
-            if column not in times:
-                continue
-            rows = (choice == i).to_numpy()
-            if rows.any():
-                values = moments[times.index(column)][rows]
-                # numbers: a zoned timestamp's microseconds (moment_micros); naive ones (TIMESTAMP_NTZ) and text are
-                # parsed as the local engine parses them, naive as UTC
-                numbers = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
-                parsed = from_micros(values) if numbers else parse_timestamps(values)
-                result[rows] = (parsed.notna() & (parsed >= bounds[0]) & (parsed < bounds[1])).to_numpy()
-        return pd.Series(result)
+    def in_window(micros: frozenset[str]) -> Any:
+        """The window test of a group whose ``micros`` columns are zoned timestamps (``moment_micros``); the
+        others (naive timestamps, as UTC, text or numbers) are parsed as the local engine parses them."""
 
-    in_window = F.pandas_udf(inside, BooleanType())  # type: ignore[call-overload]
+        def inside(file: pd.Series, *moments: pd.Series) -> pd.Series:
+            choice = pd.Series(choice_of[file.to_numpy()])
+            result = choice.to_numpy() < 0
+            for i, column in enumerate(TIMESTAMP_COLUMNS):
+                if column not in times:
+                    continue
+                rows = (choice == i).to_numpy()
+                if rows.any():
+                    values = moments[times.index(column)][rows]
+                    parsed = from_micros(values) if column in micros else parse_timestamps(values)
+                    result[rows] = (parsed.notna() & (parsed >= bounds[0]) & (parsed < bounds[1])).to_numpy()
+            return pd.Series(result)
+
+        return F.pandas_udf(inside, BooleanType())  # type: ignore[call-overload]
+
     frame = None
     for (_, filtered), members in groups.items():
         names = files_columns[members[0]]
@@ -182,7 +184,8 @@ def read_window(spark: Any, ctx: Any, wanted: list[str], start: datetime, end: d
         part = part.withColumn(ROW, F.col("_metadata.row_index"))
         own = {field.name: field.dataType for field in part.schema.fields}
         if filtered:
-            part = part.withColumn(INSIDE, in_window(F.col(FILE), *[
+            zoned = frozenset(c for c in times if c in names and isinstance(own[c], TimestampType))
+            part = part.withColumn(INSIDE, in_window(zoned)(F.col(FILE), *[
                 moment_micros(F.col(f"`{c}`"), own[c]) if c in names else F.lit(None).cast("long") for c in times]))
         else:
             part = part.withColumn(INSIDE, F.lit(True))
