@@ -61,7 +61,7 @@ def checked_frame(frame: pd.DataFrame, where: str, schema: MonitoringSchema, id_
         raise UsageError(f"{int(labels.isna().sum())} row(s) of {where} have no label in {label_column!r}",
                          "Remove those rows or fill in their labels", code="label-missing")
     if schema.model_type == "classification" and schema.class_labels:
-        from dmm.analysis.binning import class_keys
+        from dmm.analysis.keys import class_keys
 
         known = {key for key in class_keys(list(schema.class_labels)) if key is not None}
         unknown = sorted({key for key in class_keys(labels) if key is not None} - known)
@@ -92,7 +92,7 @@ def read_ground_truth(content: bytes, where: str, schema: MonitoringSchema) -> p
 
 
 def compare_with_ledger(frame: pd.DataFrame, ledger: Ledger, model_id: str, label_column: str) -> ContentCheck:
-    from dmm.analysis.binning import class_keys
+    from dmm.analysis.keys import class_keys
 
     ids = class_keys(frame["event_id"]).tolist()
     labels = class_keys(frame[label_column]).tolist()

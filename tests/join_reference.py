@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dmm.analysis.binning import class_keys
+from dmm.analysis.keys import class_keys
 from dmm.errors import UsageError
 
 ID_RULE = ("ids are compared as text after normalisation, as one id column that is integer in one file and float "

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dmm.analysis.binning import INVALID, UNTRAINED, as_class_text, fit_categorical_bins, fit_numeric_bins
+from dmm.analysis.binning import INVALID, UNTRAINED, fit_categorical_bins, fit_numeric_bins
+from dmm.analysis.keys import as_class_text
 
 
 @pytest.mark.parametrize("sample", [

@@ -225,7 +225,7 @@ def test_column_keys_follow_the_one_value_rule(values):
                        max_size=12), text_dtype=st.booleans())
 def test_long_columns_of_repeated_text_are_keyed_by_the_one_value_rule(values, text_dtype):
     """Past ``SAMPLE_ROWS`` rows, a column that repeats its values is keyed once per distinct value."""
-    from dmm.analysis.binning import SAMPLE_ROWS, class_keys
+    from dmm.analysis.keys import SAMPLE_ROWS, class_keys
 
     rows = values * (SAMPLE_ROWS // len(values) + 2)
     series = pd.Series(rows, dtype="string" if text_dtype else object)

@@ -12,8 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
-    "GUARD_BINS": "binning", "INVALID": "binning", "UNTRAINED": "binning", "CLASS_KEY_RULE": "binning",
-    "CategoricalBins": "binning", "NumericBins": "binning", "class_key": "binning", "class_keys": "binning",
+    "GUARD_BINS": "binning", "INVALID": "binning", "UNTRAINED": "binning", "CLASS_KEY_RULE": "keys",
+    "CategoricalBins": "binning", "NumericBins": "binning", "class_key": "keys", "class_keys": "keys",
     "fit_categorical_bins": "binning", "fit_numeric_bins": "binning",
     "OPERATORS": "thresholds", "Threshold": "thresholds",
     "DRIFT_TESTS": "drift_tests", "DriftTest": "drift_tests", "Measurement": "drift_tests",
@@ -25,7 +25,8 @@ _EXPORTS: dict[str, str] = {
     "GroundTruthJoiner": "join", "JoinResult": "join", "join_ground_truth": "join", "normalise_ids": "join",
     "count_parquet_rows": "readers", "iter_parquet_batches": "readers", "read_table_file": "readers",
 }
-_MODULES = ("binning", "thresholds", "drift_tests", "divergence", "drift", "metrics", "quality", "join", "readers")
+_MODULES = ("binning", "keys", "thresholds", "drift_tests", "divergence", "drift", "metrics", "quality", "join",
+            "readers")
 
 __all__ = sorted(_EXPORTS)
 
@@ -46,14 +47,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names load on first use
     from dmm.analysis.binning import (  # noqa: F401
-        CLASS_KEY_RULE,
         GUARD_BINS,
         INVALID,
         UNTRAINED,
         CategoricalBins,
         NumericBins,
-        class_key,
-        class_keys,
         fit_categorical_bins,
         fit_numeric_bins,
     )
@@ -61,6 +59,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     from dmm.analysis.drift import ColumnDrift, DriftCalculator  # noqa: F401
     from dmm.analysis.drift_tests import DRIFT_TESTS, DriftTest, Measurement  # noqa: F401
     from dmm.analysis.join import GroundTruthJoiner, JoinResult, join_ground_truth, normalise_ids  # noqa: F401
+    from dmm.analysis.keys import CLASS_KEY_RULE, class_key, class_keys  # noqa: F401
     from dmm.analysis.quality import DEFAULT_QUALITY_THRESHOLDS, QualityResult, quality_metrics, quality_thresholds  # noqa: F401
     from dmm.analysis.readers import count_parquet_rows, iter_parquet_batches, read_table_file  # noqa: F401
     from dmm.analysis.thresholds import OPERATORS, Threshold  # noqa: F401

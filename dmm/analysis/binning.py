@@ -16,14 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dmm.analysis.keys import (  # noqa: F401 - the class keys' public names, also reached from here
-    CLASS_KEY_RULE,
-    SAMPLE_ROWS,
-    _distinct_keys,
-    as_class_text,
-    class_key,
-    class_keys,
-)
+from dmm.analysis.keys import CLASS_KEY_RULE, _distinct_keys, class_key
 
 UNTRAINED = "Untrained Classes"
 INVALID = "Invalid"

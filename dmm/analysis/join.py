@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dmm.analysis.binning import class_keys
 from dmm.analysis.join_slots import MOMENTS, DistinctHashes, Slots, column_values
+from dmm.analysis.keys import class_keys
 from dmm.analysis.moments import NAT, moments  # NAT: a missing timestamp sorts first, any dated row is later
 from dmm.errors import UsageError
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from dmm.analysis import metrics
-from dmm.analysis.binning import CLASS_KEY_RULE, class_keys
 from dmm.analysis.curves import class_scores, classification_details, regression_details, roc
+from dmm.analysis.keys import CLASS_KEY_RULE, class_keys
 from dmm.analysis.thresholds import Threshold
 from dmm.errors import ConfigError
 

@@ -1,7 +1,7 @@
 """Reading step 6's window with PySpark (``dmm.analysis.spark_engine``'s first half): the listed files as one
 DataFrame with each row's file, row index, whether it is inside the window, its normalised event id and whether it
 is one of the toolkit's probe rows, exactly as the local engine decides each: the file index, the probe flag and
-the id key are native Spark expressions that restate the local rules (``binning.class_key``, ``probe_row_mask``;
+the id key are native Spark expressions that restate the local rules (``keys.class_key``, ``probe_row_mask``;
 tests/test_spark_engine.py checks them against those functions on awkward values), ids the plain rule does not
 cover are keyed by ``normalise_ids`` itself on the driver, and only the files filtered by row (the window's edge
 hours) go through ``parse_timestamps`` in a pandas UDF. No Python round trip for the other rows.
@@ -226,7 +226,7 @@ def _whitespace_class() -> str:
 
 
 SPACE = _whitespace_class()
-# text the local key keeps as written: no surrounding whitespace and not a plain decimal (binning._DECIMAL)
+# text the local key keeps as written: no surrounding whitespace and not a plain decimal (keys._DECIMAL)
 AS_WRITTEN = rf"(?s)\A(?!{SPACE})(?!.*{SPACE}\z)(?![+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\z).+\z"
 SMALL_INTEGER = r"\A[+-]?(?:0|[1-9][0-9]{0,14})\z"  # below 2**53: its key is the integer's plain digits
 EXACT = float(2 ** 53)  # binning.WHOLE_LIMIT
@@ -247,7 +247,7 @@ def probe_flags(ids: Any, kind: Any) -> Any:
 
 
 def with_keys(spark: Any, part: Any, kind: Any) -> Any:
-    """``KEY``: the normalised event id (``normalise_ids``' rule, ``binning.class_key``) of one group's id column.
+    """``KEY``: the normalised event id (``normalise_ids``' rule, ``keys.class_key``) of one group's id column.
     Native where the rule is plain: text kept as written, small integers (text or integer type) as their digits,
     whole floats below 2**53 as integers, booleans, missing and blank ids as null. The rest (text with surrounding
     whitespace or a decimal point, large or fractional numbers, other types) is keyed by ``normalise_ids`` itself

@@ -68,7 +68,7 @@ def numeric_codes(bins: Any, values: Any) -> np.ndarray:
 
 class _CategoricalCodes:
     """Each value's bin in a ``CategoricalBins``, through its public ``counts`` applied to each distinct text value
-    once (a class value's bin is a function of the value alone, binning.CLASS_KEY_RULE), remembered across batches.
+    once (a class value's bin is a function of the value alone, keys.CLASS_KEY_RULE), remembered across batches.
     Columns that are not text, or have more than ``CODES_MEMO`` distinct values, give None (counted per period)."""
 
     def __init__(self, bins: Any) -> None:
@@ -276,7 +276,7 @@ class Timeline:
         column = None if rows is None else next((c for c in self.columns if c in rows.columns), None)
         if rows is None or column is None or rows.empty or model_type not in PERIOD_METRIC:
             return None
-        from dmm.analysis.binning import class_keys
+        from dmm.analysis.keys import class_keys
 
         index = self.period_index(rows[column])
         name, api_name = PERIOD_METRIC[model_type]
