@@ -4,12 +4,13 @@ sandbox servers themselves (``python -m sandbox serve``, ~1.2 s of Flask, pandas
 
 A model process spends ~2.5 s of CPU importing pandas and scikit-learn (MLflow for a registered model) before it
 loads its model; the test suite starts a few dozen. ``python -m sandbox.model_zygote SOCKET`` imports those
-libraries once, then listens on the Unix socket ``SOCKET``: each request (one JSON line: ``argv`` of
-``sandbox.model_host``, ``cwd``, ``env``, ``log``) forks a child that takes that working folder, environment and
-log as its own and runs ``sandbox.model_host``'s ``main`` as ``python -m sandbox.model_host`` would; the answer is
-the child's pid. The child is still a process of its own, serving real HTTP on its own port; only the imports are
-skipped. A sandbox uses a zygote only when ``ZYGOTE_ENV`` names its socket (the tests set it; ``make demo`` and
-Domino itself start each model fresh), and passes its own pid (``--parent-pid``) so the model still exits with it.
+libraries once (``SOCKET MODULE...``: those modules instead, for a test of the zygote itself), then listens on the
+Unix socket ``SOCKET``: each request (one JSON line: ``argv`` of ``sandbox.model_host``, ``cwd``, ``env``, ``log``)
+forks a child that takes that working folder, environment and log as its own and runs ``sandbox.model_host``'s
+``main`` as ``python -m sandbox.model_host`` would; the answer is the child's pid. The child is still a process of
+its own, serving real HTTP on its own port; only the imports are skipped. A sandbox uses a zygote only when
+``ZYGOTE_ENV`` names its socket (the tests set it; ``make demo`` and Domino itself start each model fresh), and
+passes its own pid (``--parent-pid``) so the model still exits with it.
 
 The zygote reaps its children as they exit (on SIGCHLD; their CPU time is counted as its children's, as a fresh
 process's would be counted as the sandbox's); the sandbox, not their parent, watches them by pid (``ZygoteProcess``).
@@ -131,11 +132,11 @@ def _fork(children: list[int]) -> int:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def serve(socket_path: Path) -> None:
+def serve(socket_path: Path, preload: Sequence[str] = PRELOAD) -> None:
     """Fork a child per request until the process that started the zygote is gone (or SIGTERM); then end every
     child still running (each leads its own session: its models go with it), so an interrupted test run leaves
     no sandbox behind."""
-    for name in PRELOAD:
+    for name in preload:
         __import__(name)
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGTERM, _exit)
@@ -252,4 +253,4 @@ class ZygoteProcess:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]))
+    serve(Path(sys.argv[1]), sys.argv[2:] or PRELOAD)

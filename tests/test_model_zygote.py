@@ -74,8 +74,9 @@ def test_a_stopped_zygote_ends_the_sandboxes_it_forked(tmp_path, monkeypatch):
 
     socket_path = tmp_path / "own.sock"
     with open(log_path(socket_path), "ab") as log:
-        zygote = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path)], stdin=subprocess.DEVNULL,
-                                  stdout=log, stderr=log, start_new_session=True)
+        # preloading only the sandbox server: the libraries of models and steps (~6 s) are not what is tested here
+        zygote = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE, str(socket_path), "sandbox.server"],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     (tmp_path / "own.sock.pid").write_text(str(zygote.pid))
     monkeypatch.setenv(ZYGOTE_ENV, str(socket_path))
     running = RunningSandbox(tmp_path / "state")
