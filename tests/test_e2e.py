@@ -134,12 +134,15 @@ def test_step4_rides_out_a_flaky_model_api_and_reports_a_dead_one(demo):
         assert "20 succeeded, 0 failed" in flaky.stdout
 
         demo.sandbox.admin("faults", modelapi={"failRate": 1.0, "latencyMs": 0})
+        # retried with backoff until its time runs out: two seconds rather than the four tries' 7.5 s
+        demo.sandbox.env["DMM_RETRY_MAX_SECONDS"] = "2"
         dead = demo.run("step 4", [demo.script("4_generate_predictions.py"), "--count", 3, "--no-upload"],
                         check=False)
         assert dead.returncode == 1
         assert "0 succeeded, 3 failed" in dead.stdout
         assert "Traceback" not in dead.stderr
     finally:
+        demo.sandbox.env.pop("DMM_RETRY_MAX_SECONDS", None)
         demo.sandbox.admin("faults", modelapi={"failRate": 0.0, "latencyMs": 0})
 
 
