@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pandas as pd
 
+from dmm.analysis.keys import WHOLE_LIMIT
 from dmm.analysis.moments import parse_timestamps
 from dmm.checks.ground_truth import ID_COLUMN
 from dmm.checks.scan_files import TIMESTAMP_COLUMNS
@@ -229,7 +230,7 @@ SPACE = _whitespace_class()
 # text the local key keeps as written: no surrounding whitespace and not a plain decimal (keys._DECIMAL)
 AS_WRITTEN = rf"(?s)\A(?!{SPACE})(?!.*{SPACE}\z)(?![+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\z).+\z"
 SMALL_INTEGER = r"\A[+-]?(?:0|[1-9][0-9]{0,14})\z"  # below 2**53: its key is the integer's plain digits
-EXACT = float(2 ** 53)  # binning.WHOLE_LIMIT
+EXACT = float(WHOLE_LIMIT)  # whole floats below it are exact integers, as the local key reads them
 
 
 def probe_flags(ids: Any, kind: Any) -> Any:
