@@ -144,6 +144,7 @@ class StepServer:
         self._channel: tuple[TextIO, TextIO] | None = None  # (replies, requests)
         self._socket: socket.socket | None = None
         self._folder: Path | None = None  # the forked server's socket and log
+        self._log: Path | None = None
         self._lock = threading.Lock()
 
     def _running(self) -> bool:
@@ -167,8 +168,6 @@ class StepServer:
                 raise RuntimeError(f"the step server stopped before it was ready; see {self._log or 'its stderr'}")
         assert self._channel is not None
         return self._channel
-
-    _log: Path | None = None
 
     def _start_fresh(self) -> tuple[TextIO, TextIO]:
         self._process = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
